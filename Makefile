@@ -1,0 +1,23 @@
+# Two commands for a new machine:  `make app` starts the classroom app, `make test` runs every test.
+# Each creates .venv on first use and installs what it needs (a CPU torch first, so nothing pulls CUDA).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: app test bench
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	PY=$(PY) bash scripts/setup.sh
+	touch $(STAMP)
+
+app: $(STAMP)
+	$(BIN)/streamlit run streamlit_app.py --browser.gatherUsageStats=false
+
+test: $(STAMP)
+	bash scripts/ensure_chromium.sh
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/live_overhead.py

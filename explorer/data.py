@@ -1,0 +1,192 @@
+"""Corpora, tokenisers, the train/validation/test split, and batches for truncated BPTT.
+
+Everything here is deterministic: the same corpus and config give the same split, vocabulary and
+batch order, so two runs that differ by one knob see exactly the same data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .config import Config, ExplorerError
+
+BUNDLED = {"tinyshakespeare": "tinyshakespeare.txt"}
+ALIASES = {"shakespeare": "tinyshakespeare", "tiny-shakespeare": "tinyshakespeare"}
+SPLIT = (0.90, 0.05, 0.05)  # train / validation / test, by tokens, in reading order
+UNK, EOS = "<unk>", "<eos>"
+
+
+class CorpusError(ExplorerError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+def read_text(path: Path) -> str:
+    """Read a user's text file, refusing what would only confuse a lesson (binary, not UTF-8, empty)."""
+    if not path.exists():
+        raise CorpusError(f"corpus file not found: {path}")
+    if not path.is_file():
+        raise CorpusError(f"corpus is not a file: {path}")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise CorpusError(f"corpus file is empty: {path}")
+    if b"\x00" in raw[:65536]:
+        raise CorpusError(f"corpus file looks binary (it contains NUL bytes), not text: {path}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CorpusError(f"corpus file is not UTF-8 text (bad byte at offset {err.start}): {path}") from None
+
+
+def bundled_text(name: str) -> str:
+    return resources.files("explorer").joinpath("corpora", BUNDLED[name]).read_text(encoding="utf-8")
+
+
+def _ready_split(folder: Path) -> tuple[str, str, str] | None:
+    """A folder with train/valid/test files (plain names or *.train.txt as in PTB), or None."""
+    for pattern in ("{}.txt", "*.{}.txt"):
+        found = [sorted(folder.glob(pattern.format(part))) for part in ("train", "valid", "test")]
+        if all(found):
+            return tuple(read_text(files[0]) for files in found)  # type: ignore[return-value]
+    return None
+
+
+def load_corpus_texts(corpus: str) -> tuple[str, str, str] | str:
+    """The raw text (to be split) or a (train, valid, test) triple when the corpus comes split."""
+    name = ALIASES.get(corpus, corpus)
+    if name in BUNDLED:
+        return bundled_text(name)
+    path = Path(corpus).expanduser()
+    if path.is_dir():
+        split = _ready_split(path)
+        if split is None:
+            raise CorpusError(f"folder {path} has no train.txt/valid.txt/test.txt (or *.train.txt, ...) files")
+        return split
+    if not path.exists() and "/" not in corpus and not corpus.endswith(".txt"):
+        raise CorpusError(f"unknown corpus {corpus!r}: bundled ones are {', '.join(BUNDLED)}, or give a file path")
+    return read_text(path)
+
+
+# ---------------------------------------------------------------------------------------- tokens
+
+def tokenize(text: str, level: str, lowercase: bool) -> list[str]:
+    """Characters, or words with one <eos> per line (as in the PTB language-modelling set-up)."""
+    if lowercase:
+        text = text.lower()
+    if level == "char":
+        return list(text)
+    tokens: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if words:
+            tokens.extend(words)
+            tokens.append(EOS)
+    return tokens
+
+
+@dataclass
+class Vocab:
+    itos: list[str]
+
+    def __post_init__(self) -> None:
+        self.stoi = {token: i for i, token in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, tokens: list[str]) -> torch.Tensor:
+        unk = self.stoi.get(UNK)
+        ids = [self.stoi.get(t, unk) for t in tokens]
+        if unk is None and any(i is None for i in ids):
+            missing = next(t for t, i in zip(tokens, ids) if i is None)
+            raise CorpusError(f"token {missing!r} is not in the vocabulary")
+        return torch.tensor(ids, dtype=torch.long)
+
+    def decode(self, ids: list[int], level: str) -> str:
+        words = [self.itos[i] for i in ids]
+        if level == "char":
+            return "".join(words)
+        return " ".join(words).replace(f" {EOS} ", "\n").replace(EOS, "\n")
+
+
+def build_vocab(train_tokens: list[str], all_tokens: list[str], level: str, cap: int) -> Vocab:
+    """Characters: every character of the corpus (tiny alphabet, no <unk> needed).
+    Words: the `cap` most frequent training words (ties broken alphabetically) plus <unk>."""
+    if level == "char":
+        return Vocab(sorted(set(all_tokens)))
+    counts = Counter(train_tokens)
+    counts.pop(UNK, None)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return Vocab([UNK] + [word for word, _ in ranked[: cap - 1]])
+
+
+# ---------------------------------------------------------------------------------------- corpus
+
+@dataclass
+class Corpus:
+    """The three splits as token-id tensors, and the vocabulary that maps them back to text."""
+
+    vocab: Vocab
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+    level: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Corpus":
+        texts = load_corpus_texts(config.corpus)
+        if isinstance(texts, str):
+            tokens = tokenize(texts, config.level, config.lowercase)
+            n_train = int(len(tokens) * SPLIT[0])
+            n_valid = int(len(tokens) * SPLIT[1])
+            parts = [tokens[:n_train], tokens[n_train:n_train + n_valid], tokens[n_train + n_valid:]]
+        else:
+            parts = [tokenize(t, config.level, config.lowercase) for t in texts]
+        train_tokens = parts[0][: max(1, int(len(parts[0]) * config.train_fraction))]
+        vocab = build_vocab(train_tokens, [t for part in parts for t in part], config.level, config.vocab_size)
+        corpus = cls(vocab, vocab.encode(train_tokens), vocab.encode(parts[1]), vocab.encode(parts[2]), config.level)
+        corpus.check_fits(config.batch_size, config.seq_len)
+        return corpus
+
+    def check_fits(self, batch_size: int, seq_len: int) -> None:
+        need = batch_size * (seq_len + 1)
+        for name, split in (("training", self.train), ("validation", self.valid)):
+            if len(split) < need:
+                raise CorpusError(
+                    f"the {name} split has {len(split):,} tokens but one batch needs batch_size × (seq_len + 1) "
+                    f"= {need:,}: use a larger corpus or train fraction, or a smaller batch or sequence length")
+
+
+class BatchStream:
+    """Truncated-BPTT batches as in pytorch/examples: the split is cut into `batch_size` long rows that
+    are read left to right, `seq_len` tokens at a time, so row b of batch i+1 continues row b of batch i
+    (which is why the hidden state can be carried across batches)."""
+
+    def __init__(self, data: torch.Tensor, batch_size: int, seq_len: int, device: torch.device):
+        columns = len(data) // batch_size
+        self.rows = data[: columns * batch_size].view(batch_size, columns).to(device)
+        self.seq_len = seq_len
+        self.batches_per_epoch = (columns - 1) // seq_len
+        self.position = 0  # batches served so far
+
+    @property
+    def epoch(self) -> float:
+        return self.position / self.batches_per_epoch
+
+    def batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        start = index * self.seq_len
+        x = self.rows[:, start:start + self.seq_len]
+        y = self.rows[:, start + 1:start + 1 + self.seq_len]
+        return x, y
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """The next batch, and whether it starts a new epoch (the hidden state should then be reset)."""
+        index = self.position % self.batches_per_epoch
+        self.position += 1
+        return (*self.batch(index), index == 0)

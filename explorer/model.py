@@ -1,0 +1,158 @@
+"""RNNLM: embedding -> stacked recurrent layers -> decoder, with every regulariser switchable live.
+
+Each layer is its own fused `nn.RNN/GRU/LSTM` (cuDNN on a GPU) so that dropout and normalisation can
+sit between layers. The live switches (`dropout`, `batchnorm`, ...) are plain attributes read in
+`forward`: turning batch norm on or off never changes the parameter list the optimiser holds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from .config import Config
+
+CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def dropout_mask(like: torch.Tensor, shape: tuple, p: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Keep each unit with probability 1-p and scale kept ones by 1/(1-p), so the expected value is
+    unchanged and evaluation (no dropout) needs no rescaling."""
+    return like.new_empty(shape).bernoulli_(1 - p, generator=generator) / (1 - p)
+
+
+def locked_dropout(x: torch.Tensor, p: float, generator=None) -> torch.Tensor:
+    """Variational dropout (Gal & Ghahramani 2016): one mask per sequence, shared by every time step."""
+    batch, _, features = x.shape
+    return x * dropout_mask(x, (batch, 1, features), p, generator)
+
+
+def embedding_dropout(embedding: nn.Embedding, tokens: torch.Tensor, p: float, generator=None) -> torch.Tensor:
+    """Drop whole words (Merity et al. 2017): zero rows of the embedding matrix for this batch."""
+    weight = embedding.weight
+    return F.embedding(tokens, weight * dropout_mask(weight, (weight.size(0), 1), p, generator))
+
+
+class RNNLM(nn.Module):
+    def __init__(self, vocab_size: int, config: Config):
+        super().__init__()
+        self.cell = config.cell
+        self.embedding = nn.Embedding(vocab_size, config.embed)
+        # With tied weights the last layer's output must match the embedding size (as in AWD-LSTM).
+        sizes = [config.hidden] * config.layers
+        if config.tie_weights:
+            sizes[-1] = config.embed
+        inputs = [config.embed] + sizes[:-1]
+        rnn = CELLS[config.cell]
+        self.rnns = nn.ModuleList(rnn(i, o, batch_first=True) for i, o in zip(inputs, sizes))
+        self.batchnorms = nn.ModuleList(nn.BatchNorm1d(o) for o in sizes)
+        self.layernorms = nn.ModuleList(nn.LayerNorm(o) for o in sizes)
+        self.decoder = nn.Linear(sizes[-1], vocab_size)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight
+        self.init_weights(config.init)
+        # live switches, set by the trainer through apply_knobs()
+        self.dropout = 0.0
+        self.dropout_kind = "standard"
+        self.embed_dropout = 0.0
+        self.weight_drop = 0.0
+        self.use_batchnorm = False
+        self.use_layernorm = False
+        self.generator: torch.Generator | None = None  # the trainer gives each run its own
+        self.apply_knobs(config.live())
+
+    def apply_knobs(self, knobs: dict) -> None:
+        self.dropout = knobs["dropout"]
+        self.dropout_kind = knobs["dropout_kind"]
+        self.embed_dropout = knobs["embed_dropout"]
+        self.weight_drop = knobs["weight_drop"]
+        self.use_batchnorm = knobs["batchnorm"]
+        self.use_layernorm = knobs["layernorm"]
+
+    def init_weights(self, scheme: str) -> None:
+        """default: PyTorch's uniform(±1/√H). xavier: Glorot for every matrix. orthogonal: orthogonal
+        hidden-to-hidden blocks (one per gate; keeps the recurrent Jacobian's norm near 1), Glorot input."""
+        if scheme == "default":
+            return
+        for rnn in self.rnns:
+            gates = rnn.weight_hh_l0.size(0) // rnn.hidden_size
+            for name, param in rnn.named_parameters():
+                if name.startswith("bias"):
+                    nn.init.zeros_(param)
+                elif name.startswith("weight_hh") and scheme == "orthogonal":
+                    for block in param.data.chunk(gates, 0):
+                        nn.init.orthogonal_(block)
+                else:
+                    for block in param.data.chunk(gates, 0):
+                        nn.init.xavier_uniform_(block)
+        nn.init.xavier_uniform_(self.embedding.weight)
+        nn.init.zeros_(self.decoder.bias)
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.dropout
+        if not self.training or p == 0:
+            return x
+        if self.dropout_kind == "variational":
+            return locked_dropout(x, p, self.generator)
+        return x * dropout_mask(x, x.shape, p, self.generator)
+
+    def _run_layer(self, rnn: nn.Module, x: torch.Tensor, state):
+        if self.training and self.weight_drop > 0:
+            weight = rnn.weight_hh_l0
+            dropped = weight * dropout_mask(weight, weight.shape, self.weight_drop, self.generator)
+            return functional_call(rnn, {"weight_hh_l0": dropped}, (x, state))
+        return rnn(x, state)
+
+    def forward(self, tokens: torch.Tensor, state: list | None = None):
+        """tokens (B, T) -> logits (B, T, V) and the new per-layer recurrent state."""
+        if self.training and self.embed_dropout > 0:
+            x = embedding_dropout(self.embedding, tokens, self.embed_dropout, self.generator)
+        else:
+            x = self.embedding(tokens)
+        x = self._drop(x)
+        new_state = []
+        for i, rnn in enumerate(self.rnns):
+            x, layer_state = self._run_layer(rnn, x, None if state is None else state[i])
+            if self.use_batchnorm:
+                x = self.batchnorms[i](x.reshape(-1, x.size(-1))).view_as(x)
+            if self.use_layernorm:
+                x = self.layernorms[i](x)
+            x = self._drop(x)
+            new_state.append(layer_state)
+        return self.decoder(x), new_state
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Named groups for the teaching views: where vanishing or exploding gradients show."""
+        groups = {"embedding": [self.embedding.weight]}
+        for i, rnn in enumerate(self.rnns, start=1):
+            groups[f"layer{i}.input"] = [rnn.weight_ih_l0, rnn.bias_ih_l0]
+            groups[f"layer{i}.recurrent"] = [rnn.weight_hh_l0, rnn.bias_hh_l0]
+        norms = [p for m in (*self.batchnorms, *self.layernorms) for p in m.parameters()]
+        groups["norm"] = norms
+        groups["decoder"] = [p for p in self.decoder.parameters() if p is not self.embedding.weight]
+        return groups
+
+    def penalised_weights(self) -> list[nn.Parameter]:
+        """The matrices that L1/L2/weight decay act on: not biases, not normalisation parameters."""
+        norm_ids = {id(p) for m in (*self.batchnorms, *self.layernorms) for p in m.parameters()}
+        return [p for p in self.parameters() if p.dim() >= 2 and id(p) not in norm_ids]
+
+
+def detach_state(state):
+    """Cut the graph between batches (truncated BPTT) but keep the values."""
+    if state is None:
+        return None
+    return [tuple(s.detach() for s in layer) if isinstance(layer, tuple) else layer.detach() for layer in state]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def uniform_loss(vocab_size: int) -> float:
+    """The loss of a model that knows nothing: ln V nats per token."""
+    return math.log(vocab_size)

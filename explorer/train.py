@@ -1,0 +1,271 @@
+"""Trainer: one visible training step at a time, reading the live knobs at the start of each step.
+
+A step is: apply pending knob changes -> next batch -> forward/backward -> regulariser gradients ->
+(every `detail_every` steps: gradient histogram, per-group norms) -> clip -> optimiser step -> record.
+Records are plain dicts (the metrics contract in DESIGN.md); the trainer never draws anything.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Iterator
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import KNOBS, Config, ConfigError
+from .data import BatchStream, Corpus
+from .metrics import GRAD_HIST_EDGES, gradient_details
+from .model import RNNLM, count_parameters, detach_state
+
+_SEED_LOCK = threading.Lock()  # global RNG seeding for initialisation must not interleave between runs
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for but no CUDA GPU is available: use --device auto or cpu")
+    return torch.device(name)
+
+
+def perplexity(loss: float) -> float:
+    return math.exp(min(loss, 50.0))
+
+
+def build_optimizer(name: str, groups: list[dict], lr: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.Adam(groups, lr=lr)
+
+
+class Trainer:
+    def __init__(self, config: Config, corpus: Corpus | None = None):
+        self.config = config.validate()
+        self.device = resolve_device(config.device)
+        self.corpus = corpus or Corpus.from_config(config)
+        self.corpus.check_fits(config.batch_size, config.seq_len)
+        self.vocab_size = len(self.corpus.vocab)
+        with _SEED_LOCK, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.model = RNNLM(self.vocab_size, config).to(self.device)
+        # Dropout masks draw from this run's own generator, so runs sharing a process stay reproducible.
+        self.model.generator = torch.Generator(self.device).manual_seed(config.seed + 1)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.penalised = self.model.penalised_weights()
+        self.groups = self.model.param_groups()
+        penalised_ids = {id(p) for p in self.penalised}
+        self.optimizer = build_optimizer(config.optimizer, [
+            {"params": self.penalised, "weight_decay": config.weight_decay},
+            {"params": [p for p in self.params if id(p) not in penalised_ids], "weight_decay": 0.0},
+        ], config.lr)
+        self.train_stream = BatchStream(self.corpus.train, config.batch_size, config.seq_len, self.device)
+        self.valid_stream = BatchStream(self.corpus.valid, config.batch_size, config.seq_len, self.device)
+
+        self.knobs = config.live()
+        self._pending: dict = {}
+        self._pending_lock = threading.Lock()
+        self.step_count = 0
+        self.state = None
+        self.tokens_per_s = 0.0
+        self.best_val_loss = math.inf
+        self.best_step = 0
+        self.best_weights: dict | None = None
+        self.evals_since_best = 0
+        self.stopped_reason: str | None = None  # "finished" | "early_stop" | "diverged"
+
+    # ------------------------------------------------------------------------------- live knobs
+    def set_knobs(self, **changes) -> None:
+        """Queue knob changes (any thread). They take effect at the start of the next step."""
+        parsed = {}
+        for name, value in changes.items():
+            knob = KNOBS.get(name)
+            if knob is None or not knob.live:
+                raise ConfigError(f"{name!r} is not a live knob")
+            parsed[name] = knob.parse(value)
+        with self._pending_lock:
+            self._pending.update(parsed)
+
+    def _apply_pending(self) -> list[dict]:
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        events = []
+        for name, value in pending.items():
+            if self.knobs[name] != value:
+                events.append({"kind": "event", "event": "knob", "step": self.step_count, "knob": name,
+                               "old": self.knobs[name], "new": value})
+                self.knobs[name] = value
+        if events:
+            self.model.apply_knobs(self.knobs)
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.knobs["lr"]
+            self.optimizer.param_groups[0]["weight_decay"] = self.knobs["weight_decay"]
+        return events
+
+    # ------------------------------------------------------------------------------- one step
+    @property
+    def done(self) -> bool:
+        return self.stopped_reason is not None
+
+    def loss_and_gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Forward, backward and the regulariser terms' gradients; leaves .grad filled, returns the data loss."""
+        self.model.train()
+        logits, state = self.model(x, detach_state(self.state))
+        self.state = state
+        loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), y.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._add_penalty_gradients()
+        return loss.detach()
+
+    def _add_penalty_gradients(self) -> None:
+        """∂(λ₂Σw²)/∂w = 2λ₂w and ∂(λ₁Σ|w|)/∂w = λ₁·sign(w), added straight to .grad (no extra graph)."""
+        l2, l1 = self.knobs["l2"], self.knobs["l1"]
+        if l2 == 0 and l1 == 0:
+            return
+        weights = [w for w in self.penalised if w.grad is not None]
+        grads = [w.grad for w in weights]
+        if l2:
+            torch._foreach_add_(grads, weights, alpha=2 * l2)
+        if l1:
+            torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=l1)
+
+    def _clip(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (total norm before clipping, total norm after)."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        total = nn.utils.get_total_norm(grads)
+        clip, mode = self.knobs["clip"], self.knobs["clip_mode"]
+        if clip == 0:
+            return total, total
+        if mode == "norm":
+            nn.utils.clip_grads_with_norm_(self.params, clip, total)
+            return total, total * torch.clamp(clip / (total + 1e-6), max=1.0)
+        nn.utils.clip_grad_value_(self.params, clip)
+        return total, nn.utils.get_total_norm(grads)
+
+    def step(self) -> list[dict]:
+        """Advance one training step; returns its records (knob events, the step, maybe an evaluation)."""
+        if self.done:
+            return []
+        self.step_count += 1
+        records = self._apply_pending()
+        start = time.perf_counter()
+        x, y, new_epoch = self.train_stream.next()
+        if new_epoch:
+            self.state = None
+        loss = self.loss_and_gradients(x, y)
+        detail = self.step_count % self.config.detail_every == 0
+        details = gradient_details(self.groups, self.penalised) if detail else None
+        norm_before, norm_after = self._clip()
+        loss_value, norm_before_value, norm_after_value = torch.stack([loss, norm_before, norm_after]).tolist()
+
+        cause = _divergence_cause(loss_value, norm_before_value)
+        if cause:
+            self.stopped_reason = "diverged"
+            records.append({"kind": "event", "event": "diverged", "step": self.step_count, "cause": cause,
+                            "hint": "lower the learning rate or turn on gradient clipping, then reset"})
+            return records
+        self.optimizer.step()
+        elapsed = time.perf_counter() - start
+        tokens = x.numel() / max(elapsed, 1e-9)
+        # a smoothed rate; the first step is all warm-up, so the average starts at the second
+        self.tokens_per_s = tokens if self.step_count <= 2 else 0.9 * self.tokens_per_s + 0.1 * tokens
+
+        record = {"kind": "step", "step": self.step_count, "epoch": round(self.train_stream.epoch, 4),
+                  "train_loss": loss_value, "grad_norm": norm_before_value, "grad_norm_after": norm_after_value,
+                  "clipped": self.knobs["clip"] > 0 and norm_after_value < norm_before_value * (1 - 1e-6),
+                  "tokens_per_s": round(self.tokens_per_s, 1), **self.knobs}
+        if details is not None:
+            record.update(details.to_record())
+        records.append(record)
+
+        if self.step_count % self.config.eval_every == 0:
+            records.extend(self._evaluate_and_maybe_stop())
+        if not self.done and self.step_count >= self.config.steps:
+            self.stopped_reason = "finished"
+            records.append({"kind": "event", "event": "finished", "step": self.step_count})
+        return records
+
+    # ------------------------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def mean_loss(self, stream: BatchStream, batches: int) -> float:
+        """Eval-mode loss (no dropout, running batch-norm statistics) over the first `batches` batches."""
+        self.model.eval()
+        state, total, n = None, torch.zeros((), device=self.device), min(batches, stream.batches_per_epoch)
+        for i in range(n):
+            x, y = stream.batch(i)
+            logits, state = self.model(x, state)
+            total += F.cross_entropy(logits.reshape(-1, self.vocab_size), y.reshape(-1))
+        self.model.train()
+        return (total / n).item()
+
+    def evaluate(self) -> dict:
+        """Validation loss, and the training loss on a FIXED training subset in eval mode: the step loss
+        under dropout is inflated, so the generalisation gap is measured against this one instead."""
+        val = self.mean_loss(self.valid_stream, self.config.eval_batches)
+        train = self.mean_loss(self.train_stream, self.config.eval_batches)
+        return {"kind": "eval", "step": self.step_count, "epoch": round(self.train_stream.epoch, 4),
+                "val_loss": val, "val_ppl": perplexity(val), "train_eval_loss": train,
+                "train_eval_ppl": perplexity(train), "gap": val - train, **self.knobs}
+
+    def _evaluate_and_maybe_stop(self) -> list[dict]:
+        record = self.evaluate()
+        if not math.isfinite(record["val_loss"]):
+            self.stopped_reason = "diverged"
+            return [record, {"kind": "event", "event": "diverged", "step": self.step_count,
+                             "cause": "validation loss became NaN or infinite",
+                             "hint": "lower the learning rate or turn on gradient clipping, then reset"}]
+        if record["val_loss"] < self.best_val_loss:
+            self.best_val_loss, self.best_step, self.evals_since_best = record["val_loss"], self.step_count, 0
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.evals_since_best += 1
+        record.update(best_val_loss=self.best_val_loss, best_step=self.best_step)
+        records = [record]
+        patience = self.knobs["early_stop"]
+        if patience and self.evals_since_best >= patience:
+            self.restore_best()
+            self.stopped_reason = "early_stop"
+            records.append({"kind": "event", "event": "early_stop", "step": self.step_count,
+                            "best_step": self.best_step, "best_val_loss": self.best_val_loss,
+                            "patience": patience})
+        return records
+
+    def restore_best(self) -> None:
+        """Put back the weights of the best validation loss seen so far."""
+        if self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+
+    # ------------------------------------------------------------------------------- whole runs
+    def start_record(self) -> dict:
+        return {"kind": "start", "config": self.config.to_dict(), "device": str(self.device),
+                "vocab_size": self.vocab_size, "parameters": count_parameters(self.model),
+                "train_tokens": len(self.corpus.train), "valid_tokens": len(self.corpus.valid),
+                "batches_per_epoch": self.train_stream.batches_per_epoch,
+                "groups": list(self.groups), "grad_hist_edges": GRAD_HIST_EDGES.tolist(),
+                "note": "train_loss is the step loss in training mode (inflated by dropout); "
+                        "train_eval_loss is eval mode on a fixed training subset; gap = val_loss - train_eval_loss"}
+
+    def run(self, schedule: dict[int, dict] | None = None) -> Iterator[dict]:
+        """Every record of a whole run; `schedule` maps a step to knob changes in force from that step."""
+        schedule = schedule or {}
+        yield self.start_record()
+        while not self.done:
+            if self.step_count + 1 in schedule:
+                self.set_knobs(**schedule[self.step_count + 1])
+            yield from self.step()
+
+
+def _divergence_cause(loss: float, grad_norm: float) -> str | None:
+    if math.isnan(loss):
+        return "loss became NaN"
+    if math.isinf(loss):
+        return "loss became infinite"
+    if not math.isfinite(grad_norm):
+        return "gradient norm became NaN or infinite"
+    return None

@@ -1,0 +1,108 @@
+"""The CLI as a user runs it: real subprocesses for the error contract, in-process runs for the rest."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from explorer.cli import main
+from explorer.presets import PRESETS
+
+TINY = ["--hidden", "16", "--embed", "8", "--seq-len", "16", "--batch-size", "4", "--train-fraction", "0.01",
+        "--eval-batches", "2", "--device", "cpu", "--quiet"]
+
+
+def explorer(*args: str) -> subprocess.CompletedProcess:
+    """The real command in a fresh process, as a user's shell runs it."""
+    return subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def run_in_process(capsys, *args: str) -> tuple[int, str]:
+    """main() in this process (no torch import per case); argparse's own errors arrive as SystemExit."""
+    try:
+        code = main(list(args))
+    except SystemExit as done:
+        code = done.code
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    files = {"empty": tmp_path / "empty.txt", "binary": tmp_path / "img.bin", "latin1": tmp_path / "latin.txt",
+             "short": tmp_path / "short.txt"}
+    files["empty"].write_text("")
+    files["binary"].write_bytes(bytes(range(256)) * 10)
+    files["latin1"].write_bytes("Ça va très bien, merci. ".encode("latin-1") * 200)
+    files["short"].write_text("Too short for a batch.")
+    return files
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--corpus", "/no/such/file.txt"], "corpus file not found"),
+    (["--corpus", "{empty}"], "corpus file is empty"),
+    (["--corpus", "{binary}"], "looks binary"),
+    (["--corpus", "{latin1}"], "not UTF-8"),
+    (["--corpus", "{short}"], "one batch needs"),
+    (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+    (["--l2", "-0.1"], "l2 must be in"),
+    (["--clip", "-1"], "clip must be in"),
+    (["--cell", "transformer"], "invalid choice: 'transformer'"),
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--at", "10", "wobble=1"], "unknown knob 'wobble'"),
+    (["--at", "10", "hidden=3"], "hidden is fixed"),
+    (["--at", "ten", "dropout=0.1"], "--at needs a whole step number"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(capsys, bad_files, args, words):
+    args = [a.format(**bad_files) for a in args]
+    code, err = run_in_process(capsys, "train", *TINY, "--steps", "2", *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("explorer: error:"), err
+    assert words in lines[0]
+
+
+def test_a_real_process_shows_no_traceback_for_a_mistake(bad_files):
+    result = explorer("train", *TINY, "--corpus", str(bad_files["binary"]))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"explorer: error: corpus file looks binary (it contains NUL "
+                                                  f"bytes), not text: {bad_files['binary']}"]
+
+
+def test_at_changes_a_live_knob_from_exactly_that_step(tmp_path):
+    out = tmp_path / "m.jsonl"
+    assert main(["train", *TINY, "--steps", "12", "--eval-every", "4", "--at", "7", "dropout=0.5",
+                 "--at", "9", "batchnorm=on", "--metrics-out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    steps = {r["step"]: r for r in records if r["kind"] == "step"}
+    assert len(steps) == 12 and records[0]["kind"] == "start"
+    assert [steps[s]["dropout"] for s in (6, 7, 12)] == [0.0, 0.5, 0.5]
+    assert [steps[s]["batchnorm"] for s in (8, 9)] == [False, True]
+    for r in steps.values():
+        assert {"train_loss", "grad_norm", "clipped", "l2", "l1", "clip", "lr"} <= set(r)
+    evals = [r for r in records if r["kind"] == "eval"]
+    assert [e["step"] for e in evals] == [4, 8, 12] and all("val_ppl" in e for e in evals)
+
+
+def test_train_save_then_sample(tmp_path):
+    ckpt = tmp_path / "model.pt"
+    assert main(["train", *TINY, "--steps", "5", "--save", str(ckpt)]) == 0
+    result = explorer("sample", "--checkpoint", str(ckpt), "--prompt", "ROMEO:", "--length", "40")
+    assert result.returncode == 0 and result.stdout.startswith("ROMEO:")
+    assert len(result.stdout.rstrip("\n")) == len("ROMEO:") + 40
+    bad = explorer("sample", "--checkpoint", str(tmp_path / "missing.pt"))
+    assert bad.returncode == 2 and "checkpoint not found" in bad.stderr
+
+
+def test_presets_lists_every_preset_with_a_line():
+    result = explorer("presets")
+    assert result.returncode == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == list(PRESETS)
+    assert {"overfit", "dropout", "l2", "exploding", "clip", "batchnorm", "early-stop"} <= set(names)
+
+
+def test_flags_override_a_preset(tmp_path):
+    out = tmp_path / "m.jsonl"
+    assert main(["train", "--preset", "dropout", *TINY, "--steps", "2", "--metrics-out", str(out)]) == 0
+    start = json.loads(out.read_text().splitlines()[0])
+    assert start["config"]["dropout"] == 0.5 and start["config"]["hidden"] == 16

@@ -1,0 +1,162 @@
+"""The trainer's contracts: penalties, clipping, live knobs, early stopping, divergence, determinism."""
+
+import math
+
+import torch
+
+from explorer.train import Trainer
+from tests.conftest import tiny
+
+
+def gradients(trainer: Trainer) -> dict[str, torch.Tensor]:
+    trainer.state = None
+    x, y = trainer.train_stream.batch(0)
+    trainer.loss_and_gradients(x, y)
+    return {name: p.grad.clone() for name, p in trainer.model.named_parameters() if p.grad is not None}
+
+
+def total_grad_norm(trainer: Trainer) -> float:
+    return torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in trainer.params if p.grad is not None])).item()
+
+
+def test_l2_penalty_gradient_is_two_lambda_w():
+    trainer = Trainer(tiny())
+    plain = gradients(trainer)
+    trainer.set_knobs(l2=0.01)
+    trainer._apply_pending()
+    penalised = gradients(trainer)
+    weights = {id(p) for p in trainer.penalised}
+    for name, p in trainer.model.named_parameters():
+        if name not in plain:
+            continue  # normalisation parameters unused while batch/layer norm is off
+        expected = 2 * 0.01 * p.detach() if id(p) in weights else torch.zeros_like(p)
+        assert torch.allclose(penalised[name] - plain[name], expected, atol=1e-6), name
+    assert any(p.dim() == 1 for p in trainer.model.parameters())  # biases exist and were left alone
+
+
+def test_l1_penalty_gradient_is_lambda_sign_w():
+    trainer = Trainer(tiny())
+    plain = gradients(trainer)
+    trainer.set_knobs(l1=0.001)
+    trainer._apply_pending()
+    penalised = gradients(trainer)
+    w = trainer.model.rnns[0].weight_hh_l0
+    assert torch.allclose(penalised["rnns.0.weight_hh_l0"] - plain["rnns.0.weight_hh_l0"],
+                          0.001 * torch.sign(w.detach()), atol=1e-7)
+
+
+def test_clipping_by_norm_caps_the_total_norm_and_records_the_true_one():
+    trainer = Trainer(tiny(clip=0.05, lr=0.01))
+    for _ in range(5):
+        # the true pre-clip norm, from the same state and batch, computed independently
+        probe_state = trainer.state
+        x, y = trainer.train_stream.batch(trainer.train_stream.position % trainer.train_stream.batches_per_epoch)
+        trainer.loss_and_gradients(x, y)
+        true_norm = total_grad_norm(trainer)
+        trainer.state = probe_state
+        record = [r for r in trainer.step() if r["kind"] == "step"][0]
+        assert math.isclose(record["grad_norm"], true_norm, rel_tol=1e-4)
+        after = total_grad_norm(trainer)
+        assert after <= 0.05 * (1 + 1e-4)
+        assert record["clipped"] == (true_norm > 0.05)
+        assert math.isclose(record["grad_norm_after"], after, rel_tol=1e-3)
+
+
+def test_clipping_by_value_caps_every_element():
+    trainer = Trainer(tiny(clip=1e-3, clip_mode="value"))
+    record = [r for r in trainer.step() if r["kind"] == "step"][0]
+    assert max(p.grad.abs().max().item() for p in trainer.params if p.grad is not None) <= 1e-3 + 1e-9
+    assert record["clipped"] and record["grad_norm_after"] < record["grad_norm"]
+
+
+def test_clip_zero_means_no_clipping():
+    trainer = Trainer(tiny(clip=0))
+    record = [r for r in trainer.step() if r["kind"] == "step"][0]
+    assert not record["clipped"] and record["grad_norm_after"] == record["grad_norm"]
+
+
+def test_a_knob_set_between_steps_is_in_force_from_the_next_step():
+    trainer = Trainer(tiny(steps=10))
+    records = list(trainer.run(schedule={6: {"dropout": 0.5, "batchnorm": True}}))
+    steps = {r["step"]: r for r in records if r["kind"] == "step"}
+    assert steps[5]["dropout"] == 0.0 and steps[6]["dropout"] == 0.5 and steps[10]["dropout"] == 0.5
+    assert steps[5]["batchnorm"] is False and steps[6]["batchnorm"] is True
+    events = [r for r in records if r["kind"] == "event" and r["event"] == "knob"]
+    assert {(e["step"], e["knob"], e["old"], e["new"]) for e in events} == {
+        (6, "dropout", 0.0, 0.5), (6, "batchnorm", False, True)}
+    assert trainer.model.dropout == 0.5 and trainer.model.use_batchnorm
+
+
+def test_learning_rate_and_weight_decay_reach_the_optimizer():
+    trainer = Trainer(tiny(optimizer="adamw"))
+    trainer.set_knobs(lr=0.01, weight_decay=0.1)
+    trainer.step()
+    groups = trainer.optimizer.param_groups
+    assert [g["lr"] for g in groups] == [0.01, 0.01]
+    assert groups[0]["weight_decay"] == 0.1 and groups[1]["weight_decay"] == 0.0
+
+
+def test_early_stopping_restores_the_best_weights():
+    # A big model on very little text overfits within a few evaluations.
+    trainer = Trainer(tiny(hidden=64, train_fraction=0.003, lr=0.01, steps=2000, eval_every=5, early_stop=2))
+    records = list(trainer.run())
+    stop = [r for r in records if r["kind"] == "event" and r["event"] == "early_stop"]
+    assert stop, "the run should have stopped early"
+    evals = [r for r in records if r["kind"] == "eval"]
+    assert evals[-1]["val_loss"] > stop[0]["best_val_loss"]
+    assert min(e["val_loss"] for e in evals) == stop[0]["best_val_loss"]
+    assert math.isclose(trainer.evaluate()["val_loss"], stop[0]["best_val_loss"], rel_tol=1e-5)
+
+
+def test_divergence_ends_the_run_with_a_record_not_a_crash():
+    trainer = Trainer(tiny(steps=300))
+    trainer.step()
+    with torch.no_grad():
+        trainer.model.decoder.bias[0] = float("inf")  # what an exploding update leaves behind
+    records = list(trainer.run())
+    diverged = [r for r in records if r["kind"] == "event" and r["event"] == "diverged"]
+    assert trainer.stopped_reason == "diverged" and len(diverged) == 1
+    assert "NaN" in diverged[0]["cause"] or "infinite" in diverged[0]["cause"]
+    assert trainer.step() == []
+
+
+def test_same_seed_same_knobs_same_numbers():
+    def run(seed):
+        records = list(Trainer(tiny(seed=seed, dropout=0.3, weight_drop=0.2, embed_dropout=0.1)).run())
+        return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in records if r["kind"] != "start"]
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_detail_records_carry_group_norms_and_a_histogram():
+    trainer = Trainer(tiny(layers=2, detail_every=1))
+    expected = trainer.model.rnns[0].weight_hh_l0.detach().norm().item()  # details are taken before the update
+    record = [r for r in trainer.step() if r["kind"] == "step"][0]
+    assert set(record["grad_norms"]) >= {"embedding", "layer1.input", "layer1.recurrent", "layer2.recurrent", "decoder"}
+    assert sum(record["grad_hist"]) == sum(p.numel() for p in trainer.params if p.grad is not None)
+    assert math.isclose(record["weight_l2"]["layer1.recurrent"], expected, rel_tol=1e-5)
+
+
+def test_every_cell_and_regulariser_trains():
+    for cell in ("rnn", "gru", "lstm"):
+        trainer = Trainer(tiny(cell=cell, layers=3, dropout=0.2, dropout_kind="variational", weight_drop=0.3,
+                               embed_dropout=0.1, batchnorm=True, layernorm=True, l2=1e-4, l1=1e-5, clip=1.0,
+                               tie_weights=True, init="orthogonal", optimizer="adamw", weight_decay=0.01,
+                               lr=0.01, steps=40, eval_every=40))
+        records = list(trainer.run())
+        losses = [r["train_loss"] for r in records if r["kind"] == "step"]
+        assert trainer.stopped_reason == "finished", cell
+        assert sum(losses[-5:]) < sum(losses[:5]), cell
+
+
+def test_resolve_device_refuses_missing_cuda():
+    from explorer.config import ConfigError
+    from explorer.train import resolve_device
+    if not torch.cuda.is_available():
+        try:
+            resolve_device("cuda")
+        except ConfigError as err:
+            assert "no CUDA GPU" in str(err)
+        else:
+            raise AssertionError("expected a ConfigError")
+    assert resolve_device("cpu") == torch.device("cpu")
