@@ -74,19 +74,24 @@ def _bucket_starts(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def _thin(x: np.ndarray, y: np.ndarray, n: int = MAX_POINTS, how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
-    """Drop non-finite points, then reduce to ≤ n bucket means (or maxima, to keep spikes).
-    Each bucket is placed at its last step, so the newest point is always the latest value."""
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
+    """Reduce (x, y) to ≤ n bucket means (or maxima, to keep spikes), ignoring NaN/inf. `y` may have
+    several columns (one per series, thinned on the same steps). Each bucket sits at its last step,
+    so the newest point is always the latest value. Rows with no finite value are dropped."""
+    y = np.asarray(y, dtype=float)
+    columns = y.reshape(len(y), -1)
+    keep = np.isfinite(x) & np.isfinite(columns).any(axis=1)
+    x, columns = x[keep], columns[keep]
     starts = _bucket_starts(x, n)
-    if len(starts) == len(x):
-        return x, y
-    ends = np.append(starts[1:], len(x))
-    if how == "max":
-        values = np.maximum.reduceat(y, starts)
-    else:
-        values = np.add.reduceat(y, starts) / (ends - starts)
-    return x[ends - 1], values
+    if len(starts) < len(x):
+        finite = np.isfinite(columns)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if how == "max":
+                columns = np.maximum.reduceat(np.where(finite, columns, -np.inf), starts)
+            else:
+                columns = np.add.reduceat(np.where(finite, columns, 0.0), starts) / np.add.reduceat(finite, starts)
+        columns[~np.isfinite(columns)] = np.nan
+        x = x[np.append(starts[1:], len(x)) - 1]
+    return x, (columns.reshape(len(x), *y.shape[1:]))
 
 
 def _log10(values: np.ndarray) -> np.ndarray:
@@ -155,12 +160,12 @@ def _marker_layers(markers: pd.DataFrame, lo: float, hi: float) -> list[alt.Char
     if markers.empty:
         return []
     colour = alt.Color("kind:N", scale=MARKER_COLOURS, legend=None)
-    layers = [alt.Chart(markers).mark_rule(strokeDash=[4, 3], strokeWidth=1.5).encode(x="step:Q", color=colour)]
+    layers = [alt.Chart(markers).mark_rule(strokeDash=[4, 3], strokeWidth=1.5).encode(x=alt.X("step:Q"), color=colour)]
     right = markers["step"] > lo + 0.6 * (hi - lo)
     for part, align, dx in ((markers[~right], "left", 4), (markers[right], "right", -4)):
         if not part.empty:
             layers.append(alt.Chart(part).mark_text(align=align, dx=dx, fontSize=11, baseline="top").encode(
-                x="step:Q", y=alt.Y("label_y:Q", scale=None, axis=None), text="label:N", color=colour))
+                x=alt.X("step:Q"), y=alt.Y("label_y:Q", scale=None, axis=None), text=alt.Text("label:N"), color=colour))
     return layers
 
 
@@ -172,7 +177,7 @@ def _title(text: str, *subtitle: str) -> alt.Title:
 def _placeholder(title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT) -> alt.Chart:
     """A valid, empty-looking chart that says why it is empty."""
     return alt.Chart(pd.DataFrame({"message": [message]})).mark_text(fontSize=14, color=GREY).encode(
-        text="message:N", x=alt.value(width / 2), y=alt.value(height / 2),
+        text=alt.Text("message:N"), x=alt.XValue(width / 2), y=alt.YValue(height / 2),
     ).properties(title=_title(title), width=width, height=height)
 
 
@@ -222,11 +227,9 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
     cap = _loss_cap(snap)
     have_evals = np.isfinite(evals["val_loss"]).sum() >= 2  # a curve needs two points
     if have_evals:
-        x, train = _thin(evals["step"], evals["train_eval_loss"])
-        xv, val = _thin(evals["step"], evals["val_loss"])
-        frame = pd.DataFrame({"step": xv, "validation": val}).merge(
-            pd.DataFrame({"step": x, "training (eval mode)": train}), on="step", how="outer")
         series = ["training (eval mode)", "validation"]
+        x, y = _thin(evals["step"], np.column_stack([evals["train_eval_loss"], evals["val_loss"]]))
+        frame = pd.DataFrame({"step": x, series[0]: y[:, 0], series[1]: y[:, 1]})
         colours = [BLUE, VERMILLION]
     else:
         x, train = _thin(steps["step"], steps["train_loss"])
@@ -250,7 +253,7 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
     layers = []
     if have_evals:
         layers.append(base.mark_area(color=VERMILLION, opacity=0.15).encode(
-            y=alt.Y("training (eval mode):Q", scale=y_scale), y2="validation:Q"))
+            y=alt.Y("training (eval mode):Q", scale=y_scale), y2=alt.Y2("validation:Q")))
     layers.append(base.transform_fold(series, as_=["series", "value"]).mark_line(
         strokeWidth=2.5, point=len(frame) < 40).encode(
         y=alt.Y("value:Q", title=y_title, scale=y_scale), color=_series_colour(series, colours)))
@@ -261,21 +264,23 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
         if best is not None and best[1] <= cap:
             bstep, bloss = best
             shown = math.exp(min(bloss, cap)) if metric == "ppl" else min(bloss, cap)
-            notes.append(f"Best validation {metric_name}: {shown:.3f} at step {bstep}.")
+            notes.append(f"Best validation {metric_name}: {shown:.3f} at step {bstep}." if metric == "loss" else
+                         f"Best validation {metric_name}: {shown:.1f} at step {bstep}.")
             point = pd.DataFrame({"step": [bstep], "value": [shown], "label": ["best"]})
-            pbase = alt.Chart(point).encode(x="step:Q", y=alt.Y("value:Q", scale=y_scale))
+            pbase = alt.Chart(point).encode(x=alt.X("step:Q"), y=alt.Y("value:Q", scale=y_scale))
             layers += [pbase.mark_point(shape="diamond", size=140, filled=True, color=BLACK, opacity=1),
-                       pbase.mark_text(dy=-14, fontSize=11, fontWeight="bold", color=BLACK).encode(text="label:N")]
-        last = frame.dropna().iloc[-1] if not frame.dropna().empty else None
-        if last is not None and metric == "loss":
-            notes.insert(0, f"Shaded: the gap (validation − training) = "
-                            f"{last['validation'] - last['training (eval mode)']:.3f} nats/token at step {int(last['step'])}.")
-        else:
-            notes.insert(0, "Shaded: the generalisation gap between the curves.")
+                       pbase.mark_text(dy=-14, fontSize=11, fontWeight="bold", color=BLACK).encode(text=alt.Text("label:N"))]
+        both = frame.dropna()
+        if not both.empty:
+            last = both.iloc[-1]
+            train_now, val_now, at = last["training (eval mode)"], last["validation"], int(last["step"])
+            notes.insert(0, f"Shaded: the gap, validation − training = {val_now - train_now:.3f} nats/token at step {at}."
+                         if metric == "loss" else
+                         f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}.")
     else:
         notes.append("Too few evaluations yet: showing the training-batch loss (train mode) until there are two.")
     if capped:
-        notes.append(f"Losses above {cap:.1f} nats/token (2× a uniform guess) are drawn at that level.")
+        notes.append(f"Losses above {cap:.1f} nats/token (twice a uniform guess: the model blew up) are drawn at that level.")
     layers += _marker_layers(markers, lo, hi)
     return alt.layer(*layers).resolve_scale(color="independent").properties(
         title=_title(title, *notes), width=width, height=height)
@@ -340,13 +345,10 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
     clip = _clip_segments(steps)
     if not clip.empty:
         series.append("clip threshold")
-        colours.append(ORANGE)
+        colours.append(VERMILLION)
         lines = pd.concat([lines, clip], ignore_index=True)
     xc, yc = _thin(steps["step"], np.where(steps["clipped"] > 0, log_norm, np.nan), n=200, how="max")
     points = pd.DataFrame({"step": xc, "value": yc, "series": "clipped step"})
-    if len(xc):
-        series.append("clipped step")
-        colours.append(VERMILLION)
 
     lo, hi = _step_range(cells, lines)
     markers = _markers(snap, hi - lo or 1.0)
@@ -360,21 +362,25 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
     layers = []
     if not cells.empty:
         layers.append(alt.Chart(cells).mark_rect().encode(
-            x=x_axis, x2="step2:Q", y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2="hi:Q",
+            x=x_axis, x2=alt.X2("step2:Q"), y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2=alt.Y2("hi:Q"),
             color=alt.Color("share:Q", title="share of entries", scale=alt.Scale(scheme="blues", type="sqrt"),
                             legend=alt.Legend(format="%", orient="right", gradientLength=120))))
+    if len(xc):  # under the lines; a shape legend of its own (colour legends would repeat per mark type)
+        layers.append(alt.Chart(points).mark_point(filled=True, size=22, opacity=1, color=VERMILLION).encode(
+            x=x_axis, y=y, shape=alt.Shape("series:N", title=None, scale=alt.Scale(range=["circle"]),
+                                           legend=alt.Legend(orient="bottom", symbolFillColor=VERMILLION,
+                                                             symbolStrokeColor=VERMILLION))))
+    dash = alt.StrokeDash("series:N", scale=alt.Scale(domain=series, range=[[1, 0], [6, 3]][:len(series)]),
+                          legend=None)
     layers.append(alt.Chart(lines).mark_line(strokeWidth=2).encode(
-        x=x_axis, y=y, color=colour, detail="segment:N"))
-    if len(xc):
-        layers.append(alt.Chart(points).mark_point(filled=True, size=36, opacity=1, shape="triangle-up").encode(
-            x=x_axis, y=y, color=colour))
+        x=x_axis, y=y, color=colour, strokeDash=dash, detail=alt.Detail("segment:N")))
     layers += _marker_layers(markers, lo, hi)
 
     notes = ["Colour: share of all gradient entries in each half-decade of |g| (bottom row: exact zeros too; top row: everything ≥ 100)."]
     if not clip.empty:
-        notes.append("clip_mode=norm: when the black line is above the orange one, the whole gradient is scaled down."
+        notes.append("clip_mode=norm: when the black line is above the dashed red one, the whole gradient is scaled down (red dots)."
                      if _last_knob(snap, "clip_mode", "norm") == "norm" else
-                     "clip_mode=value: each entry above the orange line is cut to it; the total norm may stay above.")
+                     "clip_mode=value: each entry above the dashed red line is cut to it (red dots: steps where that happened).")
     return alt.layer(*layers).resolve_scale(color="independent").properties(
         title=_title(title, *notes), width=width, height=height)
 
@@ -404,21 +410,28 @@ def _last_knob(snap: Snapshot, name: str, default):
 
 
 # --------------------------------------------------------------------------- 3. per-layer gradients
-def _group_frame(snap: Snapshot, key: str, how: str = "mean") -> pd.DataFrame:
-    """Long frame (step, group, value) of one per-group detail field, thinned so all groups together
-    stay under ~900 points; non-finite and (for log axes) non-positive values dropped."""
-    steps, groups = _details(snap, key)
+def _group_frame(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = False) -> pd.DataFrame:
+    """Frame (step, group, *keys) of per-group detail fields, thinned so all groups together stay
+    under ~900 rows. Non-finite values (and non-positive ones, for log axes) become NaN = not drawn."""
+    groups = [g for g in _groups(snap, keys[0])]
+    steps = _column(snap.details, "step")
     n = min(MAX_POINTS, 900 // max(1, len(groups)))
     parts = []
-    for group, values in groups.items():
+    for group in groups:
+        values = np.column_stack([[r.get(k, {}).get(group) for r in snap.details] for k in keys]).astype(float)
+        if log:
+            values[values <= 0] = np.nan
         x, y = _thin(steps, values, n=n, how=how)
-        parts.append(pd.DataFrame({"step": x, "group": group, "value": y}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["step", "group", "value"])
+        parts.append(pd.DataFrame({"step": x, "group": group, **{k: y[:, i] for i, k in enumerate(keys)}}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["step", "group", *keys])
 
 
-def _group_colour(groups: list[str]) -> alt.Color:
-    return alt.Color("group:N", title="parameter group", sort=groups,
-                     scale=alt.Scale(domain=groups, range=PALETTE[:len(groups)]),
+def _group_colour(snap: Snapshot, shown: set[str]) -> alt.Color:
+    """One colour per group, fixed by its place in the model (the same in every chart and every run)."""
+    every = _groups(snap, "grad_norms")
+    groups = [g for g in every if g in shown]
+    colours = [PALETTE[every.index(g) % len(PALETTE)] for g in groups]
+    return alt.Color("group:N", title="parameter group", sort=groups, scale=alt.Scale(domain=groups, range=colours),
                      legend=alt.Legend(orient="bottom", columns=5, labelLimit=200, symbolStrokeWidth=3))
 
 
@@ -426,52 +439,48 @@ def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGH
     """Gradient norm of each parameter group (log scale, bucket maxima): vanishing shows as early
     layers / the recurrent weights sinking decades below the decoder; exploding as a jump in all."""
     title = "Gradient norm per layer"
-    frame = _group_frame(snap, "grad_norms", how="max")
-    frame = frame[frame["value"] > 0]
+    frame = _group_frame(snap, ["grad_norms"], how="max", log=True).dropna()
     if frame.empty:
         return _placeholder(title, width=width, height=height)
-    groups = [g for g in _groups(snap, "grad_norms") if g in set(frame["group"])]
     lo, hi = float(frame["step"].min()), float(frame["step"].max())
     markers = _markers(snap, hi - lo or 1.0)
     lines = alt.Chart(frame).mark_line(strokeWidth=2).encode(
-        x=_step_axis(), y=alt.Y("value:Q", title="gradient L2 norm (log scale)",
-                                scale=_y_scale(frame["value"], log=True, room=not markers.empty)),
-        color=_group_colour(groups))
+        x=_step_axis(), y=alt.Y("grad_norms:Q", title="gradient L2 norm (log scale)",
+                                scale=_y_scale(frame["grad_norms"], log=True, room=not markers.empty)),
+        color=_group_colour(snap, set(frame["group"])))
     return alt.layer(lines, *_marker_layers(markers, lo, hi)).resolve_scale(color="independent").properties(
-        title=_title(title, "Before clipping. Lines decades apart: gradients vanish on the way back "
-                            "(or explode).", "Groups with no gradient (e.g. norm while off) are hidden."),
+        title=_title(title, "Measured before clipping. Early layers decades below the decoder: vanishing gradients;",
+                    "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden."),
         width=width, height=height)
 
 
 # --------------------------------------------------------------------------- 4. weight norms
-WEIGHT_PANELS = [("weight_l2", "L2 norm ‖w‖₂ (log scale)", "log"),
-                 ("weight_l1", "L1 norm Σ|w| (log scale)", "log"),
-                 ("near_zero", "share of weights with |w| < 0.001", "linear")]
+WEIGHT_PANELS = {"weight_l2": "L2 norm √Σw² (log scale)",
+                 "weight_l1": "L1 norm Σ|w| (log scale)",
+                 "near_zero": "share of weights with |w| < 0.001"}
 
 
 def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 200) -> alt.HConcatChart | alt.Chart:
     """Three panels per group: L2 norm, L1 norm and the share of near-zero weights. L2 shrinks every
-    weight a little (both norms fall together); L1 drives many weights to exactly ~0 (the share rises)."""
+    weight a little (both norms fall together); L1 drives many weights to ~0 (the share rises).
+    The norm group is left out: the penalties never act on normalisation parameters."""
     title = "Weight norms per layer"
-    frames = [_group_frame(snap, key).assign(measure=key) for key, _, _ in WEIGHT_PANELS]
-    frame = pd.concat(frames, ignore_index=True)
+    frame = _group_frame(snap, list(WEIGHT_PANELS))
+    frame = frame[frame["group"] != "norm"]
     if frame.empty:
         return _placeholder(title, width=width, height=height)
-    groups = [g for g in _groups(snap, "weight_l2") if g in set(frame["group"])]
-    frame = frame[frame["group"].isin(groups)]
-    panel_width = max(120, (width - 120) // 3)
-    panels = []
-    for key, y_title, scale in WEIGHT_PANELS:
-        keep = alt.datum.measure == key
-        if scale == "log":
-            keep = keep & (alt.datum.value > 0)
-        y = alt.Y("value:Q", title=y_title,
-                  scale=alt.Scale(type="log") if scale == "log" else alt.Scale(domain=[0, 1]),
-                  axis=alt.Axis(format="%") if scale == "linear" else alt.Axis(format="~g"))
-        panels.append(alt.Chart(frame).transform_filter(keep).mark_line(strokeWidth=2).encode(
-            x=_step_axis(), y=y, color=_group_colour(groups)).properties(width=panel_width, height=height))
-    return alt.hconcat(*panels, spacing=24).properties(title=_title(
-        title, "L2 / weight decay: norms shrink smoothly. L1: weights pushed to zero, the share on the right grows."))
+    frame[["weight_l2", "weight_l1"]] = frame[["weight_l2", "weight_l1"]].where(frame[["weight_l2", "weight_l1"]] > 0)
+    colour = _group_colour(snap, set(frame["group"]))
+    base = alt.Chart(frame).mark_line(strokeWidth=2).encode(x=_step_axis(), color=colour).properties(
+        width=max(120, (width - 140) // 3), height=height)
+    panels = [base.encode(y=alt.Y(f"{key}:Q", title=y_title, scale=alt.Scale(type="log"), axis=alt.Axis(format="~g")))
+              for key, y_title in list(WEIGHT_PANELS.items())[:2]]
+    top = min(1.0, max(0.05, 1.1 * float(np.nan_to_num(frame["near_zero"].max()))))  # noise of 0.1% stays flat
+    panels.append(base.encode(y=alt.Y("near_zero:Q", title=WEIGHT_PANELS["near_zero"],
+                                      scale=alt.Scale(domain=[0, top]), axis=alt.Axis(format="%"))))
+    return alt.hconcat(*panels, spacing=28).properties(title=_title(
+        title, "L2 / weight decay: both norms shrink smoothly. L1: weights are pushed to zero, so the share on the "
+               "right grows.", "Biases and normalisation parameters are not penalised and not shown."))
 
 
 # --------------------------------------------------------------------------- 5. run comparison

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -140,19 +141,29 @@ class Corpus:
 
     @classmethod
     def from_config(cls, config: Config) -> "Corpus":
-        texts = load_corpus_texts(config.corpus)
+        """Cached: a Reset in class should not re-read and re-tokenise a megabyte of text. A file's
+        modification time is part of the key, so an edited file is read again."""
+        path = Path(config.corpus).expanduser()
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        corpus = _build_corpus(config.corpus, stamp, config.level, config.lowercase, config.vocab_size,
+                               config.train_fraction)
+        corpus.check_fits(config.batch_size, config.seq_len)
+        return corpus
+
+    @classmethod
+    def build(cls, corpus_name: str, level: str, lowercase: bool, vocab_size: int,
+              train_fraction: float) -> "Corpus":
+        texts = load_corpus_texts(corpus_name)
         if isinstance(texts, str):
-            tokens = tokenize(texts, config.level, config.lowercase)
+            tokens = tokenize(texts, level, lowercase)
             n_train = int(len(tokens) * SPLIT[0])
             n_valid = int(len(tokens) * SPLIT[1])
             parts = [tokens[:n_train], tokens[n_train:n_train + n_valid], tokens[n_train + n_valid:]]
         else:
-            parts = [tokenize(t, config.level, config.lowercase) for t in texts]
-        train_tokens = parts[0][: max(1, int(len(parts[0]) * config.train_fraction))]
-        vocab = build_vocab(train_tokens, [t for part in parts for t in part], config.level, config.vocab_size)
-        corpus = cls(vocab, vocab.encode(train_tokens), vocab.encode(parts[1]), vocab.encode(parts[2]), config.level)
-        corpus.check_fits(config.batch_size, config.seq_len)
-        return corpus
+            parts = [tokenize(t, level, lowercase) for t in texts]
+        train_tokens = parts[0][: max(1, int(len(parts[0]) * train_fraction))]
+        vocab = build_vocab(train_tokens, [t for part in parts for t in part], level, vocab_size)
+        return cls(vocab, vocab.encode(train_tokens), vocab.encode(parts[1]), vocab.encode(parts[2]), level)
 
     def check_fits(self, batch_size: int, seq_len: int) -> None:
         need = batch_size * (seq_len + 1)
@@ -161,6 +172,12 @@ class Corpus:
                 raise CorpusError(
                     f"the {name} split has {len(split):,} tokens but one batch needs batch_size × (seq_len + 1) "
                     f"= {need:,}: use a larger corpus or train fraction, or a smaller batch or sequence length")
+
+
+@lru_cache(maxsize=8)
+def _build_corpus(corpus_name: str, _stamp: int | None, level: str, lowercase: bool, vocab_size: int,
+                  train_fraction: float) -> Corpus:
+    return Corpus.build(corpus_name, level, lowercase, vocab_size, train_fraction)
 
 
 class BatchStream:
