@@ -1,36 +1,39 @@
-"""Altair chart builders: a `Snapshot` in, an `alt.Chart` out (pure functions, no state, no UI imports).
+"""Altair chart builders: a `Snapshot` in, an Altair chart out (pure functions, no state, no UI imports).
 
-Both front ends redraw these several times a second while a run grows, so every builder first turns
-the snapshot into small numpy arrays (`_steps`, `_evals`, `_details`), thins them to a few hundred
-points (bucket means for losses, bucket maxima for gradient norms so a spike is never averaged away),
-drops NaN/inf (a diverged run must still draw), and only then hands Altair a DataFrame.
+Both front ends redraw these several times a second while a run grows, so each builder
+1. turns the snapshot into small numpy arrays (`_steps`, `_evals`, `_group_arrays`),
+2. thins them to a few hundred points (`_thin`: bucket means for losses, bucket maxima for gradient
+   norms so a spike is never averaged away; NaN/inf dropped, so a diverged run still draws),
+3. hands Altair plain `{"values": [...]}` data (no DataFrame: Altair's DataFrame sanitising costs more
+   than everything else here) and builds each layer with one constructor call (`_unit`), because
+   every chained method deep-copies the chart and every extra layer makes validation slower.
 
 Colours are Okabe–Ito (safe for colour-blind students). Every builder takes `width`/`height` in
-pixels (vl-convert needs numbers; Streamlit's `use_container_width` stretches them anyway).
+pixels: vl-convert needs numbers, and Streamlit's `use_container_width` stretches them anyway.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
-import pandas as pd
 
 from .history import Snapshot
 
 WIDTH, HEIGHT = 640, 280
-MAX_POINTS = 300        # points per curve after thinning
-MAX_CELLS = 640         # heatmap rectangles per chart
-MAX_COLUMNS = 120       # heatmap columns (merged detail records)
-MAX_MARKERS = 24        # knob-change labels drawn (the latest ones)
+MAX_POINTS = 300   # points per curve after thinning
+MAX_ROWS = 900     # rows of one chart's data, all series together (Altair refuses more than 5000)
+MAX_CELLS = 560    # heatmap rectangles
+MAX_COLUMNS = 120  # heatmap columns (adjacent detail records merged)
+MAX_MARKERS = 24   # knob-change labels drawn (the latest ones)
 EMPTY = "No data yet — press Train"
 
 BLUE, VERMILLION, GREEN, ORANGE = "#0072B2", "#D55E00", "#009E73", "#E69F00"
 PURPLE, SKY, YELLOW, BLACK, GREY = "#CC79A7", "#56B4E9", "#F0E442", "#000000", "#999999"
 PALETTE = [BLUE, VERMILLION, GREEN, ORANGE, PURPLE, SKY, BLACK, YELLOW, GREY]
 LOSS_TITLE = "loss (nats/token)"
+TRAIN_EVAL, VALIDATION, TRAIN_BATCH = "training (eval mode)", "validation", "training batch (train mode)"
 
 
 # --------------------------------------------------------------------------- snapshot -> arrays
@@ -40,32 +43,32 @@ def _column(records: list[dict], key: str) -> np.ndarray:
 
 
 def _steps(snap: Snapshot) -> dict[str, np.ndarray]:
-    recs = snap.steps
-    return {key: _column(recs, key) for key in ("step", "train_loss", "grad_norm", "clipped", "clip")}
+    return {key: _column(snap.steps, key) for key in ("step", "train_loss", "grad_norm", "clipped", "clip")}
 
 
 def _evals(snap: Snapshot) -> dict[str, np.ndarray]:
-    recs = snap.evals
-    return {key: _column(recs, key) for key in ("step", "train_eval_loss", "val_loss")}
+    return {key: _column(snap.evals, key) for key in ("step", "train_eval_loss", "val_loss")}
 
 
-def _groups(snap: Snapshot, key: str) -> list[str]:
-    """Parameter-group names in model order (embedding, layer1.input, ..., decoder)."""
+def _groups(snap: Snapshot) -> list[str]:
+    """Parameter-group names in model order (embedding, layer1.input, ..., norm, decoder)."""
     names = list((snap.start or {}).get("groups", []))
-    for rec in snap.details[-1:]:
-        names += [g for g in rec.get(key, {}) if g not in names]
+    for record in snap.details[-1:]:
+        names += [g for g in record.get("grad_norms", {}) if g not in names]
     return names
 
 
-def _details(snap: Snapshot, key: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(steps, {group: values}) for a per-group detail field such as grad_norms or weight_l2."""
-    recs = [r for r in snap.details if key in r]
-    steps = _column(recs, "step")
-    return steps, {g: np.array([r[key].get(g) for r in recs], dtype=float) for g in _groups(snap, key)}
+def _group_arrays(snap: Snapshot, keys: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(steps, {group: array of shape (records, len(keys))}) for per-group detail fields."""
+    steps = _column(snap.details, "step")
+    return steps, {group: np.array([[r.get(k, {}).get(group) for k in keys] for r in snap.details],
+                                   dtype=float).reshape(len(steps), len(keys))
+                   for group in _groups(snap)}
 
 
+# --------------------------------------------------------------------------- thinning
 def _bucket_starts(x: np.ndarray, n: int) -> np.ndarray:
-    """Start indices of ≤ n buckets of equal width in STEPS (not in records: history keeps recent
+    """Start indices of ≤ n buckets of equal width in STEPS (not in records: the history keeps recent
     steps denser than old ones, and the x axis is steps)."""
     if len(x) <= n:
         return np.arange(len(x))
@@ -74,9 +77,9 @@ def _bucket_starts(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def _thin(x: np.ndarray, y: np.ndarray, n: int = MAX_POINTS, how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
-    """Reduce (x, y) to ≤ n bucket means (or maxima, to keep spikes), ignoring NaN/inf. `y` may have
-    several columns (one per series, thinned on the same steps). Each bucket sits at its last step,
-    so the newest point is always the latest value. Rows with no finite value are dropped."""
+    """Reduce (x, y) to ≤ n bucket means (or maxima, to keep spikes), ignoring NaN/inf. `y` may be 2-D
+    (one column per series, thinned on the same steps). Each bucket sits at its last step, so the
+    newest point is always the latest value. Rows with no finite value are dropped."""
     y = np.asarray(y, dtype=float)
     columns = y.reshape(len(y), -1)
     keep = np.isfinite(x) & np.isfinite(columns).any(axis=1)
@@ -91,7 +94,7 @@ def _thin(x: np.ndarray, y: np.ndarray, n: int = MAX_POINTS, how: str = "mean") 
                 columns = np.add.reduceat(np.where(finite, columns, 0.0), starts) / np.add.reduceat(finite, starts)
         columns[~np.isfinite(columns)] = np.nan
         x = x[np.append(starts[1:], len(x)) - 1]
-    return x, (columns.reshape(len(x), *y.shape[1:]))
+    return x, columns.reshape(len(x), *y.shape[1:])
 
 
 def _log10(values: np.ndarray) -> np.ndarray:
@@ -99,6 +102,73 @@ def _log10(values: np.ndarray) -> np.ndarray:
         return np.where(values > 0, np.log10(values), np.nan)
 
 
+# --------------------------------------------------------------------------- Vega-Lite building blocks
+def _values(**columns) -> dict:
+    """Inline data {"values": [row, ...]} from equal-length columns (or scalars); NaN/inf -> null."""
+    length = max((len(c) for c in columns.values() if np.ndim(c)), default=1)
+    lists = []
+    for column in columns.values():
+        if not np.ndim(column):
+            lists.append([column] * length)
+            continue
+        column = np.asarray(column)
+        if column.dtype.kind == "f":
+            lists.append([v if math.isfinite(v) else None for v in column.tolist()])
+        else:
+            lists.append(column.tolist())
+    return {"values": [dict(zip(columns, row)) for row in zip(*lists)]}
+
+
+def _unit(mark: str | alt.MarkDef, data=alt.Undefined, transform=alt.Undefined, **encoding) -> alt.Chart:
+    """One layer, built in a single constructor call (no chained copies)."""
+    return alt.Chart(data, mark=mark, transform=transform, encoding=alt.FacetedEncoding(**encoding))
+
+
+def _layered(layers: list[alt.Chart], data, title: alt.Title, width: int, height: int) -> alt.LayerChart:
+    """Layers sharing `data`; colour scales kept apart (a heatmap's counts are not a line's series)."""
+    return alt.LayerChart(data, layer=layers, title=title, width=width, height=height,
+                          resolve=alt.Resolve(scale=alt.ScaleResolveMap(color="independent")))
+
+
+def _title(text: str, *subtitle: str) -> alt.Title:
+    return alt.Title(text, subtitle=[s for s in subtitle if s], anchor="start")
+
+
+def _placeholder(title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT) -> alt.Chart:
+    """A valid, empty-looking chart that says why it is empty."""
+    return alt.Chart(_values(message=[message]), mark=alt.MarkDef("text", fontSize=14, color=GREY),
+                     encoding=alt.FacetedEncoding(text=alt.Text("message:N"), x=alt.XValue(width / 2),
+                                                  y=alt.YValue(height / 2)),
+                     title=_title(title), width=width, height=height)
+
+
+def _step_x() -> alt.X:
+    return alt.X("step:Q", title="step", scale=alt.Scale(nice=False, zero=False),
+                 axis=alt.Axis(format="~s", tickMinStep=1))
+
+
+def _y_scale(values, log: bool = False, room: bool = False) -> alt.Scale:
+    """A y scale fitted to the data, with the top fifth left free when knob labels will sit there."""
+    values = np.asarray(values, dtype=float).ravel()
+    values = values[np.isfinite(values) & (values > 0 if log else True)]
+    if not room or not len(values):
+        return alt.Scale(type="log") if log else alt.Scale(zero=False)
+    lo, hi = float(values.min()), float(values.max())
+    if log:
+        lo, hi = math.log10(lo), math.log10(hi)
+    span = (hi - lo) or (abs(hi) or 1.0) * 0.1
+    lo, hi = lo - 0.03 * span, hi + 0.25 * span
+    if log:
+        return alt.Scale(type="log", domain=[10 ** lo, 10 ** hi], nice=False)
+    return alt.Scale(domain=[lo, hi], nice=False, zero=False)
+
+
+def _series_colour(domain: list[str], colours: list[str]) -> alt.Color:
+    return alt.Color("series:N", title=None, scale=alt.Scale(domain=domain, range=colours),
+                     legend=alt.Legend(orient="bottom", labelLimit=400, symbolStrokeWidth=3))
+
+
+# --------------------------------------------------------------------------- markers: knob changes, the end
 def _fmt(value) -> str:
     """A knob value as a student would write it: on/off, 0.5, 0.0001, 3."""
     if isinstance(value, bool):
@@ -108,190 +178,69 @@ def _fmt(value) -> str:
     return str(value)
 
 
-# --------------------------------------------------------------------------- markers (knobs, ends)
 def _knob_labels(snap: Snapshot, span: float) -> list[tuple[int, str]]:
-    """(step, "dropout 0 → 0.5") for each knob change. Changes within 1% of the run of each other (a
-    slider being dragged) merge into one label with the first old and the last new value."""
+    """(step, "dropout 0 → 0.5") per knob change. Changes within 1% of the run of each other (a slider
+    being dragged) merge into one label with the first old and the last new value."""
     merged: list[tuple[int, dict]] = []
     for event in sorted(snap.knob_changes(), key=lambda e: e["step"]):
-        if merged and event["step"] - merged[-1][0] <= span / 100:
-            changes = merged[-1][1]
-        else:
-            changes = {}
-            merged.append((event["step"], changes))
+        if not merged or event["step"] - merged[-1][0] > span / 100:
+            merged.append((event["step"], {}))
+        changes = merged[-1][1]
         old = changes[event["knob"]][0] if event["knob"] in changes else event["old"]
         changes[event["knob"]] = (old, event["new"])
-    labels = []
-    for step, changes in merged:
-        text = ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in changes.items() if a != b)
-        if text:
-            labels.append((step, text))
-    return labels[-MAX_MARKERS:]
+    labels = [(step, ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in changes.items() if a != b))
+              for step, changes in merged]
+    return [(step, text) for step, text in labels if text][-MAX_MARKERS:]
 
 
-def _end_label(snap: Snapshot) -> tuple[int, str] | None:
-    """Divergence or early stop (a normal finish needs no mark)."""
+def _end_label(snap: Snapshot) -> tuple[int, str, str] | None:
+    """(step, label, colour) for divergence or early stop; a normal finish needs no mark."""
     event = snap.final_event()
     if event is None or event["event"] == "finished":
         return None
     if event["event"] == "diverged":
-        return event["step"], f"diverged: {event.get('cause', '')}".rstrip(": ")
-    return event["step"], f"early stop (best step {event.get('best_step', '?')})"
+        return event["step"], f"diverged: {event.get('cause', '')}".rstrip(": "), VERMILLION
+    return event["step"], f"early stop (best step {event.get('best_step', '?')})", GREEN
 
 
-def _markers(snap: Snapshot, span: float) -> pd.DataFrame:
-    """Vertical rules with labels, staggered over three rows so neighbours do not overlap."""
-    rows = [(s, t, "knob change") for s, t in _knob_labels(snap, span)]
+def _markers(snap: Snapshot, lo: float, hi: float) -> dict | None:
+    """Data for vertical rules with labels, staggered over three rows (pixels from the top) so that
+    neighbours do not overlap; labels right of 60% of the run end at their rule instead of starting."""
+    rows = [(step, text, GREY) for step, text in _knob_labels(snap, hi - lo or 1.0)]
     end = _end_label(snap)
     if end:
-        rows.append((*end, "diverged" if end[1].startswith("diverged") else "early stop"))
-    frame = pd.DataFrame(rows, columns=["step", "label", "kind"])
-    frame["label_y"] = 6 + 13 * (np.arange(len(frame)) % 3)
-    return frame
+        rows.append(end)
+    if not rows:
+        return None
+    steps = np.array([r[0] for r in rows], dtype=float)
+    return _values(step=steps, label=[r[1] for r in rows], colour=[r[2] for r in rows],
+                   row=6 + 13 * (np.arange(len(rows)) % 3), right=steps > lo + 0.6 * (hi - lo))
 
 
-MARKER_COLOURS = alt.Scale(domain=["knob change", "early stop", "diverged"], range=[GREY, GREEN, VERMILLION])
-
-
-def _marker_layers(markers: pd.DataFrame, lo: float, hi: float) -> list[alt.Chart]:
-    """Rule + label per marker. A label's y is in pixels from the top (scale=None), so it sits above
-    the curves whatever the y scale is; labels right of the middle end at their rule, the others
-    start there, so none runs off the plot."""
-    if markers.empty:
+def _marker_layers(markers: dict | None) -> list[alt.Chart]:
+    if markers is None:
         return []
-    colour = alt.Color("kind:N", scale=MARKER_COLOURS, legend=None)
-    layers = [alt.Chart(markers).mark_rule(strokeDash=[4, 3], strokeWidth=1.5).encode(x=alt.X("step:Q"), color=colour)]
-    right = markers["step"] > lo + 0.6 * (hi - lo)
-    for part, align, dx in ((markers[~right], "left", 4), (markers[right], "right", -4)):
-        if not part.empty:
-            layers.append(alt.Chart(part).mark_text(align=align, dx=dx, fontSize=11, baseline="top").encode(
-                x=alt.X("step:Q"), y=alt.Y("label_y:Q", scale=None, axis=None), text=alt.Text("label:N"), color=colour))
-    return layers
-
-
-# --------------------------------------------------------------------------- shared chart bits
-def _title(text: str, *subtitle: str) -> alt.Title:
-    return alt.Title(text, subtitle=[s for s in subtitle if s], anchor="start")
-
-
-def _placeholder(title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT) -> alt.Chart:
-    """A valid, empty-looking chart that says why it is empty."""
-    return alt.Chart(pd.DataFrame({"message": [message]})).mark_text(fontSize=14, color=GREY).encode(
-        text=alt.Text("message:N"), x=alt.XValue(width / 2), y=alt.YValue(height / 2),
-    ).properties(title=_title(title), width=width, height=height)
-
-
-def _y_scale(values, log: bool = False, room: bool = False, zero: bool = False) -> alt.Scale:
-    """A y scale fitted to the data, with the top fifth left free when knob labels will sit there."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values) & ((values > 0) if log else True)]
-    if not room or not len(values):
-        return alt.Scale(type="log") if log else alt.Scale(zero=zero)
-    lo, hi = float(values.min()), float(values.max())
-    if log:
-        lo, hi = math.log10(lo), math.log10(hi)
-    lo = min(lo, 0.0) if zero and not log else lo
-    span = (hi - lo) or (abs(hi) or 1.0) * 0.1
-    lo, hi = lo - 0.03 * span, hi + 0.25 * span
-    if log:
-        return alt.Scale(type="log", domain=[10 ** lo, 10 ** hi], nice=False)
-    return alt.Scale(domain=[lo, hi], nice=False, zero=zero)
-
-
-def _step_axis(title: str = "step") -> alt.X:
-    return alt.X("step:Q", title=title, scale=alt.Scale(nice=False, zero=False),
-                 axis=alt.Axis(format="~s", tickMinStep=1))
-
-
-def _series_colour(domain: list[str], colours: list[str], title: str | None = None) -> alt.Color:
-    return alt.Color("series:N", title=title, scale=alt.Scale(domain=domain, range=colours),
-                     legend=alt.Legend(orient="bottom", labelLimit=400, symbolStrokeWidth=3))
+    x, colour = alt.X("step:Q"), alt.Color("colour:N", scale=None)
+    text = alt.MarkDef("text", fontSize=11, baseline="top", align=alt.ExprRef("datum.right ? 'right' : 'left'"),
+                       dx=alt.ExprRef("datum.right ? -4 : 4"))
+    return [_unit(alt.MarkDef("rule", strokeDash=[4, 3], strokeWidth=1.5), markers, x=x, color=colour),
+            _unit(text, markers, x=x, y=alt.Y("row:Q", scale=None, axis=None), text=alt.Text("label:N"), color=colour)]
 
 
 # --------------------------------------------------------------------------- 1. generalisation gap
 def _loss_cap(snap: Snapshot) -> float:
-    """Losses above twice a uniform guess (ln V) mean the run blew up; drawing them would flatten every
+    """Losses above twice a uniform guess (2 ln V) mean the run blew up; drawing them would flatten every
     other curve, so they are drawn at this cap instead (and the subtitle says so)."""
     vocab = (snap.start or {}).get("vocab_size") or 1000
     return 2 * math.log(max(vocab, 2))
 
 
-def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT) -> alt.LayerChart:
-    """Training loss (eval mode, same fixed subset every time) and validation loss vs step with the gap
-    between them shaded, knob changes and the best validation step marked. metric="ppl": perplexity."""
-    if metric not in ("loss", "ppl"):
-        raise ValueError(f"metric must be 'loss' or 'ppl', got {metric!r}")
-    metric_name = "perplexity" if metric == "ppl" else "loss"
-    title = f"Generalisation gap: training vs validation {metric_name}"
-    steps, evals = _steps(snap), _evals(snap)
-    cap = _loss_cap(snap)
-    have_evals = np.isfinite(evals["val_loss"]).sum() >= 2  # a curve needs two points
-    if have_evals:
-        series = ["training (eval mode)", "validation"]
-        x, y = _thin(evals["step"], np.column_stack([evals["train_eval_loss"], evals["val_loss"]]))
-        frame = pd.DataFrame({"step": x, series[0]: y[:, 0], series[1]: y[:, 1]})
-        colours = [BLUE, VERMILLION]
-    else:
-        x, train = _thin(steps["step"], steps["train_loss"])
-        frame = pd.DataFrame({"step": x, "training batch (train mode)": train})
-        series, colours = ["training batch (train mode)"], [BLUE]
-    if frame.empty:
-        return _placeholder(title, width=width, height=height)
-
-    capped = bool((frame[series] > cap).any().any())
-    frame[series] = frame[series].clip(upper=cap)
-    if metric == "ppl":
-        frame[series] = np.exp(frame[series])
-    frame = frame.sort_values("step")
-    lo, hi = float(frame["step"].min()), float(frame["step"].max())
-    span = hi - lo or 1.0
-
-    y_title = "perplexity (log scale)" if metric == "ppl" else LOSS_TITLE
-    markers = _markers(snap, span)
-    y_scale = _y_scale(frame[series].to_numpy(), log=metric == "ppl", room=not markers.empty)
-    base = alt.Chart(frame).encode(x=_step_axis())
-    layers = []
-    if have_evals:
-        layers.append(base.mark_area(color=VERMILLION, opacity=0.15).encode(
-            y=alt.Y("training (eval mode):Q", scale=y_scale), y2=alt.Y2("validation:Q")))
-    layers.append(base.transform_fold(series, as_=["series", "value"]).mark_line(
-        strokeWidth=2.5, point=len(frame) < 40).encode(
-        y=alt.Y("value:Q", title=y_title, scale=y_scale), color=_series_colour(series, colours)))
-
-    notes = []
-    if have_evals:
-        best = _best(snap, evals)
-        if best is not None and best[1] <= cap:
-            bstep, bloss = best
-            shown = math.exp(min(bloss, cap)) if metric == "ppl" else min(bloss, cap)
-            notes.append(f"Best validation {metric_name}: {shown:.3f} at step {bstep}." if metric == "loss" else
-                         f"Best validation {metric_name}: {shown:.1f} at step {bstep}.")
-            point = pd.DataFrame({"step": [bstep], "value": [shown], "label": ["best"]})
-            pbase = alt.Chart(point).encode(x=alt.X("step:Q"), y=alt.Y("value:Q", scale=y_scale))
-            layers += [pbase.mark_point(shape="diamond", size=140, filled=True, color=BLACK, opacity=1),
-                       pbase.mark_text(dy=-14, fontSize=11, fontWeight="bold", color=BLACK).encode(text=alt.Text("label:N"))]
-        both = frame.dropna()
-        if not both.empty:
-            last = both.iloc[-1]
-            train_now, val_now, at = last["training (eval mode)"], last["validation"], int(last["step"])
-            notes.insert(0, f"Shaded: the gap, validation − training = {val_now - train_now:.3f} nats/token at step {at}."
-                         if metric == "loss" else
-                         f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}.")
-    else:
-        notes.append("Too few evaluations yet: showing the training-batch loss (train mode) until there are two.")
-    if capped:
-        notes.append(f"Losses above {cap:.1f} nats/token (twice a uniform guess: the model blew up) are drawn at that level.")
-    layers += _marker_layers(markers, lo, hi)
-    return alt.layer(*layers).resolve_scale(color="independent").properties(
-        title=_title(title, *notes), width=width, height=height)
-
-
 def _best(snap: Snapshot, evals: dict[str, np.ndarray]) -> tuple[int, float] | None:
-    """(step, loss) of the best validation loss: the trainer's own running best if the latest eval
-    carries it (thinned history may have dropped that eval), else the best eval kept."""
-    for rec in reversed(snap.evals):
-        if "best_step" in rec and math.isfinite(rec.get("best_val_loss", math.nan)):
-            return int(rec["best_step"]), float(rec["best_val_loss"])
+    """(step, loss) of the best validation loss: the trainer's running best from the latest eval that
+    carries it (the thinned history may have dropped that eval itself), else the best eval kept."""
+    for record in reversed(snap.evals):
+        if "best_step" in record and math.isfinite(record.get("best_val_loss", math.nan)):
+            return int(record["best_step"]), float(record["best_val_loss"])
     val = np.where(np.isfinite(evals["val_loss"]), evals["val_loss"], np.inf)
     if not np.isfinite(val).any():
         return None
@@ -299,188 +248,249 @@ def _best(snap: Snapshot, evals: dict[str, np.ndarray]) -> tuple[int, float] | N
     return int(evals["step"][i]), float(val[i])
 
 
+def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
+    """Training loss (eval mode, on the same fixed subset each time) and validation loss vs step, the gap
+    between them shaded, knob changes and the best validation step marked. metric="ppl": perplexity."""
+    if metric not in ("loss", "ppl"):
+        raise ValueError(f"metric must be 'loss' or 'ppl', got {metric!r}")
+    ppl = metric == "ppl"
+    name = "perplexity" if ppl else "loss"
+    title = f"Generalisation gap: training vs validation {name}"
+    evals = _evals(snap)
+    have_evals = np.isfinite(evals["val_loss"]).sum() >= 2  # a curve needs two points
+    if have_evals:
+        series = [TRAIN_EVAL, VALIDATION]
+        x, y = _thin(evals["step"], np.column_stack([evals["train_eval_loss"], evals["val_loss"]]))
+    else:
+        series = [TRAIN_BATCH]
+        steps = _steps(snap)
+        x, y = _thin(steps["step"], steps["train_loss"][:, None])
+    if not len(x):
+        return _placeholder(title, width=width, height=height)
+
+    cap = _loss_cap(snap)
+    capped = bool(np.nanmax(y) > cap)
+    y = np.minimum(y, cap)
+    shown = np.exp(y) if ppl else y
+    lo, hi = float(x[0]), float(x[-1])
+    markers = _markers(snap, lo, hi)
+    step_x = _step_x()
+    y_title = "perplexity (log scale)" if ppl else LOSS_TITLE
+    y_scale = _y_scale(shown, log=ppl, room=markers is not None)
+    notes = []
+    layers = []
+    if have_evals:
+        layers.append(_unit(alt.MarkDef("area", color=VERMILLION, opacity=0.15), x=step_x,
+                            y=alt.Y(field=TRAIN_EVAL, type="quantitative", scale=y_scale, title=y_title),
+                            y2=alt.Y2(field=VALIDATION)))
+    layers.append(_unit(alt.MarkDef("line", strokeWidth=2.5, point=len(x) < 40),
+                        transform=[alt.FoldTransform(fold=series, **{"as": ["series", "value"]})],
+                        x=step_x, y=alt.Y("value:Q", title=y_title, scale=y_scale),
+                        color=_series_colour(series, [BLUE, VERMILLION][:len(series)])))
+
+    if have_evals:
+        both = np.flatnonzero(np.isfinite(shown).all(axis=1))
+        if len(both):
+            (train_now, val_now), at = shown[both[-1]], int(x[both[-1]])
+            notes.append(f"Shaded: the gap, validation − training = {val_now - train_now:.3f} nats/token at step {at}."
+                         if not ppl else
+                         f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}.")
+        best = _best(snap, evals)
+        if best is not None and best[1] <= cap:
+            step, loss = best
+            value = math.exp(loss) if ppl else loss
+            notes.append(f"Black diamond: best validation {name}, {value:.1f} at step {step}." if ppl else
+                         f"Black diamond: best validation {name}, {value:.3f} at step {step}.")
+            layers.append(_unit(alt.MarkDef("point", shape="diamond", size=150, filled=True, color=BLACK, opacity=1),
+                                _values(step=[step], value=[value]), x=alt.X("step:Q"), y=alt.Y("value:Q")))
+    else:
+        notes.append("Too few evaluations yet: showing the training-batch loss (train mode) until there are two.")
+    if capped:
+        notes.append(f"Losses above {cap:.1f} nats/token (twice a uniform guess: the model blew up) "
+                     "are drawn at that level.")
+    layers += _marker_layers(markers)
+    data = _values(step=x, **{s: shown[:, i] for i, s in enumerate(series)})
+    return _layered(layers, data, _title(title, *notes), width, height)
+
+
 # --------------------------------------------------------------------------- 2. gradient histogram
-def _heatmap(snap: Snapshot) -> pd.DataFrame:
-    """Cells (step, step2, lo, hi, share) of the log10|g| histogram over time. Adjacent detail records
-    merge into one column and pairs of bins into half decades until ≤ MAX_CELLS non-empty cells."""
-    recs = [r for r in snap.details if r.get("grad_hist")]
-    if not recs:
-        return pd.DataFrame(columns=["step", "step2", "lo", "hi", "share"])
+def _heatmap(snap: Snapshot) -> dict[str, np.ndarray] | None:
+    """Cells (step, step2, lo, hi, share) of the log10|g| histogram over time: bins paired into half
+    decades, adjacent detail records merged into one column until ≤ MAX_CELLS non-empty cells."""
+    records = [r for r in snap.details if r.get("grad_hist")]
+    if not records:
+        return None
+    counts = np.array([r["grad_hist"] for r in records], dtype=float)
     edges = np.asarray((snap.start or {}).get("grad_hist_edges") or _default_edges(), dtype=float)
-    counts = np.array([r["grad_hist"] for r in recs], dtype=float)
-    steps = _column(recs, "step")
-    counts = counts[:, 0::2] + counts[:, 1::2] if counts.shape[1] % 2 == 0 else counts
-    edges = edges[::2] if len(edges) == counts.shape[1] * 2 + 1 else edges
-    occupied = max(1, int((counts.sum(0) > 0).sum()))
+    if counts.shape[1] % 2 == 0 and len(edges) == counts.shape[1] + 1:
+        counts, edges = counts[:, 0::2] + counts[:, 1::2], edges[::2]
+    steps = _column(records, "step")
+    occupied = max(1, int((counts.sum(axis=0) > 0).sum()))
     starts = _bucket_starts(steps, max(8, min(MAX_COLUMNS, MAX_CELLS // occupied)))
     ends = np.append(starts[1:], len(steps))
     merged = np.add.reduceat(counts, starts, axis=0)
-    totals = merged.sum(1, keepdims=True)
+    totals = merged.sum(axis=1, keepdims=True)
     share = np.divide(merged, totals, out=np.zeros_like(merged), where=totals > 0)
     right = steps[ends - 1]
-    gap = np.median(np.diff(steps)) if len(steps) > 1 else 1.0
-    left = np.concatenate([[right[0] - gap * (ends[0] - starts[0])], right[:-1]])
+    every = np.median(np.diff(steps)) if len(steps) > 1 else 1.0
+    left = np.concatenate([[right[0] - every * (ends[0] - starts[0])], right[:-1]])
     col, row = np.nonzero(share > 0)
-    return pd.DataFrame({"step": left[col], "step2": right[col], "lo": edges[row], "hi": edges[row + 1],
-                         "share": share[col, row]})
+    return {"step": left[col], "step2": right[col], "lo": edges[row], "hi": edges[row + 1], "share": share[col, row]}
 
 
 def _default_edges() -> list[float]:
-    from .metrics import GRAD_HIST_EDGES  # torch import only when the start record is missing
+    from .metrics import GRAD_HIST_EDGES  # imports torch: only when the start record is missing
     return GRAD_HIST_EDGES.tolist()
 
 
-def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT) -> alt.LayerChart:
+def _clip_segments(steps: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clip threshold as flat segments (x, log10 clip, segment id) over the steps where it was on."""
+    step, clip = steps["step"], steps["clip"]
+    change = np.flatnonzero(np.diff(clip) != 0) + 1
+    starts, ends = np.concatenate([[0], change]), np.concatenate([change, [len(step)]]) - 1
+    on = [(a, b) for a, b in zip(starts, ends) if len(step) and clip[a] > 0 and np.isfinite(clip[a])]
+    x = np.array([step[i] for a, b in on for i in (a, b)], dtype=float)
+    value = np.array([math.log10(clip[a]) for a, b in on for _ in (a, b)], dtype=float)
+    return x, value, np.repeat(np.arange(len(on)), 2)
+
+
+def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
     """Where the gradient mass sits (log10 |g| per entry) at each step, with the total norm before
     clipping on the same log axis, the clip threshold, and the steps where clipping fired."""
     title = "Gradient magnitudes over time"
     cells, steps = _heatmap(snap), _steps(snap)
     log_norm = _log10(steps["grad_norm"])
-    x, norm = _thin(steps["step"], log_norm, n=200, how="max")
-    if cells.empty and not len(x):
+    x, norm = _thin(steps["step"], log_norm, n=150, how="max")
+    if cells is None and not len(x):
         return _placeholder(title, width=width, height=height)
 
     series, colours = ["total gradient norm before clipping"], [BLACK]
-    lines = pd.DataFrame({"step": x, "value": norm, "series": series[0], "segment": -1})
-    clip = _clip_segments(steps)
-    if not clip.empty:
+    clip_x, clip_y, clip_id = _clip_segments(steps)
+    if len(clip_x):
         series.append("clip threshold")
         colours.append(VERMILLION)
-        lines = pd.concat([lines, clip], ignore_index=True)
-    xc, yc = _thin(steps["step"], np.where(steps["clipped"] > 0, log_norm, np.nan), n=200, how="max")
-    points = pd.DataFrame({"step": xc, "value": yc, "series": "clipped step"})
+    line = _values(step=np.concatenate([x, clip_x]), value=np.concatenate([norm, clip_y]),
+                   series=[series[0]] * len(x) + ["clip threshold"] * len(clip_x),
+                   segment=np.concatenate([np.full(len(x), -1), clip_id]))
+    hit_x, hit_y = _thin(steps["step"], np.where(steps["clipped"] > 0, log_norm, np.nan), n=150, how="max")
 
-    lo, hi = _step_range(cells, lines)
-    markers = _markers(snap, hi - lo or 1.0)
-    values = np.concatenate([cells["lo"], cells["hi"], lines["value"]]).astype(float)
-    bottom, top = float(values.min()), float(values.max())
-    top += 0.2 * (top - bottom) if not markers.empty else 0.3  # room for the knob labels
-    y_title, y_scale = "log10 |gradient|", alt.Scale(domain=[math.floor(bottom), top], nice=False)
-    y = alt.Y("value:Q", title=y_title, scale=y_scale)
-    x_axis = _step_axis()
-    colour = _series_colour(series, colours)
+    all_x = np.concatenate([x, clip_x] + ([cells["step"], cells["step2"]] if cells else []))
+    lo, hi = float(all_x.min()), float(all_x.max())
+    markers = _markers(snap, lo, hi)
+    all_y = np.concatenate([norm, clip_y] + ([cells["lo"], cells["hi"]] if cells else []))
+    bottom, top = float(np.nanmin(all_y)), float(np.nanmax(all_y))
+    top += 0.2 * (top - bottom) if markers else 0.3  # room for the knob labels
+    y_title = "log10 |gradient|"
+    y_scale = alt.Scale(domain=[math.floor(bottom), top], nice=False)
+    step_x, y = _step_x(), alt.Y("value:Q", title=y_title, scale=y_scale)
+
     layers = []
-    if not cells.empty:
-        layers.append(alt.Chart(cells).mark_rect().encode(
-            x=x_axis, x2=alt.X2("step2:Q"), y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2=alt.Y2("hi:Q"),
-            color=alt.Color("share:Q", title="share of entries", scale=alt.Scale(scheme="blues", type="sqrt"),
-                            legend=alt.Legend(format="%", orient="right", gradientLength=120))))
-    if len(xc):  # under the lines; a shape legend of its own (colour legends would repeat per mark type)
-        layers.append(alt.Chart(points).mark_point(filled=True, size=22, opacity=1, color=VERMILLION).encode(
-            x=x_axis, y=y, shape=alt.Shape("series:N", title=None, scale=alt.Scale(range=["circle"]),
-                                           legend=alt.Legend(orient="bottom", symbolFillColor=VERMILLION,
-                                                             symbolStrokeColor=VERMILLION))))
-    dash = alt.StrokeDash("series:N", scale=alt.Scale(domain=series, range=[[1, 0], [6, 3]][:len(series)]),
-                          legend=None)
-    layers.append(alt.Chart(lines).mark_line(strokeWidth=2).encode(
-        x=x_axis, y=y, color=colour, strokeDash=dash, detail=alt.Detail("segment:N")))
-    layers += _marker_layers(markers, lo, hi)
+    if cells:
+        layers.append(_unit("rect", x=step_x, x2=alt.X2("step2:Q"), y=alt.Y("lo:Q", title=y_title, scale=y_scale),
+                            y2=alt.Y2("hi:Q"),
+                            color=alt.Color("share:Q", title="share of entries",
+                                            scale=alt.Scale(scheme="blues", type="sqrt"),
+                                            legend=alt.Legend(format="%", orient="right", gradientLength=120))))
+    if len(hit_x):  # under the line; a shape legend of its own (a colour legend would repeat per mark type)
+        layers.append(_unit(alt.MarkDef("point", filled=True, size=22, opacity=1, color=VERMILLION),
+                            _values(step=hit_x, value=hit_y, series="clipped step"), x=step_x, y=y,
+                            shape=alt.Shape("series:N", title=None, scale=alt.Scale(range=["circle"]),
+                                            legend=alt.Legend(orient="bottom", symbolFillColor=VERMILLION,
+                                                              symbolStrokeColor=VERMILLION))))
+    layers.append(_unit(alt.MarkDef("line", strokeWidth=2), line, x=step_x, y=y, detail=alt.Detail("segment:N"),
+                        color=_series_colour(series, colours),
+                        strokeDash=alt.StrokeDash("series:N", legend=None,
+                                                  scale=alt.Scale(domain=series, range=[[1, 0], [6, 3]][:len(series)]))))
+    layers += _marker_layers(markers)
 
-    notes = ["Colour: share of all gradient entries in each half-decade of |g| (bottom row: exact zeros too; top row: everything ≥ 100)."]
-    if not clip.empty:
-        notes.append("clip_mode=norm: when the black line is above the dashed red one, the whole gradient is scaled down (red dots)."
-                     if _last_knob(snap, "clip_mode", "norm") == "norm" else
-                     "clip_mode=value: each entry above the dashed red line is cut to it (red dots: steps where that happened).")
-    return alt.layer(*layers).resolve_scale(color="independent").properties(
-        title=_title(title, *notes), width=width, height=height)
-
-
-def _step_range(*frames: pd.DataFrame) -> tuple[float, float]:
-    steps = np.concatenate([f[c].to_numpy(float) for f in frames for c in ("step", "step2") if c in f])
-    return (float(steps.min()), float(steps.max())) if len(steps) else (0.0, 1.0)
+    notes = ["Colour: share of all gradient entries in each half-decade of |g| "
+             "(bottom row: exact zeros too; top row: everything ≥ 100)."]
+    if len(clip_x):
+        notes.append("clip_mode=norm: when the black line is above the dashed red one, the whole gradient is "
+                     "scaled down (red dots)." if _last(snap, "clip_mode", "norm") == "norm" else
+                     "clip_mode=value: each entry above the dashed red line is cut to it "
+                     "(red dots: steps where that happened).")
+    return _layered(layers, _values(**cells) if cells else alt.Undefined, _title(title, *notes), width, height)
 
 
-def _clip_segments(steps: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The clip threshold as flat segments (log10 clip) over the steps where it was on."""
-    step, clip = steps["step"], steps["clip"]
-    if not len(step):
-        return pd.DataFrame(columns=["step", "value", "series", "segment"])
-    change = np.flatnonzero(np.diff(clip) != 0) + 1
-    starts, ends = np.concatenate([[0], change]), np.concatenate([change, [len(step)]]) - 1
-    rows = []
-    for i, (a, b) in enumerate(zip(starts, ends)):
-        if clip[a] > 0 and np.isfinite(clip[a]):
-            rows += [(step[a], math.log10(clip[a]), i), (step[b], math.log10(clip[a]), i)]
-    frame = pd.DataFrame(rows, columns=["step", "value", "segment"])
-    return frame.assign(series="clip threshold")
-
-
-def _last_knob(snap: Snapshot, name: str, default):
-    return snap.steps[-1].get(name, default) if snap.steps else default
+def _last(snap: Snapshot, knob: str, default):
+    return snap.steps[-1].get(knob, default) if snap.steps else default
 
 
 # --------------------------------------------------------------------------- 3. per-layer gradients
-def _group_frame(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = False) -> pd.DataFrame:
-    """Frame (step, group, *keys) of per-group detail fields, thinned so all groups together stay
-    under ~900 rows. Non-finite values (and non-positive ones, for log axes) become NaN = not drawn."""
-    groups = [g for g in _groups(snap, keys[0])]
-    steps = _column(snap.details, "step")
-    n = min(MAX_POINTS, 900 // max(1, len(groups)))
+def _group_values(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = False,
+                  skip: tuple[str, ...] = ()) -> tuple[dict | None, list[str]]:
+    """Data rows (step, group, *keys) of per-group detail fields, thinned so all groups together stay
+    under MAX_ROWS; non-finite values (and non-positive ones, for log axes) become null = not drawn.
+    Also returns the groups that have anything to draw, in model order."""
+    steps, groups = _group_arrays(snap, keys)
+    groups = {g: v for g, v in groups.items() if g not in skip}
+    n = min(MAX_POINTS, MAX_ROWS // max(1, len(groups)))
     parts = []
-    for group in groups:
-        values = np.column_stack([[r.get(k, {}).get(group) for r in snap.details] for k in keys]).astype(float)
+    for group, values in groups.items():
         if log:
-            values[values <= 0] = np.nan
+            values = np.where(values > 0, values, np.nan)
         x, y = _thin(steps, values, n=n, how=how)
-        parts.append(pd.DataFrame({"step": x, "group": group, **{k: y[:, i] for i, k in enumerate(keys)}}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["step", "group", *keys])
+        if len(x):
+            parts.append((group, x, y))
+    if not parts:
+        return None, []
+    data = _values(step=np.concatenate([x for _, x, _ in parts]),
+                   group=[g for g, x, _ in parts for _ in range(len(x))],
+                   **{k: np.concatenate([y[:, i] for _, _, y in parts]) for i, k in enumerate(keys)})
+    return data, [g for g, _, _ in parts]
 
 
-def _group_colour(snap: Snapshot, shown: set[str]) -> alt.Color:
-    """One colour per group, fixed by its place in the model (the same in every chart and every run)."""
-    every = _groups(snap, "grad_norms")
-    groups = [g for g in every if g in shown]
-    colours = [PALETTE[every.index(g) % len(PALETTE)] for g in groups]
-    return alt.Color("group:N", title="parameter group", sort=groups, scale=alt.Scale(domain=groups, range=colours),
+def _group_colour(snap: Snapshot, shown: list[str]) -> alt.Color:
+    """One colour per group, fixed by its place in the model: the same in every chart and every run."""
+    every = _groups(snap)
+    colours = [PALETTE[every.index(g) % len(PALETTE)] for g in shown]
+    return alt.Color("group:N", title="parameter group", sort=shown, scale=alt.Scale(domain=shown, range=colours),
                      legend=alt.Legend(orient="bottom", columns=5, labelLimit=200, symbolStrokeWidth=3))
 
 
-def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT) -> alt.LayerChart:
-    """Gradient norm of each parameter group (log scale, bucket maxima): vanishing shows as early
-    layers / the recurrent weights sinking decades below the decoder; exploding as a jump in all."""
+def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
+    """Gradient norm of each parameter group (log scale, bucket maxima): vanishing shows as early layers
+    sinking decades below the decoder, exploding as every layer jumping at once."""
     title = "Gradient norm per layer"
-    frame = _group_frame(snap, ["grad_norms"], how="max", log=True).dropna()
-    if frame.empty:
+    data, shown = _group_values(snap, ["grad_norms"], how="max", log=True)
+    if data is None:
         return _placeholder(title, width=width, height=height)
-    lo, hi = float(frame["step"].min()), float(frame["step"].max())
-    markers = _markers(snap, hi - lo or 1.0)
-    lines = alt.Chart(frame).mark_line(strokeWidth=2).encode(
-        x=_step_axis(), y=alt.Y("grad_norms:Q", title="gradient L2 norm (log scale)",
-                                scale=_y_scale(frame["grad_norms"], log=True, room=not markers.empty)),
-        color=_group_colour(snap, set(frame["group"])))
-    return alt.layer(lines, *_marker_layers(markers, lo, hi)).resolve_scale(color="independent").properties(
-        title=_title(title, "Measured before clipping. Early layers decades below the decoder: vanishing gradients;",
-                    "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden."),
-        width=width, height=height)
+    steps = [row["step"] for row in data["values"]]
+    markers = _markers(snap, min(steps), max(steps))
+    values = [row["grad_norms"] for row in data["values"] if row["grad_norms"] is not None]
+    line = _unit(alt.MarkDef("line", strokeWidth=2), x=_step_x(), color=_group_colour(snap, shown),
+                 y=alt.Y("grad_norms:Q", title="gradient L2 norm (log scale)",
+                         scale=_y_scale(values, log=True, room=markers is not None)))
+    return _layered([line, *_marker_layers(markers)], data, _title(
+        title, "Measured before clipping. Early layers decades below the decoder: vanishing gradients;",
+        "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden."),
+        width, height)
 
 
 # --------------------------------------------------------------------------- 4. weight norms
-WEIGHT_PANELS = {"weight_l2": "L2 norm √Σw² (log scale)",
-                 "weight_l1": "L1 norm Σ|w| (log scale)",
-                 "near_zero": "share of weights with |w| < 0.001"}
-
-
-def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 200) -> alt.HConcatChart | alt.Chart:
+def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 200) -> alt.TopLevelMixin:
     """Three panels per group: L2 norm, L1 norm and the share of near-zero weights. L2 shrinks every
     weight a little (both norms fall together); L1 drives many weights to ~0 (the share rises).
     The norm group is left out: the penalties never act on normalisation parameters."""
     title = "Weight norms per layer"
-    frame = _group_frame(snap, list(WEIGHT_PANELS))
-    frame = frame[frame["group"] != "norm"]
-    if frame.empty:
+    data, shown = _group_values(snap, ["weight_l2", "weight_l1", "near_zero"], skip=("norm",))
+    if data is None:
         return _placeholder(title, width=width, height=height)
-    frame[["weight_l2", "weight_l1"]] = frame[["weight_l2", "weight_l1"]].where(frame[["weight_l2", "weight_l1"]] > 0)
-    colour = _group_colour(snap, set(frame["group"]))
-    base = alt.Chart(frame).mark_line(strokeWidth=2).encode(x=_step_axis(), color=colour).properties(
-        width=max(120, (width - 140) // 3), height=height)
-    panels = [base.encode(y=alt.Y(f"{key}:Q", title=y_title, scale=alt.Scale(type="log"), axis=alt.Axis(format="~g")))
-              for key, y_title in list(WEIGHT_PANELS.items())[:2]]
-    top = min(1.0, max(0.05, 1.1 * float(np.nan_to_num(frame["near_zero"].max()))))  # noise of 0.1% stays flat
-    panels.append(base.encode(y=alt.Y("near_zero:Q", title=WEIGHT_PANELS["near_zero"],
-                                      scale=alt.Scale(domain=[0, top]), axis=alt.Axis(format="%"))))
-    return alt.hconcat(*panels, spacing=28).properties(title=_title(
-        title, "L2 / weight decay: both norms shrink smoothly. L1: weights are pushed to zero, so the share on the "
-               "right grows.", "Biases and normalisation parameters are not penalised and not shown."))
+    near_zero = [row["near_zero"] for row in data["values"] if row["near_zero"] is not None]
+    top = min(1.0, max(0.05, 1.1 * max(near_zero, default=0.0)))  # noise of 0.1% stays flat
+    step_x, colour = _step_x(), _group_colour(snap, shown)
+    log = alt.Scale(type="log")
+    panels = [
+        alt.Chart(mark=alt.MarkDef("line", strokeWidth=2), width=max(120, (width - 140) // 3), height=height,
+                  encoding=alt.FacetedEncoding(x=step_x, y=y, color=colour))
+        for y in (alt.Y("weight_l2:Q", title="L2 norm √Σw² (log scale)", scale=log, axis=alt.Axis(format="~g")),
+                  alt.Y("weight_l1:Q", title="L1 norm Σ|w| (log scale)", scale=log, axis=alt.Axis(format="~g")),
+                  alt.Y("near_zero:Q", title="share of weights with |w| < 0.001", scale=alt.Scale(domain=[0, top]),
+                        axis=alt.Axis(format="%")))]
+    return alt.HConcatChart(data=data, hconcat=panels, spacing=28, title=_title(
+        title, "L2 / weight decay: both norms shrink smoothly. L1: weights are pushed to zero, so the share on "
+               "the right grows.", "Biases and normalisation parameters are not penalised and not shown."))
 
 
 # --------------------------------------------------------------------------- 5. run comparison
@@ -504,8 +514,9 @@ def _unique_names(snaps: list[Snapshot]) -> list[str]:
 
 
 def describe_differences(snaps: list[Snapshot]) -> dict[str, str]:
-    """{run name: "dropout 0.5, l2 0.0001"}: the settings in which each run differs from the others
-    (final knob values; "(from step N)" when the run changed it mid-way)."""
+    """{run name: "dropout 0.5, l2 0.0001"}: the settings in which the runs differ, with each run's value
+    (knobs as they were at its end; "(from step N)" when the run changed it mid-way). Repeated names
+    get " (2)", " (3)" as in the comparison chart's legend."""
     settings = [_settings(s) for s in snaps]
     keys = [k for k in dict.fromkeys(k for s in settings for k in s) if k not in IGNORED_IN_DIFFERENCES]
     differing = [k for k in keys if len({_fmt(s.get(k)) for s in settings}) > 1]
@@ -518,42 +529,43 @@ def describe_differences(snaps: list[Snapshot]) -> dict[str, str]:
     return out
 
 
-def comparison_chart(snaps: list[Snapshot], width: int = WIDTH, height: int = HEIGHT) -> alt.Chart:
+def comparison_chart(snaps: list[Snapshot], width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
     """Validation loss of saved runs and the current one (the last, drawn thickest) on one axis, each
     labelled with what differs, so "dropout on" vs "off" reads straight off the legend."""
     title = "Run comparison: validation loss"
-    names = _unique_names(snaps)
     differences = describe_differences(snaps)
-    n = min(MAX_POINTS, 900 // max(1, len(snaps)))
-    parts, labels = [], []
-    for i, (name, snap) in enumerate(zip(names, snaps)):
+    n = min(MAX_POINTS, MAX_ROWS // max(1, len(snaps)))
+    xs, ys, labels, colours, current = [], [], [], [], []
+    for i, (name, snap) in enumerate(zip(_unique_names(snaps), snaps)):
         evals = _evals(snap)
         x, y = _thin(evals["step"], np.minimum(evals["val_loss"], _loss_cap(snap)), n=n)
         if not len(x):
             continue
-        label = f"{name}: {differences[name]}" if differences[name] else name
-        labels.append((label, BLACK if i == len(snaps) - 1 and len(snaps) > 1 else PALETTE[i % 7]))
-        parts.append(pd.DataFrame({"step": x, "value": y, "series": label, "current": i == len(snaps) - 1}))
-    if not parts:
+        is_current = i == len(snaps) - 1
+        labels.append(f"{name}: {differences[name]}" if differences[name] else name)
+        colours.append(BLACK if is_current and len(snaps) > 1 else PALETTE[i % 6])
+        xs.append(x)
+        ys.append(y)
+        current.append(np.full(len(x), is_current))
+    if not xs:
         return _placeholder(title, "No validation loss yet — press Train, then save runs to compare",
                             width=width, height=height)
-    frame = pd.concat(parts, ignore_index=True)
+    data = _values(step=np.concatenate(xs), value=np.concatenate(ys), current=np.concatenate(current),
+                   series=[label for label, x in zip(labels, xs) for _ in range(len(x))])
     hint = "" if len(snaps) > 1 else "Save this run, change a knob, train again: both curves appear here."
-    return alt.Chart(frame).mark_line().encode(
-        x=_step_axis(), y=alt.Y("value:Q", title="validation " + LOSS_TITLE, scale=alt.Scale(zero=False)),
-        color=_series_colour([l for l, _ in labels], [c for _, c in labels]),
-        strokeWidth=alt.StrokeWidth("current:N", scale=alt.Scale(domain=[False, True], range=[1.8, 3.2]),
-                                    legend=None),
-    ).properties(title=_title(title, "Same seed → same data order and initialisation: curves differ only by "
-                                     "the settings in the legend.", hint), width=width, height=height)
+    return alt.Chart(data, mark=alt.MarkDef("line"), width=width, height=height, title=_title(
+        title, "Same seed → same data order and initialisation: the curves differ only by the settings in the "
+               "legend.", hint), encoding=alt.FacetedEncoding(
+        x=_step_x(), y=alt.Y("value:Q", title="validation " + LOSS_TITLE, scale=alt.Scale(zero=False)),
+        color=_series_colour(labels, colours),
+        strokeWidth=alt.StrokeWidth("current:N", legend=None, scale=alt.Scale(domain=[False, True], range=[1.8, 3.2]))))
 
 
 # --------------------------------------------------------------------------- all of them
-CHARTS = ("gap", "gradient_histogram", "layer_gradients", "weight_norms", "comparison")
-
-
-def all_charts(snap: Snapshot, saved: list[Snapshot] = (), width: int = WIDTH, metric: str = "loss") -> dict[str, alt.TopLevelMixin]:
-    """Every chart for one redraw, keyed as in CHARTS (both front ends and the benchmark use this)."""
+def all_charts(snap: Snapshot, saved: list[Snapshot] = (), width: int = WIDTH,
+               metric: str = "loss") -> dict[str, alt.TopLevelMixin]:
+    """Every chart for one redraw (both front ends and the benchmark use this). Keys: gap,
+    gradient_histogram, layer_gradients, weight_norms, comparison (saved runs + this one)."""
     return {
         "gap": gap_chart(snap, metric=metric, width=width),
         "gradient_histogram": gradient_histogram_chart(snap, width=width),

@@ -74,6 +74,24 @@ def load_corpus_texts(corpus: str) -> tuple[str, str, str] | str:
     return read_text(path)
 
 
+MAX_UPLOAD_BYTES = 5_000_000
+
+
+def save_upload(name: str, content: bytes, folder: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """Check an uploaded text (size, binary, encoding) and store it where a Config can name it."""
+    if len(content) > max_bytes:
+        raise CorpusError(f"{name} is {len(content) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (Path(name).stem[:40] + ".txt")
+    path.write_bytes(content)
+    try:
+        read_text(path)
+    except CorpusError as err:
+        path.unlink()
+        raise CorpusError(str(err).replace(str(path), name)) from None
+    return path
+
+
 # ---------------------------------------------------------------------------------------- tokens
 
 def tokenize(text: str, level: str, lowercase: bool) -> list[str]:

@@ -60,6 +60,13 @@ class LiveRun:
         self._thread = threading.Thread(target=self._work, name="explorer-liverun", daemon=True)
         self._thread.start()
 
+    def train(self, config: Config | None = None) -> None:
+        """The Train button: resume a paused run, otherwise start a fresh one."""
+        if self.paused:
+            self.resume()
+        elif self.status != "running":
+            self.start(config)
+
     def reset(self) -> None:
         """Fresh model with the current setup and knobs: same seed, same initial weights and data order,
         so a new run differs from the last only by the knobs that were changed. Starts paused."""
