@@ -4,9 +4,14 @@ Both front ends redraw these several times a second while a run grows, so each b
 1. turns the snapshot into small numpy arrays (`_steps`, `_evals`, `_group_arrays`),
 2. thins them to a few hundred points (`_thin`: bucket means for losses, bucket maxima for gradient
    norms so a spike is never averaged away; NaN/inf dropped, so a diverged run still draws),
-3. hands Altair plain `{"values": [...]}` data (no DataFrame: Altair's DataFrame sanitising costs more
-   than everything else here) and builds each layer with one constructor call (`_unit`), because
-   every chained method deep-copies the chart and every extra layer makes validation slower.
+3. hands Altair plain `{"values": [...]}` rows: the big table of a chart at its top level, the few
+   rows of a marker or a highlight on their own layer.
+Altair, not numpy, is the slow step (a front end pays `to_dict()`, which validates the whole spec),
+so: no DataFrames (Altair's DataFrame sanitising cost more than everything else), one constructor
+call per layer instead of chained methods (each chained call deep-copies the chart), nested
+properties (scales, axes, legends) as plain dicts (Altair's objects are validated on creation AND
+in `to_dict`), no filter transforms (each one costs ~2 ms of validation), and as few layers as the
+picture needs.
 
 Colours are Okabe–Ito (safe for colour-blind students). Every builder takes `width`/`height` in
 pixels: vl-convert needs numbers, and Streamlit's `use_container_width` stretches them anyway.
@@ -15,6 +20,7 @@ pixels: vl-convert needs numbers, and Streamlit's `use_container_width` stretche
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import altair as alt
 import numpy as np
@@ -31,6 +37,7 @@ EMPTY = "No data yet — press Train"
 
 BLUE, VERMILLION, GREEN, ORANGE = "#0072B2", "#D55E00", "#009E73", "#E69F00"
 PURPLE, SKY, YELLOW, BLACK, GREY = "#CC79A7", "#56B4E9", "#F0E442", "#000000", "#999999"
+DARK_GREY = "#555555"  # knob-change marks: neutral, yet readable over the grid
 PALETTE = [BLUE, VERMILLION, GREEN, ORANGE, PURPLE, SKY, BLACK, YELLOW, GREY]
 LOSS_TITLE = "loss (nats/token)"
 TRAIN_EVAL, VALIDATION, TRAIN_BATCH = "training (eval mode)", "validation", "training batch (train mode)"
@@ -60,10 +67,10 @@ def _groups(snap: Snapshot) -> list[str]:
 
 def _group_arrays(snap: Snapshot, keys: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(steps, {group: array of shape (records, len(keys))}) for per-group detail fields."""
-    steps = _column(snap.details, "step")
-    return steps, {group: np.array([[r.get(k, {}).get(group) for k in keys] for r in snap.details],
-                                   dtype=float).reshape(len(steps), len(keys))
-                   for group in _groups(snap)}
+    steps, groups = _column(snap.details, "step"), _groups(snap)
+    tables = [np.array([[(r.get(k) or {}).get(g) for g in groups] for r in snap.details],
+                       dtype=float).reshape(len(steps), len(groups)) for k in keys]
+    return steps, {g: np.column_stack([t[:, j] for t in tables]) for j, g in enumerate(groups)}
 
 
 # --------------------------------------------------------------------------- thinning
@@ -81,7 +88,7 @@ def _thin(x: np.ndarray, y: np.ndarray, n: int = MAX_POINTS, how: str = "mean") 
     (one column per series, thinned on the same steps). Each bucket sits at its last step, so the
     newest point is always the latest value. Rows with no finite value are dropped."""
     y = np.asarray(y, dtype=float)
-    columns = y.reshape(len(y), -1)
+    columns = y.reshape(len(y), math.prod(y.shape[1:]))
     keep = np.isfinite(x) & np.isfinite(columns).any(axis=1)
     x, columns = x[keep], columns[keep]
     starts = _bucket_starts(x, n)
@@ -103,8 +110,8 @@ def _log10(values: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- Vega-Lite building blocks
-def _values(**columns) -> dict:
-    """Inline data {"values": [row, ...]} from equal-length columns (or scalars); NaN/inf -> null."""
+def _rows(**columns) -> list[dict]:
+    """Data rows from equal-length columns (or scalars); NaN/inf become null (not drawn)."""
     length = max((len(c) for c in columns.values() if np.ndim(c)), default=1)
     lists = []
     for column in columns.values():
@@ -116,56 +123,58 @@ def _values(**columns) -> dict:
             lists.append([v if math.isfinite(v) else None for v in column.tolist()])
         else:
             lists.append(column.tolist())
-    return {"values": [dict(zip(columns, row)) for row in zip(*lists)]}
+    return [dict(zip(columns, row)) for row in zip(*lists)]
 
 
-def _unit(mark: str | alt.MarkDef, data=alt.Undefined, transform=alt.Undefined, **encoding) -> alt.Chart:
-    """One layer, built in a single constructor call (no chained copies)."""
-    return alt.Chart(data, mark=mark, transform=transform, encoding=alt.FacetedEncoding(**encoding))
+def _unit(mark: dict, rows: list[dict] | None = None, transform: list | None = None, **encoding) -> alt.Chart:
+    """One layer (on the chart's table, or on `rows` of its own), built in a single constructor call."""
+    return alt.Chart({"values": rows} if rows is not None else alt.Undefined, mark=mark,
+                     transform=transform or alt.Undefined, encoding=alt.FacetedEncoding(**encoding))
 
 
-def _layered(layers: list[alt.Chart], data, title: alt.Title, width: int, height: int) -> alt.LayerChart:
-    """Layers sharing `data`; colour scales kept apart (a heatmap's counts are not a line's series)."""
-    return alt.LayerChart(data, layer=layers, title=title, width=width, height=height,
-                          resolve=alt.Resolve(scale=alt.ScaleResolveMap(color="independent")))
+def _layered(layers: list[alt.Chart], rows: list[dict], title: dict, width: int, height: int) -> alt.LayerChart:
+    """Layers over one table, all with x = step (set once here); colour scales kept apart (a heatmap's
+    shares are not a line's series)."""
+    return alt.LayerChart({"values": rows}, layer=layers, title=title, width=width, height=height,
+                          encoding={"x": _step_x()}, resolve={"scale": {"color": "independent"}})
 
 
-def _title(text: str, *subtitle: str) -> alt.Title:
-    return alt.Title(text, subtitle=[s for s in subtitle if s], anchor="start")
+def _title(text: str, *subtitle: str) -> dict:
+    return {"text": text, "subtitle": [s for s in subtitle if s], "anchor": "start"}
 
 
 def _placeholder(title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT) -> alt.Chart:
     """A valid, empty-looking chart that says why it is empty."""
-    return alt.Chart(_values(message=[message]), mark=alt.MarkDef("text", fontSize=14, color=GREY),
+    return alt.Chart({"values": [{"message": message}]}, mark={"type": "text", "fontSize": 14, "color": GREY},
                      encoding=alt.FacetedEncoding(text=alt.Text("message:N"), x=alt.XValue(width / 2),
                                                   y=alt.YValue(height / 2)),
                      title=_title(title), width=width, height=height)
 
 
 def _step_x() -> alt.X:
-    return alt.X("step:Q", title="step", scale=alt.Scale(nice=False, zero=False),
-                 axis=alt.Axis(format="~s", tickMinStep=1))
+    return alt.X("step:Q", title="step", scale={"nice": False, "zero": False},
+                 axis={"format": "~s", "tickMinStep": 1})
 
 
-def _y_scale(values, log: bool = False, room: bool = False) -> alt.Scale:
+def _y_scale(values, log: bool = False, room: bool = False) -> dict:
     """A y scale fitted to the data, with the top fifth left free when knob labels will sit there."""
     values = np.asarray(values, dtype=float).ravel()
     values = values[np.isfinite(values) & (values > 0 if log else True)]
     if not room or not len(values):
-        return alt.Scale(type="log") if log else alt.Scale(zero=False)
+        return {"type": "log"} if log else {"zero": False}
     lo, hi = float(values.min()), float(values.max())
     if log:
         lo, hi = math.log10(lo), math.log10(hi)
     span = (hi - lo) or (abs(hi) or 1.0) * 0.1
     lo, hi = lo - 0.03 * span, hi + 0.25 * span
     if log:
-        return alt.Scale(type="log", domain=[10 ** lo, 10 ** hi], nice=False)
-    return alt.Scale(domain=[lo, hi], nice=False, zero=False)
+        return {"type": "log", "domain": [10 ** lo, 10 ** hi], "nice": False}
+    return {"domain": [lo, hi], "nice": False, "zero": False}
 
 
-def _series_colour(domain: list[str], colours: list[str]) -> alt.Color:
-    return alt.Color("series:N", title=None, scale=alt.Scale(domain=domain, range=colours),
-                     legend=alt.Legend(orient="bottom", labelLimit=400, symbolStrokeWidth=3))
+def _series_colour(domain: list[str], colours: list[str], columns: int = 0) -> alt.Color:
+    return alt.Color("series:N", title=None, scale={"domain": domain, "range": colours},
+                     legend={"orient": "bottom", "labelLimit": 600, "symbolStrokeWidth": 3, "columns": columns})
 
 
 # --------------------------------------------------------------------------- markers: knob changes, the end
@@ -203,28 +212,28 @@ def _end_label(snap: Snapshot) -> tuple[int, str, str] | None:
     return event["step"], f"early stop (best step {event.get('best_step', '?')})", GREEN
 
 
-def _markers(snap: Snapshot, lo: float, hi: float) -> dict | None:
+def _markers(snap: Snapshot, lo: float, hi: float) -> list[dict]:
     """Data for vertical rules with labels, staggered over three rows (pixels from the top) so that
     neighbours do not overlap; labels right of 60% of the run end at their rule instead of starting."""
-    rows = [(step, text, GREY) for step, text in _knob_labels(snap, hi - lo or 1.0)]
+    rows = [(step, text, DARK_GREY) for step, text in _knob_labels(snap, hi - lo or 1.0)]
     end = _end_label(snap)
     if end:
         rows.append(end)
-    if not rows:
-        return None
     steps = np.array([r[0] for r in rows], dtype=float)
-    return _values(step=steps, label=[r[1] for r in rows], colour=[r[2] for r in rows],
-                   row=6 + 13 * (np.arange(len(rows)) % 3), right=steps > lo + 0.6 * (hi - lo))
+    return _rows(step=steps, label=[r[1] for r in rows], colour=[r[2] for r in rows],
+                 row=6 + 13 * (np.arange(len(rows)) % 3), right=steps > lo + 0.6 * (hi - lo))
 
 
-def _marker_layers(markers: dict | None) -> list[alt.Chart]:
-    if markers is None:
+def _marker_layers(markers: list[dict]) -> list[alt.Chart]:
+    """A dashed rule per marker and its label; the label's y is pixels from the top (scale None)."""
+    if not markers:
         return []
-    x, colour = alt.X("step:Q"), alt.Color("colour:N", scale=None)
-    text = alt.MarkDef("text", fontSize=11, baseline="top", align=alt.ExprRef("datum.right ? 'right' : 'left'"),
-                       dx=alt.ExprRef("datum.right ? -4 : 4"))
-    return [_unit(alt.MarkDef("rule", strokeDash=[4, 3], strokeWidth=1.5), markers, x=x, color=colour),
-            _unit(text, markers, x=x, y=alt.Y("row:Q", scale=None, axis=None), text=alt.Text("label:N"), color=colour)]
+    colour = alt.Color("colour:N", scale=None)
+    text = {"type": "text", "fontSize": 11, "baseline": "top",
+            "align": {"expr": "datum.right ? 'right' : 'left'"}, "dx": {"expr": "datum.right ? -4 : 4"}}
+    return [_unit({"type": "rule", "strokeDash": [4, 3], "strokeWidth": 1.5}, markers, color=colour),
+            _unit(text, markers, y=alt.Y("row:Q", scale=None, axis=None), text=alt.Text("label:N"),
+                  color=colour)]
 
 
 # --------------------------------------------------------------------------- 1. generalisation gap
@@ -274,18 +283,18 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
     shown = np.exp(y) if ppl else y
     lo, hi = float(x[0]), float(x[-1])
     markers = _markers(snap, lo, hi)
-    step_x = _step_x()
     y_title = "perplexity (log scale)" if ppl else LOSS_TITLE
-    y_scale = _y_scale(shown, log=ppl, room=markers is not None)
+    y_scale = _y_scale(shown, log=ppl, room=bool(markers))
+    rows = _rows(step=x, **{s: shown[:, i] for i, s in enumerate(series)})
     notes = []
     layers = []
     if have_evals:
-        layers.append(_unit(alt.MarkDef("area", color=VERMILLION, opacity=0.15), x=step_x,
+        layers.append(_unit({"type": "area", "color": VERMILLION, "opacity": 0.15},
                             y=alt.Y(field=TRAIN_EVAL, type="quantitative", scale=y_scale, title=y_title),
                             y2=alt.Y2(field=VALIDATION)))
-    layers.append(_unit(alt.MarkDef("line", strokeWidth=2.5, point=len(x) < 40),
-                        transform=[alt.FoldTransform(fold=series, **{"as": ["series", "value"]})],
-                        x=step_x, y=alt.Y("value:Q", title=y_title, scale=y_scale),
+    layers.append(_unit({"type": "line", "strokeWidth": 2.5, "point": bool(len(x) < 40)},
+                        transform=[{"fold": series, "as": ["series", "value"]}],
+                        y=alt.Y("value:Q", title=y_title, scale=y_scale),
                         color=_series_colour(series, [BLUE, VERMILLION][:len(series)])))
 
     if have_evals:
@@ -301,16 +310,15 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
             value = math.exp(loss) if ppl else loss
             notes.append(f"Black diamond: best validation {name}, {value:.1f} at step {step}." if ppl else
                          f"Black diamond: best validation {name}, {value:.3f} at step {step}.")
-            layers.append(_unit(alt.MarkDef("point", shape="diamond", size=150, filled=True, color=BLACK, opacity=1),
-                                _values(step=[step], value=[value]), x=alt.X("step:Q"), y=alt.Y("value:Q")))
+            layers.append(_unit({"type": "point", "shape": "diamond", "size": 150, "filled": True, "color": BLACK,
+                                 "opacity": 1}, _rows(step=[step], value=[value]), y=alt.Y("value:Q")))
     else:
         notes.append("Too few evaluations yet: showing the training-batch loss (train mode) until there are two.")
     if capped:
         notes.append(f"Losses above {cap:.1f} nats/token (twice a uniform guess: the model blew up) "
                      "are drawn at that level.")
     layers += _marker_layers(markers)
-    data = _values(step=x, **{s: shown[:, i] for i, s in enumerate(series)})
-    return _layered(layers, data, _title(title, *notes), width, height)
+    return _layered(layers, rows, _title(title, *notes), width, height)
 
 
 # --------------------------------------------------------------------------- 2. gradient histogram
@@ -369,9 +377,6 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
     if len(clip_x):
         series.append("clip threshold")
         colours.append(VERMILLION)
-    line = _values(step=np.concatenate([x, clip_x]), value=np.concatenate([norm, clip_y]),
-                   series=[series[0]] * len(x) + ["clip threshold"] * len(clip_x),
-                   segment=np.concatenate([np.full(len(x), -1), clip_id]))
     hit_x, hit_y = _thin(steps["step"], np.where(steps["clipped"] > 0, log_norm, np.nan), n=150, how="max")
 
     all_x = np.concatenate([x, clip_x] + ([cells["step"], cells["step2"]] if cells else []))
@@ -381,26 +386,28 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
     bottom, top = float(np.nanmin(all_y)), float(np.nanmax(all_y))
     top += 0.2 * (top - bottom) if markers else 0.3  # room for the knob labels
     y_title = "log10 |gradient|"
-    y_scale = alt.Scale(domain=[math.floor(bottom), top], nice=False)
-    step_x, y = _step_x(), alt.Y("value:Q", title=y_title, scale=y_scale)
+    y_scale = {"domain": [math.floor(bottom), top], "nice": False}
+    y = alt.Y("value:Q", title=y_title, scale=y_scale)
 
+    line = _rows(step=np.concatenate([x, clip_x]), value=np.concatenate([norm, clip_y]),
+                 series=[series[0]] * len(x) + ["clip threshold"] * len(clip_x),
+                 segment=np.concatenate([np.full(len(x), -1), clip_id]))
     layers = []
     if cells:
-        layers.append(_unit("rect", x=step_x, x2=alt.X2("step2:Q"), y=alt.Y("lo:Q", title=y_title, scale=y_scale),
-                            y2=alt.Y2("hi:Q"),
-                            color=alt.Color("share:Q", title="share of entries",
-                                            scale=alt.Scale(scheme="blues", type="sqrt"),
-                                            legend=alt.Legend(format="%", orient="right", gradientLength=120))))
+        layers.append(_unit({"type": "rect"}, x2=alt.X2("step2:Q"),
+                            y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2=alt.Y2("hi:Q"),
+                            color=alt.Color("share:Q", title="share of entries", scale={"scheme": "blues", "type": "sqrt"},
+                                            legend={"format": "%", "orient": "right", "gradientLength": 120})))
     if len(hit_x):  # under the line; a shape legend of its own (a colour legend would repeat per mark type)
-        layers.append(_unit(alt.MarkDef("point", filled=True, size=22, opacity=1, color=VERMILLION),
-                            _values(step=hit_x, value=hit_y, series="clipped step"), x=step_x, y=y,
-                            shape=alt.Shape("series:N", title=None, scale=alt.Scale(range=["circle"]),
-                                            legend=alt.Legend(orient="bottom", symbolFillColor=VERMILLION,
-                                                              symbolStrokeColor=VERMILLION))))
-    layers.append(_unit(alt.MarkDef("line", strokeWidth=2), line, x=step_x, y=y, detail=alt.Detail("segment:N"),
+        layers.append(_unit({"type": "point", "filled": True, "size": 22, "opacity": 1, "color": VERMILLION},
+                            _rows(step=hit_x, value=hit_y, series="clipped step"), y=y,
+                            shape=alt.Shape("series:N", title=None, scale={"range": ["circle"]},
+                                            legend={"orient": "bottom", "symbolFillColor": VERMILLION,
+                                                    "symbolStrokeColor": VERMILLION})))
+    layers.append(_unit({"type": "line", "strokeWidth": 2}, line, y=y, detail=alt.Detail("segment:N"),
                         color=_series_colour(series, colours),
                         strokeDash=alt.StrokeDash("series:N", legend=None,
-                                                  scale=alt.Scale(domain=series, range=[[1, 0], [6, 3]][:len(series)]))))
+                                                  scale={"domain": series, "range": [[1, 0], [6, 3]][:len(series)]})))
     layers += _marker_layers(markers)
 
     notes = ["Colour: share of all gradient entries in each half-decade of |g| "
@@ -410,7 +417,7 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
                      "scaled down (red dots)." if _last(snap, "clip_mode", "norm") == "norm" else
                      "clip_mode=value: each entry above the dashed red line is cut to it "
                      "(red dots: steps where that happened).")
-    return _layered(layers, _values(**cells) if cells else alt.Undefined, _title(title, *notes), width, height)
+    return _layered(layers, _rows(**cells) if cells else [], _title(title, *notes), width, height)
 
 
 def _last(snap: Snapshot, knob: str, default):
@@ -418,8 +425,8 @@ def _last(snap: Snapshot, knob: str, default):
 
 
 # --------------------------------------------------------------------------- 3. per-layer gradients
-def _group_values(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = False,
-                  skip: tuple[str, ...] = ()) -> tuple[dict | None, list[str]]:
+def _group_rows(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = False,
+                skip: tuple[str, ...] = ()) -> tuple[list[dict], list[str]]:
     """Data rows (step, group, *keys) of per-group detail fields, thinned so all groups together stay
     under MAX_ROWS; non-finite values (and non-positive ones, for log axes) become null = not drawn.
     Also returns the groups that have anything to draw, in model order."""
@@ -434,35 +441,35 @@ def _group_values(snap: Snapshot, keys: list[str], how: str = "mean", log: bool 
         if len(x):
             parts.append((group, x, y))
     if not parts:
-        return None, []
-    data = _values(step=np.concatenate([x for _, x, _ in parts]),
-                   group=[g for g, x, _ in parts for _ in range(len(x))],
-                   **{k: np.concatenate([y[:, i] for _, _, y in parts]) for i, k in enumerate(keys)})
-    return data, [g for g, _, _ in parts]
+        return [], []
+    rows = _rows(step=np.concatenate([x for _, x, _ in parts]),
+                 group=[g for g, x, _ in parts for _ in range(len(x))],
+                 **{k: np.concatenate([y[:, i] for _, _, y in parts]) for i, k in enumerate(keys)})
+    return rows, [g for g, _, _ in parts]
 
 
 def _group_colour(snap: Snapshot, shown: list[str]) -> alt.Color:
     """One colour per group, fixed by its place in the model: the same in every chart and every run."""
     every = _groups(snap)
     colours = [PALETTE[every.index(g) % len(PALETTE)] for g in shown]
-    return alt.Color("group:N", title="parameter group", sort=shown, scale=alt.Scale(domain=shown, range=colours),
-                     legend=alt.Legend(orient="bottom", columns=5, labelLimit=200, symbolStrokeWidth=3))
+    return alt.Color("group:N", title="parameter group", sort=shown, scale={"domain": shown, "range": colours},
+                     legend={"orient": "bottom", "columns": 5, "labelLimit": 200, "symbolStrokeWidth": 3})
 
 
 def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
     """Gradient norm of each parameter group (log scale, bucket maxima): vanishing shows as early layers
     sinking decades below the decoder, exploding as every layer jumping at once."""
     title = "Gradient norm per layer"
-    data, shown = _group_values(snap, ["grad_norms"], how="max", log=True)
-    if data is None:
+    rows, shown = _group_rows(snap, ["grad_norms"], how="max", log=True)
+    if not rows:
         return _placeholder(title, width=width, height=height)
-    steps = [row["step"] for row in data["values"]]
+    steps = [row["step"] for row in rows]
     markers = _markers(snap, min(steps), max(steps))
-    values = [row["grad_norms"] for row in data["values"] if row["grad_norms"] is not None]
-    line = _unit(alt.MarkDef("line", strokeWidth=2), x=_step_x(), color=_group_colour(snap, shown),
+    values = [row["grad_norms"] for row in rows if row["grad_norms"] is not None]
+    line = _unit({"type": "line", "strokeWidth": 2}, color=_group_colour(snap, shown),
                  y=alt.Y("grad_norms:Q", title="gradient L2 norm (log scale)",
-                         scale=_y_scale(values, log=True, room=markers is not None)))
-    return _layered([line, *_marker_layers(markers)], data, _title(
+                         scale=_y_scale(values, log=True, room=bool(markers))))
+    return _layered([line, *_marker_layers(markers)], rows, _title(
         title, "Measured before clipping. Early layers decades below the decoder: vanishing gradients;",
         "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden."),
         width, height)
@@ -474,21 +481,20 @@ def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 200) -> 
     weight a little (both norms fall together); L1 drives many weights to ~0 (the share rises).
     The norm group is left out: the penalties never act on normalisation parameters."""
     title = "Weight norms per layer"
-    data, shown = _group_values(snap, ["weight_l2", "weight_l1", "near_zero"], skip=("norm",))
-    if data is None:
+    rows, shown = _group_rows(snap, ["weight_l2", "weight_l1", "near_zero"], skip=("norm",))
+    if not rows:
         return _placeholder(title, width=width, height=height)
-    near_zero = [row["near_zero"] for row in data["values"] if row["near_zero"] is not None]
+    near_zero = [row["near_zero"] for row in rows if row["near_zero"] is not None]
     top = min(1.0, max(0.05, 1.1 * max(near_zero, default=0.0)))  # noise of 0.1% stays flat
-    step_x, colour = _step_x(), _group_colour(snap, shown)
-    log = alt.Scale(type="log")
+    step_x, colour, log = _step_x(), _group_colour(snap, shown), {"type": "log"}
     panels = [
-        alt.Chart(mark=alt.MarkDef("line", strokeWidth=2), width=max(120, (width - 140) // 3), height=height,
+        alt.Chart(mark={"type": "line", "strokeWidth": 2}, width=max(120, (width - 140) // 3), height=height,
                   encoding=alt.FacetedEncoding(x=step_x, y=y, color=colour))
-        for y in (alt.Y("weight_l2:Q", title="L2 norm √Σw² (log scale)", scale=log, axis=alt.Axis(format="~g")),
-                  alt.Y("weight_l1:Q", title="L1 norm Σ|w| (log scale)", scale=log, axis=alt.Axis(format="~g")),
-                  alt.Y("near_zero:Q", title="share of weights with |w| < 0.001", scale=alt.Scale(domain=[0, top]),
-                        axis=alt.Axis(format="%")))]
-    return alt.HConcatChart(data=data, hconcat=panels, spacing=28, title=_title(
+        for y in (alt.Y("weight_l2:Q", title="L2 norm √Σw² (log scale)", scale=log, axis={"format": "~g"}),
+                  alt.Y("weight_l1:Q", title="L1 norm Σ|w| (log scale)", scale=log, axis={"format": "~g"}),
+                  alt.Y("near_zero:Q", title="share of weights with |w| < 0.001", scale={"domain": [0, top]},
+                        axis={"format": "%"}))]
+    return alt.HConcatChart(data={"values": rows}, hconcat=panels, spacing=28, title=_title(
         title, "L2 / weight decay: both norms shrink smoothly. L1: weights are pushed to zero, so the share on "
                "the right grows.", "Biases and normalisation parameters are not penalised and not shown."))
 
@@ -505,7 +511,7 @@ def _settings(snap: Snapshot) -> dict:
     return settings
 
 
-def _unique_names(snaps: list[Snapshot]) -> list[str]:
+def _unique_names(snaps: Sequence[Snapshot]) -> list[str]:
     names, seen = [], {}
     for snap in snaps:
         seen[snap.name] = seen.get(snap.name, 0) + 1
@@ -513,7 +519,7 @@ def _unique_names(snaps: list[Snapshot]) -> list[str]:
     return names
 
 
-def describe_differences(snaps: list[Snapshot]) -> dict[str, str]:
+def describe_differences(snaps: Sequence[Snapshot]) -> dict[str, str]:
     """{run name: "dropout 0.5, l2 0.0001"}: the settings in which the runs differ, with each run's value
     (knobs as they were at its end; "(from step N)" when the run changed it mid-way). Repeated names
     get " (2)", " (3)" as in the comparison chart's legend."""
@@ -529,7 +535,7 @@ def describe_differences(snaps: list[Snapshot]) -> dict[str, str]:
     return out
 
 
-def comparison_chart(snaps: list[Snapshot], width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
+def comparison_chart(snaps: Sequence[Snapshot], width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
     """Validation loss of saved runs and the current one (the last, drawn thickest) on one axis, each
     labelled with what differs, so "dropout on" vs "off" reads straight off the legend."""
     title = "Run comparison: validation loss"
@@ -550,19 +556,19 @@ def comparison_chart(snaps: list[Snapshot], width: int = WIDTH, height: int = HE
     if not xs:
         return _placeholder(title, "No validation loss yet — press Train, then save runs to compare",
                             width=width, height=height)
-    data = _values(step=np.concatenate(xs), value=np.concatenate(ys), current=np.concatenate(current),
-                   series=[label for label, x in zip(labels, xs) for _ in range(len(x))])
+    rows = _rows(step=np.concatenate(xs), value=np.concatenate(ys), current=np.concatenate(current),
+                 series=[label for label, x in zip(labels, xs) for _ in range(len(x))])
     hint = "" if len(snaps) > 1 else "Save this run, change a knob, train again: both curves appear here."
-    return alt.Chart(data, mark=alt.MarkDef("line"), width=width, height=height, title=_title(
+    return alt.Chart({"values": rows}, mark={"type": "line"}, width=width, height=height, title=_title(
         title, "Same seed → same data order and initialisation: the curves differ only by the settings in the "
                "legend.", hint), encoding=alt.FacetedEncoding(
-        x=_step_x(), y=alt.Y("value:Q", title="validation " + LOSS_TITLE, scale=alt.Scale(zero=False)),
-        color=_series_colour(labels, colours),
-        strokeWidth=alt.StrokeWidth("current:N", legend=None, scale=alt.Scale(domain=[False, True], range=[1.8, 3.2]))))
+        x=_step_x(), y=alt.Y("value:Q", title="validation " + LOSS_TITLE, scale={"zero": False}),
+        color=_series_colour(labels, colours, columns=1),  # one run per line: the labels are long
+        strokeWidth=alt.StrokeWidth("current:N", legend=None, scale={"domain": [False, True], "range": [1.8, 3.2]})))
 
 
 # --------------------------------------------------------------------------- all of them
-def all_charts(snap: Snapshot, saved: list[Snapshot] = (), width: int = WIDTH,
+def all_charts(snap: Snapshot, saved: Sequence[Snapshot] = (), width: int = WIDTH,
                metric: str = "loss") -> dict[str, alt.TopLevelMixin]:
     """Every chart for one redraw (both front ends and the benchmark use this). Keys: gap,
     gradient_histogram, layer_gradients, weight_norms, comparison (saved runs + this one)."""
