@@ -6,6 +6,7 @@ read it back without running any pickled code.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -30,6 +31,6 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[RNNLM, Vocab
         vocab = Vocab(saved["vocab"])
         model = RNNLM(len(vocab), config)
         model.load_state_dict(saved["model"])
-    except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as err:
+    except (RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as err:
         raise CorpusError(f"{path} is not an explorer checkpoint ({type(err).__name__})") from None
     return model.to(device), vocab, config, saved["step"]

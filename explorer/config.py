@@ -203,19 +203,31 @@ class Config:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def to_query(self) -> dict[str, str]:
-        """The fields that differ from the defaults, as strings: a shareable URL query."""
+        """The fields that differ from the defaults, as strings: a shareable URL query (parameter names
+        from QUERY_NAMES where a knob's own name is taken)."""
         default = Config()
         out = {}
         for name in KNOBS:
             value = getattr(self, name)
             if value != getattr(default, name):
-                out[name] = ("on" if value else "off") if isinstance(value, bool) else f"{value}"
+                out[QUERY_NAMES.get(name, name)] = ("on" if value else "off") if isinstance(value, bool) else f"{value}"
         return out
 
     @classmethod
     def from_query(cls, query: dict[str, str]) -> "Config":
         """Parse a URL query; unknown keys are ignored (a link may carry other parameters)."""
-        return cls().replace(**{k: v for k, v in query.items() if k in KNOBS})
+        return cls().replace(**{knob_for_query(k): v for k, v in query.items() if knob_for_query(k) in KNOBS})
+
+
+# URL parameter names that differ from the knob's name: Streamlit reserves `?embed=` (and
+# `embed_options`) for its embedding mode and hides them from the app.
+QUERY_NAMES = {"embed": "embed_size"}
+_KNOB_FOR_QUERY = {query: knob for knob, query in QUERY_NAMES.items()}
+
+
+def knob_for_query(key: str) -> str:
+    """The knob a URL parameter sets ('embed_size' -> 'embed'); other names pass through."""
+    return _KNOB_FOR_QUERY.get(key, key)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -46,9 +46,9 @@ class LiveRun:
         self._lock = threading.Lock()      # guards _single_steps and the model against sampling mid-step
 
     # ------------------------------------------------------------------------------------ control
-    def start(self, config: Config | None = None) -> None:
-        """A fresh run from `config` (or the current one). Raises ExplorerError for bad setup; the
-        previous run is left untouched in that case."""
+    def start(self, config: Config | None = None, paused: bool = False) -> None:
+        """A fresh run from `config` (or the current one); `paused` holds it at step 0. Raises
+        ExplorerError for bad setup; the previous run is left untouched in that case."""
         config = (config or self.config).validate()
         trainer = Trainer(config)
         self.stop()
@@ -56,7 +56,10 @@ class LiveRun:
         self.history = History()
         self.history.add(trainer.start_record())
         self._stop.clear()
-        self._resume.set()
+        if paused:
+            self._resume.clear()
+        else:
+            self._resume.set()
         self._thread = threading.Thread(target=self._work, name="explorer-liverun", daemon=True)
         self._thread.start()
 
@@ -67,11 +70,11 @@ class LiveRun:
         elif self.status != "running":
             self.start(config)
 
-    def reset(self) -> None:
-        """Fresh model with the current setup and knobs: same seed, same initial weights and data order,
-        so a new run differs from the last only by the knobs that were changed. Starts paused."""
-        self.start()
-        self.pause()
+    def reset(self, config: Config | None = None) -> None:
+        """Fresh model with the current setup and knobs (or `config`, e.g. a changed setup): same seed,
+        same initial weights and data order, so a new run differs from the last only by the knobs that
+        were changed. Starts paused, at step 0 (no step slips in before the pause)."""
+        self.start(config, paused=True)
 
     def set_knobs(self, **changes) -> None:
         """Takes effect at the running model's next step; also kept for the next reset."""

@@ -91,6 +91,8 @@ def test_train_save_then_sample(tmp_path):
     assert len(result.stdout.rstrip("\n")) == len("ROMEO:") + 40
     bad = explorer("sample", "--checkpoint", str(tmp_path / "missing.pt"))
     assert bad.returncode == 2 and "checkpoint not found" in bad.stderr
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    assert main(["sample", "--checkpoint", str(tmp_path / "junk.pt")]) == 2
 
 
 def test_presets_lists_every_preset_with_a_line():

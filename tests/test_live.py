@@ -157,3 +157,13 @@ def test_history_memory_stays_flat_over_100k_steps():
     assert snap.steps[0]["step"] == 1 and snap.steps[-1]["step"] == 100_000  # the whole run stays covered
     gaps = [b["step"] - a["step"] for a, b in zip(snap.steps, snap.steps[1:])]
     assert gaps[-1] == 1 and max(gaps) <= 128  # recent points dense, old ones thinned
+
+
+def test_reset_with_a_new_setup_waits_at_step_zero(run):
+    run.start(tiny(steps=100_000))
+    assert wait_until(lambda: run.snapshot().last_step >= 2)
+    run.reset(tiny(steps=100_000, hidden=24))
+    time.sleep(0.3)
+    assert run.status == "paused" and run.snapshot().last_step == 0 and run.trainer.config.hidden == 24
+    run.train()
+    assert wait_until(lambda: run.snapshot().last_step >= 2) and run.status == "running"
