@@ -1,0 +1,269 @@
+"""The Streamlit app through streamlit.testing.v1.AppTest: the real script, the real LiveRun and trainer
+(tiny models). AppTest does not simulate run_every, so the tests look at the run itself (in session
+state) and re-run the script where a viewer's page would have refreshed."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer.config import Config
+from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
+from explorer.data import MAX_UPLOAD_BYTES, bundled_text
+from explorer.presets import PRESETS, preset_config
+from tests.app_server import tiny_query, wait_until
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+TINY_QUERY = tiny_query()
+WIDGET = {"slider": "slider", "choice_slider": "select_slider", "select": "radio", "toggle": "toggle",
+          "number": "number_input"}
+KIND = {c.name: c.kind for c in ALL_CONTROLS}
+
+
+def widget(at: AppTest, name: str):
+    """The widget of knob `name`, found by its key (the knob's name)."""
+    return getattr(at, WIDGET[KIND[name]])(key=name)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def no_trouble(at: AppTest) -> None:
+    assert not at.exception, texts(at.exception)
+    assert "could not be drawn" not in texts(at.warning)
+
+
+def open_app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(TINY_QUERY if query is None else query)
+    return at.run()
+
+
+@pytest.fixture
+def apps():
+    """Open apps; every run they started is stopped afterwards (AppTest leaves worker threads running)."""
+    opened: list[AppTest] = []
+
+    def make(query: dict | None = None) -> AppTest:
+        opened.append(open_app(query))
+        return opened[-1]
+    yield make
+    for at in opened:
+        if "run" in at.session_state:
+            at.session_state["run"].stop()
+
+
+@pytest.fixture
+def app(apps) -> AppTest:
+    return apps()
+
+
+def train(at: AppTest, steps: int = 5) -> None:
+    at.button(key="train").click().run()
+    run = at.session_state["run"]
+    assert wait_until(lambda: run.snapshot().last_step >= steps, 60), run.status
+    assert run.status == "running"
+
+
+def another(control, value):
+    """A different value the widget can take (the next notch / option, or the toggle flipped)."""
+    if control.kind == "toggle":
+        return not value
+    if control.kind in ("select", "choice_slider"):
+        options = list(control.options)
+        return options[(options.index(value) + 1) % len(options)]
+    step = type(value)(control.step)
+    return value + step if value + step <= control.hi else value - step
+
+
+# ------------------------------------------------------------------------------ widgets and the link
+def test_every_knob_has_its_widget_showing_the_links_value(app):
+    no_trouble(app)
+    expected = Config.from_query(TINY_QUERY)
+    for control in LIVE_CONTROLS + SETUP_CONTROLS:
+        found = widget(app, control.name)
+        assert found.label == control.label
+        assert found.value == widget_value(control, getattr(expected, control.name)), control.name
+    assert app.selectbox(key="preset").value not in PRESETS
+    assert app.radio(key="corpus_source").value.startswith("Tiny Shakespeare")
+    assert "Ready: press Train." in texts(app.info)
+
+
+def test_the_link_follows_the_widgets_and_reopens_the_same_setup(apps):
+    at = apps()
+    widget(at, "dropout").set_value(0.25).run()
+    widget(at, "cell").set_value("gru").run()
+    widget(at, "batchnorm").set_value(True).run()
+    assert {"dropout": "0.25", "cell": "gru", "batchnorm": "on", "hidden": "16"}.items() <= at.query_params.items()
+    again = apps(dict(at.query_params))
+    for control in ALL_CONTROLS:
+        assert widget(again, control.name).value == widget(at, control.name).value, control.name
+
+
+def test_a_bad_link_warns_and_opens_with_the_rest_of_it(apps):
+    at = apps({**TINY_QUERY, "dropout": "banana", "corpus": "/etc/passwd", "hidden": "99999"})
+    no_trouble(at)
+    warnings = texts(at.warning)
+    assert "dropout must be a number" in warnings and "/etc/passwd" in warnings and "hidden must be in" in warnings
+    assert widget(at, "dropout").value == 0.0 and widget(at, "seq_len").value == 16
+    assert at.session_state["config"].corpus == "tinyshakespeare"
+
+
+def test_a_preset_fills_every_widget_and_says_what_it_teaches(app):
+    app.selectbox(key="preset").set_value("dropout").run()
+    no_trouble(app)
+    expected = widget_values(preset_config("dropout", Config(device="cpu")))
+    for control in ALL_CONTROLS:
+        assert widget(app, control.name).value == expected[control.name], control.name
+    assert PRESETS["dropout"].teaches in texts(app.caption)
+    assert app.query_params["dropout"] == "0.5" and app.query_params["layers"] == "2"
+    assert app.session_state["run"].status == "idle"  # filled in, not started
+
+
+# ------------------------------------------------------------------------------ live knobs, setup, buttons
+def test_a_live_knob_changes_the_running_model_without_a_restart(app):
+    train(app)
+    run = app.session_state["run"]
+    trainer, before = run.trainer, run.snapshot().last_step
+    widget(app, "dropout").set_value(0.3).run()
+    no_trouble(app)
+    assert wait_until(lambda: run.snapshot().knob_changes(), 30)
+    change = run.snapshot().knob_changes()[0]
+    assert (change["knob"], change["old"], change["new"]) == ("dropout", 0.0, 0.3)
+    assert change["step"] > before  # the same run went on: no restart
+    assert wait_until(lambda: run.snapshot().last_step > change["step"] + 5, 30)
+    assert run.trainer is trainer and run.status == "running"
+    steps = [r["step"] for r in run.snapshot().steps]
+    assert steps == sorted(steps) and steps[0] == 1
+    assert all(r["dropout"] == 0.3 for r in run.snapshot().steps if r["step"] >= change["step"])
+
+
+def test_every_live_knob_reaches_the_running_model(app):
+    train(app)
+    run = app.session_state["run"]
+    wanted = {}
+    for control in LIVE_CONTROLS:
+        value = control.hi if control.name == "early_stop" else another(control, widget(app, control.name).value)
+        widget(app, control.name).set_value(value).run()
+        wanted[control.name] = value
+    no_trouble(app)
+
+    def changed():
+        return {e["knob"]: e["new"] for e in run.snapshot().knob_changes()}
+    assert wait_until(lambda: changed().keys() >= wanted.keys(), 30), changed()
+    assert changed() == wanted
+    assert run.status == "running" and run.snapshot().steps[0]["step"] == 1
+
+
+def test_setup_waits_for_reset_then_builds_the_new_model(app):
+    train(app)
+    run = app.session_state["run"]
+    widget(app, "hidden").set_value(32).run()
+    widget(app, "cell").set_value("gru").run()
+    no_trouble(app)
+    assert (run.trainer.config.hidden, run.trainer.config.cell, run.status) == (16, "lstm", "running")
+    assert "press **Reset**" in texts(app.info) and "hidden 16 → 32" in texts(app.info)
+
+    app.button(key="reset").click().run()
+    no_trouble(app)
+    assert (run.trainer.config.hidden, run.trainer.config.cell) == (32, "gru")
+    assert run.status == "paused" and run.snapshot().last_step == 0
+    assert "press **Reset**" not in texts(app.info)
+    app.button(key="train").click().run()
+    assert wait_until(lambda: run.snapshot().last_step >= 3, 60) and run.status == "running"
+
+
+def test_pause_resume_save_and_clear(app):
+    train(app)
+    run = app.session_state["run"]
+    app.button(key="pause").click().run()
+    assert run.status == "paused" and app.button(key="pause").label == "Resume"
+    app.button(key="pause").click().run()
+    assert run.status == "running" and app.button(key="pause").label == "Pause"
+    app.button(key="save").click().run()
+    assert list(run.saved) == ["run 1"] and not app.button(key="clear").disabled
+    app.button(key="clear").click().run()
+    assert not run.saved and app.button(key="clear").disabled
+    no_trouble(app)
+
+
+# ------------------------------------------------------------------------------ views
+def test_every_view_draws_and_a_sample_can_be_asked_for(app):
+    train(app, steps=12)
+    run = app.session_state["run"]
+    app.button(key="save").click().run()
+    for view, charts in [("Generalisation gap", 1), ("Gradients", 2), ("Weights", 1), ("Compare runs", 1)]:
+        app.session_state["view"] = view
+        app.run()
+        no_trouble(app)
+        assert len(app.get("vega_lite_chart")) == charts, view
+    app.session_state["view"] = "Text sample"
+    app.run()
+    app.button(key="generate").click().run()
+    no_trouble(app)
+    assert app.code and app.code[0].value.startswith("ROMEO:")
+    assert run.status == "running"
+    assert {b.key for b in app.get("download_button")} >= {"download_csv", "download_gap", "download_comparison"}
+
+
+def test_a_diverged_run_says_what_to_do_and_reset_recovers(app):
+    train(app)
+    run = app.session_state["run"]
+    app.button(key="pause").click().run()
+    with torch.no_grad():  # the cause is injected; the trainer's own guard does the rest
+        for parameter in run.trainer.model.parameters():
+            parameter.fill_(math.nan)
+    app.button(key="pause").click().run()  # Resume
+    assert wait_until(lambda: run.status == "diverged", 30)
+    app.run()
+    no_trouble(app)
+    step = run.snapshot().final_event()["step"]
+    assert (f"Diverged at step {step}: loss became NaN — lower the learning rate or turn on clipping, then Reset."
+            in texts(app.error))
+    app.session_state["view"] = "Text sample"
+    app.run()
+    app.button(key="generate").click().run()  # a NaN model cannot sample: a message, not a traceback
+    no_trouble(app)
+    app.button(key="reset").click().run()
+    assert run.status == "paused" and not app.error
+    no_trouble(app)
+
+
+# ------------------------------------------------------------------------------ uploads
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 50, "binary"),
+    ("héllo wörld ".encode("latin-1") * 100, "not UTF-8"),
+    (b"a" * (MAX_UPLOAD_BYTES + 1), "the limit is 5 MB"),
+])
+def test_a_bad_upload_shows_an_error_and_the_app_stays_usable(app, content, message):
+    app.radio(key="corpus_source").set_value("My own .txt file").run()
+    app.file_uploader(key="upload").set_value(("notes.txt", content, "text/plain")).run()
+    no_trouble(app)
+    assert message in texts(app.error)
+    assert app.session_state["config"].corpus == "tinyshakespeare"
+    train(app)  # still works, on the bundled corpus
+
+
+def test_an_upload_too_short_for_the_batch_shape_says_so_then_a_good_one_trains(app):
+    app.radio(key="corpus_source").set_value("My own .txt file").run()
+    app.file_uploader(key="upload").set_value(("poem.txt", b"Roses are red.\n" * 10, "text/plain")).run()
+    no_trouble(app)
+    assert not app.error and "Using poem.txt" in texts(app.caption)
+    app.button(key="reset").click().run()
+    no_trouble(app)
+    assert "one batch needs" in texts(app.error)
+    run = app.session_state["run"]
+    assert run.status == "idle"
+
+    app.file_uploader(key="upload").set_value(("plays.txt", bundled_text("tinyshakespeare")[:300_000].encode(),
+                                               "text/plain")).run()
+    assert not app.error
+    train(app)
+    assert Path(run.trainer.config.corpus).name == "plays.txt"
+    assert "corpus" in app.query_params  # a link on this server reopens the uploaded text

@@ -1,0 +1,82 @@
+"""The front-end logic both front ends share (explorer/controls.py): widgets <-> Config, links, threads,
+the viewer watchdog."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.config import KNOBS, Config
+from explorer.controls import (ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, ViewerWatchdog,
+                               config_from_query, describe_changes, live_changes, setup_changes,
+                               torch_threads_for, widget_value, widget_values)
+from explorer.presets import PRESETS, preset_config
+
+
+def test_controls_cover_knobs_once_and_advanced_names_exist():
+    names = [c.name for c in ALL_CONTROLS]
+    assert len(names) == len(set(names)) and set(names) <= set(KNOBS)
+    assert {c.name for c in LIVE_CONTROLS} <= {n for n, k in KNOBS.items() if k.live}
+    assert {c.name for c in SETUP_CONTROLS}.isdisjoint(c.name for c in LIVE_CONTROLS)
+    assert ADVANCED <= set(names)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_value_sits_exactly_on_its_widget(name):
+    """Otherwise a front end would quietly run a lesson with different numbers than the preset's."""
+    config = preset_config(name)
+    for control in ALL_CONTROLS:
+        assert widget_value(control, getattr(config, control.name)) == getattr(config, control.name), control.name
+
+
+def test_widget_value_snaps_to_the_widgets_grid():
+    by_name = {c.name: c for c in ALL_CONTROLS}
+    assert widget_value(by_name["dropout"], 0.33) == pytest.approx(0.35)
+    assert widget_value(by_name["early_stop"], 500) == 20
+    assert widget_value(by_name["l2"], 2e-4) == 3e-4
+    assert widget_value(by_name["hidden"], 100) == 128
+    assert widget_value(by_name["batchnorm"], 1) is True
+    assert widget_values(Config())["lr"] == Config().lr
+
+
+def test_a_link_keeps_its_good_values_names_its_bad_ones_and_guards_the_corpus():
+    config, problems = config_from_query(
+        {"dropout": "0.5", "hidden": "abc", "corpus": "/etc/passwd", "utm_source": "x", "cell": ["rnn", "gru"]},
+        corpus_allowed=lambda corpus: corpus == "tinyshakespeare")
+    assert (config.dropout, config.hidden, config.corpus, config.cell) == (0.5, 128, "tinyshakespeare", "gru")
+    assert problems == ["hidden must be a number, got 'abc'; using 128",
+                        "corpus '/etc/passwd' is not available here; using Tiny Shakespeare"]
+
+
+def test_the_embedding_size_travels_under_a_name_streamlit_leaves_alone():
+    query = Config(embed=16).to_query()
+    assert query == {"embed_size": "16"}  # Streamlit reserves ?embed= for its embedding mode
+    assert Config.from_query(query).embed == 16 and config_from_query(query)[0].embed == 16
+
+
+def test_live_and_setup_changes_are_told_apart():
+    running, wanted = Config(), Config(dropout=0.5, hidden=32, cell="gru", corpus="/tmp/x/poem.txt")
+    assert live_changes(running, wanted) == {"dropout": 0.5}
+    assert describe_changes(setup_changes(running, wanted)) == (
+        "corpus tinyshakespeare → poem.txt, cell lstm → gru, hidden 128 → 32")
+    assert setup_changes(wanted, wanted) == {} and live_changes(wanted, wanted) == {}
+
+
+@pytest.mark.parametrize("cores, others, threads", [(2, 0, 1), (2, 4, 1), (4, 0, 3), (8, 1, 3), (16, 0, 4),
+                                                    (1, 0, 1)])
+def test_threads_leave_a_core_for_the_page_and_are_shared_out(cores, others, threads):
+    assert torch_threads_for(others, cores) == threads
+
+
+def test_the_watchdog_waits_out_a_short_absence_then_gives_up_once():
+    present, now, left = [True], [0.0], []
+    watchdog = ViewerWatchdog(lambda: present[0], grace_s=3.0, on_leave=lambda: left.append(now[0]),
+                              clock=lambda: now[0])
+
+    def check(t, here):
+        now[0], present[0] = t, here
+        return watchdog()
+    assert check(0.0, True)
+    assert check(1.0, False) and check(3.0, False)      # gone for 2 s: still within the grace period
+    assert check(3.5, True)                              # came back: the clock starts over
+    assert check(4.0, False) and check(6.9, False)
+    assert not check(7.1, False) and left == [7.1]       # gone for 3.1 s: the run stops, logged once
