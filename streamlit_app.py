@@ -72,7 +72,7 @@ def act(action, *args) -> None:
     except ExplorerError as err:
         ss.flash = str(err)
     except Exception as err:  # noqa: BLE001 - e.g. out of memory for a huge model: say so, keep the page
-        ss.flash = f"could not start: {type(err).__name__}: {err}"
+        ss.flash = f"{type(err).__name__}: {err}"
 
 
 def start(paused: bool = False) -> None:

@@ -20,6 +20,7 @@ Training progress is the step counter of each session's status line over the mea
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from explorer.config import Config  # noqa: E402
@@ -71,26 +73,23 @@ class CpuMeter:
         return server, browser
 
 
-def tokens_per_s(text: str) -> float:
-    import re
-    found = re.search(r"([\d.]+)k tokens/s", text)
-    return float(found.group(1)) * 1000 if found else 0.0
-
-
-def nudge(page, value: str) -> tuple[float, float]:
-    """ArrowRight on the dropout slider; (round trip, on chart) in seconds."""
+def nudge(page, value: str, timeout_s: float = 30.0) -> tuple[float, float]:
+    """ArrowRight on the dropout slider; (round trip, on chart) in seconds (inf: not within timeout_s)."""
     slider = page.locator(".st-key-dropout").get_by_role("slider")
     slider.focus()
     began = time.perf_counter()
     slider.press("ArrowRight")
-    page.wait_for_function(f"() => location.search.includes('dropout={value}&') || "
-                           f"location.search.endsWith('dropout={value}')", polling="raf", timeout=60_000)
-    round_trip = time.perf_counter() - began
-    label = f"→ {value}"
-    page.wait_for_function("""label => {
-        const svg = document.querySelector("[data-testid='stVegaLiteChart'] svg");
-        return svg && Array.from(svg.querySelectorAll('text')).some(t => t.textContent.includes(label));
-    }""", arg=label, polling=100, timeout=60_000)
+    try:
+        page.wait_for_function(f"() => location.search.includes('dropout={value}&') || "
+                               f"location.search.endsWith('dropout={value}')", polling="raf",
+                               timeout=timeout_s * 1000)
+        round_trip = time.perf_counter() - began
+        page.wait_for_function("""label => {
+            const svg = document.querySelector("[data-testid='stVegaLiteChart'] svg");
+            return svg && Array.from(svg.querySelectorAll('text')).some(t => t.textContent.includes(label));
+        }""", arg=f"→ {value}", polling=100, timeout=timeout_s * 1000)
+    except PlaywrightTimeout:
+        return (round_trip if "round_trip" in locals() else math.inf), math.inf
     return round_trip, time.perf_counter() - began
 
 
@@ -101,13 +100,16 @@ def main() -> None:
     parser.add_argument("--nudges", type=int, default=3, help="slider nudges per session")
     parser.add_argument("--tiny", action="store_true", help="a tiny model instead of the app's default one")
     parser.add_argument("--browser-nice", type=int, default=19, help="niceness of Chromium (0: same as the server)")
+    parser.add_argument("--option", action="append", default=[], metavar="--SECTION.NAME=VALUE",
+                        help="a streamlit config option for the server, e.g. --option=--runner.postScriptGC=true")
     args = parser.parse_args()
 
     query = tiny_query() if args.tiny else Config(device="cpu", steps=1_000_000).to_query()
+    tokens_per_step = int(query.get("batch_size", Config.batch_size)) * int(query.get("seq_len", Config.seq_len))
     model = "tiny (hidden 16, seq 16, batch 8)" if args.tiny else "default (char LSTM 1×128, seq 64, batch 32)"
-    print(f"{args.sessions} sessions, model: {model}, {os.cpu_count()} CPU cores, "
+    print(f"{args.sessions} sessions, model: {model}, {os.cpu_count()} CPU cores, options: {args.option or 'none'}, "
           f"load average before: {os.getloadavg()[0]:.1f}")
-    with StreamlitServer() as server, sync_playwright() as playwright:
+    with StreamlitServer(options=tuple(args.option)) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=niced_chromium(args.browser_nice), headless=True,
                                              args=CHROMIUM_ARGS)
         meter = CpuMeter(server.process.pid)
@@ -135,21 +137,23 @@ def main() -> None:
                 charted[i].append(chart)
         time.sleep(2)
         elapsed, cpu_after = time.monotonic() - began, meter.read()
-        statuses = [status_text(page) for page in pages]
-        last = [step_of(text) for text in statuses]
+        last = [step_of(status_text(page)) for page in pages]
         exceptions = sum(page.locator("[data-testid='stException']").count() for page in pages)
         browser.close()
 
     print(f"\n{'session':>8} {'steps/s':>8} {'tokens/s':>9} {'round trip median / max (s)':>28} "
           f"{'on chart median / max (s)':>26}")
     for i in range(args.sessions):
-        print(f"{i + 1:>8} {(last[i] - first[i]) / elapsed:>8.1f} {tokens_per_s(statuses[i]):>9.0f} "
+        rate = (last[i] - first[i]) / elapsed
+        print(f"{i + 1:>8} {rate:>8.1f} {rate * tokens_per_step:>9.0f} "
               f"{statistics.median(trips[i]):>15.2f} / {max(trips[i]):<10.2f} "
               f"{statistics.median(charted[i]):>13.2f} / {max(charted[i]):.2f}")
     every_trip = [t for session in trips for t in session]
     every_chart = [t for session in charted for t in session]
     progressed = sum(b > a for a, b in zip(first, last))
-    print(f"\nall sessions: {progressed}/{args.sessions} made progress over {elapsed:.0f} s; "
+    total = sum(b - a for a, b in zip(first, last)) / elapsed
+    print(f"\nall sessions: {progressed}/{args.sessions} made progress over {elapsed:.0f} s "
+          f"({total:.1f} steps/s, {total * tokens_per_step:,.0f} tokens/s together); "
           f"slider round trip median {statistics.median(every_trip):.2f} s, max {max(every_trip):.2f} s "
           f"({sum(t < 1 for t in every_trip)}/{len(every_trip)} under 1 s); knob on chart median "
           f"{statistics.median(every_chart):.2f} s, max {max(every_chart):.2f} s; "

@@ -166,7 +166,9 @@ class LiveRun:
         return False
 
     def _work(self) -> None:
-        torch.set_num_threads(self.torch_threads)  # OpenMP: this caps the calling thread only
+        # Caps torch's intra-op threads (process-wide in practice): a front end serving several runs
+        # passes the same small number to each, so runs on a 2-core machine don't oversubscribe it.
+        torch.set_num_threads(self.torch_threads)
         trainer, next_check = self.trainer, time.monotonic() + WATCHDOG_PERIOD_S
         try:
             while not self._stop.is_set() and not trainer.done:

@@ -47,14 +47,14 @@ def wait_until(condition, timeout: float = 30.0, every: float = 0.1):
 class StreamlitServer:
     """Starts the app, collects its stdout/stderr lines, stops it on exit."""
 
-    def __init__(self, script: str = "streamlit_app.py", startup_timeout: float = 90.0):
+    def __init__(self, script: str = "streamlit_app.py", startup_timeout: float = 90.0, options: tuple = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.lines: list[str] = []
         self.startup_timeout = startup_timeout
         self.command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
                         f"--server.port={self.port}", "--server.address=127.0.0.1",
-                        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
+                        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *options]
 
     def __enter__(self) -> "StreamlitServer":
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -215,11 +215,14 @@ def test_a_diverged_run_says_what_to_do_and_reset_recovers(app):
     train(app)
     run = app.session_state["run"]
     app.button(key="pause").click().run()
-    with torch.no_grad():  # the cause is injected; the trainer's own guard does the rest
+    assert run.status == "paused"
+    # The cause is injected, the trainer's own guard does the rest. The run's lock is held while a step is
+    # in flight (pausing lets that step finish): weights changed mid-backward would be an autograd error.
+    with run._lock, torch.no_grad():
         for parameter in run.trainer.model.parameters():
             parameter.fill_(math.nan)
     app.button(key="pause").click().run()  # Resume
-    assert wait_until(lambda: run.status == "diverged", 30)
+    assert wait_until(lambda: run.status == "diverged", 30), (run.status, run.error, run.snapshot().last_step)
     app.run()
     no_trouble(app)
     step = run.snapshot().final_event()["step"]
