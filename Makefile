@@ -21,3 +21,4 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/live_overhead.py
+	$(BIN)/python benchmarks/presets_demo.py
