@@ -170,10 +170,7 @@ def live_changes(current: Config, wanted: Config) -> dict:
 def describe_changes(changes: dict[str, tuple]) -> str:
     """'hidden 128 → 16, cell lstm → gru' (file paths shortened to their names)."""
     def show(name, value):
-        if name == "corpus":
-            return Path(str(value)).name
-        return ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" if isinstance(
-            value, float) else str(value)
+        return Path(str(value)).name if name == "corpus" else option_label(value)
     return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
 
 
