@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import altair as alt
 import numpy as np
 
+from .config import format_value
 from .history import Snapshot
 
 WIDTH, HEIGHT = 640, 280
@@ -178,15 +179,6 @@ def _series_colour(domain: list[str], colours: list[str], columns: int = 0) -> a
 
 
 # --------------------------------------------------------------------------- markers: knob changes, the end
-def _fmt(value) -> str:
-    """A knob value as a student would write it: on/off, 0.5, 0.0001, 3."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _knob_labels(snap: Snapshot, span: float) -> list[tuple[int, str]]:
     """(step, "dropout 0 → 0.5") per knob change. Changes within 1% of the run of each other (a slider
     being dragged) merge into one label with the first old and the last new value."""
@@ -197,7 +189,7 @@ def _knob_labels(snap: Snapshot, span: float) -> list[tuple[int, str]]:
         changes = merged[-1][1]
         old = changes[event["knob"]][0] if event["knob"] in changes else event["old"]
         changes[event["knob"]] = (old, event["new"])
-    labels = [(step, ", ".join(f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in changes.items() if a != b))
+    labels = [(step, ", ".join(f"{k} {format_value(a)} → {format_value(b)}" for k, (a, b) in changes.items() if a != b))
               for step, changes in merged]
     return [(step, text) for step, text in labels if text][-MAX_MARKERS:]
 
@@ -525,11 +517,11 @@ def describe_differences(snaps: Sequence[Snapshot]) -> dict[str, str]:
     get " (2)", " (3)" as in the comparison chart's legend."""
     settings = [_settings(s) for s in snaps]
     keys = [k for k in dict.fromkeys(k for s in settings for k in s) if k not in IGNORED_IN_DIFFERENCES]
-    differing = [k for k in keys if len({_fmt(s.get(k)) for s in settings}) > 1]
+    differing = [k for k in keys if len({format_value(s.get(k)) for s in settings}) > 1]
     out = {}
     for name, snap, values in zip(_unique_names(snaps), snaps, settings):
         changed = {e["knob"]: e["step"] for e in snap.knob_changes()}
-        parts = [f"{k} {_fmt(values.get(k, '?'))}" + (f" (from step {changed[k]})" if k in changed else "")
+        parts = [f"{k} {format_value(values.get(k, '?'))}" + (f" (from step {changed[k]})" if k in changed else "")
                  for k in differing]
         out[name] = ", ".join(parts) if parts else ("same settings" if len(snaps) > 1 else "")
     return out

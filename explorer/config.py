@@ -230,6 +230,15 @@ def knob_for_query(key: str) -> str:
     return _KNOB_FOR_QUERY.get(key, key)
 
 
+def format_value(value: Any) -> str:
+    """A knob value as a student would write it (charts, status lines, widgets): 0.0001, 1e-06, on, 128."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
     """'dropout=0.5' -> ('dropout', 0.5), for live knobs only (the `--at` option)."""
     name, sep, value = text.partition("=")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import FIXED_KNOBS, KNOBS, LIVE_KNOBS, Config, ConfigError, knob_for_query
+from .config import FIXED_KNOBS, KNOBS, LIVE_KNOBS, Config, ConfigError, format_value, knob_for_query
 from .history import Snapshot
 
 # Log-spaced choices (0 = off) for the penalties, as a slider a class can read.
@@ -170,7 +170,7 @@ def live_changes(current: Config, wanted: Config) -> dict:
 def describe_changes(changes: dict[str, tuple]) -> str:
     """'hidden 128 → 16, cell lstm → gru' (file paths shortened to their names)."""
     def show(name, value):
-        return Path(str(value)).name if name == "corpus" else option_label(value)
+        return Path(str(value)).name if name == "corpus" else format_value(value)
     return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
 
 
@@ -211,18 +211,8 @@ class ViewerWatchdog:
 # ------------------------------------------------------------------------------------------------
 # Small helpers both front ends need (added for the ipywidgets dashboard; self-contained).
 
-def option_label(value) -> str:
-    """How a slider notch or a knob value reads on screen: 0.0001 -> '0.0001', 1e-06 -> '1e-06',
-    True -> 'on', 128 -> '128'."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def knob_change_lines(snap: Snapshot, limit: int = 5) -> list[str]:
     """The latest knob changes of a run, newest last: ['step 57: dropout 0 → 0.5', ...]."""
-    return [f"step {e['step']:,}: {e['knob']} {option_label(e['old'])} → {option_label(e['new'])}"
+    return [f"step {e['step']:,}: {e['knob']} {format_value(e['old'])} → {format_value(e['new'])}"
             for e in snap.knob_changes()[-limit:]]
 

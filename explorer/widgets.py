@@ -37,9 +37,9 @@ import torch
 import traitlets
 
 from . import charts
-from .config import KNOBS, LIVE_KNOBS, Config, ConfigError, ExplorerError
+from .config import KNOBS, LIVE_KNOBS, Config, ConfigError, ExplorerError, format_value
 from .controls import (ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, Control, ViewerWatchdog,
-                       config_from_query, describe_changes, knob_change_lines, option_label, setup_changes,
+                       config_from_query, describe_changes, knob_change_lines, setup_changes,
                        status_line, torch_threads_for, widget_value)
 from .data import BUNDLED, save_upload
 from .export import history_csv
@@ -103,7 +103,7 @@ def control_widget(control: Control, value) -> W.ValueWidget:
         return cls(value=value, min=control.lo, max=control.hi, step=control.step, continuous_update=False,
                    **({} if integer else {"readout_format": ".2f"}), **common)
     if control.kind == "choice_slider":
-        return W.SelectionSlider(options=[(option_label(o), o) for o in control.options], value=value,
+        return W.SelectionSlider(options=[(format_value(o), o) for o in control.options], value=value,
                                  continuous_update=False, **common)
     if control.kind == "select":
         return W.Dropdown(options=list(control.options), value=value, **common)

@@ -12,8 +12,8 @@ import ipywidgets as W
 import pytest
 import torch
 
-from explorer.config import Config
-from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS, knob_change_lines, option_label
+from explorer.config import Config, format_value
+from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS, knob_change_lines
 from explorer.history import Snapshot
 from explorer.presets import PRESETS
 from explorer.widgets import Dashboard, dashboard, experiment
@@ -294,8 +294,8 @@ def test_experiment_trains_each_config_to_its_end_with_a_live_chart():
     assert [(e["knob"], e["step"]) for e in runs["b"].snapshot.knob_changes()] == [("l2", 6)]
 
 
-def test_option_label_and_knob_change_lines():
-    assert [option_label(v) for v in (0.0, 1e-4, 3e-6, True, False, 128, "lstm")] == \
+def test_format_value_and_knob_change_lines():
+    assert [format_value(v) for v in (0.0, 1e-4, 3e-6, True, False, 128, "lstm")] == \
         ["0", "0.0001", "3e-06", "on", "off", "128", "lstm"]
     snap = Snapshot(events=[{"kind": "event", "event": "knob", "step": 1234, "knob": "dropout", "old": 0.0,
                              "new": 0.5}] * 7)
