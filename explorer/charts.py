@@ -14,13 +14,24 @@ in `to_dict`), no filter transforms (each one costs ~2 ms of validation), and as
 picture needs.
 
 Colours are Okabe–Ito (safe for colour-blind students). Every builder takes `width`/`height` in
-pixels: vl-convert needs numbers, and Streamlit's `use_container_width` stretches them anyway.
+pixels (the PLOT area; title, axes and the colour scale of a heatmap come on top): vl-convert needs numbers,
+and Streamlit's `use_container_width` stretches them anyway.
+
+Made for a projector: type sizes come from one table (`FONT_SIZES`, ×1.4 with `projector=True`) turned into
+one Vega-Lite `config` (`vega_config`); series are named inside the plot (`_inside_legend`), in a band kept
+free above the data together with the knob-change labels (`_markers`, which never overlap), so nothing is below
+the fold and no label covers a curve.
+
+`VIEWS` (at the end) is the one registry of chart views both front ends draw from.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
@@ -28,18 +39,27 @@ import numpy as np
 from .config import format_value
 from .history import Snapshot
 
-WIDTH, HEIGHT = 640, 280
+WIDTH, HEIGHT = 640, 380  # plot area; 380 keeps the gap chart whole on 1024×768 below a 150 px page header
 MAX_POINTS = 300   # points per curve after thinning
 MAX_ROWS = 900     # rows of one chart's data, all series together (Altair refuses more than 5000)
 MAX_CELLS = 560    # heatmap rectangles
 MAX_COLUMNS = 120  # heatmap columns (adjacent detail records merged)
-MAX_MARKERS = 24   # knob-change labels drawn (the latest ones)
+MAX_MARKERS = 24   # knob-change rules drawn (the latest ones)
+LABEL_ROWS = 3     # rows of knob-change labels before neighbours are merged into one label
 EMPTY = "No data yet — press Train"
 
 BLUE, VERMILLION, GREEN, ORANGE = "#0072B2", "#D55E00", "#009E73", "#E69F00"
 PURPLE, SKY, YELLOW, BLACK, GREY = "#CC79A7", "#56B4E9", "#F0E442", "#000000", "#999999"
-DARK_GREY = "#555555"  # knob-change marks: neutral, yet readable over the grid
+DARK_GREY = "#555555"  # knob-change rules: neutral, yet visible over the grid
+INK = "#222222"        # text: near-black reads best on a projector
 PALETTE = [BLUE, VERMILLION, GREEN, ORANGE, PURPLE, SKY, BLACK, YELLOW, GREY]
+LEGEND_FILL = "rgba(255, 255, 255, 0.85)"
+
+# Type sizes in pixels, readable from the back of a classroom; projector=True makes them PROJECTOR_SCALE bigger.
+FONT_SIZES = {"tick": 14, "axis_title": 15, "title": 18, "subtitle": 14, "legend": 14, "annotation": 16,
+              "message": 16}
+PROJECTOR_SCALE = 1.4
+EM = 0.55  # average glyph width of the sans-serif chart font, in ems: enough to lay labels out without a browser
 LOSS_TITLE = "loss (nats/token)"
 TRAIN_EVAL, VALIDATION, TRAIN_BATCH = "training (eval mode)", "validation", "training batch (train mode)"
 
@@ -110,6 +130,81 @@ def _log10(values: np.ndarray) -> np.ndarray:
         return np.where(values > 0, np.log10(values), np.nan)
 
 
+# --------------------------------------------------------------------------- type and layout for a projector
+def fonts(projector: bool = False) -> dict[str, int]:
+    """Type sizes in pixels by role: tick, axis_title, title, subtitle, legend, annotation, message."""
+    scale = PROJECTOR_SCALE if projector else 1.0
+    return {role: math.ceil(size * scale - 1e-9) for role, size in FONT_SIZES.items()}
+
+
+def vega_config(projector: bool = False) -> dict:
+    """The Vega-Lite `config` every chart carries: the one place where type sizes reach a spec (marks that
+    draw text set theirs from `fonts` too, since a mark's own size would override this)."""
+    f = fonts(projector)
+    return {
+        "axis": {"labelFontSize": f["tick"], "titleFontSize": f["axis_title"], "titleFontWeight": "normal",
+                 "labelColor": INK, "titleColor": INK},
+        "legend": {"labelFontSize": f["legend"], "titleFontSize": f["legend"], "titleFontWeight": "normal",
+                   "labelColor": INK},
+        "title": {"fontSize": f["title"], "subtitleFontSize": f["subtitle"], "subtitleColor": "#333333",
+                  "anchor": "start"},
+        "text": {"fontSize": f["annotation"]},
+    }
+
+
+def _text_width(text: str, size: float) -> float:
+    """Estimated width in pixels of one line of `text` at `size` px (for laying out labels and legends)."""
+    return len(text) * EM * size
+
+
+def _label_y(row: int, f: dict, top: float = 0) -> int:
+    """Pixels from the top of the plot to knob-label row `row` (0 = the top row) of a band starting at `top`."""
+    return round(top) + 4 + row * (f["annotation"] + 4)
+
+
+def _wrap_list(text: str, chars: int) -> list[str]:
+    """Lines of at most `chars` characters, broken after the commas of a list ("dropout 0.5 (from step 30),
+    l2 0") where possible, so that no item is split."""
+    lines: list[str] = []
+    for item in text.split(", "):
+        if lines and len(lines[-1]) + 2 + len(item) <= chars:
+            lines[-1] += ", " + item
+        else:
+            if lines:
+                lines[-1] += ","
+            lines += textwrap.wrap(item, chars, break_on_hyphens=False) or [item]
+    return lines
+
+
+def _inside_legend(labels: list[str], f: dict, width: int, top: float, **extra) -> tuple[dict, float]:
+    """Legend properties for a legend INSIDE the plot, `top` px below its top edge, on a white semi-opaque
+    card, in as many columns as fit the width, a label too long for one line wrapped onto more (the
+    comparison's "what differs" lists); and the pixel where it ends (for the next legend or the data).
+    The band above the data is kept free for it (see `_y_scale`), so it never hides a curve."""
+    font = f["legend"]
+    symbol, pad, row_gap, col_gap = round(1.5 * font), round(0.4 * font), round(0.3 * font), font
+    room = width - 12 - 2 * pad  # the legend's inside, leaving the plot's edge visible
+    lines = {label: _wrap_list(label, max(12, int((room - symbol - 4) / (EM * font)))) for label in labels}
+    entries = [max(_text_width(line, font) for line in lines[label]) + symbol + 4 + col_gap for label in labels]
+    columns = next(c for c in range(len(labels), 0, -1)  # entries fill rows left to right; a column is as wide
+                   if c == 1 or sum(max(entries[i::c]) for i in range(c)) <= room)  # as its widest entry
+    heights = [max(len(lines[label]) for label in labels[r:r + columns]) for r in range(0, len(labels), columns)]
+    legend = {"orient": "none", "legendX": 6, "legendY": round(top), "direction": "horizontal",
+              "columns": columns, "fillColor": LEGEND_FILL, "strokeColor": "#cccccc", "cornerRadius": 3,
+              "padding": pad, "rowPadding": row_gap, "columnPadding": col_gap, "symbolSize": symbol ** 2,
+              "symbolType": "stroke", "symbolStrokeWidth": max(3, round(font / 5)),
+              "labelLimit": max(100, room - symbol - 4), **extra}
+    wrapped = {label: parts for label, parts in lines.items() if len(parts) > 1}
+    if wrapped:  # the series keeps its full name; only the legend shows it on several lines
+        legend["labelExpr"] = f"({json.dumps(wrapped)})[datum.label] || datum.label"
+    return legend, top + sum(n * round(1.2 * font) + row_gap for n in heights) + 2 * pad
+
+
+def _band_room(bottom: float, height: int) -> float:
+    """Share of the plot height to keep free above the data for a band ending `bottom` px from the top."""
+    return (bottom + 6) / max(height, 1)
+
+
 # --------------------------------------------------------------------------- Vega-Lite building blocks
 def _rows(**columns) -> list[dict]:
     """Data rows from equal-length columns (or scalars); NaN/inf become null (not drawn)."""
@@ -133,32 +228,45 @@ def _unit(mark: dict, rows: list[dict] | None = None, transform: list | None = N
                      transform=transform or alt.Undefined, encoding=alt.FacetedEncoding(**encoding))
 
 
-def _layered(layers: list[alt.Chart], rows: list[dict], title: dict, width: int, height: int) -> alt.LayerChart:
+def _layered(layers: list[alt.Chart], rows: list[dict], title: dict, width: int, height: int,
+             projector: bool = False) -> alt.LayerChart:
     """Layers over one table, all with x = step (set once here); colour scales kept apart (a heatmap's
     shares are not a line's series)."""
     return alt.LayerChart({"values": rows}, layer=layers, title=title, width=width, height=height,
-                          encoding={"x": _step_x()}, resolve={"scale": {"color": "independent"}})
+                          encoding={"x": _step_x()}, resolve={"scale": {"color": "independent"}},
+                          config=vega_config(projector))
 
 
-def _title(text: str, *subtitle: str) -> dict:
-    return {"text": text, "subtitle": [s for s in subtitle if s], "anchor": "start"}
+def _title(text: str, *subtitle: str, width: int = WIDTH, projector: bool = False) -> dict:
+    """A title (wrapped onto two lines if it is wider than the chart) with explanatory lines below it, wrapped
+    to the chart's width (Vega does not wrap text, and an overlong line would widen the chart instead)."""
+    f = fonts(projector)
+    def wrap(line: str, size: int) -> list[str]:
+        return textwrap.wrap(line, max(24, int(width / (0.5 * size))), break_on_hyphens=False)  # prose: ~0.5 em
+    heading = wrap(text, f["title"])
+    return {"text": heading[0] if len(heading) == 1 else heading, "anchor": "start",
+            "subtitle": [part for line in subtitle if line for part in wrap(line, f["subtitle"])]}
 
 
-def _placeholder(title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT) -> alt.Chart:
+def _placeholder(title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT,
+                 projector: bool = False) -> alt.Chart:
     """A valid, empty-looking chart that says why it is empty."""
-    return alt.Chart({"values": [{"message": message}]}, mark={"type": "text", "fontSize": 14, "color": GREY},
+    return alt.Chart({"values": [{"message": message}]},
+                     mark={"type": "text", "fontSize": fonts(projector)["message"], "color": DARK_GREY},
                      encoding=alt.FacetedEncoding(text=alt.Text("message:N"), x=alt.XValue(width / 2),
                                                   y=alt.YValue(height / 2)),
-                     title=_title(title), width=width, height=height)
+                     title=_title(title, width=width, projector=projector), width=width, height=height,
+                     config=vega_config(projector))
 
 
 def _step_x() -> alt.X:
     return alt.X("step:Q", title="step", scale={"nice": False, "zero": False},
-                 axis={"format": "~s", "tickMinStep": 1})
+                 axis={"format": "~s", "tickMinStep": 1, "labelOverlap": "greedy", "labelSeparation": 8})
 
 
-def _y_scale(values, log: bool = False, room: bool = False) -> dict:
-    """A y scale fitted to the data, with the top fifth left free when knob labels will sit there."""
+def _y_scale(values, log: bool = False, room: float = 0.0) -> dict:
+    """A y scale fitted to the data, with the top `room` (a share of the plot height, at most half) left
+    free for the band of knob labels and legend."""
     values = np.asarray(values, dtype=float).ravel()
     values = values[np.isfinite(values) & (values > 0 if log else True)]
     if not room or not len(values):
@@ -167,31 +275,23 @@ def _y_scale(values, log: bool = False, room: bool = False) -> dict:
     if log:
         lo, hi = math.log10(lo), math.log10(hi)
     span = (hi - lo) or (abs(hi) or 1.0) * 0.1
-    lo, hi = lo - 0.03 * span, hi + 0.25 * span
+    lo, hi = lo - 0.03 * span, hi + 0.03 * span
+    room = min(room, 0.5)
+    hi += (hi - lo) * room / (1 - room)
     if log:
         return {"type": "log", "domain": [10 ** lo, 10 ** hi], "nice": False}
     return {"domain": [lo, hi], "nice": False, "zero": False}
 
 
-def _series_colour(domain: list[str], colours: list[str], columns: int = 0) -> alt.Color:
-    return alt.Color("series:N", title=None, scale={"domain": domain, "range": colours},
-                     legend={"orient": "bottom", "labelLimit": 600, "symbolStrokeWidth": 3, "columns": columns})
+def _series_colour(domain: list[str], colours: list[str], legend: dict) -> alt.Color:
+    return alt.Color("series:N", title=None, scale={"domain": domain, "range": colours}, legend=legend)
 
 
 # --------------------------------------------------------------------------- markers: knob changes, the end
-def _knob_labels(snap: Snapshot, span: float) -> list[tuple[int, str]]:
-    """(step, "dropout 0 → 0.5") per knob change. Changes within 1% of the run of each other (a slider
-    being dragged) merge into one label with the first old and the last new value."""
-    merged: list[tuple[int, dict]] = []
-    for event in sorted(snap.knob_changes(), key=lambda e: e["step"]):
-        if not merged or event["step"] - merged[-1][0] > span / 100:
-            merged.append((event["step"], {}))
-        changes = merged[-1][1]
-        old = changes[event["knob"]][0] if event["knob"] in changes else event["old"]
-        changes[event["knob"]] = (old, event["new"])
-    labels = [(step, ", ".join(f"{k} {format_value(a)} → {format_value(b)}" for k, (a, b) in changes.items() if a != b))
-              for step, changes in merged]
-    return [(step, text) for step, text in labels if text][-MAX_MARKERS:]
+def _change_text(changes: dict[str, tuple]) -> str:
+    """"dropout 0 → 0.5 · l2 0 → 1e-05" for {knob: (old, new)}; knobs back where they started are left out."""
+    return " · ".join(f"{knob} {format_value(old)} → {format_value(new)}" for knob, (old, new) in changes.items()
+                      if format_value(old) != format_value(new))
 
 
 def _end_label(snap: Snapshot) -> tuple[int, str, str] | None:
@@ -204,28 +304,98 @@ def _end_label(snap: Snapshot) -> tuple[int, str, str] | None:
     return event["step"], f"early stop (best step {event.get('best_step', '?')})", GREEN
 
 
-def _markers(snap: Snapshot, lo: float, hi: float) -> list[dict]:
-    """Data for vertical rules with labels, staggered over three rows (pixels from the top) so that
-    neighbours do not overlap; labels right of 60% of the run end at their rule instead of starting."""
-    rows = [(step, text, DARK_GREY) for step, text in _knob_labels(snap, hi - lo or 1.0)]
+def _place_labels(items: list[tuple], px: Callable[[float], float], width: int, f: dict, top: float,
+                  force: bool = False) -> list[dict] | None:
+    """Label rows for `items` (steps, text, colour, kind) in LABEL_ROWS rows: a label starts right of its first
+    rule, or ends left of its last one when it would run off the plot (cut with "…" if it fits neither way).
+    None if some label finds no free row (with `force`, that label is left out instead)."""
+    size, gap = f["annotation"], f["annotation"] / 2
+    texts: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]   # label extents per row
+    out = []
+    for steps, text, colour, kind in items:
+        w, left, right = _text_width(text, size), px(steps[0]) + 4, px(steps[-1]) - 4
+        if left + w <= width or (right - w < 0 and width - left >= right):
+            align, a, b = "left", left, min(left + w, width)
+        else:
+            align, a, b = "right", max(right - w, 0), right
+        row = next((r for r in range(LABEL_ROWS) if all(b + gap <= x0 or a >= x1 + gap for x0, x1 in texts[r])), None)
+        if row is None:
+            if not force:
+                return None
+            continue
+        texts[row].append((a, b))
+        out.append({"step": steps[0] if align == "left" else steps[-1], "label": text, "colour": colour,
+                    "y": _label_y(row, f, top), "row": row, "align": align, "steps": steps, "kind": kind,
+                    "limit": 0 if b - a >= w else int(b - a)})  # Vega: limit 0 = no limit
+    return out
+
+
+def _markers(snap: Snapshot, lo: float, hi: float, width: int, height: int, f: dict,
+             top: float = 0) -> tuple[list[dict], list[dict], float]:
+    """Knob changes and the end of a diverged or early-stopped run, for `_marker_layers`: one rule per event
+    and labels "KNOB OLD → NEW" that never overlap. Changes closer together than two characters merge into one
+    label ("dropout 0 → 0.5 · l2 0 → 1e-05", a knob changed twice keeping its first old and last new value);
+    labels that still collide are staggered over LABEL_ROWS rows, and when a label finds no free row the two
+    closest neighbours merge too. The labels sit in a band starting `top` px below the plot's top edge (under
+    the legend, which no rule then crosses). Returns (rules, labels, the pixel where the band ends)."""
+    events = sorted(snap.knob_changes(), key=lambda e: e["step"])[-MAX_MARKERS:]
     end = _end_label(snap)
+    marked = [e["step"] for e in events] + ([end[0]] if end else [])
+    lo, hi = min([lo, *marked]), max([hi, *marked])  # the x axis spans the marks too
+    span = (hi - lo) or 1.0
+
+    def px(step: float) -> float:
+        return (step - lo) / span * width
+    groups: list[tuple[list, dict]] = []  # ([steps], {knob: (first old, last new)})
+    for event in events:
+        if not groups or px(event["step"]) - px(groups[-1][0][-1]) >= 2 * f["annotation"]:
+            groups.append(([], {}))
+        steps, changes = groups[-1]
+        steps.append(event["step"])
+        old = changes[event["knob"]][0] if event["knob"] in changes else event["old"]
+        changes[event["knob"]] = (old, event["new"])
+    while True:
+        items = [(steps, _change_text(changes), INK, "knob") for steps, changes in groups]
+        items = [item for item in items if item[1]] + ([([end[0]], end[1], end[2], "end")] if end else [])
+        labels = _place_labels(items, px, width, f, top, force=len(groups) < 2)
+        if labels is not None:
+            break
+        i = min(range(len(groups) - 1), key=lambda i: px(groups[i + 1][0][0]) - px(groups[i][0][-1]))
+        (steps, changes), (later_steps, later) = groups[i], groups.pop(i + 1)
+        steps.extend(later_steps)
+        for knob, (old, new) in later.items():
+            changes[knob] = (changes[knob][0] if knob in changes else old, new)
+    rows = max((label["row"] for label in labels), default=-1) + 1
+    band = _label_y(rows, f, top) if rows else round(top)
+    tops = {}  # where each rule starts: under its label
+    for label in labels:
+        kind, steps = label.pop("kind"), label.pop("steps")
+        tops.update({(kind, step): label["y"] + f["annotation"] + 2 for step in steps})
+    rules = [{"step": e["step"], "colour": DARK_GREY, "top": tops.get(("knob", e["step"]), band)} for e in events]
     if end:
-        rows.append(end)
-    steps = np.array([r[0] for r in rows], dtype=float)
-    return _rows(step=steps, label=[r[1] for r in rows], colour=[r[2] for r in rows],
-                 row=6 + 13 * (np.arange(len(rows)) % 3), right=steps > lo + 0.6 * (hi - lo))
+        rules.append({"step": end[0], "colour": end[2], "top": tops.get(("end", end[0]), band)})
+    for rule in rules:
+        rule["bottom"] = height
+    return rules, labels, float(band)
 
 
-def _marker_layers(markers: list[dict]) -> list[alt.Chart]:
-    """A dashed rule per marker and its label; the label's y is pixels from the top (scale None)."""
-    if not markers:
-        return []
+def _marker_layers(rules: list[dict], labels: list[dict], f: dict) -> list[alt.Chart]:
+    """A dashed rule per marker, from under its label down, and the labels; y in pixels (scale None). Labels
+    are drawn twice, first with a thick white outline, so a rule of a label in a higher row that passes
+    behind them never cuts through the letters."""
     colour = alt.Color("colour:N", scale=None)
-    text = {"type": "text", "fontSize": 11, "baseline": "top",
-            "align": {"expr": "datum.right ? 'right' : 'left'"}, "dx": {"expr": "datum.right ? -4 : 4"}}
-    return [_unit({"type": "rule", "strokeDash": [4, 3], "strokeWidth": 1.5}, markers, color=colour),
-            _unit(text, markers, y=alt.Y("row:Q", scale=None, axis=None), text=alt.Text("label:N"),
-                  color=colour)]
+    layers = []
+    if rules:
+        layers.append(_unit({"type": "rule", "strokeDash": [5, 3], "strokeWidth": max(1.5, f["annotation"] / 10)},
+                            rules, color=colour, y=alt.Y("top:Q", scale=None, axis=None), y2=alt.Y2("bottom:Q")))
+    text = {"type": "text", "fontSize": f["annotation"], "baseline": "top", "align": {"expr": "datum.align"},
+            "dx": {"expr": "datum.align == 'right' ? -4 : 4"}, "limit": {"expr": "datum.limit"}}
+    if labels:
+        halo = {**text, "color": "white", "stroke": "white", "strokeWidth": 5, "strokeJoin": "round"}
+        for mark, paint in ((halo, {}), (text, {"color": colour})):
+            layers.append(_unit(mark, labels, y=alt.Y("y:Q", scale=None, axis=None), text=alt.Text("label:N"),
+                                **paint))
+    return layers
 
 
 # --------------------------------------------------------------------------- 1. generalisation gap
@@ -249,7 +419,8 @@ def _best(snap: Snapshot, evals: dict[str, np.ndarray]) -> tuple[int, float] | N
     return int(evals["step"][i]), float(val[i])
 
 
-def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
+def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT,
+              projector: bool = False) -> alt.TopLevelMixin:
     """Training loss (eval mode, on the same fixed subset each time) and validation loss vs step, the gap
     between them shaded, knob changes and the best validation step marked. metric="ppl": perplexity."""
     if metric not in ("loss", "ppl"):
@@ -267,16 +438,18 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
         steps = _steps(snap)
         x, y = _thin(steps["step"], steps["train_loss"][:, None])
     if not len(x):
-        return _placeholder(title, width=width, height=height)
+        return _placeholder(title, width=width, height=height, projector=projector)
 
+    f = fonts(projector)
     cap = _loss_cap(snap)
     capped = bool(np.nanmax(y) > cap)
     y = np.minimum(y, cap)
     shown = np.exp(y) if ppl else y
     lo, hi = float(x[0]), float(x[-1])
-    markers = _markers(snap, lo, hi)
+    legend, legend_bottom = _inside_legend(series, f, width, 4)
+    rules, labels, band_bottom = _markers(snap, lo, hi, width, height, f, legend_bottom)
     y_title = "perplexity (log scale)" if ppl else LOSS_TITLE
-    y_scale = _y_scale(shown, log=ppl, room=bool(markers))
+    y_scale = _y_scale(shown, log=ppl, room=_band_room(band_bottom, height))
     rows = _rows(step=x, **{s: shown[:, i] for i, s in enumerate(series)})
     notes = []
     layers = []
@@ -287,7 +460,7 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
     layers.append(_unit({"type": "line", "strokeWidth": 2.5, "point": bool(len(x) < 40)},
                         transform=[{"fold": series, "as": ["series", "value"]}],
                         y=alt.Y("value:Q", title=y_title, scale=y_scale),
-                        color=_series_colour(series, [BLUE, VERMILLION][:len(series)])))
+                        color=_series_colour(series, [BLUE, VERMILLION][:len(series)], legend)))
 
     if have_evals:
         both = np.flatnonzero(np.isfinite(shown).all(axis=1))
@@ -302,15 +475,19 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
             value = math.exp(loss) if ppl else loss
             notes.append(f"Black diamond: best validation {name}, {value:.1f} at step {step}." if ppl else
                          f"Black diamond: best validation {name}, {value:.3f} at step {step}.")
-            layers.append(_unit({"type": "point", "shape": "diamond", "size": 150, "filled": True, "color": BLACK,
-                                 "opacity": 1}, _rows(step=[step], value=[value]), y=alt.Y("value:Q")))
+            best_row = _rows(step=[step], value=[value])
+            layers.append(_unit({"type": "point", "shape": "diamond", "size": round(10 * f["annotation"]),
+                                 "filled": True, "color": BLACK, "opacity": 1}, best_row, y=alt.Y("value:Q")))
+            layers.append(_unit({"type": "text", "text": "best", "fontSize": f["annotation"], "fontWeight": "bold",
+                                 "baseline": "bottom", "dy": -round(0.6 * f["annotation"]), "color": BLACK},
+                                best_row, y=alt.Y("value:Q")))
     else:
         notes.append("Too few evaluations yet: showing the training-batch loss (train mode) until there are two.")
     if capped:
         notes.append(f"Losses above {cap:.1f} nats/token (twice a uniform guess: the model blew up) "
                      "are drawn at that level.")
-    layers += _marker_layers(markers)
-    return _layered(layers, rows, _title(title, *notes), width, height)
+    layers += _marker_layers(rules, labels, f)
+    return _layered(layers, rows, _title(title, *notes, width=width, projector=projector), width, height, projector)
 
 
 # --------------------------------------------------------------------------- 2. gradient histogram
@@ -354,7 +531,8 @@ def _clip_segments(steps: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     return x, value, np.repeat(np.arange(len(on)), 2)
 
 
-def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
+def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT,
+                             projector: bool = False) -> alt.TopLevelMixin:
     """Where the gradient mass sits (log10 |g| per entry) at each step, with the total norm before
     clipping on the same log axis, the clip threshold, and the steps where clipping fired."""
     title = "Gradient magnitudes over time"
@@ -362,8 +540,9 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
     log_norm = _log10(steps["grad_norm"])
     x, norm = _thin(steps["step"], log_norm, n=150, how="max")
     if cells is None and not len(x):
-        return _placeholder(title, width=width, height=height)
+        return _placeholder(title, width=width, height=height, projector=projector)
 
+    f = fonts(projector)
     series, colours = ["total gradient norm before clipping"], [BLACK]
     clip_x, clip_y, clip_id = _clip_segments(steps)
     if len(clip_x):
@@ -373,12 +552,17 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
 
     all_x = np.concatenate([x, clip_x] + ([cells["step"], cells["step2"]] if cells else []))
     lo, hi = float(all_x.min()), float(all_x.max())
-    markers = _markers(snap, lo, hi)
+    legend, legend_bottom = _inside_legend(series, f, width, 4)
+    if len(hit_x):  # a legend of its own, under the lines' one
+        hits_legend, legend_bottom = _inside_legend(["clipped step"], f, width, legend_bottom + 2,
+                                                    symbolFillColor=VERMILLION, symbolStrokeColor=VERMILLION)
+    rules, labels, band_bottom = _markers(snap, lo, hi, width, height, f, legend_bottom)
     all_y = np.concatenate([norm, clip_y] + ([cells["lo"], cells["hi"]] if cells else []))
-    bottom, top = float(np.nanmin(all_y)), float(np.nanmax(all_y))
-    top += 0.2 * (top - bottom) if markers else 0.3  # room for the knob labels
+    bottom, top = math.floor(float(np.nanmin(all_y))), float(np.nanmax(all_y))
+    room = min(0.5, _band_room(band_bottom, height))
+    top += max(top - bottom, 1.0) * room / (1 - room)  # the band for labels and legends
     y_title = "log10 |gradient|"
-    y_scale = {"domain": [math.floor(bottom), top], "nice": False}
+    y_scale = {"domain": [bottom, top], "nice": False}
     y = alt.Y("value:Q", title=y_title, scale=y_scale)
 
     line = _rows(step=np.concatenate([x, clip_x]), value=np.concatenate([norm, clip_y]),
@@ -389,18 +573,19 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
         layers.append(_unit({"type": "rect"}, x2=alt.X2("step2:Q"),
                             y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2=alt.Y2("hi:Q"),
                             color=alt.Color("share:Q", title="share of entries", scale={"scheme": "blues", "type": "sqrt"},
-                                            legend={"format": "%", "orient": "right", "gradientLength": 120})))
+                                            legend={"format": "%", "orient": "right",
+                                                    "gradientLength": min(height, 9 * f["legend"])})))
     if len(hit_x):  # under the line; a shape legend of its own (a colour legend would repeat per mark type)
         layers.append(_unit({"type": "point", "filled": True, "size": 22, "opacity": 1, "color": VERMILLION},
                             _rows(step=hit_x, value=hit_y, series="clipped step"), y=y,
                             shape=alt.Shape("series:N", title=None, scale={"range": ["circle"]},
-                                            legend={"orient": "bottom", "symbolFillColor": VERMILLION,
-                                                    "symbolStrokeColor": VERMILLION})))
+                                            legend={**hits_legend, "symbolType": "circle",
+                                                    "symbolSize": round(0.6 * f["legend"]) ** 2})))
     layers.append(_unit({"type": "line", "strokeWidth": 2}, line, y=y, detail=alt.Detail("segment:N"),
-                        color=_series_colour(series, colours),
+                        color=_series_colour(series, colours, legend),
                         strokeDash=alt.StrokeDash("series:N", legend=None,
                                                   scale={"domain": series, "range": [[1, 0], [6, 3]][:len(series)]})))
-    layers += _marker_layers(markers)
+    layers += _marker_layers(rules, labels, f)
 
     notes = ["Colour: share of all gradient entries in each half-decade of |g| "
              "(bottom row: exact zeros too; top row: everything ≥ 100)."]
@@ -409,7 +594,8 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
                      "scaled down (red dots)." if _last(snap, "clip_mode", "norm") == "norm" else
                      "clip_mode=value: each entry above the dashed red line is cut to it "
                      "(red dots: steps where that happened).")
-    return _layered(layers, _rows(**cells) if cells else [], _title(title, *notes), width, height)
+    return _layered(layers, _rows(**cells) if cells else [], _title(title, *notes, width=width, projector=projector),
+                    width, height, projector)
 
 
 def _last(snap: Snapshot, knob: str, default):
@@ -440,55 +626,71 @@ def _group_rows(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = 
     return rows, [g for g, _, _ in parts]
 
 
-def _group_colour(snap: Snapshot, shown: list[str]) -> alt.Color:
+def _group_colour(snap: Snapshot, shown: list[str], legend: dict) -> alt.Color:
     """One colour per group, fixed by its place in the model: the same in every chart and every run."""
     every = _groups(snap)
     colours = [PALETTE[every.index(g) % len(PALETTE)] for g in shown]
-    return alt.Color("group:N", title="parameter group", sort=shown, scale={"domain": shown, "range": colours},
-                     legend={"orient": "bottom", "columns": 5, "labelLimit": 200, "symbolStrokeWidth": 3})
+    return alt.Color("group:N", title=None, sort=shown, scale={"domain": shown, "range": colours}, legend=legend)
 
 
-def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
+def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT,
+                         projector: bool = False) -> alt.TopLevelMixin:
     """Gradient norm of each parameter group (log scale, bucket maxima): vanishing shows as early layers
     sinking decades below the decoder, exploding as every layer jumping at once."""
     title = "Gradient norm per layer"
     rows, shown = _group_rows(snap, ["grad_norms"], how="max", log=True)
     if not rows:
-        return _placeholder(title, width=width, height=height)
+        return _placeholder(title, width=width, height=height, projector=projector)
+    f = fonts(projector)
     steps = [row["step"] for row in rows]
-    markers = _markers(snap, min(steps), max(steps))
+    legend, legend_bottom = _inside_legend(shown, f, width, 4)
+    rules, labels, band_bottom = _markers(snap, min(steps), max(steps), width, height, f, legend_bottom)
     values = [row["grad_norms"] for row in rows if row["grad_norms"] is not None]
-    line = _unit({"type": "line", "strokeWidth": 2}, color=_group_colour(snap, shown),
+    line = _unit({"type": "line", "strokeWidth": 2}, color=_group_colour(snap, shown, legend),
                  y=alt.Y("grad_norms:Q", title="gradient L2 norm (log scale)",
-                         scale=_y_scale(values, log=True, room=bool(markers))))
-    return _layered([line, *_marker_layers(markers)], rows, _title(
+                         scale=_y_scale(values, log=True, room=_band_room(band_bottom, height))))
+    return _layered([line, *_marker_layers(rules, labels, f)], rows, _title(
         title, "Measured before clipping. Early layers decades below the decoder: vanishing gradients;",
-        "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden."),
-        width, height)
+        "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden.",
+        width=width, projector=projector), width, height, projector)
 
 
 # --------------------------------------------------------------------------- 4. weight norms
-def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 200) -> alt.TopLevelMixin:
+def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 300,
+                      projector: bool = False) -> alt.TopLevelMixin:
     """Three panels per group: L2 norm, L1 norm and the share of near-zero weights. L2 shrinks every
     weight a little (both norms fall together); L1 drives many weights to ~0 (the share rises).
-    The norm group is left out: the penalties never act on normalisation parameters."""
+    The norm group is left out: the penalties never act on normalisation parameters. Three narrow panels
+    leave no room inside for seven names, so the legend sits right under the title, across all three."""
     title = "Weight norms per layer"
     rows, shown = _group_rows(snap, ["weight_l2", "weight_l1", "near_zero"], skip=("norm",))
     if not rows:
-        return _placeholder(title, width=width, height=height)
+        return _placeholder(title, width=width, height=height, projector=projector)
+    f = fonts(projector)
     near_zero = [row["near_zero"] for row in rows if row["near_zero"] is not None]
     top = min(1.0, max(0.05, 1.1 * max(near_zero, default=0.0)))  # noise of 0.1% stays flat
-    step_x, colour, log = _step_x(), _group_colour(snap, shown), {"type": "log"}
+    spacing, axis = 2 * f["tick"], round(4 * EM * f["tick"] + 16)  # y axis: ~4 characters of ticks
+    panel = max(120, (width - 3 * axis - 2 * spacing) // 3)
+    legend, _ = _inside_legend(shown, f, width, 0)
+    for key in ("legendX", "legendY", "fillColor", "strokeColor"):
+        del legend[key]
+    legend["orient"] = "top"
+    step_x, colour, log = _step_x(), _group_colour(snap, shown, legend), {"type": "log"}
     panels = [
-        alt.Chart(mark={"type": "line", "strokeWidth": 2}, width=max(120, (width - 140) // 3), height=height,
+        alt.Chart(mark={"type": "line", "strokeWidth": 2}, width=panel, height=height,
+                  title={"text": textwrap.wrap(heading, max(12, int(panel / (EM * f["axis_title"])))),
+                         "fontSize": f["axis_title"], "anchor": "middle", "fontWeight": "normal"},
                   encoding=alt.FacetedEncoding(x=step_x, y=y, color=colour))
-        for y in (alt.Y("weight_l2:Q", title="L2 norm √Σw² (log scale)", scale=log, axis={"format": "~g"}),
-                  alt.Y("weight_l1:Q", title="L1 norm Σ|w| (log scale)", scale=log, axis={"format": "~g"}),
-                  alt.Y("near_zero:Q", title="share of weights with |w| < 0.001", scale={"domain": [0, top]},
-                        axis={"format": "%"}))]
-    return alt.HConcatChart(data={"values": rows}, hconcat=panels, spacing=28, title=_title(
-        title, "L2 / weight decay: both norms shrink smoothly. L1: weights are pushed to zero, so the share on "
-               "the right grows.", "Biases and normalisation parameters are not penalised and not shown."))
+        for heading, y in (
+            ("L2 norm √Σw²", alt.Y("weight_l2:Q", title=None, scale=log, axis={"format": "~g"})),
+            ("L1 norm Σ|w|", alt.Y("weight_l1:Q", title=None, scale=log, axis={"format": "~g"})),
+            ("share of |w| < 0.001",
+             alt.Y("near_zero:Q", title=None, scale={"domain": [0, top]}, axis={"format": "%"})))]
+    return alt.HConcatChart(data={"values": rows}, hconcat=panels, spacing=spacing, config=vega_config(projector),
+                            title=_title(title, "L2 / weight decay: both norms (log scales) shrink smoothly. L1: "
+                                                "weights are pushed to zero, so the share on the right grows.",
+                                         "Biases and normalisation parameters are not penalised and not shown.",
+                                         width=width, projector=projector))
 
 
 # --------------------------------------------------------------------------- 5. run comparison
@@ -513,21 +715,24 @@ def _unique_names(snaps: Sequence[Snapshot]) -> list[str]:
 
 def describe_differences(snaps: Sequence[Snapshot]) -> dict[str, str]:
     """{run name: "dropout 0.5, l2 0.0001"}: the settings in which the runs differ, with each run's value
-    (knobs as they were at its end; "(from step N)" when the run changed it mid-way). Repeated names
-    get " (2)", " (3)" as in the comparison chart's legend."""
+    (knobs as they were at its end; "(from step N)" when the run changed it mid-way, N being its FIRST
+    change). Repeated names get " (2)", " (3)" as in the comparison chart's legend."""
     settings = [_settings(s) for s in snaps]
     keys = [k for k in dict.fromkeys(k for s in settings for k in s) if k not in IGNORED_IN_DIFFERENCES]
     differing = [k for k in keys if len({format_value(s.get(k)) for s in settings}) > 1]
     out = {}
     for name, snap, values in zip(_unique_names(snaps), snaps, settings):
-        changed = {e["knob"]: e["step"] for e in snap.knob_changes()}
+        changed: dict[str, int] = {}
+        for event in sorted(snap.knob_changes(), key=lambda e: e["step"]):
+            changed.setdefault(event["knob"], event["step"])
         parts = [f"{k} {format_value(values.get(k, '?'))}" + (f" (from step {changed[k]})" if k in changed else "")
                  for k in differing]
         out[name] = ", ".join(parts) if parts else ("same settings" if len(snaps) > 1 else "")
     return out
 
 
-def comparison_chart(snaps: Sequence[Snapshot], width: int = WIDTH, height: int = HEIGHT) -> alt.TopLevelMixin:
+def comparison_chart(snaps: Sequence[Snapshot], width: int = WIDTH, height: int = HEIGHT,
+                     projector: bool = False) -> alt.TopLevelMixin:
     """Validation loss of saved runs and the current one (the last, drawn thickest) on one axis, each
     labelled with what differs, so "dropout on" vs "off" reads straight off the legend."""
     title = "Run comparison: validation loss"
@@ -547,27 +752,88 @@ def comparison_chart(snaps: Sequence[Snapshot], width: int = WIDTH, height: int 
         current.append(np.full(len(x), is_current))
     if not xs:
         return _placeholder(title, "No validation loss yet — press Train, then save runs to compare",
-                            width=width, height=height)
+                            width=width, height=height, projector=projector)
     rows = _rows(step=np.concatenate(xs), value=np.concatenate(ys), current=np.concatenate(current),
                  series=[label for label, x in zip(labels, xs) for _ in range(len(x))])
     hint = "" if len(snaps) > 1 else "Save this run, change a knob, train again: both curves appear here."
+    legend, band_bottom = _inside_legend(labels, fonts(projector), width, 4)
     return alt.Chart({"values": rows}, mark={"type": "line"}, width=width, height=height, title=_title(
         title, "Same seed → same data order and initialisation: the curves differ only by the settings in the "
-               "legend.", hint), encoding=alt.FacetedEncoding(
-        x=_step_x(), y=alt.Y("value:Q", title="validation " + LOSS_TITLE, scale={"zero": False}),
-        color=_series_colour(labels, colours, columns=1),  # one run per line: the labels are long
-        strokeWidth=alt.StrokeWidth("current:N", legend=None, scale={"domain": [False, True], "range": [1.8, 3.2]})))
+               "legend.", hint, width=width, projector=projector), config=vega_config(projector),
+        encoding=alt.FacetedEncoding(
+            x=_step_x(), y=alt.Y("value:Q", title="validation " + LOSS_TITLE,
+                                 scale=_y_scale(np.concatenate(ys), room=_band_room(band_bottom, height))),
+            color=_series_colour(labels, colours, legend),
+            strokeWidth=alt.StrokeWidth("current:N", legend=None,
+                                        scale={"domain": [False, True], "range": [1.8, 3.2]})))
 
 
-# --------------------------------------------------------------------------- all of them
+# --------------------------------------------------------------------------- the registry of views
+@dataclass(frozen=True)
+class ChartSpec:
+    """One chart a front end can draw: `build(snap, saved, **opts)` with opts width, height (plot area, px),
+    metric ("loss" | "ppl") and projector; every chart takes them all and uses what applies to it, so a
+    front end needs to know nothing about any one chart."""
+
+    name: str        # key in all_charts and in widget/app state: "gap"
+    title: str       # a short human name: "Generalisation gap"
+    build: Callable[..., alt.TopLevelMixin]
+    file_name: str   # for downloads: "explorer-gap.png"
+
+
+@dataclass(frozen=True)
+class View:
+    """A tab of charts. VIEWS lists the CHART views only: a front end adds its own non-chart tabs
+    (the text sample) after them."""
+
+    name: str        # "gap", "gradients", "weights", "compare"
+    title: str       # the tab's label
+    charts: tuple[ChartSpec, ...]
+
+
+def _of_snap(builder: Callable[..., alt.TopLevelMixin]) -> Callable[..., alt.TopLevelMixin]:
+    """A builder of one snapshot (no metric) under the uniform signature."""
+    def build(snap: Snapshot, saved: Sequence[Snapshot] = (), metric: str = "loss", **opts) -> alt.TopLevelMixin:
+        return builder(snap, **opts)
+    build.__doc__, build.__name__ = builder.__doc__, builder.__name__
+    return build
+
+
+def _gap(snap: Snapshot, saved: Sequence[Snapshot] = (), metric: str = "loss", **opts) -> alt.TopLevelMixin:
+    return gap_chart(snap, metric=metric, **opts)
+
+
+def _comparison(snap: Snapshot, saved: Sequence[Snapshot] = (), metric: str = "loss", **opts) -> alt.TopLevelMixin:
+    return comparison_chart([*saved, snap], **opts)  # the saved runs, then the current one (drawn thickest)
+
+
+def _chart(name: str, title: str, build: Callable[..., alt.TopLevelMixin]) -> ChartSpec:
+    return ChartSpec(name, title, build, f"explorer-{name.replace('_', '-')}.png")
+
+
+# The one place a new view is added; both front ends loop over it. Order = tab order.
+VIEWS: dict[str, View] = {view.name: view for view in (
+    View("gap", "Generalisation gap", (_chart("gap", "Generalisation gap", _gap),)),
+    View("gradients", "Gradients", (
+        _chart("gradient_histogram", "Gradient magnitudes", _of_snap(gradient_histogram_chart)),
+        _chart("layer_gradients", "Gradient norm per layer", _of_snap(layer_gradient_chart)))),
+    View("weights", "Weights", (_chart("weight_norms", "Weight norms", _of_snap(weight_norm_chart)),)),
+    View("compare", "Compare runs", (_chart("comparison", "Run comparison", _comparison),)),
+)}
+CHARTS: dict[str, ChartSpec] = {chart.name: chart for view in VIEWS.values() for chart in view.charts}
+
+
+def build_chart(name: str, snap: Snapshot, saved: Sequence[Snapshot] = (), **opts) -> alt.TopLevelMixin:
+    """The chart called `name` (a key of CHARTS) for this snapshot and the saved runs; opts: width, height,
+    metric ("loss" | "ppl"), projector."""
+    if name not in CHARTS:
+        raise KeyError(f"no chart {name!r}; charts: {', '.join(CHARTS)}")
+    return CHARTS[name].build(snap, saved, **opts)
+
+
 def all_charts(snap: Snapshot, saved: Sequence[Snapshot] = (), width: int = WIDTH,
-               metric: str = "loss") -> dict[str, alt.TopLevelMixin]:
-    """Every chart for one redraw (both front ends and the benchmark use this). Keys: gap,
-    gradient_histogram, layer_gradients, weight_norms, comparison (saved runs + this one)."""
-    return {
-        "gap": gap_chart(snap, metric=metric, width=width),
-        "gradient_histogram": gradient_histogram_chart(snap, width=width),
-        "layer_gradients": layer_gradient_chart(snap, width=width),
-        "weight_norms": weight_norm_chart(snap, width=width),
-        "comparison": comparison_chart([*saved, snap], width=width),
-    }
+               metric: str = "loss", **opts) -> dict[str, alt.TopLevelMixin]:
+    """Every chart of every view for one redraw (PNG downloads, the benchmark), keyed by chart name:
+    gap, gradient_histogram, layer_gradients, weight_norms, comparison (saved runs + this one).
+    opts: height, projector."""
+    return {name: chart.build(snap, saved, width=width, metric=metric, **opts) for name, chart in CHARTS.items()}

@@ -1,4 +1,4 @@
-"""`explorer train | sample | presets`: the headless twin of the app, for scripts, lessons and tests.
+"""`explorer train | sample | presets | runs`: the headless twin of the app, for scripts, lessons and tests.
 
 A user's mistake ends with one line on stderr and exit code 2, never a traceback.
 """
@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
+import torch
+from tqdm import tqdm
+
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import KNOBS, Config, ConfigError, ExplorerError, parse_assignment
+from .config import KNOBS, Config, ConfigError, ExplorerError, format_value, parse_assignment
+from .export import history_csv
+from .history import snapshot_of
 from .presets import PRESETS, preset_config
 from .sample import generate
+from .store import ENDED, HOST, RunStore, RunWriter
 from .train import Trainer
 
 class Parser(argparse.ArgumentParser):
@@ -25,25 +32,43 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"explorer: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _knob_help(name: str) -> str:
+    knob, default = KNOBS[name], getattr(Config(), name)
+    choices = f" ({'|'.join(knob.choices)})" if knob.choices else ""
+    return f"{knob.help}{choices}; default {format_value(default)}"
+
+
+def _add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="PATH", help="the run store (default: $EXPLORER_HOME/runs.sqlite, "
+                        "EXPLORER_HOME defaulting to ~/.explorer)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="explorer", description="Train small RNN language models and watch regularisation work.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    train = commands.add_parser("train", help="train headless, write metrics as JSON Lines")
+    train = commands.add_parser("train", help="train headless; every run goes to the run store",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, knob in KNOBS.items():  # every knob is a flag; values are parsed and checked by Config
         flag = "--" + name.replace("_", "-")
         if knob.kind is bool:
-            train.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=knob.help)
+            train.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                               help=_knob_help(name))
         else:
             metavar = "PATIENCE" if name == "early_stop" else name.upper()
-            train.add_argument(flag, dest=name, default=None, metavar=metavar, help=knob.help,
+            train.add_argument(flag, dest=name, default=None, metavar=metavar, help=_knob_help(name),
                                choices=knob.choices or None)
     train.add_argument("--preset", help="start from a preset (see `explorer presets`); other flags override it")
     train.add_argument("--at", nargs=2, action="append", default=[], metavar=("STEP", "KNOB=VALUE"),
                        help="change a live knob from STEP on, in the same run (repeatable)")
-    train.add_argument("--metrics-out", metavar="FILE.jsonl", help="write every record as JSON Lines ('-' = stdout)")
+    train.add_argument("--metrics-out", metavar="FILE.jsonl", help="also write every record as JSON Lines ('-' = stdout)")
     train.add_argument("--save", metavar="CKPT", help="save the final model (the best one after early stopping)")
-    train.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    train.add_argument("--name", help="a name for the run in the store")
+    _add_store_option(train)
+    train.add_argument("--no-store", action="store_true", help="do not write the run to the store")
+    train.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: the cores shared "
+                       "out between the runs training on this machine, at most 4)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
     sample = commands.add_parser("sample", help="generate text from a saved checkpoint")
     sample.add_argument("--checkpoint", required=True)
@@ -54,6 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="cpu")
 
     commands.add_parser("presets", help="list the presets, one lesson each")
+
+    runs = commands.add_parser("runs", help="list the runs in the store (CLI, app, notebooks alike)")
+    _add_store_option(runs)
+    runs.add_argument("--json", action="store_true", help="a JSON list, for scripts")
+    runs.add_argument("--limit", type=int, default=50, help="newest N runs (0 = all; default 50)")
+    actions = runs.add_subparsers(dest="runs_command", parser_class=Parser)
+    show = actions.add_parser("show", help="one run: its summary and configuration")
+    show.add_argument("id", help="a run id (a unique prefix is enough)")
+    show.add_argument("--json", action="store_true")
+    export = actions.add_parser("export", help="every record of a run, as CSV or JSON Lines")
+    export.add_argument("id")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    remove = actions.add_parser("rm", help="remove runs and their records")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    prune = actions.add_parser("prune", help="remove ended runs that did not finish (interrupted, stopped, "
+                               "error, diverged)")
+    prune.add_argument("--older-than", type=float, default=0.0, metavar="DAYS", help="only runs older than this")
+    prune.add_argument("--all", action="store_true", help="also finished and early-stopped runs")
+    for sub in (show, export, remove, prune):
+        _add_store_option(sub)
     return parser
 
 
@@ -77,34 +123,35 @@ def parse_schedule(pairs: list[list[str]]) -> dict[int, dict]:
     return schedule
 
 
-class Progress:
-    """Step, losses and tokens/s on stderr: one rewritten line on a terminal, a line every few seconds
-    in a log. Throttled so it never slows training."""
+class _Lines:
+    """A file for tqdm that turns its carriage-return redraws into whole lines, for logs."""
 
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled
-        self.tty = sys.stderr.isatty()
-        self.every_s = 0.25 if self.tty else 5.0
-        self.last = time.monotonic()
-        self.val = self.best = None
-        self.best_step = 0
+    def __init__(self, stream):
+        self.stream = stream
 
-    def update(self, record: dict) -> None:
-        if record["kind"] == "eval":
-            self.val, self.best, self.best_step = record["val_loss"], record["best_val_loss"], record["best_step"]
-        now = time.monotonic()
-        if not self.enabled or record["kind"] != "step" or now - self.last < self.every_s:
-            return
-        self.last = now
-        val = "–" if self.val is None else f"{self.val:.3f} (best {self.best:.3f} @ {self.best_step})"
-        line = (f"step {record['step']}/{self.total} | train {record['train_loss']:.3f} | val {val} | "
-                f"{record['tokens_per_s'] / 1000:.1f}k tok/s")
-        sys.stderr.write(f"\r\033[K{line}" if self.tty else line + "\n")
-        sys.stderr.flush()
+    def write(self, text: str) -> None:
+        if text := text.strip():
+            self.stream.write(text + "\n")
 
-    def close(self, message: str) -> None:
-        if self.enabled:
-            sys.stderr.write(("\r\033[K" if self.tty else "") + message + "\n")
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def progress_bar(total: int, enabled: bool) -> tqdm:
+    """A bar with an ETA on a terminal; a plain line every 5 s in a log (CI, nohup)."""
+    tty = sys.stderr.isatty()
+    return tqdm(total=total, disable=not enabled, unit="step", file=sys.stderr if tty else _Lines(sys.stderr),
+                mininterval=0.25 if tty else 5.0, dynamic_ncols=tty, ascii=not tty, leave=False)
+
+
+def default_threads(store: RunStore | None) -> int:
+    """Cores shared out between this run and the others training on this machine (the store's running
+    runs, or the load average when it is higher), at most 4: five `explorer train` at 2 threads each on
+    2 cores trained 7x slower together than at 1 thread each."""
+    cores = os.cpu_count() or 1
+    others = len(store.runs(status="running", host=HOST)) if store is not None else 0
+    busy = max(others, int(os.getloadavg()[0]))
+    return max(1, min(4, (cores - busy) if busy < cores else 1))
 
 
 def describe_end(trainer: Trainer, last_event: dict | None) -> str:
@@ -119,21 +166,48 @@ def describe_end(trainer: Trainer, last_event: dict | None) -> str:
 def command_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     schedule = parse_schedule(args.at)
+    store = None if args.no_store else RunStore(args.store)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be ≥ 1, got {args.threads}")
+    torch.set_num_threads(args.threads or default_threads(store))
     trainer = Trainer(config)
-    progress = Progress(config.steps, not args.quiet)
+    writer = None
+    if store is not None:
+        run_id = store.create_run(config.to_dict(), "cli", name=args.name)
+        writer = RunWriter(store, run_id)
     last_event = None
     if args.metrics_out and args.metrics_out != "-":
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
     out = (nullcontext(sys.stdout) if args.metrics_out == "-" else
            open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else nullcontext(None))
-    with out as sink:
-        for record in trainer.run(schedule):
-            if sink is not None:
-                sink.write(json.dumps(record) + "\n")
-            if record["kind"] == "event" and record["event"] in ("diverged", "early_stop"):
-                last_event = record
-            progress.update(record)
-    progress.close(describe_end(trainer, last_event))
+    ending = ("stopped", "interrupted by the user")
+    try:
+        with out as sink, progress_bar(config.steps, not args.quiet) as bar:
+            for record in trainer.run(schedule):
+                if sink is not None:
+                    sink.write(json.dumps(record) + "\n")
+                if writer is not None:
+                    writer.add(record)
+                kind = record["kind"]
+                if kind == "event" and record["event"] in ("diverged", "early_stop"):
+                    last_event = record
+                elif kind == "step":
+                    bar.update(1)
+                elif kind == "eval":
+                    bar.set_postfix(val=f"{record['val_loss']:.3f}", best=f"{record['best_val_loss']:.3f}",
+                                    refresh=False)
+        ending = None
+    except Exception as err:
+        ending = ("error", f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        if writer is not None:
+            writer.flush()
+            if ending:
+                store.set_status(writer.run_id, *ending)
+    if not args.quiet:
+        where = f" (run {writer.run_id} in {store.path})" if writer else ""
+        sys.stderr.write(describe_end(trainer, last_event) + where + "\n")
     if args.save:
         save_checkpoint(args.save, trainer.model, trainer.corpus.vocab, config, trainer.step_count)
     return 0
@@ -152,9 +226,67 @@ def command_presets(_: argparse.Namespace) -> int:
     return 0
 
 
+RUN_COLUMNS = (("id", 10), ("name", 22), ("status", 11), ("steps", 7), ("best val", 8), ("created", 16),
+               ("source", 6))
+
+
+def runs_table(runs: list[dict]) -> str:
+    """The store as a table a person reads: newest first, one run a line."""
+    def cells(run):
+        best = run["best_val_loss"]
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["created"]))
+        return (run["id"], run["name"][:22], run["status"], f"{run['steps']:,}",
+                "–" if best is None else f"{best:.3f}", created, run["source"])
+    lines = ["  ".join(f"{title:<{width}}" for title, width in RUN_COLUMNS)]
+    lines += ["  ".join(f"{cell:<{width}}" for cell, (_, width) in zip(cells(run), RUN_COLUMNS)) for run in runs]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def run_details(run: dict) -> str:
+    fields = ["id", "name", "status", "message", "source", "owner", "steps", "best_val_loss", "best_step",
+              "last_val_loss", "final_gap", "parent_id", "branch_step", "sweep", "class_name", "host", "pid"]
+    lines = [f"{field:<14} {run[field]}" for field in fields if run.get(field) is not None]
+    lines.insert(3, f"{'created':<14} {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run['created']))}")
+    changed = {k: v for k, v in run["config"].items() if v != getattr(Config(), k, v)}
+    lines.append("config         " + (", ".join(f"{k}={format_value(v)}" for k, v in changed.items()) or "defaults"))
+    return "\n".join(lines)
+
+
+def command_runs(args: argparse.Namespace) -> int:
+    store = RunStore(args.store)
+    action = args.runs_command
+    if action is None:
+        runs = store.runs(limit=args.limit or None)
+        if args.json:
+            print(json.dumps(runs, indent=1))
+        else:
+            print(runs_table(runs) if runs else f"no runs yet in {store.path}")
+    elif action == "show":
+        run = store.run(args.id)
+        print(json.dumps(run, indent=1) if args.json else run_details(run))
+    elif action == "export":
+        run = store.run(args.id)
+        records = list(store.records(run["id"]))
+        text = (history_csv(snapshot_of(records, run["name"])) if args.format == "csv" else
+                "".join(json.dumps(record) + "\n" for record in records))
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    elif action == "rm":
+        ids = [store.run(run_id)["id"] for run_id in args.ids]  # every id checked before anything goes
+        print(f"removed {store.remove(ids)} run{'s' * (len(ids) != 1)}")
+    elif action == "prune":
+        statuses = ENDED if args.all else tuple(s for s in ENDED if s not in ("finished", "early_stop"))
+        removed = store.prune(statuses, older_than_s=args.older_than * 86400)
+        print(f"removed {len(removed)} run{'s' * (len(removed) != 1)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": command_train, "sample": command_sample, "presets": command_presets}[args.command]
+    handler = {"train": command_train, "sample": command_sample, "presets": command_presets,
+               "runs": command_runs}[args.command]
     try:
         return handler(args)
     except ExplorerError as err:

@@ -70,6 +70,25 @@ class Snapshot:
         return ends[-1] if ends else None
 
 
+def coalesce_events(events: list[dict]) -> list[dict]:
+    """One knob event per burst of moves: the trainer re-sends a burst's event (same knob, same first
+    step) with each further move, so the latest one stands for the burst; a burst that ended where it
+    began changed nothing and is dropped."""
+    kept: dict = {}
+    for event in events:
+        key = (event["knob"], event["step"]) if event["event"] == "knob" else id(event)
+        kept[key] = event
+    return [e for e in kept.values() if e["event"] != "knob" or e["old"] != e["new"]]
+
+
+def snapshot_of(records: list[dict], name: str = "run") -> Snapshot:
+    """A whole run's records (from the store or a metrics file) as one Snapshot, unthinned."""
+    steps = [r for r in records if r["kind"] == "step"]
+    return Snapshot(name, next((r for r in records if r["kind"] == "start"), None), steps,
+                    [r for r in steps if "grad_hist" in r], [r for r in records if r["kind"] == "eval"],
+                    coalesce_events([r for r in records if r["kind"] == "event"]))
+
+
 class History:
     MAX_EVENTS = 1000
 
@@ -92,14 +111,22 @@ class History:
             elif kind == "eval":
                 self._evals.append(record)
             elif kind == "event":
-                self._events.append(record)
+                self._add_event(record)
             elif kind == "start":
                 self._start = record
+
+    def _add_event(self, event: dict) -> None:
+        if event["event"] == "knob":  # a later move in the same burst replaces the burst's event, in place
+            for i, old in enumerate(self._events):
+                if old["event"] == "knob" and (old["knob"], old["step"]) == (event["knob"], event["step"]):
+                    self._events[i] = event
+                    return
+        self._events.append(event)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
             return Snapshot(self.name, self._start, self._steps.items(), self._details.items(),
-                            self._evals.items(), list(self._events))
+                            self._evals.items(), [e for e in self._events if e["event"] != "knob" or e["old"] != e["new"]])
 
     def __len__(self) -> int:
         with self._lock:

@@ -1,78 +1,87 @@
-"""LiveRun: a Trainer on its own thread that a UI steers while it trains.
+"""LiveRun: the handle a page holds on its run, which trains in a worker process (explorer.worker).
 
-The UI thread only ever calls the methods below; the worker thread only ever touches the trainer
-and appends to the history. They share nothing else: knob changes go through the trainer's pending
-queue (applied at the next step), metrics come back through the thread-safe History.
+The page calls the methods below; the run's records come back into a bounded in-memory `History` for
+fast redraws, and the worker writes them to the run store as well. Each start gets a fresh worker and a
+fresh history, so an old run can never write into a new one's charts; a warm worker (torch already
+imported) waits for the next Train, so pressing it does not wait for `import torch`.
 """
 
 from __future__ import annotations
 
-import copy
-import os
-import sys
-import threading
-import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
-import torch
+from .config import KNOBS, Config, ConfigError
+from .history import Snapshot
+from .store import ENDED, default_path
+from .worker import Worker
 
-from .config import Config, ConfigError
-from .history import History, Snapshot
-from .model import RNNLM
-from .sample import generate
-from .train import Trainer
-
-DEFAULT_TORCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 MAX_SAVED_RUNS = 8
-SWITCH_INTERVAL_S = 0.0005
-WATCHDOG_PERIOD_S = 1.0
+_STARTER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="explorer-worker-starter")
 
 
 class LiveRun:
-    def __init__(self, config: Config | None = None, torch_threads: int = DEFAULT_TORCH_THREADS,
-                 watchdog: Callable[[], bool] | None = None):
-        """`watchdog` is called about once a second from the worker; returning False stops the run
-        (a front end passes "is my viewer still connected?")."""
+    def __init__(self, config: Config | None = None, torch_threads: int = 1,
+                 watchdog: Callable[[], bool] | None = None, store: str | Path | bool = True,
+                 source: str = "app", owner: str | None = None, open_ended: bool = True):
+        """`watchdog` is called about once a second while the run is active; returning False stops it
+        (a front end passes "is my viewer still connected?"). `store`: the run store's path, True for
+        the default ($EXPLORER_HOME), False for none. `source`/`owner` tag the runs in the store.
+        `open_ended`: train until paused, stopped early or diverged (the app); False keeps
+        `config.steps` as a budget."""
         self.config = config or Config()
         self.torch_threads = torch_threads
         self.watchdog = watchdog
-        self.history = History()
+        self.store_path = None if store is False else str(default_path() if store is True else Path(store))
+        self.source, self.owner, self.open_ended = source, owner, open_ended
         self.saved: OrderedDict[str, Snapshot] = OrderedDict()
-        self.trainer: Trainer | None = None
-        self.error: str | None = None  # an unexpected failure inside the worker, as one line
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._resume = threading.Event()  # set while running, clear while paused
-        self._single_steps = 0
-        self._lock = threading.Lock()      # guards _single_steps and the model against sampling mid-step
+        self._worker: Worker | None = None     # the current run's
+        self._warm: Future | None = None       # a Worker getting ready for the next start
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Start the next run's worker in the background (the first one in a process also starts the
+        forkserver, about 2 s), so the page never waits for it unless Train is pressed at once."""
+        if self._warm is None:
+            self._warm = _STARTER.submit(Worker, self.store_path)
+
+    def _take_warm(self) -> Worker:
+        self._warm_up()
+        worker, self._warm = self._warm.result(), None
+        return worker if worker.alive else Worker(self.store_path)
 
     # ------------------------------------------------------------------------------------ control
     def start(self, config: Config | None = None, paused: bool = False) -> None:
         """A fresh run from `config` (or the current one); `paused` holds it at step 0. Raises
-        ExplorerError for bad setup; the previous run is left untouched in that case."""
+        ExplorerError for bad setup, leaving the current run untouched."""
         config = (config or self.config).validate()
-        trainer = Trainer(config)
-        self.stop()
-        self.config, self.trainer, self.error = config, trainer, None
-        self.history = History()
-        self.history.add(trainer.start_record())
-        self._stop.clear()
-        if paused:
-            self._resume.clear()
-        else:
-            self._resume.set()
-        # Hand Python's lock between threads every 0.5 ms instead of 5: a front end building charts on
-        # another thread would otherwise hold up each of the trainer's many short Python stretches.
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
-        self._thread = threading.Thread(target=self._work, name="explorer-liverun", daemon=True)
-        self._thread.start()
+        worker = self._take_warm()
+        worker.watchdog = self.watchdog
+        meta = {"threads": self.torch_threads, "source": self.source, "owner": self.owner,
+                "open_ended": self.open_ended}
+        try:
+            worker.start(config, meta, paused)
+        except Exception:
+            worker.stop()
+            self._warm_up()
+            raise
+        old, self._worker, self.config = self._worker, worker, config
+        if old is not None:
+            old.stop()
+        self._warm_up()
 
     def train(self, config: Config | None = None) -> None:
-        """The Train button: resume a paused run, otherwise start a fresh one."""
-        if self.paused:
+        """The Train button: resume a paused run, continue one that stopped early or finished its
+        budget, otherwise start a fresh one."""
+        status = self.status
+        if status == "paused":
             self.resume()
-        elif self.status != "running":
+        elif status in ("finished", "early_stop"):
+            self._worker.send("continue")
+            self._worker.status = "running"
+        elif status != "running":
             self.start(config)
 
     def reset(self, config: Config | None = None) -> None:
@@ -82,54 +91,81 @@ class LiveRun:
         self.start(config, paused=True)
 
     def set_knobs(self, **changes) -> None:
-        """Takes effect at the running model's next step; also kept for the next reset."""
+        """Live knobs only: they take effect at the running model's next step and are kept for the next
+        reset. A setup knob (the model's shape, the corpus) cannot change in a running model."""
+        fixed = [name for name in changes if name in KNOBS and not KNOBS[name].live]
+        if fixed:
+            raise ConfigError(f"{fixed[0]} is part of the setup: it takes a new model (Reset), not a live change")
         self.config = self.config.replace(**changes)
-        if self.trainer is not None:
-            self.trainer.set_knobs(**{k: getattr(self.config, k) for k in changes})
+        if self._worker is not None:
+            self._worker.send("knobs", {name: getattr(self.config, name) for name in changes})
 
     def pause(self) -> None:
-        self._resume.clear()
+        if self.status == "running":
+            self._worker.send("pause")
+            self._worker.status = "paused"
 
     def resume(self) -> None:
-        self._resume.set()
+        if self.status == "paused":
+            self._worker.send("resume")
+            self._worker.status = "running"
 
     def step_once(self) -> None:
         """While paused: advance exactly one training step."""
-        with self._lock:
-            self._single_steps += 1
+        if self.status == "paused":
+            self._worker.send("step")
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """End the run; the worker thread is gone when this returns (it checks between steps)."""
-        self._stop.set()
-        self._resume.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        self._thread = None
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the run: cooperatively, then by terminating its process after `timeout` seconds."""
+        if self._worker is not None:
+            self._worker.stop(timeout)
+
+    def close(self) -> None:
+        """Stop the run and let the warm worker go too (the page is closing)."""
+        self.stop()
+        if self._warm is not None:
+            self._warm.result().stop(1.0)
+            self._warm = None
 
     # ------------------------------------------------------------------------------------ state
     @property
+    def started(self) -> bool:
+        """A model exists (something to sample from, save, continue)."""
+        return self._worker is not None
+
+    @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker is not None and self._worker.alive and self.status not in ENDED
 
     @property
     def paused(self) -> bool:
-        return self.alive and not self._resume.is_set()
+        return self.status == "paused"
 
     @property
     def status(self) -> str:
         """idle | running | paused | finished | early_stop | diverged | stopped | error"""
-        if self.error:
-            return "error"
-        if self.trainer is None:
+        if self._worker is None:
             return "idle"
-        if self.trainer.stopped_reason:
-            return self.trainer.stopped_reason
-        if self.alive:
-            return "paused" if self.paused else "running"
-        return "stopped"
+        return "error" if self._worker.error else self._worker.status
+
+    @property
+    def error(self) -> str | None:
+        return self._worker.error if self._worker else None
+
+    @property
+    def device(self) -> str:
+        return self._worker.device if self._worker else ""
+
+    @property
+    def run_id(self) -> str | None:
+        return self._worker.run_id if self._worker else None
+
+    @property
+    def pid(self) -> int | None:
+        return self._worker.process.pid if self._worker else None
 
     def snapshot(self) -> Snapshot:
-        return self.history.snapshot()
+        return self._worker.history.snapshot() if self._worker else Snapshot()
 
     # ------------------------------------------------------------------------------------ comparison
     def save_run(self, name: str | None = None) -> str:
@@ -150,43 +186,7 @@ class LiveRun:
 
     # ------------------------------------------------------------------------------------ samples
     def sample(self, prompt: str = "", length: int = 200, temperature: float = 0.8, seed: int = 0) -> str:
-        """Text from a copy of the current weights (taken between steps, so training is not disturbed)."""
-        if self.trainer is None:
+        """Text from the current weights, generated in the worker between two steps."""
+        if self._worker is None:
             raise ConfigError("no model yet: press Train first")
-        with self._lock:
-            weights = copy.deepcopy(self.trainer.model.state_dict())
-        model = RNNLM(self.trainer.vocab_size, self.config)
-        model.load_state_dict(weights)
-        model.apply_knobs(self.trainer.knobs)
-        return generate(model, self.trainer.corpus.vocab, self.config.level, prompt, length, temperature, seed)
-
-    # ------------------------------------------------------------------------------------ worker
-    def _take_step_permission(self) -> bool:
-        if self._resume.is_set():
-            return True
-        with self._lock:
-            if self._single_steps:
-                self._single_steps -= 1
-                return True
-        return False
-
-    def _work(self) -> None:
-        # Caps torch's intra-op threads (process-wide in practice): a front end serving several runs
-        # passes the same small number to each, so runs on a 2-core machine don't oversubscribe it.
-        torch.set_num_threads(self.torch_threads)
-        trainer, next_check = self.trainer, time.monotonic() + WATCHDOG_PERIOD_S
-        try:
-            while not self._stop.is_set() and not trainer.done:
-                if self.watchdog and time.monotonic() > next_check:
-                    next_check = time.monotonic() + WATCHDOG_PERIOD_S
-                    if not self.watchdog():
-                        break
-                if not self._take_step_permission():
-                    self._resume.wait(0.05)
-                    continue
-                with self._lock:
-                    records = trainer.step()
-                for record in records:
-                    self.history.add(record)
-        except Exception as err:  # noqa: BLE001 - a crash must reach the page as a message, not kill it
-            self.error = f"training stopped: {type(err).__name__}: {err}"
+        return self._worker.sample(prompt=prompt, length=length, temperature=temperature, seed=seed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -22,6 +22,7 @@ from .metrics import GRAD_HIST_EDGES, gradient_details
 from .model import RNNLM, count_parameters, detach_state
 
 _SEED_LOCK = threading.Lock()  # global RNG seeding for initialisation must not interleave between runs
+BURST_S = 1.5  # moves of one knob less than this apart are one change (a slider dragged, ten key presses)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -45,8 +46,10 @@ def build_optimizer(name: str, groups: list[dict], lr: float) -> torch.optim.Opt
 
 
 class Trainer:
-    def __init__(self, config: Config, corpus: Corpus | None = None):
+    def __init__(self, config: Config, corpus: Corpus | None = None, open_ended: bool = False):
+        """`open_ended`: train until paused, stopped early or diverged, ignoring `config.steps` (live runs)."""
         self.config = config.validate()
+        self.open_ended = open_ended
         self.device = resolve_device(config.device)
         self.corpus = corpus or Corpus.from_config(config)
         self.corpus.check_fits(config.batch_size, config.seq_len)
@@ -70,6 +73,7 @@ class Trainer:
         self.knobs = config.live()
         self._pending: dict = {}
         self._pending_lock = threading.Lock()
+        self._bursts: dict[str, tuple[dict, float]] = {}  # knob -> (its latest change event, when)
         self.step_count = 0
         self.state = None
         self.tokens_per_s = 0.0
@@ -94,11 +98,10 @@ class Trainer:
     def _apply_pending(self) -> list[dict]:
         with self._pending_lock:
             pending, self._pending = self._pending, {}
-        events = []
+        events, now = [], time.monotonic()
         for name, value in pending.items():
             if self.knobs[name] != value:
-                events.append({"kind": "event", "event": "knob", "step": self.step_count, "knob": name,
-                               "old": self.knobs[name], "new": value})
+                events.append(self._knob_event(name, value, now))
                 self.knobs[name] = value
         if events:
             self.model.apply_knobs(self.knobs)
@@ -106,6 +109,18 @@ class Trainer:
                 group["lr"] = self.knobs["lr"]
             self.optimizer.param_groups[0]["weight_decay"] = self.knobs["weight_decay"]
         return events
+
+    def _knob_event(self, name: str, value, now: float) -> dict:
+        """A change record; within a burst it re-sends the burst's event (first step, first old value,
+        this new value), which replaces the earlier one wherever records are kept."""
+        burst = self._bursts.get(name)
+        if burst and now - burst[1] < BURST_S:
+            event = {**burst[0], "new": value}
+        else:
+            event = {"kind": "event", "event": "knob", "step": self.step_count, "knob": name,
+                     "old": self.knobs[name], "new": value}
+        self._bursts[name] = (event, now)
+        return event
 
     # ------------------------------------------------------------------------------- one step
     @property
@@ -186,7 +201,7 @@ class Trainer:
 
         if self.step_count % self.config.eval_every == 0:
             records.extend(self._evaluate_and_maybe_stop())
-        if not self.done and self.step_count >= self.config.steps:
+        if not self.done and not self.open_ended and self.step_count >= self.config.steps:
             self.stopped_reason = "finished"
             records.append({"kind": "event", "event": "finished", "step": self.step_count})
         return records
@@ -236,6 +251,13 @@ class Trainer:
                             "patience": patience})
         return records
 
+    def continue_training(self) -> None:
+        """Train on after an early stop or a finished budget (the Train button): same model, same data
+        position, patience counted afresh, no budget. A diverged model cannot go on."""
+        if self.stopped_reason == "diverged":
+            raise ConfigError("this run diverged (its weights are NaN): press Reset for a fresh model")
+        self.stopped_reason, self.evals_since_best, self.open_ended = None, 0, True
+
     def restore_best(self) -> None:
         """Put back the weights of the best validation loss seen so far."""
         if self.best_weights is not None:
@@ -251,12 +273,21 @@ class Trainer:
                 "note": "train_loss is the step loss in training mode (inflated by dropout); "
                         "train_eval_loss is eval mode on a fixed training subset; gap = val_loss - train_eval_loss"}
 
-    def run(self, schedule: dict[int, dict] | None = None) -> Iterator[dict]:
-        """Every record of a whole run; `schedule` maps a step to knob changes in force from that step."""
+    def run(self, schedule: dict[int, dict] | None = None, start: bool = True,
+            between_steps: Callable[[], None] | None = None) -> Iterator[dict]:
+        """THE loop driver (the CLI, the live worker and the lessons all train through it): every record
+        until the run ends. `schedule` maps a step to knob changes in force from that step; `start`
+        False goes on without a start record (a live worker sends its own, then may continue a run);
+        `between_steps` is called before each step (a live worker serves its page there, and holds
+        while paused)."""
         schedule = schedule or {}
-        yield self.start_record()
+        if start:
+            yield self.start_record()
         while not self.done:
+            if between_steps is not None:
+                between_steps()
             if self.step_count + 1 in schedule:
+                self._bursts.clear()  # a scheduled change is its own event however soon it follows another
                 self.set_knobs(**schedule[self.step_count + 1])
             yield from self.step()
 

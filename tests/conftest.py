@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
 
 from explorer.config import Config
 
 torch.set_num_threads(1)  # tiny models run fastest on one thread, and CI has two cores
+# Every run a test makes (CLI, app, notebooks, their subprocesses) lands in a throw-away store.
+os.environ["EXPLORER_HOME"] = tempfile.mkdtemp(prefix="explorer-tests-")
 
 
 def tiny(**changes) -> Config:
@@ -16,6 +21,17 @@ def tiny(**changes) -> Config:
                 eval_every=5, eval_batches=2, detail_every=2, device="cpu")
     base.update(changes)
     return Config(**base)
+
+
+def wait_until(condition, timeout=20.0, every=0.01) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass (real processes take real time)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return bool(condition())
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Charts and exports on real runs: every chart is a valid Vega-Lite spec that renders offline, marks what
-the teacher did (knob changes, divergence), stays small however long the history grows, and the CSV
+"""Charts and exports on real runs: every chart of the views registry is a valid Vega-Lite spec that renders
+offline, marks what the teacher did (knob changes, divergence) with labels that never overlap, is readable on a
+projector (type sizes, legends inside the plot), stays small however long the history grows, and the CSV
 export has one row per kept step."""
 
 from __future__ import annotations
@@ -98,9 +99,9 @@ def data_rows(spec: dict) -> list[dict]:
     return rows
 
 
-def every_chart(snap: Snapshot, saved=()) -> dict:
-    built = charts.all_charts(snap, list(saved))
-    built["gap (perplexity)"] = charts.gap_chart(snap, metric="ppl")
+def every_chart(snap: Snapshot, saved=(), **opts) -> dict:
+    built = charts.all_charts(snap, list(saved), **opts)
+    built["gap (perplexity)"] = charts.build_chart("gap", snap, saved, metric="ppl", **opts)
     return built
 
 
@@ -112,6 +113,37 @@ def test_every_chart_is_valid_vega_lite_and_renders_offline(runs, name):
         json.dumps(spec, allow_nan=False)  # NaN/inf would make invalid JSON for the browser
         assert 0 < len(data_rows(spec)) <= 1000, title
         assert chart_to_png(chart, scale=1).startswith(PNG_MAGIC), title
+
+
+@pytest.mark.parametrize("name", ["empty", "knob change"])
+def test_every_chart_in_the_registry_builds_through_one_signature_and_exports(runs, name):
+    """A front end loops over VIEWS[tab].charts and calls build(snap, saved, **opts) without knowing which
+    chart needs the saved runs or the metric; all_charts is the registry, in the same order."""
+    assert list(charts.VIEWS) == ["gap", "gradients", "weights", "compare"]
+    names = [chart.name for view in charts.VIEWS.values() for chart in view.charts]
+    assert list(charts.all_charts(Snapshot())) == names == list(charts.CHARTS)
+    assert len({chart.file_name for chart in charts.CHARTS.values()}) == len(names)
+    for view in charts.VIEWS.values():
+        assert view.title and view.charts
+        for chart in view.charts:
+            assert chart.file_name.endswith(".png") and chart.title
+            built = chart.build(runs[name], (runs["tiny run"],), width=500, height=300, metric="ppl", projector=True)
+            spec = built.to_dict(validate=True)
+            assert spec["config"]["axis"]["labelFontSize"] >= 19, chart.name
+            assert chart_to_png(built, scale=1).startswith(PNG_MAGIC), chart.name
+            same = charts.build_chart(chart.name, runs[name], [runs["tiny run"]], width=500, height=300,
+                                      metric="ppl", projector=True).to_dict(validate=False)
+            assert json.dumps(same, sort_keys=True) == json.dumps(built.to_dict(validate=False), sort_keys=True)
+    with pytest.raises(KeyError, match="no chart 'nope'"):
+        charts.build_chart("nope", runs[name])
+
+
+def test_charts_use_the_height_they_are_given(runs):
+    assert charts.HEIGHT >= 360
+    for name in charts.CHARTS:
+        spec = charts.build_chart(name, runs["knob change"], [runs["tiny run"]], width=900, height=620).to_dict()
+        heights = [spec["height"]] if "height" in spec else [panel["height"] for panel in spec["hconcat"]]
+        assert heights and all(h == 620 for h in heights), name
 
 
 def test_an_empty_snapshot_says_how_to_start(runs):
@@ -134,7 +166,7 @@ def test_a_diverged_run_is_marked_and_its_huge_losses_do_not_flatten_the_chart(r
     cap = charts._loss_cap(snap)
     drawn = [v for row in data_rows(spec) for k, v in row.items() if k != "step" and isinstance(v, float)]
     assert max(drawn) <= cap + 1e-9
-    assert any("drawn at that level" in line for line in spec["title"]["subtitle"])
+    assert "drawn at that level" in " ".join(spec["title"]["subtitle"])
 
 
 def test_the_gap_chart_shows_training_and_validation_and_the_best_step(runs):
@@ -200,3 +232,152 @@ def test_history_csv_has_one_row_per_kept_step_with_evals_merged(runs):
 
 def test_svg_export(runs):
     assert chart_to_svg(charts.gap_chart(runs["tiny run"])).lstrip().startswith("<svg")
+
+
+# ------------------------------------------------------------------------------------ readable on a projector
+def walk(node, path=()):
+    """(path, key, value) for every key of every dict in a spec."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path, key, value
+            yield from walk(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, path + (i,))
+
+
+def text_marks(spec: dict) -> list[dict]:
+    return [value for _, key, value in walk(spec) if key == "mark" and isinstance(value, dict)
+            and value.get("type") == "text"]
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_type_is_big_enough_for_the_back_of_a_classroom(runs, projector):
+    """Ticks ≥ 14 px, axis titles ≥ 15, titles ≥ 18, legends ≥ 14, annotations (knob labels, "best") ≥ 16;
+    all 1.4× bigger with projector=True; no text anywhere in a spec smaller than a tick label."""
+    scale = charts.PROJECTOR_SCALE if projector else 1.0
+    for name, chart in every_chart(runs["knob change"], saved=[runs["tiny run"]], projector=projector).items():
+        spec = chart.to_dict()
+        config = spec["config"]
+        assert config["axis"]["labelFontSize"] >= 14 * scale, name
+        assert config["axis"]["titleFontSize"] >= 15 * scale, name
+        assert config["title"]["fontSize"] >= 18 * scale, name
+        assert config["legend"]["labelFontSize"] >= 14 * scale, name
+        assert config["text"]["fontSize"] >= 16 * scale, name
+        sizes = [value for _, key, value in walk(spec) if key.lower().endswith("fontsize")]
+        assert sizes and min(sizes) >= 14 * scale, name
+        assert all(mark["fontSize"] >= 16 * scale for mark in text_marks(spec)), name
+    gap = charts.gap_chart(runs["knob change"], projector=projector).to_dict()
+    texts = {mark.get("text") for mark in text_marks(gap)}
+    assert "best" in texts and len(text_marks(gap)) >= 3  # "best", and the knob labels (with their halo)
+
+
+def test_projector_mode_makes_every_size_about_1_4_times_bigger():
+    normal, big = charts.fonts(), charts.fonts(projector=True)
+    assert normal.keys() == big.keys()
+    assert all(1.35 <= big[k] / normal[k] <= 1.5 for k in normal)
+    assert charts.vega_config(True)["axis"]["labelFontSize"] == big["tick"]
+
+
+def nominal_legends(spec: dict) -> list[dict]:
+    """The legends that name series (colour or shape of a nominal field)."""
+    return [value["legend"] for path, key, value in walk(spec) if key in ("color", "shape")
+            and isinstance(value, dict) and value.get("type") == "nominal" and value.get("legend") is not None]
+
+
+def test_series_are_named_inside_the_plot_above_the_data(runs, long_snap):
+    """No legend below or beside the plot (below the fold on a 1024×768 projector): each sits inside the plot
+    on a semi-opaque card, in a band the y scale keeps free of data; weight norms (three narrow panels) put
+    theirs right under the title."""
+    for snap in (runs["knob change"], long_snap):
+        for name, chart in every_chart(snap, saved=[runs["tiny run"]], width=700, height=400).items():
+            spec = chart.to_dict()
+            legends = nominal_legends(spec)
+            assert legends, name
+            for legend in legends:
+                if name == "weight_norms":
+                    assert legend["orient"] == "top"
+                    continue
+                assert legend["orient"] == "none", name
+                assert 0 <= legend["legendX"] < 700 and 0 <= legend["legendY"] < 400 * 0.5, name
+                assert "0.85" in legend["fillColor"], name
+            assert "bottom" not in {legend.get("orient") for _, key, legend in walk(spec) if key == "legend"
+                                    and isinstance(legend, dict)}, name
+    spec = charts.gap_chart(runs["knob change"], width=700, height=400).to_dict()
+    legend = nominal_legends(spec)[0]
+    lo, hi = spec["layer"][1]["encoding"]["y"]["scale"]["domain"]
+    highest = max(v for row in data_rows(spec) for k, v in row.items() if k in (charts.TRAIN_EVAL, charts.VALIDATION))
+    assert (hi - highest) / (hi - lo) * 400 >= legend["legendY"] + 1.2 * legend.get("labelFontSize", 14)
+
+
+def label_boxes(spec: dict, width: int, size: int) -> list[tuple[int, float, float, str]]:
+    """(y, left, right, text) of each knob/end label in pixels, from the spec alone. Widths use the builders'
+    own estimate, which is wider than the real glyphs (0.55 em against ~0.5), so boxes that do not overlap
+    here do not overlap on screen."""
+    rows = data_rows(spec)
+    steps = [row["step"] for row in rows if isinstance(row.get("step"), (int, float))]
+    lo, hi = min(steps), max(steps)
+    boxes = []
+    for row in {json.dumps(r, sort_keys=True): r for r in rows if "label" in r}.values():
+        x = (row["step"] - lo) / ((hi - lo) or 1) * width
+        w = charts._text_width(row["label"], size)
+        w = min(w, row["limit"]) if row["limit"] else w
+        left, right = (x + 4, x + 4 + w) if row["align"] == "left" else (x - 4 - w, x - 4)
+        boxes.append((row["y"], left, right, row["label"]))
+    return boxes
+
+
+def assert_no_overlap(boxes, width):
+    for y, left, right, text in boxes:
+        assert -1 <= left and right <= width + 1, text
+    for i, (y, left, right, text) in enumerate(boxes):
+        for y2, left2, right2, text2 in boxes[i + 1:]:
+            assert y != y2 or right <= left2 or right2 <= left, (text, text2)
+
+
+def with_events(snap: Snapshot, events: list[tuple[int, str, object, object]]) -> Snapshot:
+    knob_events = [{"kind": "event", "event": "knob", "step": step, "knob": knob, "old": old, "new": new}
+                   for step, knob, old, new in events]
+    return Snapshot(snap.name, snap.start, snap.steps, snap.details, snap.evals, knob_events)
+
+
+CLOSE_CHANGES = [(20, "dropout", 0.0, 0.5), (21, "l2", 0.0, 1e-5), (22, "clip", 0.0, 1.0), (40, "lr", 0.002, 0.003),
+                 (41, "l1", 0.0, 1e-5), (44, "dropout", 0.5, 0.2), (58, "batchnorm", False, True)]
+
+
+@pytest.mark.parametrize("width, projector", [(640, False), (900, False), (640, True), (1000, True)])
+def test_knob_change_labels_never_overlap(runs, width, projector):
+    """Changes close together (relative to the x span) share one label; the rest are staggered; one rule
+    per change; labels say "KNOB OLD → NEW"."""
+    snap = with_events(runs["tiny run"], CLOSE_CHANGES)
+    size = charts.fonts(projector)["annotation"]
+    for name in ("gap", "gradient_histogram", "layer_gradients"):
+        spec = charts.build_chart(name, snap, width=width, projector=projector).to_dict()
+        rules = [row for row in data_rows(spec) if "top" in row and "label" not in row]
+        assert sorted(row["step"] for row in rules) == [e[0] for e in CLOSE_CHANGES], name
+        boxes = label_boxes(spec, width, size)
+        assert_no_overlap(boxes, width)
+        text = " · ".join(box[3] for box in boxes)
+        assert {part.split(" ")[0] for part in text.split(" · ")} == {e[1] for e in CLOSE_CHANGES}, name
+        assert "dropout 0 → 0.5 · l2 0 → 1e-05 · clip 0 → 1" in text, name  # three changes in three steps
+        assert "batchnorm off → on" in text, name
+        assert all(rule["top"] >= 0 and rule["bottom"] > rule["top"] for rule in rules)
+
+
+def test_many_random_knob_changes_still_never_overlap(runs):
+    import random
+    rng = random.Random(1)
+    for trial in range(20):
+        events = sorted((rng.randint(1, 60), rng.choice(["dropout", "l2", "clip", "lr"]), rng.random(), rng.random())
+                        for _ in range(rng.randint(2, 30)))
+        snap = with_events(runs["tiny run"], events)
+        for width, projector in ((500, True), (800, False)):
+            spec = charts.gap_chart(snap, width=width, projector=projector).to_dict()
+            assert_no_overlap(label_boxes(spec, width, charts.fonts(projector)["annotation"]), width)
+            rules = [row for row in data_rows(spec) if "top" in row and "label" not in row]
+            assert len(rules) == min(len(events), charts.MAX_MARKERS)
+
+
+def test_a_knob_changed_twice_is_compared_from_its_first_change(runs):
+    snap = with_events(runs["knob change"], [(10, "dropout", 0.0, 0.2), (30, "dropout", 0.2, 0.5)])
+    assert charts.describe_differences([runs["tiny run"], snap])["dropout"] == "dropout 0.5 (from step 10)"

@@ -1,38 +1,37 @@
-"""LiveRun: a real trainer on a real thread, steered the way a front end steers it."""
+"""LiveRun: a real trainer in a real worker process, steered the way a front end steers it."""
 
+import os
+import signal
 import threading
 import time
 import tracemalloc
 
 import pytest
 
-from explorer.data import CorpusError
+from explorer.config import ConfigError, ExplorerError
 from explorer.history import History
 from explorer.live import LiveRun
-from tests.conftest import tiny
-
-
-def wait_until(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
+from explorer.store import RunStore, process_alive
+from tests.conftest import tiny, wait_until
 
 
 @pytest.fixture
-def run():
-    live = LiveRun(torch_threads=1)
+def store_path(tmp_path):
+    return tmp_path / "runs.sqlite"
+
+
+@pytest.fixture
+def run(store_path):
+    live = LiveRun(torch_threads=1, store=store_path, open_ended=False, source="test")
     yield live
-    live.stop()
+    live.close()
 
 
 def test_a_knob_set_mid_run_is_in_force_in_the_next_record(run):
     run.start(tiny(steps=100_000))
     assert wait_until(lambda: run.snapshot().last_step >= 5)
-    run.set_knobs(dropout=0.4)
     asked_at = run.snapshot().last_step
+    run.set_knobs(dropout=0.4)
     assert wait_until(lambda: any(e["knob"] == "dropout" for e in run.snapshot().knob_changes()))
     snap = run.snapshot()
     change = snap.knob_changes()[0]
@@ -42,37 +41,88 @@ def test_a_knob_set_mid_run_is_in_force_in_the_next_record(run):
     assert run.config.dropout == 0.4  # kept for the next reset too
 
 
+def test_a_burst_of_moves_on_one_knob_is_one_change_in_the_charts_and_the_store(run, store_path):
+    run.start(tiny(steps=100_000))
+    assert wait_until(lambda: run.snapshot().last_step >= 5)
+    for value in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):  # ten key presses
+        run.set_knobs(dropout=value)
+        time.sleep(0.05)
+    assert wait_until(lambda: run.snapshot().knob_changes() and run.snapshot().knob_changes()[-1]["new"] == 0.5)
+    changes = run.snapshot().knob_changes()
+    assert [(c["old"], c["new"]) for c in changes] == [(0.0, 0.5)]
+    steps_in_force = [r["step"] for r in run.snapshot().steps if r["dropout"] > 0]
+    assert changes[0]["step"] == steps_in_force[0]  # the burst's FIRST step
+    run.stop()
+    stored = [r for r in RunStore(store_path).records(run.run_id) if r["kind"] == "event" and r["event"] == "knob"]
+    assert [(e["step"], e["old"], e["new"]) for e in stored] == [(changes[0]["step"], 0.0, 0.5)]
+
+
+def test_a_setup_knob_cannot_be_changed_in_a_running_model(run):
+    run.start(tiny(steps=100_000))
+    with pytest.raises(ConfigError, match="hidden is part of the setup"):
+        run.set_knobs(hidden=64)
+    assert run.config.hidden == 16
+    assert run.sample(length=5)  # the model it samples from still has the shape it was built with
+
+
 def test_pause_stops_steps_and_step_once_advances_exactly_one(run):
     run.start(tiny(steps=100_000))
     assert wait_until(lambda: run.snapshot().last_step >= 3)
     run.pause()
-    time.sleep(0.2)
+    assert wait_until(lambda: run.status == "paused")
+    time.sleep(0.3)  # records in flight (at most 0.1 s behind) have arrived
     paused_at = run.snapshot().last_step
     time.sleep(0.3)
     assert run.snapshot().last_step == paused_at and run.status == "paused"
     run.step_once()
     assert wait_until(lambda: run.snapshot().last_step == paused_at + 1)
-    time.sleep(0.2)
+    time.sleep(0.3)
     assert run.snapshot().last_step == paused_at + 1
     run.resume()
     assert wait_until(lambda: run.snapshot().last_step > paused_at + 3) and run.status == "running"
 
 
-def test_stop_joins_the_thread_within_a_second(run):
+def test_stop_ends_the_worker_process(run):
     run.start(tiny(steps=100_000))
     assert wait_until(lambda: run.snapshot().last_step >= 2)
-    began = time.monotonic()
+    pid, began = run.pid, time.monotonic()
     run.stop()
-    assert time.monotonic() - began < 1.0 and not run.alive and run.status == "stopped"
+    assert time.monotonic() - began < 2.0 and not run.alive and run.status == "stopped"
+    assert not process_alive(pid, None)
 
 
-def test_fifty_start_stop_cycles_leave_no_threads_behind(run):
-    before = threading.active_count()
+def test_fifty_start_stop_cycles_leave_no_process_or_thread_behind(run):
+    threads_before = threading.active_count()
+    pids = []
     for _ in range(50):
         run.start(tiny(steps=100_000))
+        pids.append(run.pid)
         run.stop()
-    assert threading.active_count() == before
-    assert not [t for t in threading.enumerate() if t.name == "explorer-liverun"]
+    assert not [pid for pid in pids if process_alive(pid, None)]
+    assert wait_until(lambda: threading.active_count() <= threads_before + 2)  # the warm worker's reader (+ starter)
+
+
+def test_a_stuck_step_is_still_stopped_within_the_timeout(run):
+    # a step of this model takes many seconds on a CPU: the worker cannot notice a polite stop in time
+    run.start(tiny(hidden=2048, layers=3, seq_len=200, batch_size=200, embed=512, train_fraction=1.0,
+                   steps=100_000, detail_every=1000))
+    time.sleep(1.0)  # it is inside its first step now
+    pid, began = run.pid, time.monotonic()
+    run.stop(timeout=1.0)
+    assert time.monotonic() - began < 5.0 and not process_alive(pid, None) and run.status == "stopped"
+
+
+def test_a_new_run_never_receives_an_old_runs_records(run):
+    run.start(tiny(steps=100_000, seed=1))
+    assert wait_until(lambda: run.snapshot().last_step >= 20)
+    old_id = run.run_id
+    run.reset(tiny(steps=100_000, seed=2, hidden=24))
+    time.sleep(0.5)
+    snap = run.snapshot()
+    assert run.run_id != old_id and snap.steps == [] and snap.start["config"]["hidden"] == 24
+    run.resume()
+    assert wait_until(lambda: run.snapshot().last_step >= 5)
+    assert [r["step"] for r in run.snapshot().steps][:5] == [1, 2, 3, 4, 5]
 
 
 def test_reset_gives_the_same_start_and_runs_differ_only_by_changed_knobs(run):
@@ -92,29 +142,46 @@ def test_reset_gives_the_same_start_and_runs_differ_only_by_changed_knobs(run):
     changed = run.snapshot()
     assert changed.steps[0]["train_loss"] == first.steps[0]["train_loss"]  # same weights, same first batch
     assert changed.steps[-1]["train_loss"] != first.steps[-1]["train_loss"]  # the knob made the difference
-    names = [s.name for s in run.comparison()]
-    assert names == ["baseline", "current"]
+    assert [s.name for s in run.comparison()] == ["baseline", "current"]
     run.clear_saved()
     assert [s.name for s in run.comparison()] == ["current"]
 
 
-def test_events_for_early_stop_and_finish_reach_the_history(run):
+def test_train_after_a_finished_budget_or_an_early_stop_continues_the_same_model(run):
     run.start(tiny(hidden=64, train_fraction=0.003, lr=0.01, steps=3000, eval_every=5, early_stop=2))
     assert wait_until(lambda: run.status == "early_stop", timeout=60)
     snap = run.snapshot()
     end = snap.final_event()
     assert end["event"] == "early_stop" and end["best_step"] == snap.best_eval()["step"]
+    stopped_at, run_id = snap.last_step, run.run_id
+    run.train()
+    assert wait_until(lambda: run.snapshot().last_step > stopped_at + 3)
+    assert run.run_id == run_id and run.snapshot().steps[0]["step"] == 1  # same run, same history
 
 
-def test_the_watchdog_stops_a_run_whose_viewer_left():
+def test_a_live_run_is_open_ended(store_path):
+    live = LiveRun(torch_threads=1, store=store_path)
+    try:
+        live.start(tiny(steps=5))
+        assert wait_until(lambda: live.snapshot().last_step > 30)  # the CLI's budget does not apply
+        assert live.status == "running"
+    finally:
+        live.close()
+
+
+def test_the_watchdog_stops_a_run_whose_viewer_left(store_path):
     viewer_here = threading.Event()
     viewer_here.set()
-    live = LiveRun(torch_threads=1, watchdog=viewer_here.is_set)
-    live.start(tiny(steps=100_000))
-    assert wait_until(lambda: live.snapshot().last_step >= 2)
-    viewer_here.clear()
-    assert wait_until(lambda: not live.alive, timeout=5)
-    live.stop()
+    live = LiveRun(torch_threads=1, watchdog=viewer_here.is_set, store=store_path)
+    try:
+        live.start(tiny())
+        assert wait_until(lambda: live.snapshot().last_step >= 2)
+        pid = live.pid
+        viewer_here.clear()
+        assert wait_until(lambda: not process_alive(pid, None), timeout=5)
+        assert live.status == "stopped"
+    finally:
+        live.close()
 
 
 def test_bad_setup_raises_and_leaves_the_current_run_alone(run, tmp_path):
@@ -122,9 +189,22 @@ def test_bad_setup_raises_and_leaves_the_current_run_alone(run, tmp_path):
     assert wait_until(lambda: run.snapshot().last_step >= 2)
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    with pytest.raises(CorpusError, match="empty"):
+    with pytest.raises(ExplorerError, match="empty"):
         run.start(tiny(corpus=str(empty)))
-    assert run.alive and run.config.corpus == "tinyshakespeare"
+    assert run.alive and run.config.corpus == "tinyshakespeare" and run.status == "running"
+
+
+def test_a_crashed_worker_is_one_line_and_the_run_is_in_the_store(run, store_path):
+    run.start(tiny(steps=100_000))
+    assert wait_until(lambda: run.snapshot().last_step >= 20)
+    time.sleep(1.5)  # the worker writes to the store at least once a second
+    os.kill(run.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    assert wait_until(lambda: run.status == "error", timeout=5)
+    assert "ended unexpectedly (signal 9" in run.error and "\n" not in run.error
+    stored = RunStore(store_path).run(run.run_id)
+    assert stored["status"] == "error" and stored["steps"] >= 1
+    run.start(tiny(steps=100_000))  # the page stays usable
+    assert wait_until(lambda: run.snapshot().last_step >= 2) and run.status == "running"
 
 
 def test_sampling_uses_the_current_weights_without_disturbing_training(run):
@@ -133,6 +213,17 @@ def test_sampling_uses_the_current_weights_without_disturbing_training(run):
     text = run.sample(prompt="KING", length=30, seed=1)
     assert text.startswith("KING") and len(text) == 34
     assert run.status == "running"
+    with pytest.raises(ExplorerError, match="temperature"):
+        run.sample(temperature=0)
+
+
+def test_every_live_run_is_in_the_store_with_its_records(run, store_path):
+    run.start(tiny(steps=12, eval_every=4))
+    assert wait_until(lambda: run.status == "finished")
+    stored = RunStore(store_path).run(run.run_id)
+    assert stored["status"] == "finished" and stored["steps"] == 12 and stored["source"] == "test"
+    kinds = [r["kind"] for r in RunStore(store_path).records(run.run_id)]
+    assert kinds.count("step") == 12 and kinds.count("eval") == 3 and kinds[0] == "start"
 
 
 def test_history_memory_stays_flat_over_100k_steps():
@@ -164,6 +255,7 @@ def test_reset_with_a_new_setup_waits_at_step_zero(run):
     assert wait_until(lambda: run.snapshot().last_step >= 2)
     run.reset(tiny(steps=100_000, hidden=24))
     time.sleep(0.3)
-    assert run.status == "paused" and run.snapshot().last_step == 0 and run.trainer.config.hidden == 24
+    assert run.status == "paused" and run.snapshot().last_step == 0
+    assert run.snapshot().start["config"]["hidden"] == 24
     run.train()
     assert wait_until(lambda: run.snapshot().last_step >= 2) and run.status == "running"

@@ -1,0 +1,262 @@
+"""Word-level speed of `explorer train` against the script a user would run instead: pytorch/examples
+word_language_model (its main.py settings: 2×200 LSTM, SGD lr 20, clip 0.25, dropout 0.2, bptt 35,
+batch 20), over the same training steps and the same evaluation work, on PTB by default.
+
+    git clone https://github.com/pytorch/examples /tmp/pytorch-examples     # once, by hand
+    python benchmarks/word_lm_speed.py --examples /tmp/pytorch-examples --steps 600
+
+Nothing is downloaded here. Their `data.py` and `model.py` are imported unmodified from --examples;
+main.py runs its whole training at import, so its train() and evaluate() bodies are repeated below
+line for line (repackage_hidden, clip_grad_norm_, the manual SGD update p.data.add_(p.grad, alpha=-lr),
+loss.item() every batch) and stop after --steps batches.
+
+Evaluation work is the same on both sides: every --eval-every steps each side evaluates --eval-batches
+batches (batch_size × bptt tokens each) of the validation text AND of a fixed training subset, as the
+Trainer does by default (it needs the second one for the generalisation-gap view); main.py's evaluate()
+does it for theirs. The report splits each side's time into training and evaluation, and also gives
+the ratio where main.py evaluates only the validation subset (what its own loop evaluates).
+
+Perplexity: after the run each model is scored on the WHOLE validation text with main.py's procedure
+(evaluation batch 10, bptt 35, state carried, loss weighted by chunk length), so both are measured on
+the same text the same way. Each side runs --repeats times, in alternating order; the faster run counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from explorer.config import Config  # noqa: E402
+from explorer.data import BatchStream  # noqa: E402
+from explorer.train import Trainer  # noqa: E402
+
+PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
+
+
+def load_module(folder: Path, name: str):
+    spec = importlib.util.spec_from_file_location(f"examples_word_lm_{name}", folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def split_folder(corpus: Path, tmp: Path) -> Path:
+    """main.py's Corpus wants train.txt/valid.txt/test.txt: link PTB's ptb.train.txt etc. under those names."""
+    for part in ("train", "valid", "test"):
+        found = sorted(corpus.glob(f"{part}.txt")) or sorted(corpus.glob(f"*.{part}.txt"))
+        if not found:
+            raise SystemExit(f"{corpus} has no {part}.txt or *.{part}.txt")
+        (tmp / f"{part}.txt").symlink_to(found[0].resolve())
+    return tmp
+
+
+class Timer:
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *_):
+        self.seconds += time.perf_counter() - self.start
+
+
+# ------------------------------------------------------------------------------------ theirs
+
+def run_examples(wlm: Path, folder: Path, args) -> dict:
+    data, model_module = load_module(wlm, "data"), load_module(wlm, "model")
+    torch.manual_seed(1111)  # main.py's default --seed
+    device = torch.device("cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = data.Corpus(str(split_folder(folder, Path(tmp))))
+
+    def batchify(d, bsz):  # main.py
+        nbatch = d.size(0) // bsz
+        d = d.narrow(0, 0, nbatch * bsz)
+        return d.view(bsz, -1).t().contiguous().to(device)
+
+    bptt, bsz = args.bptt, args.batch_size
+    train_data = batchify(corpus.train, bsz)
+    val_data = batchify(corpus.valid, 10)  # main.py's eval_batch_size
+    # the Trainer's evaluation subsets: the first eval_batches batches of each split, cut batch_size wide
+    val_subset = batchify(corpus.valid, bsz)[: args.eval_batches * bptt + 1]
+    train_subset = train_data[: args.eval_batches * bptt + 1]
+    ntokens = len(corpus.dictionary)
+    model = model_module.RNNModel("LSTM", ntokens, args.size, args.size, 2, args.dropout, False).to(device)
+    criterion = nn.NLLLoss()
+
+    def repackage_hidden(h):
+        return h.detach() if isinstance(h, torch.Tensor) else tuple(repackage_hidden(v) for v in h)
+
+    def get_batch(source, i):
+        seq_len = min(bptt, len(source) - 1 - i)
+        return source[i:i + seq_len], source[i + 1:i + 1 + seq_len].view(-1)
+
+    def evaluate(data_source):  # main.py's evaluate(), for a source of any width
+        model.eval()
+        total_loss = 0.
+        hidden = model.init_hidden(data_source.size(1))
+        with torch.no_grad():
+            for i in range(0, data_source.size(0) - 1, bptt):
+                x, targets = get_batch(data_source, i)
+                output, hidden = model(x, hidden)
+                hidden = repackage_hidden(hidden)
+                total_loss += len(x) * criterion(output, targets).item()
+        return total_loss / (len(data_source) - 1)
+
+    lr, batches = args.lr, (train_data.size(0) - 1 + bptt - 1) // bptt
+    train_t, val_t, sub_t = Timer(), Timer(), Timer()
+    losses = []
+    model.train()
+    for step in range(1, args.steps + 1):
+        with train_t:  # main.py's train(), one batch
+            batch = (step - 1) % batches
+            if batch == 0:
+                hidden = model.init_hidden(bsz)
+            x, targets = get_batch(train_data, batch * bptt)
+            model.zero_grad()
+            hidden = repackage_hidden(hidden)
+            output, hidden = model(x, hidden)
+            loss = criterion(output, targets)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            for p in model.parameters():
+                p.data.add_(p.grad, alpha=-lr)
+            losses.append(loss.item())
+        if step % args.eval_every == 0:
+            with val_t:
+                evaluate(val_subset)
+            with sub_t:
+                evaluate(train_subset)
+            model.train()
+    full_t = Timer()
+    with full_t:
+        full_val = evaluate(val_data)
+    # main.py's own schedule evaluates the whole validation text once per epoch (its end-of-epoch evaluate)
+    own_eval_s = full_t.seconds * args.steps / batches
+    return {"train_s": train_t.seconds, "val_eval_s": val_t.seconds, "train_eval_s": sub_t.seconds,
+            "own_eval_s": own_eval_s, "val_loss": full_val, "last_train_loss": sum(losses[-50:]) / len(losses[-50:]),
+            "vocab": ntokens, "valid_tokens": len(corpus.valid)}
+
+
+# ------------------------------------------------------------------------------------ explorer
+
+@torch.no_grad()
+def full_validation_loss(trainer: Trainer) -> float:
+    """main.py's evaluate(val_data) for the explorer model: batch 10, bptt 35, state carried, weighted."""
+    model, bptt = trainer.model, trainer.config.seq_len
+    rows = BatchStream(trainer.corpus.valid, 10, bptt, trainer.device).rows  # (10, L), batch first
+    model.eval()
+    state, total = None, 0.0
+    for i in range(0, rows.size(1) - 1, bptt):
+        n = min(bptt, rows.size(1) - 1 - i)
+        logits, state = model(rows[:, i:i + n], state)
+        total += n * F.cross_entropy(logits.reshape(-1, logits.size(-1)), rows[:, i + 1:i + 1 + n].reshape(-1)).item()
+    model.train()
+    return total / (rows.size(1) - 1)
+
+
+def run_explorer(folder: Path, args) -> dict:
+    config = Config(corpus=str(folder), level="word", cell="lstm", layers=2, hidden=args.size, embed=args.size,
+                    optimizer="sgd", lr=args.lr, clip=args.clip, dropout=args.dropout, seq_len=args.bptt,
+                    batch_size=args.batch_size, vocab_size=args.vocab_size, steps=args.steps,
+                    eval_every=args.eval_every, eval_batches=args.eval_batches,
+                    detail_every=args.detail_every, device="cpu")
+    trainer = Trainer(config)
+    val_t, sub_t, total_t = Timer(), Timer(), Timer()
+    mean_loss = trainer.mean_loss
+
+    def timed_mean_loss(stream, batches):  # split evaluation time out of step() (the benchmark's view only)
+        with val_t if stream is trainer.valid_stream else sub_t:
+            return mean_loss(stream, batches)
+    trainer.mean_loss = timed_mean_loss
+    losses = []
+    with total_t:
+        for record in trainer.run():
+            json.dumps(record)  # what `explorer train --metrics-out` does with each record
+            if record["kind"] == "step":
+                losses.append(record["train_loss"])
+    trainer.mean_loss = mean_loss
+    return {"train_s": total_t.seconds - val_t.seconds - sub_t.seconds, "val_eval_s": val_t.seconds,
+            "train_eval_s": sub_t.seconds, "val_loss": full_validation_loss(trainer),
+            "last_train_loss": sum(losses[-50:]) / len(losses[-50:]),
+            "vocab": trainer.vocab_size, "valid_tokens": len(trainer.corpus.valid)}
+
+
+# ------------------------------------------------------------------------------------ report
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", required=True, type=Path, help="a checkout of pytorch/examples")
+    parser.add_argument("--corpus", type=Path, default=PTB, help="a folder with train/valid/test (default PTB)")
+    parser.add_argument("--vocab-size", type=int, default=10_000, help="explorer's vocabulary cap (PTB: 10k)")
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--eval-every", type=int, default=Config.eval_every)
+    parser.add_argument("--eval-batches", type=int, default=Config.eval_batches)
+    parser.add_argument("--detail-every", type=int, default=Config.detail_every)
+    parser.add_argument("--size", type=int, default=200, help="embedding and hidden size")
+    parser.add_argument("--lr", type=float, default=20.0)
+    parser.add_argument("--clip", type=float, default=0.25)
+    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--bptt", type=int, default=35)
+    parser.add_argument("--batch-size", type=int, default=20)
+    args = parser.parse_args()
+    wlm = args.examples / "word_language_model"
+    if not (wlm / "main.py").exists():
+        raise SystemExit(f"{wlm}/main.py not found: --examples must be a checkout of pytorch/examples")
+    torch.set_num_threads(args.threads)
+
+    runs = {"main.py": [], "explorer": []}
+    sides = [("main.py", lambda: run_examples(wlm, args.corpus, args)), ("explorer", lambda: run_explorer(args.corpus, args))]
+    for repeat in range(args.repeats):
+        for name, fn in (sides if repeat % 2 == 0 else sides[::-1]):
+            result = fn()
+            runs[name].append(result)
+            total = result["train_s"] + result["val_eval_s"] + result["train_eval_s"]
+            print(f"  {name:9s} run {repeat + 1}: {args.steps / total:6.2f} steps/s with evaluation, "
+                  f"{args.steps / result['train_s']:6.2f} training only, val ppl {math.exp(result['val_loss']):.1f}",
+                  flush=True)
+    best = {name: min(results, key=lambda r: r["train_s"] + r["val_eval_s"] + r["train_eval_s"])
+            for name, results in runs.items()}
+    ref, ours = best["main.py"], best["explorer"]
+
+    def rate(r, *parts):
+        return args.steps / sum(r[p] for p in parts)
+    print(f"\n{args.corpus.name}: LSTM 2×{args.size}, batch {args.batch_size}×{args.bptt}, SGD lr {args.lr:g}, "
+          f"clip {args.clip:g}, dropout {args.dropout:g}, {args.steps} steps, torch threads {args.threads}; "
+          f"vocab {ref['vocab']} (main.py) / {ours['vocab']} (explorer), validation tokens "
+          f"{ref['valid_tokens']} / {ours['valid_tokens']}")
+    print(f"evaluation: {args.eval_batches} batches of validation + {args.eval_batches} of a training subset "
+          f"every {args.eval_every} steps on both sides; explorer gradient details every {args.detail_every} steps")
+    rows = [("training + same evaluation", ("train_s", "val_eval_s", "train_eval_s")),
+            ("training only", ("train_s",)),
+            ("training + validation eval only (main.py's own work)", ("train_s", "val_eval_s"))]
+    for label, parts in rows:
+        a = rate(ref, *parts)
+        b = rate(ours, *parts) if label != rows[2][0] else rate(ours, "train_s", "val_eval_s", "train_eval_s")
+        print(f"{label:54s} main.py {a:6.2f} steps/s | explorer {b:6.2f} steps/s | ratio {b / a:.3f}")
+    own = args.steps / (ref["train_s"] + ref["own_eval_s"])
+    print(f"{'main.py with its own schedule (1 validation pass/epoch)':54s} main.py {own:6.2f} steps/s | explorer "
+          f"{rate(ours, 'train_s', 'val_eval_s', 'train_eval_s'):6.2f} steps/s | ratio "
+          f"{rate(ours, 'train_s', 'val_eval_s', 'train_eval_s') / own:.3f}  (evaluation work NOT the same)")
+    for name, r in best.items():
+        print(f"{name:9s} evaluation time: validation {r['val_eval_s']:.2f} s, training subset {r['train_eval_s']:.2f} s")
+    print(f"validation perplexity (whole validation text, main.py's evaluate): main.py "
+          f"{math.exp(ref['val_loss']):.2f} | explorer {math.exp(ours['val_loss']):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+"""The run store: every run from the CLI, the app, a notebook or the dashboard, in one SQLite file.
+
+Why SQLite: it ships with Python, needs no server, and in WAL mode many processes can write one file at
+once (each worker writes its own run; readers never block writers). Writes are batched by `RunWriter`
+(at most `FLUSH_S` behind), so a killed process loses at most its last second. A run whose process died
+without saying so (kill -9, a power cut) is found by `reap()`: its process is gone, so it is
+`interrupted`.
+
+Records are the metrics contract of DESIGN.md, stored as JSON one row each; `load_snapshot` thins them
+in SQL so a 100k-step run charts as quickly as a short one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .config import ExplorerError
+from .history import Snapshot, coalesce_events
+
+SCHEMA_VERSION = 1
+FLUSH_S = 1.0
+ACTIVE = ("running", "paused")
+ENDED = ("finished", "early_stop", "diverged", "stopped", "interrupted", "error")
+STATUSES = ACTIVE + ENDED
+HOST = socket.gethostname()
+
+MIGRATIONS = {  # version -> SQL that brings the previous version to it
+    1: """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
+        status TEXT NOT NULL, source TEXT NOT NULL, owner TEXT, host TEXT, pid INTEGER, pid_start INTEGER,
+        parent_id TEXT, branch_step INTEGER, sweep TEXT, class_name TEXT, message TEXT,
+        config TEXT NOT NULL, steps INTEGER NOT NULL DEFAULT 0, best_val_loss REAL, best_step INTEGER,
+        last_val_loss REAL, final_gap REAL);
+    CREATE INDEX runs_created ON runs (created);
+    CREATE TABLE records (
+        run_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, step INTEGER NOT NULL,
+        detail INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
+    CREATE INDEX records_by_kind ON records (run_id, kind, step);
+    """,
+}
+
+
+class StoreError(ExplorerError):
+    pass
+
+
+def default_path() -> Path:
+    return Path(os.environ.get("EXPLORER_HOME") or Path.home() / ".explorer").expanduser() / "runs.sqlite"
+
+
+def process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks (Linux), so a recycled pid is not taken for our process."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_alive(pid: int | None, start: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start is None or process_start(pid) in (None, start)
+
+
+class RunStore:
+    """One connection to the store file. Safe to share between threads of one process (a lock
+    serialises them); each process opens its own."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path).expanduser() if path else default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(f"cannot open the run store {self.path}: {err}") from None
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------------------------ schema
+    def _migrate(self) -> None:
+        """Bring the file to SCHEMA_VERSION, one step at a time, each in its own transaction."""
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer explorer (schema {version}); upgrade explorer")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                with self._transaction():
+                    if self._db.execute("PRAGMA user_version").fetchone()[0] >= target:
+                        continue  # another process migrated it while we waited for the lock
+                    for statement in filter(str.strip, MIGRATIONS[target].split(";")):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {target}")
+
+    def _transaction(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self):
+                store._db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, kind, *_):
+                store._db.execute("ROLLBACK" if kind else "COMMIT")
+        return _Tx()
+
+    # ------------------------------------------------------------------------------------ writing
+    def create_run(self, config: dict, source: str, name: str | None = None, owner: str | None = None,
+                   parent_id: str | None = None, branch_step: int | None = None, sweep: str | None = None,
+                   class_name: str | None = None, status: str = "running", pid: int | None = None) -> str:
+        run_id = uuid.uuid4().hex[:10]
+        pid = pid or os.getpid()
+        now = time.time()
+        name = name or f"{source} {config.get('cell', '')} {config.get('layers', '')}×{config.get('hidden', '')}"
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO runs (id, name, created, updated, status, source, owner, host, pid, pid_start, "
+                "parent_id, branch_step, sweep, class_name, config) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, name, now, now, status, source, owner, HOST, pid, process_start(pid), parent_id,
+                 branch_step, sweep, class_name, json.dumps(config, sort_keys=True)))
+        return run_id
+
+    def append(self, run_id: str, records: list[dict], first_seq: int) -> None:
+        """Add records (numbered from `first_seq`) and fold them into the run's summary, atomically."""
+        if not records:
+            return
+        rows, summary = [], {}
+        status = None
+        for seq, record in enumerate(records, start=first_seq):
+            kind = record["kind"]
+            rows.append((run_id, seq, kind, record.get("step", 0), int("grad_hist" in record), json.dumps(record)))
+            if kind == "step":
+                summary["steps"] = record["step"]
+            elif kind == "eval":
+                summary["last_val_loss"] = _finite(record["val_loss"])
+                summary["final_gap"] = _finite(record["gap"])
+                if "best_val_loss" in record:
+                    summary["best_val_loss"] = _finite(record["best_val_loss"])
+                    summary["best_step"] = record["best_step"]
+            elif kind == "event" and record["event"] in ("diverged", "early_stop", "finished"):
+                status = record["event"]
+        sets = ", ".join(f"{key} = ?" for key in summary)
+        with self._lock, self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?)", rows)
+            self._db.execute(f"UPDATE runs SET updated = ?{', ' + sets if sets else ''}"
+                             f"{', status = ?' if status else ''} WHERE id = ?",
+                             (time.time(), *summary.values(), *([status] if status else []), run_id))
+
+    def set_status(self, run_id: str, status: str, message: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self._lock:
+            self._db.execute("UPDATE runs SET status = ?, message = COALESCE(?, message), updated = ? WHERE id = ?",
+                             (status, message, time.time(), run_id))
+
+    def adopt(self, run_id: str, pid: int) -> None:
+        """A run now trained by another process (a worker took it over): its liveness follows that pid."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET pid = ?, pid_start = ? WHERE id = ?", (pid, process_start(pid), run_id))
+
+    def remove(self, run_ids: Iterable[str]) -> int:
+        ids = list(run_ids)
+        with self._lock, self._transaction():
+            for run_id in ids:
+                self._db.execute("DELETE FROM records WHERE run_id = ?", (run_id,))
+            removed = sum(self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount for run_id in ids)
+        return removed
+
+    def prune(self, statuses: Iterable[str] = ("interrupted", "stopped", "error", "diverged"),
+              older_than_s: float = 0.0) -> list[str]:
+        """Remove ended runs with one of `statuses` older than `older_than_s` seconds; returns their ids."""
+        self.reap()
+        statuses = list(statuses)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id FROM runs WHERE status IN ({','.join('?' * len(statuses))}) AND updated < ?",
+                (*statuses, time.time() - older_than_s)).fetchall()
+        ids = [row[0] for row in rows]
+        self.remove(ids)
+        return ids
+
+    def reap(self) -> list[str]:
+        """Mark `interrupted` every active run on this host whose process is gone (killed, crashed)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, pid, pid_start FROM runs WHERE status IN ({','.join('?' * len(ACTIVE))}) AND host = ?",
+                (*ACTIVE, HOST)).fetchall()
+        dead = [run_id for run_id, pid, start in rows if not process_alive(pid, start)]
+        for run_id in dead:
+            self.set_status(run_id, "interrupted", "its process ended without finishing (killed or crashed)")
+        return dead
+
+    # ------------------------------------------------------------------------------------ reading
+    def runs(self, limit: int | None = None, **where: Any) -> list[dict]:
+        """Run summaries, newest first; `where` filters on columns (status="running", sweep="x", ...)."""
+        self.reap()
+        clauses = " AND ".join(f"{key} = ?" for key in where)
+        sql = f"SELECT * FROM runs {'WHERE ' + clauses if clauses else ''} ORDER BY created DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            cursor = self._db.execute(sql, tuple(where.values()))
+            names = [d[0] for d in cursor.description]
+            return [_summary(dict(zip(names, row))) for row in cursor.fetchall()]
+
+    def run(self, run_id: str) -> dict:
+        """One run's summary; `run_id` may be a unique prefix."""
+        self.reap()
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM runs WHERE id LIKE ? ORDER BY created", (run_id + "%",))
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        if not rows:
+            raise StoreError(f"no run {run_id!r} in {self.path} (see `explorer runs`)")
+        if len(rows) > 1:
+            raise StoreError(f"{run_id!r} matches {len(rows)} runs: give more of the id")
+        return _summary(dict(zip(names, rows[0])))
+
+    def records(self, run_id: str) -> Iterator[dict]:
+        """Every record of a run in order, a burst of knob moves already folded into one change."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM records WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+        records = [json.loads(row[0]) for row in rows]
+        kept = {id(e) for e in coalesce_events([r for r in records if r["kind"] == "event"])}
+        return (r for r in records if r["kind"] != "event" or id(r) in kept)
+
+    def load_snapshot(self, run_id: str, max_points: int = 2000) -> Snapshot:
+        """A run as the charts want it: thinned in SQL to about `max_points` records per series."""
+        summary = self.run(run_id)
+        run_id = summary["id"]
+        with self._lock:
+            start = self._db.execute("SELECT data FROM records WHERE run_id = ? AND kind = 'start' ORDER BY seq "
+                                     "LIMIT 1", (run_id,)).fetchone()
+            steps = self._thinned(run_id, "step", max_points, detail_only=False)
+            details = self._thinned(run_id, "step", max_points // 5, detail_only=True)
+            evals = self._thinned(run_id, "eval", max_points, detail_only=False)
+            events = [json.loads(row[0]) for row in self._db.execute(
+                "SELECT data FROM records WHERE run_id = ? AND kind = 'event' ORDER BY seq", (run_id,))]
+        return Snapshot(summary["name"], json.loads(start[0]) if start else None, steps, details, evals,
+                        coalesce_events(events))
+
+    def _thinned(self, run_id: str, kind: str, n: int, detail_only: bool) -> list[dict]:
+        detail = " AND detail = 1" if detail_only else ""
+        count, last = self._db.execute(f"SELECT count(*), max(step) FROM records WHERE run_id = ? AND kind = ?"
+                                       f"{detail}", (run_id, kind)).fetchone()
+        if not count:
+            return []
+        stride = max(1, math.ceil(count / max(1, n)))
+        if stride > 1:  # records are numbered densely by step: keep every stride-th, and always the last
+            spacing = max(1, round(last / count))
+            stride *= spacing
+        rows = self._db.execute(
+            f"SELECT data FROM records WHERE run_id = ? AND kind = ?{detail} AND (step % ? = 0 OR step = ?) "
+            f"ORDER BY step", (run_id, kind, stride, last)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+
+def _finite(value: float) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _summary(row: dict) -> dict:
+    row["config"] = json.loads(row["config"])
+    return row
+
+
+class RunWriter:
+    """Buffers a run's records and writes them at most `flush_s` apart (and on `flush()`)."""
+
+    def __init__(self, store: RunStore, run_id: str, flush_s: float = FLUSH_S):
+        self.store, self.run_id, self.flush_s = store, run_id, flush_s
+        self._buffer: list[dict] = []
+        self._seq = 0
+        self._last = time.monotonic()
+
+    def add(self, record: dict) -> None:
+        self._buffer.append(record)
+        if time.monotonic() - self._last >= self.flush_s:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last = time.monotonic()
+        if self._buffer:
+            buffer, self._buffer = self._buffer, []
+            self.store.append(self.run_id, buffer, self._seq)
+            self._seq += len(buffer)
