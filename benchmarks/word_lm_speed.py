@@ -14,11 +14,13 @@ Evaluation work is the same on both sides: every --eval-every steps each side ev
 batches (batch_size × bptt tokens each) of the validation text AND of a fixed training subset, as the
 Trainer does by default (it needs the second one for the generalisation-gap view); main.py's evaluate()
 does it for theirs. The report splits each side's time into training and evaluation, and also gives
-the ratio where main.py evaluates only the validation subset (what its own loop evaluates).
+the ratio where main.py evaluates only the validation subset, and where it keeps its own schedule (one
+pass over the whole validation text per epoch, timed once and prorated to --steps).
 
 Perplexity: after the run each model is scored on the WHOLE validation text with main.py's procedure
 (evaluation batch 10, bptt 35, state carried, loss weighted by chunk length), so both are measured on
-the same text the same way. Each side runs --repeats times, in alternating order; the faster run counts.
+the same text the same way. Both sides run in one process, in alternating blocks of --eval-every steps
+(the side that goes first alternates too), --repeats times; each side's fastest run counts.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ class Timer:
 
 # ------------------------------------------------------------------------------------ theirs
 
-def run_examples(wlm: Path, folder: Path, args) -> dict:
+def run_examples(wlm: Path, folder: Path, args):
+    """A generator: set up, then run one block of --eval-every steps (and its evaluation) per next(),
+    and yield the results last."""
     data, model_module = load_module(wlm, "data"), load_module(wlm, "model")
     torch.manual_seed(1111)  # main.py's default --seed
     device = torch.device("cpu")
@@ -95,6 +99,7 @@ def run_examples(wlm: Path, folder: Path, args) -> dict:
     ntokens = len(corpus.dictionary)
     model = model_module.RNNModel("LSTM", ntokens, args.size, args.size, 2, args.dropout, False).to(device)
     criterion = nn.NLLLoss()
+    yield None
 
     def repackage_hidden(h):
         return h.detach() if isinstance(h, torch.Tensor) else tuple(repackage_hidden(v) for v in h)
@@ -140,12 +145,14 @@ def run_examples(wlm: Path, folder: Path, args) -> dict:
             with sub_t:
                 evaluate(train_subset)
             model.train()
+        if step % args.eval_every == 0 or step == args.steps:
+            yield None
     full_t = Timer()
     with full_t:
         full_val = evaluate(val_data)
     # main.py's own schedule evaluates the whole validation text once per epoch (its end-of-epoch evaluate)
     own_eval_s = full_t.seconds * args.steps / batches
-    return {"train_s": train_t.seconds, "val_eval_s": val_t.seconds, "train_eval_s": sub_t.seconds,
+    yield {"train_s": train_t.seconds, "val_eval_s": val_t.seconds, "train_eval_s": sub_t.seconds,
             "own_eval_s": own_eval_s, "val_loss": full_val, "last_train_loss": sum(losses[-50:]) / len(losses[-50:]),
             "vocab": ntokens, "valid_tokens": len(corpus.valid)}
 
@@ -167,7 +174,8 @@ def full_validation_loss(trainer: Trainer) -> float:
     return total / (rows.size(1) - 1)
 
 
-def run_explorer(folder: Path, args) -> dict:
+def run_explorer(folder: Path, args):
+    """A generator like run_examples: `explorer train`'s loop (Trainer.run) paused at the same steps."""
     config = Config(corpus=str(folder), level="word", cell="lstm", layers=2, hidden=args.size, embed=args.size,
                     optimizer="sgd", lr=args.lr, clip=args.clip, dropout=args.dropout, seq_len=args.bptt,
                     batch_size=args.batch_size, vocab_size=args.vocab_size, steps=args.steps,
@@ -182,13 +190,19 @@ def run_explorer(folder: Path, args) -> dict:
             return mean_loss(stream, batches)
     trainer.mean_loss = timed_mean_loss
     losses = []
-    with total_t:
-        for record in trainer.run():
-            json.dumps(record)  # what `explorer train --metrics-out` does with each record
-            if record["kind"] == "step":
-                losses.append(record["train_loss"])
+    yield None
+    records = trainer.run()
+    while not trainer.done:
+        with total_t:
+            for record in records:
+                json.dumps(record)  # what `explorer train --metrics-out` does with each record
+                if record["kind"] == "step":
+                    losses.append(record["train_loss"])
+                if record["kind"] == "eval" or record.get("event") == "finished":
+                    break  # the end of a block: evaluated, or the last step
+        yield None
     trainer.mean_loss = mean_loss
-    return {"train_s": total_t.seconds - val_t.seconds - sub_t.seconds, "val_eval_s": val_t.seconds,
+    yield {"train_s": total_t.seconds - val_t.seconds - sub_t.seconds, "val_eval_s": val_t.seconds,
             "train_eval_s": sub_t.seconds, "val_loss": full_validation_loss(trainer),
             "last_train_loss": sum(losses[-50:]) / len(losses[-50:]),
             "vocab": trainer.vocab_size, "valid_tokens": len(trainer.corpus.valid)}
@@ -220,10 +234,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     runs = {"main.py": [], "explorer": []}
-    sides = [("main.py", lambda: run_examples(wlm, args.corpus, args)), ("explorer", lambda: run_explorer(args.corpus, args))]
     for repeat in range(args.repeats):
-        for name, fn in (sides if repeat % 2 == 0 else sides[::-1]):
-            result = fn()
+        sides = {"main.py": run_examples(wlm, args.corpus, args), "explorer": run_explorer(args.corpus, args)}
+        for side in sides.values():
+            next(side)  # set-up (reading the corpus, building the model) is not timed
+        # one block of --eval-every steps on each side in turn, the first side alternating, so that a
+        # machine that gets busier or quieter during the run weighs on both alike
+        order, results = list(sides) if repeat % 2 == 0 else list(sides)[::-1], {}
+        while len(results) < len(sides):
+            for name in order:
+                if name not in results:
+                    out = next(sides[name])
+                    if out is not None:
+                        results[name] = out
+            order.reverse()
+        for name, result in results.items():
             runs[name].append(result)
             total = result["train_s"] + result["val_eval_s"] + result["train_eval_s"]
             print(f"  {name:9s} run {repeat + 1}: {args.steps / total:6.2f} steps/s with evaluation, "

@@ -202,14 +202,14 @@ class Config:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
-    def to_query(self) -> dict[str, str]:
-        """The fields that differ from the defaults, as strings: a shareable URL query (parameter names
-        from QUERY_NAMES where a knob's own name is taken)."""
-        default = Config()
+    def to_query(self, base: Config | None = None) -> dict[str, str]:
+        """The fields that differ from `base` (the defaults), as strings: a shareable URL query (parameter
+        names from QUERY_NAMES where a knob's own name is taken)."""
+        base = base or Config()
         out = {}
         for name in KNOBS:
             value = getattr(self, name)
-            if value != getattr(default, name):
+            if value != getattr(base, name):
                 out[QUERY_NAMES.get(name, name)] = ("on" if value else "off") if isinstance(value, bool) else f"{value}"
         return out
 
@@ -237,6 +237,11 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 token', '2 tokens', '1,000 steps': messages a class reads aloud get their plurals right."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -1,17 +1,13 @@
-"""What both front ends show, decided once: which widget each knob gets, its range and label, and the
-status line. Streamlit and ipywidgets each turn these specs into their own widgets and nothing more.
+"""Which widget each knob gets, its range and label, decided once: Streamlit and ipywidgets each turn
+these specs into their own widgets and nothing more (what the widgets then DO is explorer.session).
+Live runs are open-ended, so the CLI's step budget has no widget.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
 
-from .config import FIXED_KNOBS, KNOBS, LIVE_KNOBS, Config, ConfigError, format_value, knob_for_query
-from .history import Snapshot
+from .config import KNOBS, Config
 
 # Log-spaced choices (0 = off) for the penalties, as a slider a class can read.
 PENALTY_CHOICES = (0.0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -68,7 +64,6 @@ SETUP_CONTROLS: tuple[Control, ...] = (
     Control("init", "Initialisation", "select", options=("default", "xavier", "orthogonal")),
     Control("seed", "Seed", "number", 0, 2**31 - 1, 1),
     Control("device", "Device", "select", options=("auto", "cpu", "cuda")),
-    Control("steps", "Steps to train", "number", 1, 10_000_000, 100),
 )
 
 
@@ -79,36 +74,12 @@ def nearest_option(control: Control, value):
     return min(control.options, key=lambda option: abs(float(option) - float(value)))
 
 
-def status_line(status: str, snap: Snapshot, device: str = "", error: str | None = None) -> str:
-    """One line a class can read from the back row: where the run is, how fast, how good so far."""
-    if error:
-        return error
-    if status == "idle":
-        return "Ready: press Train."
-    end = snap.final_event()
-    if status == "diverged" and end:
-        return (f"Diverged at step {end['step']}: {end['cause']} — lower the learning rate or turn on "
-                f"clipping, then Reset.")
-    parts = [f"step {snap.last_step:,}"]
-    if snap.steps:
-        last = snap.steps[-1]
-        parts += [f"epoch {last['epoch']:.2f}", f"{last['tokens_per_s'] / 1000:.1f}k tokens/s"]
-    if device:
-        parts.append(device)
-    best = snap.best_eval()
-    if best:
-        parts.append(f"best validation loss {best['val_loss']:.3f} at step {best['step']:,}")
-    prefix = {"running": "Training", "paused": "Paused", "finished": "Finished", "stopped": "Stopped",
-              "early_stop": "Stopped early (best weights restored)"}.get(status, status)
-    return f"{prefix}: " + " · ".join(parts)
-
-
 # ------------------------------------------------------------------------------------------------
-# Shared front-end logic: widgets <-> Config, what a link may set, pending setup, threads, viewers.
+# Widgets <-> Config.
 
 # Knobs a front end may tuck into an "advanced" section; the rest stay in plain view.
 ADVANCED = frozenset({"embed_dropout", "weight_drop", "weight_decay", "layernorm",
-                      "embed", "optimizer", "init", "steps"})
+                      "embed", "optimizer", "init"})
 ALL_CONTROLS: tuple[Control, ...] = LIVE_CONTROLS + SETUP_CONTROLS
 
 
@@ -132,87 +103,3 @@ def widget_value(control: Control, value):
 def widget_values(config: Config) -> dict:
     """{knob name: widget value} for every control, from a Config (on load, after a preset)."""
     return {c.name: widget_value(c, getattr(config, c.name)) for c in ALL_CONTROLS}
-
-
-def config_from_query(query: dict, corpus_allowed: Callable[[str], bool] = lambda corpus: True
-                      ) -> tuple[Config, list[str]]:
-    """A Config from a shared link's query parameters, keeping every valid value and naming each bad
-    one (a mistyped link still opens). `corpus_allowed` guards which corpus a link may name: a server
-    must not let a link train on, and sample back, any file it can read."""
-    config, problems = Config(), []
-    for key, value in query.items():
-        name = knob_for_query(key)
-        if name not in KNOBS:
-            continue
-        if isinstance(value, (list, tuple)):
-            value = value[-1]
-        if name == "corpus" and not corpus_allowed(str(value)):
-            problems.append(f"corpus {value!r} is not available here; using Tiny Shakespeare")
-            continue
-        try:
-            config = config.replace(**{name: value})
-        except ConfigError as err:
-            problems.append(f"{err}; using {getattr(config, name)!r}")
-    return config, problems
-
-
-def setup_changes(current: Config, wanted: Config) -> dict[str, tuple]:
-    """{fixed knob: (in force, wanted)} for setup that only a Reset applies."""
-    return {name: (getattr(current, name), getattr(wanted, name)) for name in FIXED_KNOBS
-            if getattr(current, name) != getattr(wanted, name)}
-
-
-def live_changes(current: Config, wanted: Config) -> dict:
-    """{live knob: wanted value} where the widgets differ from the run: pass to LiveRun.set_knobs."""
-    return {name: getattr(wanted, name) for name in LIVE_KNOBS if getattr(current, name) != getattr(wanted, name)}
-
-
-def describe_changes(changes: dict[str, tuple]) -> str:
-    """'hidden 128 → 16, cell lstm → gru' (file paths shortened to their names)."""
-    def show(name, value):
-        return Path(str(value)).name if name == "corpus" else format_value(value)
-    return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
-
-
-def torch_threads_for(active_runs: int, cores: int | None = None) -> int:
-    """CPU threads for one more run when `active_runs` others are training in this process: the cores
-    but one (kept for the page and the browser) shared out, at least one each, at most 4. Oversubscribing
-    is catastrophic, not mildly slower: on a busy 2-core machine a tiny model trained at 346 steps/s on
-    one thread and 0.75 steps/s on two (OpenMP workers waiting on each other)."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, min(4, (cores - 1) // (active_runs + 1)))
-
-
-class ViewerWatchdog:
-    """A LiveRun watchdog: True while the viewer is there; False once `is_present()` has said no for
-    `grace_s` seconds in a row (a brief reconnect must not end a class demo). `on_leave` is called once,
-    when it gives up (to log "run stopped (viewer left)")."""
-
-    def __init__(self, is_present: Callable[[], bool], grace_s: float = 3.0,
-                 on_leave: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic):
-        self.is_present, self.grace_s, self.on_leave, self.clock = is_present, grace_s, on_leave, clock
-        self._gone_since: float | None = None
-
-    def __call__(self) -> bool:
-        if self.is_present():
-            self._gone_since = None
-            return True
-        now = self.clock()
-        if self._gone_since is None:
-            self._gone_since = now
-        if now - self._gone_since < self.grace_s:
-            return True
-        if self.on_leave:
-            self.on_leave()
-        self._gone_since = None  # a later run with the same watchdog starts with a fresh grace period
-        return False
-
-
-# ------------------------------------------------------------------------------------------------
-# Small helpers both front ends need (added for the ipywidgets dashboard; self-contained).
-
-def knob_change_lines(snap: Snapshot, limit: int = 5) -> list[str]:
-    """The latest knob changes of a run, newest last: ['step 57: dropout 0 → 0.5', ...]."""
-    return [f"step {e['step']:,}: {e['knob']} {format_value(e['old'])} → {format_value(e['new'])}"
-            for e in snap.knob_changes()[-limit:]]
-

@@ -6,6 +6,8 @@ batch order, so two runs that differ by one knob see exactly the same data.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .config import Config, ExplorerError
+from .config import Config, ExplorerError, plural
 
 BUNDLED = {"tinyshakespeare": "tinyshakespeare.txt"}
 ALIASES = {"shakespeare": "tinyshakespeare", "tiny-shakespeare": "tinyshakespeare"}
@@ -75,21 +77,40 @@ def load_corpus_texts(corpus: str) -> tuple[str, str, str] | str:
 
 
 MAX_UPLOAD_BYTES = 5_000_000
+UPLOADS_BUDGET_BYTES = 200_000_000  # what a server keeps of uploads; the least recently used go first
 
 
-def save_upload(name: str, content: bytes, folder: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
-    """Check an uploaded text (size, binary, encoding) and store it where a Config can name it."""
+def save_upload(content: bytes, folder: Path, name: str = "upload.txt", max_bytes: int = MAX_UPLOAD_BYTES,
+                budget_bytes: int = UPLOADS_BUDGET_BYTES) -> Path:
+    """Check an uploaded text (size, binary, encoding) and store it under a name derived from its content,
+    so two students' `notes.txt` never overwrite each other and the same text is stored once. The folder
+    is kept under `budget_bytes` by removing the least recently used uploads. `name` is only for messages."""
     if len(content) > max_bytes:
         raise CorpusError(f"{name} is {len(content) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (Path(name).stem[:40] + ".txt")
-    path.write_bytes(content)
+    path = folder / f"{hashlib.sha256(content).hexdigest()[:24]}.txt"
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(content)
     try:
-        read_text(path)
+        read_text(partial)
     except CorpusError as err:
-        path.unlink()
-        raise CorpusError(str(err).replace(str(path), name)) from None
+        partial.unlink()
+        raise CorpusError(str(err).replace(str(partial), name)) from None
+    partial.replace(path)  # atomic: a run reading this upload never sees half a file
+    prune_uploads(folder, budget_bytes, keep=path)
     return path
+
+
+def prune_uploads(folder: Path, budget_bytes: int, keep: Path | None = None) -> None:
+    """Remove the least recently used uploads until the folder fits in `budget_bytes`."""
+    files = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in files)
+    for old in files:
+        if total <= budget_bytes:
+            break
+        if old != keep:
+            total -= old.stat().st_size
+            old.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------- tokens
@@ -188,7 +209,7 @@ class Corpus:
         for name, split in (("training", self.train), ("validation", self.valid)):
             if len(split) < need:
                 raise CorpusError(
-                    f"the {name} split has {len(split):,} tokens but one batch needs batch_size × (seq_len + 1) "
+                    f"the {name} split has {plural(len(split), 'token')} but one batch needs batch_size × (seq_len + 1) "
                     f"= {need:,}: use a larger corpus or train fraction, or a smaller batch or sequence length")
 
 

@@ -1,17 +1,22 @@
-"""The notebook / Voilà front end: the Streamlit app's knobs, buttons and charts as ipywidgets over one
-`LiveRun`, plus `experiment()`, the lessons' synchronous runs with a chart that redraws while they train.
+"""The notebook / Voilà front end: one `explorer.session.Session` drawn as ipywidgets, plus `experiment()`,
+which draws a lesson's headless experiment (explorer.lessons) while it trains.
 
     from explorer.widgets import dashboard
     dashboard()                                            # everything, as in the Streamlit app
     dashboard("dropout", show=("dropout", "dropout_kind"))  # a lesson: one preset, two knobs in view
-    dashboard(locked={"cell": "rnn"}, hidden=("layernorm",))
+    dashboard(config=model, locked={"cell": "rnn"}, hidden=("layernorm",))
+
+It only draws: every decision (presets, links, uploads, locked knobs, errors, the status line, the one
+message, which buttons are on) is the session's; the tabs and charts come from `charts.VIEWS`.
 
 Threads, and who may touch what:
-- the LiveRun trains on its own thread and only appends to its history;
-- button and knob callbacks run on the kernel's main thread: they call LiveRun and wake the pump, they never draw;
-- ONE pump thread per dashboard turns snapshots into widget trait updates (status line, knob changes, charts),
-  at most every `refresh_s` seconds while the run advances, and sleeps while it is idle, paused or finished, so
-  an abandoned kernel is left quiet. Nothing here calls display() or writes to an Output from a thread.
+- the run trains in its own worker process; the session's LiveRun reads its records on a reader thread;
+- button and knob callbacks run on the kernel's main thread: they call the session, put the knob widgets
+  back to what the session holds, and wake the pump; they never draw charts;
+- ONE pump thread per dashboard turns the session's answers into widget trait updates (status line, message,
+  buttons, knob changes, charts), at most every `refresh_s` seconds while the run advances, and sleeps while
+  it is idle, paused or ended, so an abandoned kernel is left quiet. Nothing here calls display() or writes
+  to an Output from a thread.
 - an invisible heartbeat widget pings the kernel from the open page; once the pings stop (tab closed) for
   `viewer_timeout_s`, the run's watchdog stops it.
 """
@@ -21,43 +26,39 @@ from __future__ import annotations
 import base64
 import html
 import os
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import altair as alt
 import anywidget
 import ipywidgets as W
-import torch
 import traitlets
 
 from . import charts
-from .config import KNOBS, LIVE_KNOBS, Config, ConfigError, ExplorerError, format_value
-from .controls import (ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, Control, ViewerWatchdog,
-                       config_from_query, describe_changes, knob_change_lines, setup_changes,
-                       status_line, torch_threads_for, widget_value)
-from .data import BUNDLED, save_upload
+from .config import KNOBS, Config, ConfigError, format_value
+from .controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, Control, widget_value
 from .export import history_csv
-from .history import History, Snapshot
-from .live import LiveRun
+from .history import Snapshot
+from .lessons import Progress, Result, run_experiment
 from .presets import PRESETS, preset_config
-from .train import Trainer
+from .session import Message, Session, ViewerWatchdog, knob_change_lines, parse_link
 
-VIEWS = {"gap": "Generalisation gap", "gradients": "Gradients", "weights": "Weights",
-         "compare": "Compare runs", "sample": "Text sample"}
+SAMPLE = "sample"           # the text sample tab: not a chart view, so not in charts.VIEWS
+TAB_TITLES = {**{name: view.title for name, view in charts.VIEWS.items()}, SAMPLE: "Text sample"}
+VIEWS = tuple(TAB_TITLES)   # every tab, in order
 CHART_WIDTH = 600           # plot width in pixels (axes and legends come on top)
+PROJECTOR_HEIGHT = 560      # plot height with the projector toggle on (the app uses the same)
 REFRESH_S = 0.5             # at most two chart redraws a second
 VIEWER_TIMEOUT_S = 90.0     # no heartbeat for this long: the page is gone (background tabs beat once a minute)
 BEAT_MS = 5000
 LABEL_WIDTH, ROW_WIDTH = "190px", "400px"
 NO_PRESET = "— pick a lesson —"
-UPLOADS = Path(tempfile.gettempdir()) / "explorer-uploads"
 EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
+BUTTON_STYLES = {"train": "success", "pause": "warning", "reset": "", "save": "", "clear": ""}
 
 
 # ------------------------------------------------------------------------------------------ offline charts
@@ -147,7 +148,7 @@ class Heartbeat(anywidget.AnyWidget):
         return self.last_beat is None or time.monotonic() - self.last_beat < timeout_s
 
 
-def _button(label: str, tooltip: str, style: str = "") -> W.Button:
+def _button(label: str = "", tooltip: str = "", style: str = "") -> W.Button:
     return W.Button(description=label, tooltip=tooltip, button_style=style, layout=W.Layout(width="auto"))
 
 
@@ -155,130 +156,122 @@ def _heading(text: str) -> W.HTML:
     return W.HTML(f"<b style='font-size:1.05em'>{html.escape(text)}</b>")
 
 
+def _line(message: Message, size: str = "1em", bold: bool = False) -> str:
+    text = html.escape(message.text)
+    return f"<div style='color:{message.colour};font-size:{size}'>{f'<b>{text}</b>' if bold else text}</div>"
+
+
 # ------------------------------------------------------------------------------------------ the dashboard
 class Dashboard(W.VBox):
-    """Build it with `dashboard(...)`. Parts a test or a lesson may reach: `.run` (the LiveRun),
-    `.controls` {knob: widget}, `.buttons` {train, pause, reset, save, clear, generate, export},
-    `.charts` {name: JupyterChart}, `.status`, `.knob_list`, `.notice`, `.tabs`, `.preset`, `.redraws`."""
+    """Build it with `dashboard(...)`. Parts a test or a lesson may reach: `.session` (its run is
+    `.session.run`), `.controls` {knob: widget}, `.corpus`, `.upload`, `.preset`, `.buttons` {train, pause,
+    reset, save, clear, generate, export}, `.charts` {chart name: JupyterChart}, `.status`, `.notice` (the
+    link's notices and the session's one message), `.knob_list`, `.tabs`, `.views`, `.metric`, `.projector`,
+    `.heartbeat`, `.redraws`."""
 
-    def __init__(self, config: Config, *, preset: str | None = None, preset_base: Config | None = None,
-                 fixed: Iterable[str] = (), hidden: Iterable[str] = (), views: Iterable[str] = tuple(VIEWS),
-                 presets: bool = True, notices: Iterable[str] = (), width: int = CHART_WIDTH,
-                 refresh_s: float = REFRESH_S, viewer_timeout_s: float = VIEWER_TIMEOUT_S):
+    def __init__(self, config: Config, *, preset: str | None = None, locked: Mapping[str, object] | None = None,
+                 hidden: Iterable[str] = (), notices: Iterable[str] = (), views: Iterable[str] = VIEWS,
+                 presets: bool = True, width: int = CHART_WIDTH, refresh_s: float = REFRESH_S,
+                 viewer_timeout_s: float = VIEWER_TIMEOUT_S):
         enable_offline_charts()
-        self._base, self._preset_base = config, preset_base or Config()
-        self._fixed, self._hidden = set(fixed), set(hidden)
-        self._views = [v for v in views if v in VIEWS] or ["gap"]
+        self.views = list(views)
         self._width, self._refresh_s, self._period = width, refresh_s, refresh_s
         self._viewer_timeout_s = viewer_timeout_s
-        self._flash: str | None = None
-        self._notices = list(notices)
         self._closed = threading.Event()
         self._wake = threading.Event()
         self._busy_until = 0.0     # keep polling a little after any action (a Reset's first record, a step)
+        self._syncing = False      # True while the widgets are set from the session (their callbacks stay quiet)
         self.redraws = 0           # chart redraws so far (tests check that an idle dashboard stays idle)
         self.pump_error: str | None = None
         self.heartbeat = Heartbeat()
-        self.run = LiveRun(config, watchdog=ViewerWatchdog(self._viewer_present, on_leave=self._viewer_left))
+        self.session = Session(config, source="notebook", owner=uuid.uuid4().hex, locked=locked,
+                               hidden=frozenset(hidden), notices=list(notices), preset=preset,
+                               watchdog=ViewerWatchdog(self._viewer_present, on_leave=self._wake.set))
+        wanted = self.session.wanted
 
-        # --- knobs
-        self.controls = {c.name: control_widget(c, getattr(config, c.name)) for c in ALL_CONTROLS}
+        # --- knobs: what the session wants, shown; locked ones disabled
+        self.controls = {c.name: control_widget(c, getattr(wanted, c.name)) for c in ALL_CONTROLS}
         for name, widget in self.controls.items():
-            widget.disabled = name in self._fixed
+            widget.disabled = not self.session.movable(name)
             widget.observe(lambda change, name=name: self._on_knob(name, change["new"]), names="value")
-        self._corpora = {"Tiny Shakespeare (bundled)": "tinyshakespeare"}
-        if config.corpus not in self._corpora.values():
-            self._corpora[Path(config.corpus).name] = config.corpus
-        self.corpus = W.Dropdown(options=list(self._corpora.items()), value=config.corpus, description="Corpus",
+        self.corpus = W.Dropdown(options=self._corpus_options(), value=wanted.corpus, description="Corpus",
                                  style={"description_width": LABEL_WIDTH}, layout=W.Layout(width=ROW_WIDTH),
-                                 disabled="corpus" in self._fixed, tooltip="The text the model learns")
-        self.corpus.observe(lambda _: self._poke(), names="value")
+                                 disabled=not self.session.movable("corpus"), tooltip="The text the model learns")
+        self.corpus.observe(lambda change: self._on_knob("corpus", change["new"]), names="value")
         self.upload = W.FileUpload(accept=".txt", multiple=False, description="Use my own .txt file",
                                    layout=W.Layout(width="auto", margin="2px 0 6px 194px"),
-                                   disabled="corpus" in self._fixed)
+                                   disabled=not self.session.movable("corpus"))
         self.upload.observe(self._on_upload, names="value")
         self.preset = W.Dropdown(options=[NO_PRESET, *PRESETS], value=preset if preset in PRESETS else NO_PRESET,
                                  description="Lesson preset", style={"description_width": "110px"},
-                                 layout=W.Layout(width=ROW_WIDTH), tooltip="Fills in every knob for one lesson; "
-                                 "then press Reset (or Train)")
+                                 layout=W.Layout(width=ROW_WIDTH), tooltip="Fills in every knob for one lesson: "
+                                 "live knobs act at once, setup waits for Reset")
         self.preset_text = W.HTML(layout=W.Layout(width=ROW_WIDTH))
-        self._describe_preset()
         self.preset.observe(self._on_preset, names="value")
 
-        # --- buttons, status
-        self.buttons = {
-            "train": _button("▶ Train", "Start a run (or resume a paused one)", "success"),
-            "pause": _button("❚❚ Pause", "Hold the run; Resume goes on from the same step", "warning"),
-            "reset": _button("↺ Reset", "A fresh model with the current setup and knobs, same seed; waits for Train"),
-            "save": _button("Save run for comparison", "Keep this run's curves; they stay on Compare runs"),
-            "clear": _button("Clear comparisons", "Forget the saved runs"),
-        }
-        self.buttons["train"].on_click(lambda _: self._act(self._start))
-        self.buttons["pause"].on_click(lambda _: self._act(self._pause_or_resume))
-        self.buttons["reset"].on_click(lambda _: self._act(self._start, True))
-        self.buttons["save"].on_click(lambda _: self._act(self._save))
-        self.buttons["clear"].on_click(lambda _: self._act(self.run.clear_saved))
+        # --- buttons (labels and states come from the session), status, the one message
+        actions = {"train": self.session.train, "pause": self.session.pause_or_resume, "reset": self.session.reset,
+                   "save": self._save, "clear": self.session.clear_saved}
+        self.buttons = {key: _button(style=BUTTON_STYLES[key]) for key in actions}
+        for key, action in actions.items():
+            self.buttons[key].on_click(lambda _, action=action: self._act(action))
+        self.projector = W.Checkbox(value=False, description="Projector: bigger type and charts", indent=False,
+                                    layout=W.Layout(width="auto"))
+        self.projector.observe(lambda _: self._poke(), names="value")
         self.status = W.HTML(layout=W.Layout(min_height="1.6em"))
         self.notice = W.HTML()
         self.knob_list = W.HTML()
 
-        # --- views
+        # --- views: one tab per charts.VIEWS entry asked for, one chart widget per ChartSpec
+        unknown = [v for v in self.views if v not in TAB_TITLES]
+        if unknown or not self.views:
+            raise ConfigError(f"unknown view {unknown[0] if unknown else None!r}; views: {', '.join(TAB_TITLES)}")
         self.metric = W.ToggleButtons(options=[("loss", "loss"), ("perplexity", "ppl")], value="loss",
                                       style={"button_width": "90px"}, tooltip="Loss in nats/token, or perplexity = e^loss")
         self.metric.observe(lambda _: self._poke(), names="value")
         self.charts: dict[str, alt.JupyterChart] = {}
-        pages = {}
-        for view in self._views:
-            if view == "gap":
-                self.charts["gap"] = chart_widget(width=width)
-                pages[view] = W.VBox([self.metric, self.charts["gap"]])
-            elif view == "gradients":
-                self.charts["gradient_histogram"] = chart_widget(width=width)
-                self.charts["layer_gradients"] = chart_widget(width=width)
-                pages[view] = W.VBox([self.charts["gradient_histogram"], self.charts["layer_gradients"]])
-            elif view == "weights":
-                self.charts["weight_norms"] = chart_widget(width=width)
-                pages[view] = W.VBox([self.charts["weight_norms"]])
-            elif view == "compare":
-                self.charts["comparison"] = chart_widget(width=width)
-                pages[view] = W.VBox([self.charts["comparison"]])
-            elif view == "sample":
-                pages[view] = self._sample_panel()
-        self.tabs = W.Tab(children=list(pages.values()), titles=[VIEWS[v] for v in pages])
+        pages = []
+        for name in self.views:
+            if name == SAMPLE:
+                pages.append(self._sample_panel())
+                continue
+            widgets = [self.metric] if name == "gap" else []
+            for spec in charts.VIEWS[name].charts:
+                self.charts[spec.name] = chart_widget(spec.build(Snapshot(), [], width=width), width=width)
+                widgets.append(self.charts[spec.name])
+            pages.append(W.VBox(widgets))
+        self.tabs = W.Tab(children=pages, titles=[TAB_TITLES[v] for v in self.views])
         self.tabs.observe(lambda _: self._poke(), names="selected_index")
         self.export_link = W.HTML()
         self.buttons["export"] = _button("History as CSV", "A spreadsheet of every kept step and evaluation")
-        self.buttons["export"].on_click(lambda _: self._act(self._export))
+        self.buttons["export"].on_click(lambda _: self._export())
 
         super().__init__(children=[self._layout(presets)], layout=W.Layout(width="100%"))
         self.add_class("explorer-dashboard")
-        self._refresh(None)
+        self._sync_widgets()
+        self._shown = self._refresh(None)
         self._pump_thread = threading.Thread(target=self._pump, name="explorer-dashboard-pump", daemon=True)
         self._pump_thread.start()
 
     # -------------------------------------------------------------------------------- layout
     def _layout(self, presets: bool) -> W.Widget:
-        def visible(controls):
-            return [self.controls[c.name] for c in controls if c.name not in self._hidden]
+        def visible(controls, advanced: bool):
+            return [self.controls[c.name] for c in controls
+                    if (c.name in ADVANCED) == advanced and c.name not in self.session.hidden]
 
-        live_main = visible(c for c in LIVE_CONTROLS if c.name not in ADVANCED)
-        live_more = visible(c for c in LIVE_CONTROLS if c.name in ADVANCED)
-        setup = visible(c for c in SETUP_CONTROLS if c.name not in ADVANCED)
-        setup += visible(c for c in SETUP_CONTROLS if c.name in ADVANCED)
-        if "corpus" not in self._hidden:
+        live_main, live_more = visible(LIVE_CONTROLS, False), visible(LIVE_CONTROLS, True)
+        setup = visible(SETUP_CONTROLS, False) + visible(SETUP_CONTROLS, True)
+        if "corpus" not in self.session.hidden:
             setup = [self.corpus, W.HBox([self.upload]), *setup]
-        left = []
-        if presets:
-            left += [self.preset, self.preset_text]
+        left = [self.preset, self.preset_text] if presets else []
         if live_main or live_more:
             left.append(_heading("Live knobs: they act at the next step"))
             left += live_main
         for title, widgets in (("More live knobs", live_more), ("Setup: a new model, applies on Reset", setup)):
             if widgets:
-                accordion = W.Accordion(children=[W.VBox(widgets)], titles=[title], layout=W.Layout(width="440px"))
-                left.append(accordion)
-        right = [W.HBox(list(self.buttons[b] for b in ("train", "pause", "reset", "save", "clear")),
-                        layout=W.Layout(flex_flow="row wrap")),
+                left.append(W.Accordion(children=[W.VBox(widgets)], titles=[title], layout=W.Layout(width="440px")))
+        right = [W.HBox([*(self.buttons[b] for b in BUTTON_STYLES), self.projector],
+                        layout=W.Layout(flex_flow="row wrap", align_items="center")),
                  self.status, self.notice, self.knob_list, self.tabs,
                  W.HBox([self.buttons["export"], self.export_link], layout=W.Layout(align_items="center")),
                  self.heartbeat]
@@ -294,192 +287,167 @@ class Dashboard(W.VBox):
                                              description="Temperature", style={"description_width": "110px"},
                                              layout=W.Layout(width=ROW_WIDTH),
                                              tooltip="Low: safe and repetitive; high: adventurous and noisy")
-        self.buttons["generate"] = _button("Generate text", "Text from the model's current weights", "info")
+        self.buttons["generate"] = _button("Generate text", "From the weights as they are now; training goes on", "info")
         self.buttons["generate"].on_click(lambda _: self._generate())
         self.sample_text = W.HTML()
         self._samples = 0
         return W.VBox([self.prompt, self.sample_length, self.temperature, self.buttons["generate"], self.sample_text],
                       layout=W.Layout(align_items="flex-start"))
 
-    # -------------------------------------------------------------------------------- what the widgets say
-    def wanted_config(self) -> Config:
-        """The setup and knobs the widgets show (locked and hidden knobs keep the dashboard's values)."""
-        free = {name: w.value for name, w in self.controls.items()
-                if name not in self._fixed and name not in self._hidden}
-        corpus = self._base.corpus if "corpus" in self._fixed or "corpus" in self._hidden else self.corpus.value
-        return self._base.replace(corpus=corpus, **free)
-
-    def _describe_preset(self) -> None:
-        name = self.preset.value
-        self.preset_text.value = (f"<i><b>{html.escape(name)}</b> teaches: {html.escape(PRESETS[name].teaches)}.</i>"
-                                  if name in PRESETS else "")
+    def _corpus_options(self) -> list[tuple[str, str]]:
+        options = list(self.session.corpus_choices().items())
+        corpus = self.session.wanted.corpus
+        if corpus not in dict(options).values():  # a lesson's own file, given in its config
+            options.append((Path(corpus).name, corpus))
+        return options
 
     # -------------------------------------------------------------------------------- callbacks (main thread)
     def _poke(self, busy_s: float = 3.0) -> None:
         self._busy_until = time.monotonic() + busy_s
         self._wake.set()
 
-    def _act(self, action: Callable, *args, **kwargs) -> None:
-        """Run a button's action; a user's mistake becomes one line on the page, never a traceback."""
-        self._flash = None
-        try:
-            action(*args, **kwargs)
-        except ExplorerError as err:
-            self._flash = str(err)
-        except Exception as err:  # noqa: BLE001 - e.g. out of memory for a huge model: say so, keep the page
-            self._flash = f"could not do that: {type(err).__name__}: {err}"
+    def _act(self, action: Callable, *args):
+        """One user action through the session (which turns a mistake into the page's one message); then the
+        widgets show what the session now holds, and the pump redraws."""
+        result = self.session.act(action, *args)
+        self._sync_widgets()
         self._poke()
+        return result
+
+    def _sync_widgets(self) -> None:
+        """Every knob widget back to the session's value (a refused or adjusted move does not stay shown)."""
+        session, self._syncing = self.session, True
+        try:
+            for control in ALL_CONTROLS:
+                self.controls[control.name].value = widget_value(control, getattr(session.wanted, control.name))
+            options = self._corpus_options()
+            if list(self.corpus.options) != options:
+                self.corpus.options = options
+            self.corpus.value = session.wanted.corpus
+            if session.preset in PRESETS and session.preset != self.preset.value:
+                self.preset.value = session.preset
+            self._describe_preset()
+        finally:
+            self._syncing = False
+
+    def _describe_preset(self) -> None:
+        name = self.preset.value
+        self.preset_text.value = (f"<i><b>{html.escape(name)}</b> teaches: {html.escape(PRESETS[name].teaches)}.</i>"
+                                  if name in PRESETS else "")
 
     def _on_knob(self, name: str, value) -> None:
-        if name in LIVE_KNOBS:
-            self._act(self.run.set_knobs, **{name: round(value, 10) if isinstance(value, float) else value})
-        else:
-            self._poke()  # setup: the notice "press Reset" appears
+        if not self._syncing:
+            self._act(self.session.set_knobs, {name: round(value, 10) if isinstance(value, float) else value})
 
     def _on_preset(self, change) -> None:
-        self._describe_preset()
-        name = change["new"]
-        if name not in PRESETS:
+        if self._syncing:
             return
-        config = preset_config(name, self._preset_base)
-        self._base = config.replace(**{k: getattr(self._base, k) for k in self._fixed | self._hidden})
-        for control in ALL_CONTROLS:  # as if moved by hand: live knobs reach a running model, as in the app
-            if control.name not in self._fixed and control.name not in self._hidden:
-                self.controls[control.name].value = widget_value(control, getattr(config, control.name))
-        self._poke()
+        self._describe_preset()
+        if change["new"] in PRESETS:
+            self._act(self.session.apply_preset, change["new"])
 
     def _on_upload(self, change) -> None:
-        files = change["new"]
-        if not files:
+        if self._syncing or not change["new"]:
             return
-        item = files[0]
+        item = change["new"][0]
+        self._act(self.session.upload, item["name"], bytes(item["content"]))
+        self._syncing = True
         try:
-            path = save_upload(item["name"], bytes(item["content"]), UPLOADS / uuid.uuid4().hex[:12])
-        except ExplorerError as err:
-            self._flash = str(err)
-        else:
-            self._corpora[item["name"]] = str(path)
-            self.corpus.options = list(self._corpora.items())
-            self.corpus.value = str(path)
-            self._flash = None
-        self._poke()
-
-    def _start(self, paused: bool = False) -> None:
-        others = sum(t.name == "explorer-liverun" and t.is_alive() for t in threading.enumerate()) - self.run.alive
-        self.run.torch_threads = torch_threads_for(others)
-        config = self.wanted_config()
-        (self.run.reset if paused else self.run.train)(config)
-
-    def _pause_or_resume(self) -> None:
-        (self.run.resume if self.run.paused else self.run.pause)()
+            self.upload.value = ()  # the same file may be chosen again
+        finally:
+            self._syncing = False
 
     def _save(self) -> None:
-        if self.run.trainer is None:
-            raise ConfigError("nothing to save yet: press Train first")
-        name = self.run.save_run()
-        self._flash = f"Saved as “{name}”: change a knob, Reset and Train, then look at Compare runs."
-        if "compare" in self._views:
-            self.tabs.selected_index = self._views.index("compare")
+        self.session.save()
+        if "compare" in self.views:
+            self.tabs.selected_index = self.views.index("compare")
 
     def _export(self) -> None:
-        data = base64.b64encode(history_csv(self.run.snapshot()).encode()).decode()
+        data = base64.b64encode(history_csv(self.session.run.snapshot()).encode()).decode()
         self.export_link.value = (f"<a download='explorer-history.csv' href='data:text/csv;base64,{data}'>"
                                   f"⬇ explorer-history.csv</a>")
 
     def _generate(self) -> None:
         self._samples += 1
-        try:
-            text = self.run.sample(self.prompt.value, self.sample_length.value, self.temperature.value,
-                                   seed=self._samples)
-        except ExplorerError as err:
-            text, style = str(err), "color:#555"
-        except Exception as err:  # noqa: BLE001 - a diverged model has NaN weights
-            text, style = f"No sample from this model: {type(err).__name__}: {err}", "color:#D55E00"
-        else:
-            style = ""
-        self.sample_text.value = (f"<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
-                                  f"background:#f6f6f6;padding:8px;max-width:{self._width + 100}px;{style}'>"
+        text, problem = self.session.sample(self.prompt.value, self.sample_length.value, self.temperature.value,
+                                            self._samples)
+        if problem is not None:
+            self.sample_text.value = _line(problem)
+            return
+        step = self.session.run.snapshot().last_step
+        self.sample_text.value = (f"<div style='color:#555'>Sampled after step {step:,}:</div>"
+                                  f"<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
+                                  f"background:#f6f6f6;padding:8px;max-width:{self._width + 100}px'>"
                                   f"{html.escape(text)}</div>")
 
-    def _viewer_present(self) -> bool:  # called from the LiveRun worker thread
+    def _viewer_present(self) -> bool:  # called from the run's reader thread
         return not self._closed.is_set() and self.heartbeat.alive(self._viewer_timeout_s)
-
-    def _viewer_left(self) -> None:
-        self._flash = "Stopped: the page stopped answering (closed?). Press Train to start again."
-        self._wake.set()
 
     # -------------------------------------------------------------------------------- the pump (its own thread)
     def _pump(self) -> None:
-        shown = None
+        shown = self._shown
         while not self._closed.is_set():
             self._wake.clear()
             try:
                 shown = self._refresh(shown)
             except Exception as err:  # noqa: BLE001 - the pump must survive a bad redraw and say so
                 self.pump_error = f"{type(err).__name__}: {err}"
-            moving = self.run.status == "running" or time.monotonic() < self._busy_until
+            moving = self.session.run.status == "running" or time.monotonic() < self._busy_until
             self._wake.wait(self._period if moving else None)  # idle: sleep until a button or knob moves
 
-    def _refresh(self, shown):
-        """Push what changed since `shown` (a key of the state last drawn); returns the new key."""
-        run, snap = self.run, self.run.snapshot()
-        status = run.status
+    def _refresh(self, shown: tuple | None) -> tuple:
+        """Push what changed since `shown` (the (page, charts) keys last drawn); returns the new keys."""
+        session, run = self.session, self.session.run
+        snap = run.snapshot()
         tab = self.tabs.selected_index
-        view = self._views[tab] if tab is not None and tab < len(self._views) else None
-        wanted, notice = None, ""
-        try:
-            wanted = self.wanted_config()
-        except ExplorerError as err:
-            notice = str(err)
-        if wanted is not None and run.trainer is not None and (pending := setup_changes(run.config, wanted)):
-            notice = f"Setup changed ({describe_changes(pending)}): press Reset to build the new model."
-        key = (status, snap.last_step, len(snap.evals), len(snap.events), tuple(run.saved), view,
-               self.metric.value, self._flash, run.error, notice, self.pump_error, tuple(self._notices))
-        if key == shown:
-            return shown
+        view = self.views[tab] if tab is not None and tab < len(self.views) else None
+        status, message, buttons = session.status(), session.message(), session.buttons()
+        page = (status, message, tuple(buttons.items()), self.projector.value, self.pump_error,
+                snap.last_step, len(snap.events))
+        drawn = (run.run_id, snap.last_step, len(snap.evals), len(snap.events), tuple(run.saved), view,
+                 self.metric.value, self.projector.value)
+        old_page, old_drawn = shown or (None, None)
         began = time.monotonic()
-        device = str(run.trainer.device) if run.trainer else ""
-        colour = {"diverged": "#D55E00", "error": "#D55E00", "finished": "#009E73", "early_stop": "#009E73"}
-        self.status.value = (f"<div style='font-size:1.15em;color:{colour.get(status, '#0072B2')}'><b>"
-                             f"{html.escape(status_line(status, snap, device, run.error))}</b></div>")
-        lines = [f"From the link: {n}" for n in self._notices] + [x for x in (self._flash, notice) if x]
+        if page != old_page:
+            self._draw_page(status, message, buttons, snap)
+        if drawn != old_drawn:
+            self._draw_charts(view, snap)
+        elapsed = time.monotonic() - began
+        self._period = max(self._refresh_s, 3 * elapsed)  # on a busy 2-core laptop, drawing never crowds out training
+        return page, drawn
+
+    def _draw_page(self, status: Message, message: Message | None, buttons: dict, snap: Snapshot) -> None:
+        big = self.projector.value
+        self.status.value = _line(status, "1.5em" if big else "1.15em", bold=True)
+        lines = [_line(Message("warning", f"From the link: {notice}")) for notice in self.session.notices]
+        if message is not None:
+            lines.append(_line(message, "1.2em" if big else "1em"))
         if self.pump_error:
-            lines.append(f"(display problem: {self.pump_error})")
-        self.notice.value = "".join(f"<div style='color:#8a4b00'>{html.escape(x)}</div>" for x in lines)
+            lines.append(_line(Message("warning", f"(display problem: {self.pump_error})")))
+        self.notice.value = "".join(lines)
         changes = knob_change_lines(snap)
         self.knob_list.value = ("<div style='color:#444'>Knob changes: " + " · ".join(map(html.escape, changes))
                                 + "</div>") if changes else ""
-        self.buttons["train"].disabled = status == "running"
-        self.buttons["pause"].description = "▶ Resume" if status == "paused" else "❚❚ Pause"
-        self.buttons["pause"].disabled = status not in ("running", "paused")
-        self.buttons["save"].disabled = run.trainer is None
-        self.buttons["clear"].disabled = not run.saved
-        self._draw(view, snap)
-        elapsed = time.monotonic() - began
-        self._period = max(self._refresh_s, 3 * elapsed)  # on a busy 2-core laptop, drawing never crowds out training
-        return key
+        for key, button in buttons.items():
+            widget = self.buttons[key]
+            widget.description, widget.disabled, widget.tooltip = button.label, not button.enabled, button.help
 
-    def _draw(self, view: str | None, snap: Snapshot) -> None:
-        width = self._width
-        builders = {
-            "gap": lambda: charts.gap_chart(snap, metric=self.metric.value, width=width),
-            "gradient_histogram": lambda: charts.gradient_histogram_chart(snap, width=width),
-            "layer_gradients": lambda: charts.layer_gradient_chart(snap, width=width),
-            "weight_norms": lambda: charts.weight_norm_chart(snap, width=width),
-            "comparison": lambda: charts.comparison_chart([*self.run.saved.values(), snap], width=width),
-        }
-        names = {"gap": ["gap"], "gradients": ["gradient_histogram", "layer_gradients"],
-                 "weights": ["weight_norms"], "compare": ["comparison"]}.get(view, [])
-        for name in names:
-            self.charts[name].chart = builders[name]()
+    def _draw_charts(self, view: str | None, snap: Snapshot) -> None:
+        if view not in charts.VIEWS:
+            return
+        big = self.projector.value
+        saved = list(self.session.run.saved.values())
+        for spec in charts.VIEWS[view].charts:
+            self.charts[spec.name].chart = spec.build(snap, saved, width=self._width, metric=self.metric.value,
+                                                      projector=big, **({"height": PROJECTOR_HEIGHT} if big else {}))
             self.redraws += 1
 
     # -------------------------------------------------------------------------------- ending
     def close(self) -> None:
-        """Stop the run and the pump thread, then close the widget."""
+        """Stop the run (its worker processes too) and the pump thread, then close the widget."""
         self._closed.set()
         self._wake.set()
-        self.run.stop()
+        self.session.close()
         if self._pump_thread is not threading.current_thread():
             self._pump_thread.join(2.0)
         super().close()
@@ -487,7 +455,7 @@ class Dashboard(W.VBox):
 
 def dashboard(preset: str | None = None, *, config: Config | None = None,
               locked: Iterable[str] | Mapping[str, object] = (), hidden: Iterable[str] = (),
-              show: Iterable[str] | None = None, views: Iterable[str] = tuple(VIEWS), presets: bool = True,
+              show: Iterable[str] | None = None, views: Iterable[str] = VIEWS, presets: bool = True,
               query: str | None = None, width: int = CHART_WIDTH, refresh_s: float = REFRESH_S,
               viewer_timeout_s: float = VIEWER_TIMEOUT_S) -> Dashboard:
     """The live dashboard, ready to display (nothing trains until Train is pressed).
@@ -496,81 +464,46 @@ def dashboard(preset: str | None = None, *, config: Config | None = None,
     config   the starting Config (the preset is applied on top of it; default: Config()).
     locked   knobs shown but not movable; a mapping also sets them: locked={"cell": "rnn"}.
     hidden   knobs not shown at all (they keep the starting value); `show` is the opposite: only these.
-    views    tabs, from "gap", "gradients", "weights", "compare", "sample".
+    views    tabs, from "gap", "gradients", "weights", "compare" (charts.VIEWS) and "sample".
     presets  False hides the preset picker.
     query    a shared link's query string ("preset=dropout&hidden=64"; Voilà passes the page's as the
-             QUERY_STRING environment variable): its preset replaces `preset`, its knobs override both.
-             A link may only name the bundled corpus; bad values are skipped and listed on the page.
+             QUERY_STRING environment variable), read by `session.parse_link` exactly as the app reads its
+             URL: its preset replaces `preset`, its knobs override both; problems are listed on the page.
     """
-    base = config or Config()
-    notices: list[str] = []
-    params = dict(parse_qsl((query or "").lstrip("?")))
-    if params.get("preset"):
-        preset = params["preset"]
-        if preset not in PRESETS:
-            notices.append(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-            preset = None
-    start = preset_config(preset, base) if preset else base
-    for name, value in params.items():  # one at a time, so a bad value leaves the preset's in place
-        if name in KNOBS:
-            linked, problems = config_from_query({name: value}, corpus_allowed=lambda corpus: corpus in BUNDLED)
-            notices += problems
-            if not problems:
-                start = start.replace(**{name: getattr(linked, name)})
+    if preset is not None:
+        preset_config(preset)  # a lesson's own typo fails loudly, unlike a viewer's link
+    link = dict(parse_qsl((query or "").lstrip("?")))
+    start, preset, notices = parse_link({"preset": preset, **link} if preset else link, config or Config())
     locked_values = dict(locked) if isinstance(locked, Mapping) else dict.fromkeys(locked)
-    fixed, hidden = set(locked_values), set(hidden)
+    hidden = set(hidden)
     if show is not None:
         hidden |= ({c.name for c in ALL_CONTROLS} | {"corpus"}) - set(show)
-    unknown = sorted((fixed | hidden | set(show or ())) - set(KNOBS))
+    unknown = sorted((set(locked_values) | hidden | set(show or ())) - set(KNOBS))
     if unknown:
         raise ConfigError(f"unknown knob {unknown[0]!r}; known: {', '.join(KNOBS)}")
-    start = start.replace(**{k: v for k, v in locked_values.items() if v is not None})
-    return Dashboard(start, preset=preset, preset_base=base, fixed=fixed, hidden=hidden,
-                     views=views, presets=presets, notices=notices, width=width, refresh_s=refresh_s,
-                     viewer_timeout_s=viewer_timeout_s)
+    locked_values = {k: getattr(start, k) if v is None else v for k, v in locked_values.items()}
+    return Dashboard(start, preset=preset, locked=locked_values, hidden=hidden, notices=notices, views=views,
+                     presets=presets, width=width, refresh_s=refresh_s, viewer_timeout_s=viewer_timeout_s)
 
 
 # ------------------------------------------------------------------------------------------ lessons
-@dataclass
-class Result:
-    """One finished run of `experiment()`: the trainer (its model, for measuring weights) and its history."""
-
-    name: str
-    config: Config
-    trainer: Trainer
-    snapshot: Snapshot
-    seconds: float
-
-
 def experiment(runs: Mapping[str, Config], chart: Callable[[list[Snapshot]], alt.TopLevelMixin] | None = None,
                schedules: Mapping[str, dict] | None = None, every_s: float = 1.0, threads: int | None = None,
                live: bool = True, width: int = CHART_WIDTH) -> dict[str, Result]:
-    """Train each configuration to its end, one after another, in THIS thread (the cell returns when all are
-    done), with a chart redrawn about every `every_s` seconds while they train: `chart(snapshots)` gets the
-    finished runs and the one in progress (default: their validation losses on one axis). `schedules`
-    {run name: {step: {knob: value}}} moves knobs mid-run, as a slider would. `threads` sets torch's CPU
-    threads (1 is fastest for tiny models). Returns {name: Result}."""
-    if threads:
-        torch.set_num_threads(threads)
+    """`explorer.lessons.run_experiment` (each configuration trained to its end, one after another, in THIS
+    thread, every run in the store), drawn while it trains: a progress line and `chart(snapshots)` (the
+    finished runs and the one in progress; default: their validation losses on one axis), redrawn about
+    every `every_s` seconds. `schedules` {run name: {step: {knob: value}}} moves knobs mid-run, as a slider
+    would; `threads` sets torch's CPU threads (1 is fastest for tiny models). Returns {name: Result}."""
     draw = chart or (lambda snaps: charts.comparison_chart(snaps, width=width))
-    progress = view = None
+    progress = None
     if live:
         from IPython.display import display
-        progress, view = W.HTML(), chart_widget(width=width)
-        display(W.VBox([progress, view]))
-    results: dict[str, Result] = {}
-    for i, (name, config) in enumerate(runs.items(), start=1):
-        began = last = time.monotonic()
-        trainer, history = Trainer(config), History(name)
-        for record in trainer.run((schedules or {}).get(name)):
-            history.add(record)
-            if live and time.monotonic() - last > every_s:
-                last = time.monotonic()
-                progress.value = f"Run {i}/{len(runs)} <b>{html.escape(name)}</b>: step {trainer.step_count:,} of {config.steps:,}"
-                view.chart = draw([r.snapshot for r in results.values()] + [history.snapshot()])
-        results[name] = Result(name, config, trainer, history.snapshot(), time.monotonic() - began)
-    if live:
-        total = sum(r.seconds for r in results.values())
-        progress.value = f"{len(results)} run{'s' * (len(results) > 1)} done in {total:.0f} s."
-        view.chart = draw([r.snapshot for r in results.values()])
-    return results
+        line, view = W.HTML(), chart_widget(width=width)
+        display(W.VBox([line, view]))
+
+        def progress(p: Progress) -> None:
+            line.value = html.escape(p.text)
+            view.chart = draw(p.snapshots)
+
+    return run_experiment(runs, schedules=schedules, progress=progress, every_s=every_s, threads=threads)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 import multiprocessing
+import multiprocessing.spawn
 import os
 import threading
 import time
@@ -36,7 +37,26 @@ from .train import Trainer
 SEND_S = 0.1          # records reach the page at most this far behind
 WATCH_S = 1.0         # the page's reader calls its watchdog this often
 START_TIMEOUT_S = 120.0
+WORKER_NAME = "explorer-worker"
 PRELOAD = ["explorer.preload"]  # torch, the trainer and the bundled corpus, once, in the forkserver
+
+
+def _leave_main_alone(get_preparation_data):
+    """A worker needs nothing from its page's `__main__` (the forkserver preloaded explorer), and
+    importing it would do harm: Streamlit runs the app script as `__main__`, so every worker would run
+    the whole page again; a script without an `if __name__ == "__main__":` guard would start over."""
+    def preparation_data(name):
+        data = get_preparation_data(name)
+        if name == WORKER_NAME:
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+    preparation_data.leaves_main_alone = True
+    return preparation_data
+
+
+if not getattr(multiprocessing.spawn.get_preparation_data, "leaves_main_alone", False):
+    multiprocessing.spawn.get_preparation_data = _leave_main_alone(multiprocessing.spawn.get_preparation_data)
 
 
 def _context():
@@ -83,7 +103,7 @@ class Worker:
         self._sample_ids = itertools.count()
         self.conn, child = _CTX.Pipe()
         self.process = _CTX.Process(target=serve, args=(child, os.getpid(), store_path), daemon=True,
-                                    name="explorer-worker")
+                                    name=WORKER_NAME)
         self.process.start()
         child.close()
         _WORKERS.add(self)

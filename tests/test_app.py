@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.config import Config
 from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
+from explorer.store import RunStore
 from explorer.data import MAX_UPLOAD_BYTES, bundled_text
 from explorer.presets import PRESETS, preset_config
 from tests.app_server import tiny_query, wait_until
@@ -46,7 +47,7 @@ def open_app(query: dict | None = None) -> AppTest:
 
 @pytest.fixture
 def apps():
-    """Open apps; every run they started is stopped afterwards (AppTest leaves worker threads running)."""
+    """Open apps; every session's worker processes are stopped afterwards (AppTest has no session end)."""
     opened: list[AppTest] = []
 
     def make(query: dict | None = None) -> AppTest:
@@ -54,8 +55,8 @@ def apps():
         return opened[-1]
     yield make
     for at in opened:
-        if "run" in at.session_state:
-            at.session_state["run"].stop()
+        if "session" in at.session_state:
+            at.session_state["session"].close()
 
 
 @pytest.fixture
@@ -63,9 +64,13 @@ def app(apps) -> AppTest:
     return apps()
 
 
+def the_run(at: AppTest):
+    return at.session_state["session"].run
+
+
 def train(at: AppTest, steps: int = 5) -> None:
     at.button(key="train").click().run()
-    run = at.session_state["run"]
+    run = the_run(at)
     assert wait_until(lambda: run.snapshot().last_step >= steps, 60), run.status
     assert run.status == "running"
 
@@ -90,7 +95,7 @@ def test_every_knob_has_its_widget_showing_the_links_value(app):
         assert found.label == control.label
         assert found.value == widget_value(control, getattr(expected, control.name)), control.name
     assert app.selectbox(key="preset").value not in PRESETS
-    assert app.radio(key="corpus_source").value.startswith("Tiny Shakespeare")
+    assert app.selectbox(key="corpus").value == "tinyshakespeare"
     assert "Ready: press Train." in texts(app.info)
 
 
@@ -111,7 +116,7 @@ def test_a_bad_link_warns_and_opens_with_the_rest_of_it(apps):
     warnings = texts(at.warning)
     assert "dropout must be a number" in warnings and "/etc/passwd" in warnings and "hidden must be in" in warnings
     assert widget(at, "dropout").value == 0.0 and widget(at, "seq_len").value == 16
-    assert at.session_state["config"].corpus == "tinyshakespeare"
+    assert at.session_state["session"].wanted.corpus == "tinyshakespeare"
 
 
 def test_a_preset_fills_every_widget_and_says_what_it_teaches(app):
@@ -121,15 +126,22 @@ def test_a_preset_fills_every_widget_and_says_what_it_teaches(app):
     for control in ALL_CONTROLS:
         assert widget(app, control.name).value == expected[control.name], control.name
     assert PRESETS["dropout"].teaches in texts(app.caption)
-    assert app.query_params["dropout"] == "0.5" and app.query_params["layers"] == "2"
-    assert app.session_state["run"].status == "idle"  # filled in, not started
+    assert app.query_params["preset"] == "dropout" and "dropout" not in app.query_params  # the preset's own
+    assert the_run(app).status == "idle"  # filled in, not started
+
+
+def test_a_preset_link_opens_the_lesson(apps):
+    at = apps({"preset": "clip", "hidden": "16", "device": "cpu"})
+    no_trouble(at)
+    assert at.selectbox(key="preset").value == "clip"
+    assert widget(at, "clip").value == 1.0 and widget(at, "cell").value == "rnn" and widget(at, "hidden").value == 16
 
 
 # ------------------------------------------------------------------------------ live knobs, setup, buttons
 def test_a_live_knob_changes_the_running_model_without_a_restart(app):
     train(app)
-    run = app.session_state["run"]
-    trainer, before = run.trainer, run.snapshot().last_step
+    run = the_run(app)
+    run_id, before = run.run_id, run.snapshot().last_step
     widget(app, "dropout").set_value(0.3).run()
     no_trouble(app)
     assert wait_until(lambda: run.snapshot().knob_changes(), 30)
@@ -137,7 +149,7 @@ def test_a_live_knob_changes_the_running_model_without_a_restart(app):
     assert (change["knob"], change["old"], change["new"]) == ("dropout", 0.0, 0.3)
     assert change["step"] > before  # the same run went on: no restart
     assert wait_until(lambda: run.snapshot().last_step > change["step"] + 5, 30)
-    assert run.trainer is trainer and run.status == "running"
+    assert run.run_id == run_id and run.status == "running"
     steps = [r["step"] for r in run.snapshot().steps]
     assert steps == sorted(steps) and steps[0] == 1
     assert all(r["dropout"] == 0.3 for r in run.snapshot().steps if r["step"] >= change["step"])
@@ -145,7 +157,7 @@ def test_a_live_knob_changes_the_running_model_without_a_restart(app):
 
 def test_every_live_knob_reaches_the_running_model(app):
     train(app)
-    run = app.session_state["run"]
+    run = the_run(app)
     wanted = {}
     for control in LIVE_CONTROLS:
         value = control.hi if control.name == "early_stop" else another(control, widget(app, control.name).value)
@@ -162,29 +174,31 @@ def test_every_live_knob_reaches_the_running_model(app):
 
 def test_setup_waits_for_reset_then_builds_the_new_model(app):
     train(app)
-    run = app.session_state["run"]
+    run = the_run(app)
     widget(app, "hidden").set_value(32).run()
     widget(app, "cell").set_value("gru").run()
     no_trouble(app)
-    assert (run.trainer.config.hidden, run.trainer.config.cell, run.status) == (16, "lstm", "running")
-    assert "press **Reset**" in texts(app.info) and "hidden 16 → 32" in texts(app.info)
+    assert (run.config.hidden, run.config.cell, run.status) == (16, "lstm", "running")
+    assert "press Reset" in texts(app.info) and "hidden 16 → 32" in texts(app.info)
 
     app.button(key="reset").click().run()
     no_trouble(app)
-    assert (run.trainer.config.hidden, run.trainer.config.cell) == (32, "gru")
+    assert (run.snapshot().start["config"]["hidden"], run.snapshot().start["config"]["cell"]) == (32, "gru")
     assert run.status == "paused" and run.snapshot().last_step == 0
-    assert "press **Reset**" not in texts(app.info)
+    assert "press Reset" not in texts(app.info)
     app.button(key="train").click().run()
     assert wait_until(lambda: run.snapshot().last_step >= 3, 60) and run.status == "running"
 
 
 def test_pause_resume_save_and_clear(app):
     train(app)
-    run = app.session_state["run"]
+    run = the_run(app)
     app.button(key="pause").click().run()
-    assert run.status == "paused" and app.button(key="pause").label == "Resume"
+    assert run.status == "paused" and app.button(key="pause").label == "▶ Resume"
+    assert app.button(key="train").label == "▶ Continue" and not app.button(key="train").disabled
     app.button(key="pause").click().run()
-    assert run.status == "running" and app.button(key="pause").label == "Pause"
+    assert run.status == "running" and app.button(key="pause").label == "❚❚ Pause"
+    assert app.button(key="train").disabled
     app.button(key="save").click().run()
     assert list(run.saved) == ["run 1"] and not app.button(key="clear").disabled
     app.button(key="clear").click().run()
@@ -195,7 +209,7 @@ def test_pause_resume_save_and_clear(app):
 # ------------------------------------------------------------------------------ views
 def test_every_view_draws_and_a_sample_can_be_asked_for(app):
     train(app, steps=12)
-    run = app.session_state["run"]
+    run = the_run(app)
     app.button(key="save").click().run()
     for view, charts in [("Generalisation gap", 1), ("Gradients", 2), ("Weights", 1), ("Compare runs", 1)]:
         app.session_state["view"] = view
@@ -212,22 +226,18 @@ def test_every_view_draws_and_a_sample_can_be_asked_for(app):
 
 
 def test_a_diverged_run_says_what_to_do_and_reset_recovers(app):
-    train(app)
-    run = app.session_state["run"]
-    app.button(key="pause").click().run()
-    assert run.status == "paused"
-    # The cause is injected, the trainer's own guard does the rest. The run's lock is held while a step is
-    # in flight (pausing lets that step finish): weights changed mid-backward would be an autograd error.
-    with run._lock, torch.no_grad():
-        for parameter in run.trainer.model.parameters():
-            parameter.fill_(math.nan)
-    app.button(key="pause").click().run()  # Resume
-    assert wait_until(lambda: run.status == "diverged", 30), (run.status, run.error, run.snapshot().last_step)
+    session = app.session_state["session"]
+    # SGD at lr 100 with L2 λ = 1 multiplies every weight by 1 - 2·100·1 = -199 a step: it overflows in a few
+    session.set_knobs({"optimizer": "sgd", "lr": 100.0, "l2": 1.0})
+    app.button(key="train").click().run()
+    run = session.run
+    assert wait_until(lambda: run.status == "diverged", 60), (run.status, run.error, run.snapshot().last_step)
     app.run()
     no_trouble(app)
     step = run.snapshot().final_event()["step"]
-    assert (f"Diverged at step {step}: loss became NaN — lower the learning rate or turn on clipping, then Reset."
-            in texts(app.error))
+    assert f"Diverged at step {step}: " in texts(app.error)
+    assert "lower the learning rate or turn on clipping, then Reset." in texts(app.error)
+    assert app.button(key="pause").disabled and not app.button(key="train").disabled
     app.session_state["view"] = "Text sample"
     app.run()
     app.button(key="generate").click().run()  # a NaN model cannot sample: a message, not a traceback
@@ -235,6 +245,14 @@ def test_a_diverged_run_says_what_to_do_and_reset_recovers(app):
     app.button(key="reset").click().run()
     assert run.status == "paused" and not app.error
     no_trouble(app)
+
+
+def test_the_run_is_in_the_store_tagged_with_its_session(app):
+    train(app)
+    run = the_run(app)
+    stored = RunStore().run(run.run_id)
+    assert stored["source"] == "app" and stored["owner"] and stored["status"] == "running"
+    assert stored["config"]["hidden"] == 16
 
 
 # ------------------------------------------------------------------------------ uploads
@@ -245,28 +263,38 @@ def test_a_diverged_run_says_what_to_do_and_reset_recovers(app):
     (b"a" * (MAX_UPLOAD_BYTES + 1), "the limit is 5 MB"),
 ])
 def test_a_bad_upload_shows_an_error_and_the_app_stays_usable(app, content, message):
-    app.radio(key="corpus_source").set_value("My own .txt file").run()
     app.file_uploader(key="upload").set_value(("notes.txt", content, "text/plain")).run()
     no_trouble(app)
-    assert message in texts(app.error)
-    assert app.session_state["config"].corpus == "tinyshakespeare"
+    assert message in texts(app.error) and "notes.txt" in texts(app.error)
+    assert app.session_state["session"].wanted.corpus == "tinyshakespeare"
     train(app)  # still works, on the bundled corpus
 
 
-def test_an_upload_too_short_for_the_batch_shape_says_so_then_a_good_one_trains(app):
-    app.radio(key="corpus_source").set_value("My own .txt file").run()
+def test_an_upload_too_short_for_the_batch_shape_is_one_message_then_a_good_one_trains(app):
     app.file_uploader(key="upload").set_value(("poem.txt", b"Roses are red.\n" * 10, "text/plain")).run()
     no_trouble(app)
-    assert not app.error and "Using poem.txt" in texts(app.caption)
+    assert not app.error and app.selectbox(key="corpus").value.endswith(".txt")
     app.button(key="reset").click().run()
     no_trouble(app)
-    assert "one batch needs" in texts(app.error)
-    run = app.session_state["run"]
+    assert "the training split has 1 token but one batch needs" in texts(app.error)
+    assert len(app.error) + len(app.info) == 1 + 1  # the error, and the status line: no stale second message
+    run = the_run(app)
     assert run.status == "idle"
 
     app.file_uploader(key="upload").set_value(("plays.txt", bundled_text("tinyshakespeare")[:300_000].encode(),
                                                "text/plain")).run()
     assert not app.error
     train(app)
-    assert Path(run.trainer.config.corpus).name == "plays.txt"
-    assert "corpus" in app.query_params  # a link on this server reopens the uploaded text
+    corpus = run.snapshot().start["config"]["corpus"]
+    assert Path(corpus).read_text(encoding="utf-8") == bundled_text("tinyshakespeare")[:300_000]
+    assert "corpus" not in app.query_params  # an upload is private: a link never names it
+
+
+def test_two_students_uploading_the_same_file_name_do_not_share_a_file(apps):
+    first, second = apps(), apps()
+    first.file_uploader(key="upload").set_value(("notes.txt", b"first student's notes " * 500, "text/plain")).run()
+    second.file_uploader(key="upload").set_value(("notes.txt", b"second student's notes " * 500, "text/plain")).run()
+    mine, theirs = (at.session_state["session"].wanted.corpus for at in (first, second))
+    assert mine != theirs
+    assert Path(mine).read_bytes().startswith(b"first") and Path(theirs).read_bytes().startswith(b"second")
+    assert mine not in second.session_state["session"].corpus_choices().values()

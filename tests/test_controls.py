@@ -1,15 +1,15 @@
-"""The front-end logic both front ends share (explorer/controls.py): widgets <-> Config, links, threads,
-the viewer watchdog."""
+"""The widget specs (explorer/controls.py) and the front-end policy both front ends share
+(explorer/session.py): links, setup changes, threads, the viewer watchdog."""
 
 from __future__ import annotations
 
 import pytest
 
-from explorer.config import KNOBS, Config
-from explorer.controls import (ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, ViewerWatchdog,
-                               config_from_query, describe_changes, live_changes, setup_changes,
-                               torch_threads_for, widget_value, widget_values)
+from explorer.config import KNOBS, Config, plural
+from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
 from explorer.presets import PRESETS, preset_config
+from explorer.session import (ViewerWatchdog, describe_changes, link_query, parse_link, setup_changes,
+                              torch_threads_for)
 
 
 def test_controls_cover_knobs_once_and_advanced_names_exist():
@@ -39,26 +39,36 @@ def test_widget_value_snaps_to_the_widgets_grid():
 
 
 def test_a_link_keeps_its_good_values_names_its_bad_ones_and_guards_the_corpus():
-    config, problems = config_from_query(
-        {"dropout": "0.5", "hidden": "abc", "corpus": "/etc/passwd", "utm_source": "x", "cell": ["rnn", "gru"]},
-        corpus_allowed=lambda corpus: corpus == "tinyshakespeare")
-    assert (config.dropout, config.hidden, config.corpus, config.cell) == (0.5, 128, "tinyshakespeare", "gru")
+    config, preset, problems = parse_link(
+        {"dropout": "0.5", "hidden": "abc", "corpus": "/etc/passwd", "utm_source": "x", "cell": ["rnn", "gru"]})
+    assert (config.dropout, config.hidden, config.corpus, config.cell, preset) == (0.5, 128, "tinyshakespeare",
+                                                                                  "gru", None)
     assert problems == ["hidden must be a number, got 'abc'; using 128",
-                        "corpus '/etc/passwd' is not available here; using Tiny Shakespeare"]
+                        "corpus '/etc/passwd' is not available from a link; using Tiny Shakespeare"]
+
+
+def test_a_link_names_a_preset_and_what_differs_from_it():
+    wanted = preset_config("dropout").replace(dropout=0.0, hidden=64)
+    query = link_query(wanted, "dropout")
+    assert query == {"preset": "dropout", "dropout": "0.0", "hidden": "64"}  # dropout 0 differs from the preset
+    config, preset, problems = parse_link(query)
+    assert (config, preset, problems) == (wanted, "dropout", [])
+    assert parse_link({"preset": "nope"})[2] == ["unknown preset 'nope'; presets: " + ", ".join(PRESETS)]
+    assert "corpus" not in link_query(Config(corpus="/tmp/uploads/abc.txt"))  # an upload is private
 
 
 def test_the_embedding_size_travels_under_a_name_streamlit_leaves_alone():
     query = Config(embed=16).to_query()
     assert query == {"embed_size": "16"}  # Streamlit reserves ?embed= for its embedding mode
-    assert Config.from_query(query).embed == 16 and config_from_query(query)[0].embed == 16
+    assert Config.from_query(query).embed == 16 and parse_link(query)[0].embed == 16
 
 
-def test_live_and_setup_changes_are_told_apart():
+def test_setup_changes_are_told_apart_and_said_in_words():
     running, wanted = Config(), Config(dropout=0.5, hidden=32, cell="gru", corpus="/tmp/x/poem.txt")
-    assert live_changes(running, wanted) == {"dropout": 0.5}
     assert describe_changes(setup_changes(running, wanted)) == (
-        "corpus tinyshakespeare → poem.txt, cell lstm → gru, hidden 128 → 32")
-    assert setup_changes(wanted, wanted) == {} and live_changes(wanted, wanted) == {}
+        "corpus Tiny Shakespeare → your file, cell lstm → gru, hidden 128 → 32")
+    assert setup_changes(wanted, wanted) == {}
+    assert (plural(1, "token"), plural(2, "token"), plural(1000, "step")) == ("1 token", "2 tokens", "1,000 steps")
 
 
 @pytest.mark.parametrize("cores, others, threads", [(2, 0, 1), (2, 4, 1), (4, 0, 3), (8, 1, 3), (16, 0, 4),

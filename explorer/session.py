@@ -1,0 +1,307 @@
+"""Front-end policy, written once: what happens when a viewer presses a button, moves a knob, opens a
+link or uploads a file, and what the page then says. The Streamlit app and the notebook dashboard both
+hold one `Session` and only draw what it answers (buttons, the status line, ONE message, the link).
+
+Values are parsed once, here (widget -> `Session.wanted` -> the run -> the model); a run is only ever
+steered through the session that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import worker
+from .config import (FIXED_KNOBS, KNOBS, LIVE_KNOBS, Config, ConfigError, ExplorerError, format_value,
+                     knob_for_query)
+from .data import BUNDLED, save_upload
+from .history import Snapshot
+from .live import LiveRun
+from .presets import PRESETS, preset_config
+
+UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
+BUNDLED_LABEL = "Tiny Shakespeare (bundled)"
+COLOURS = {"error": "#D55E00", "warning": "#8a4b00", "success": "#009E73", "info": "#0072B2"}
+
+
+@dataclass(frozen=True)
+class Message:
+    level: str  # error | warning | success | info
+    text: str
+
+    @property
+    def colour(self) -> str:
+        return COLOURS[self.level]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    enabled: bool
+    help: str
+
+
+# ------------------------------------------------------------------------------------------------ links
+def parse_link(query: dict, base: Config | None = None) -> tuple[Config, str | None, list[str]]:
+    """A shared link's parameters -> (config, preset, problems). `preset=` is applied first, then each
+    knob on top, one at a time, so a bad value is named and the rest of the link still applies. A link
+    may name only a bundled corpus: never a server path or another viewer's upload."""
+    query = {key: (value[-1] if isinstance(value, (list, tuple)) else value) for key, value in query.items()}
+    config, problems, preset = base or Config(), [], query.get("preset") or None
+    if preset is not None:
+        if preset in PRESETS:
+            config = preset_config(preset, config)
+        else:
+            problems.append(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+            preset = None
+    for key, value in query.items():
+        name = knob_for_query(key)
+        if name not in KNOBS:
+            continue
+        if name == "corpus" and value not in BUNDLED:
+            problems.append(f"corpus {value!r} is not available from a link; using Tiny Shakespeare")
+            continue
+        try:
+            config = config.replace(**{name: value})
+        except ConfigError as err:
+            problems.append(f"{err}; using {format_value(getattr(config, name))}")
+    return config, preset, problems
+
+
+def link_query(config: Config, preset: str | None = None) -> dict[str, str]:
+    """The link that reopens this setup and these knobs: the preset, then what differs from it (an
+    uploaded corpus stays out: it is private to its viewer)."""
+    if preset in PRESETS:
+        query = {"preset": preset, **config.to_query(preset_config(preset))}
+    else:
+        query = config.to_query()
+    if config.corpus not in BUNDLED:
+        query.pop("corpus", None)
+    return query
+
+
+# ------------------------------------------------------------------------------------------------ wording
+def describe_changes(changes: dict[str, tuple]) -> str:
+    """'hidden 128 → 16, cell lstm → gru' (an uploaded corpus is called 'your file')."""
+    def show(name, value):
+        return ("Tiny Shakespeare" if value in BUNDLED else "your file") if name == "corpus" else format_value(value)
+    return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
+
+
+def setup_changes(current: Config, wanted: Config) -> dict[str, tuple]:
+    """{fixed knob: (in force, wanted)} for setup that only a Reset applies."""
+    return {name: (getattr(current, name), getattr(wanted, name)) for name in FIXED_KNOBS
+            if name != "steps" and getattr(current, name) != getattr(wanted, name)}
+
+
+def status_line(status: str, snap: Snapshot, device: str = "", error: str | None = None) -> str:
+    """One line a class can read from the back row: where the run is, how fast, how good so far."""
+    if error:
+        return error
+    if status == "idle":
+        return "Ready: press Train."
+    end = snap.final_event()
+    if status == "diverged" and end:
+        return (f"Diverged at step {end['step']:,}: {end['cause']} — lower the learning rate or turn on "
+                f"clipping, then Reset.")
+    parts = [f"step {snap.last_step:,}"]
+    if snap.steps:
+        last = snap.steps[-1]
+        parts += [f"epoch {last['epoch']:.2f}", f"{last['tokens_per_s'] / 1000:.1f}k tokens/s"]
+    if device:
+        parts.append(device)
+    best = snap.best_eval()
+    if best:
+        parts.append(f"best validation loss {best['val_loss']:.3f} at step {best['step']:,}")
+    prefix = {"running": "Training", "paused": "Paused (Train goes on)", "finished": "Finished (Train goes on)",
+              "stopped": "Stopped", "early_stop": "Stopped early, best weights restored (Train goes on)"
+              }.get(status, status)
+    return f"{prefix}: " + " · ".join(parts)
+
+
+def knob_change_lines(snap: Snapshot, limit: int = 5) -> list[str]:
+    """The latest knob changes of a run, newest last: ['step 57: dropout 0 → 0.5', ...]."""
+    return [f"step {e['step']:,}: {e['knob']} {format_value(e['old'])} → {format_value(e['new'])}"
+            for e in snap.knob_changes()[-limit:]]
+
+
+STATUS_LEVEL = {"diverged": "error", "error": "error", "finished": "success", "early_stop": "success"}
+
+
+# ------------------------------------------------------------------------------------------------ threads
+def torch_threads_for(active_runs: int, cores: int | None = None) -> int:
+    """CPU threads for one more run when `active_runs` others train on this server: the cores but one
+    (kept for the pages) shared out, at least one each, at most 4. Oversubscribing is catastrophic, not
+    mildly slower: on a busy 2-core machine a tiny model trained at 346 steps/s on one thread and
+    0.75 steps/s on two (OpenMP workers waiting on each other)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(4, (cores - 1) // (active_runs + 1)))
+
+
+class ViewerWatchdog:
+    """A LiveRun watchdog: True while the viewer is there; False once `is_present()` has said no for
+    `grace_s` seconds in a row (a brief reconnect must not end a class demo). `on_leave` is called once,
+    when it gives up (to log "run stopped (viewer left)")."""
+
+    def __init__(self, is_present: Callable[[], bool], grace_s: float = 3.0,
+                 on_leave: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic):
+        self.is_present, self.grace_s, self.on_leave, self.clock = is_present, grace_s, on_leave, clock
+        self._gone_since: float | None = None
+
+    def __call__(self) -> bool:
+        if self.is_present():
+            self._gone_since = None
+            return True
+        now = self.clock()
+        if self._gone_since is None:
+            self._gone_since = now
+        if now - self._gone_since < self.grace_s:
+            return True
+        if self.on_leave:
+            self.on_leave()
+        self._gone_since = None  # a later run with the same watchdog starts with a fresh grace period
+        return False
+
+
+# ------------------------------------------------------------------------------------------------ the session
+class Session:
+    """One viewer's page: the setup and knobs they want, their run, and what the page should say."""
+
+    def __init__(self, config: Config | None = None, *, source: str, owner: str,
+                 watchdog: Callable[[], bool] | None = None, locked: dict | None = None,
+                 hidden: frozenset = frozenset(), notices: list[str] | None = None, preset: str | None = None,
+                 store: str | Path | bool = True, uploads: Path = UPLOADS):
+        self.locked = dict(locked or {})        # knob -> value: shown, not movable
+        self.hidden = frozenset(hidden)         # not shown; keep their starting value
+        self.wanted = (config or Config()).replace(**self.locked)
+        self.preset = preset
+        self.notices = list(notices or [])       # what a link could not do: shown until the page reloads
+        self.flash: Message | None = None        # the last action's outcome: shown until the next action
+        self.uploads: dict[str, str] = {}        # this viewer's own uploads: label -> path
+        self.uploads_dir = uploads
+        self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner)
+
+    # ------------------------------------------------------------------------------------ actions
+    def act(self, action: Callable, *args, **kwargs):
+        """Run one user action; a mistake becomes the page's one message, never a traceback."""
+        self.flash = None
+        try:
+            return action(*args, **kwargs)
+        except ExplorerError as err:
+            self.flash = Message("error", str(err))
+        except Exception as err:  # noqa: BLE001 - e.g. out of memory for a huge model: say so, keep the page
+            self.flash = Message("error", f"could not do that: {type(err).__name__}: {err}")
+        return None
+
+    def movable(self, name: str) -> bool:
+        return name not in self.locked and name not in self.hidden
+
+    def set_knobs(self, values: dict) -> None:
+        """Widget values in: the ones that differ are parsed into `wanted`; live ones reach the running
+        model at its next step; setup waits for Reset. A locked knob cannot move (checked here, not only
+        by a disabled widget)."""
+        changed = {name: value for name, value in values.items() if getattr(self.wanted, name) != value}
+        if not changed:
+            return
+        blocked = [name for name in changed if not self.movable(name)]
+        if blocked:
+            raise ConfigError(f"{blocked[0]} is fixed in this lesson")
+        self.wanted = self.wanted.replace(**changed)
+        live = {name: getattr(self.wanted, name) for name in changed if name in LIVE_KNOBS}
+        if live:
+            self.run.set_knobs(**live)
+
+    def apply_preset(self, name: str) -> None:
+        """A lesson's knobs, as if moved by hand: live ones reach the running model, setup waits for Reset.
+        The corpus, the device and the lesson's locked and hidden knobs stay."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+        kept = {k: getattr(self.wanted, k) for k in ("corpus", "device", *self.locked, *self.hidden)}
+        config = preset_config(name, Config()).replace(**kept)
+        self.preset = name
+        self.set_knobs({k: getattr(config, k) for k in KNOBS if getattr(config, k) != getattr(self.wanted, k)})
+
+    def upload(self, name: str, content: bytes) -> None:
+        """A viewer's own text file: stored by content, usable by this session only, selected at once."""
+        path = str(save_upload(content, self.uploads_dir, name))
+        self.uploads[f"{Path(name).name} (yours)"] = path
+        self.set_knobs({"corpus": path})
+
+    def corpus_choices(self) -> dict[str, str]:
+        return {BUNDLED_LABEL: "tinyshakespeare", **self.uploads}
+
+    def train(self) -> None:
+        """Start (or resume, or continue after an early stop) with the wanted setup."""
+        self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
+        self._touch_upload()
+        self.run.train(self.wanted)
+
+    def reset(self) -> None:
+        self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
+        self._touch_upload()
+        self.run.reset(self.wanted)
+
+    def _touch_upload(self) -> None:
+        """An upload in use is recently used: the uploads folder's cleaning keeps it."""
+        if self.wanted.corpus not in BUNDLED and Path(self.wanted.corpus).exists():
+            os.utime(self.wanted.corpus)
+
+    def pause_or_resume(self) -> None:
+        (self.run.resume if self.run.status == "paused" else self.run.pause)()
+
+    def save(self) -> str:
+        if not self.run.started:
+            raise ConfigError("nothing to save yet: press Train first")
+        name = self.run.save_run()
+        self.flash = Message("success", f"Saved as “{name}”: change a knob, Reset and Train, then open Compare runs.")
+        return name
+
+    def clear_saved(self) -> None:
+        self.run.clear_saved()
+
+    def sample(self, prompt: str, length: int, temperature: float, seed: int) -> tuple[str | None, Message | None]:
+        """(text, None) or (None, why not): the sample panel shows one or the other."""
+        try:
+            return self.run.sample(prompt, length, temperature, seed), None
+        except ExplorerError as err:
+            return None, Message("info" if not self.run.started else "warning", str(err))
+
+    def close(self) -> None:
+        self.run.close()
+
+    # ------------------------------------------------------------------------------------ what to draw
+    def status(self) -> Message:
+        status, snap = self.run.status, self.run.snapshot()
+        return Message(STATUS_LEVEL.get(status, "info"), status_line(status, snap, self.run.device, self.run.error))
+
+    def message(self) -> Message | None:
+        """The page's ONE message: the last action's outcome, else setup that waits for Reset."""
+        if self.flash is not None:
+            return self.flash
+        if self.run.started and (pending := setup_changes(self.run.config, self.wanted)):
+            return Message("info", f"Setup changed ({describe_changes(pending)}): press Reset to build the new model.")
+        return None
+
+    def buttons(self) -> dict[str, Button]:
+        """Labels and states from the run's status alone, so they always agree with it."""
+        status, started = self.run.status, self.run.started
+        goes_on = status in ("paused", "finished", "early_stop")
+        return {
+            "train": Button("▶ Continue" if goes_on else "▶ Train", status != "running",
+                            "Go on with the same model" if goes_on else "Start a run with the setup and knobs shown"),
+            "pause": Button("▶ Resume" if status == "paused" else "❚❚ Pause", status in ("running", "paused"),
+                            "Hold the run; Resume goes on from the same step"),
+            "reset": Button("↺ Reset", True, "A fresh model with the current setup and knobs, same seed; waits for Train"),
+            "save": Button("Save run for comparison", started, "Keep this run's curves on Compare runs"),
+            "clear": Button("Clear comparisons", bool(self.run.saved), "Forget the saved runs"),
+        }
+
+    def link(self) -> dict[str, str]:
+        return link_query(self.wanted, self.preset)
+
+    def comparison(self) -> list[Snapshot]:
+        return self.run.comparison()
