@@ -121,10 +121,10 @@ if (query := session.link()) != st.query_params.to_dict():
 
 
 # ------------------------------------------------------------------------------ main area
-size = "1.25rem" if ss.projector else "1rem"
-st.html(f"<style>[data-testid='stMainBlockContainer'] {{padding-top: 1.2rem}} "
+size = "1.3rem" if ss.projector else "1rem"
+st.html(f"<style>[data-testid='stMainBlockContainer'] {{padding-top: 1rem; padding-bottom: 1rem}} "
         f"[data-testid='stMainBlockContainer'] p {{font-size: {size}}}</style>")
-st.markdown("#### explorer — watch an RNN language model overfit, then fix it live")
+st.markdown("**explorer** — watch an RNN language model overfit, then fix it live")
 buttons = session.buttons()
 with st.container(horizontal=True):
     for key, action, kind in (("train", session.train, "primary"), ("pause", session.pause_or_resume, "secondary"),
@@ -140,10 +140,13 @@ if message := session.message():
 
 
 def show_chart(spec, snap, **opts) -> None:
-    height = 560 if ss.projector else charts.HEIGHT
+    height = 560 if ss.projector else 300  # the gap chart whole on 1024×768 below the buttons and the status
     try:  # the charts are valid by construction (tests/test_charts.py): skip Altair's slow schema check
         chart = spec.build(snap, list(session.run.saved.values()), height=height, projector=ss.projector, **opts)
-        st.vega_lite_chart(chart.to_dict(validate=False), width="stretch")
+        vega = chart.to_dict(validate=False)
+        if "hconcat" not in vega:  # stretch to the page's width only: Streamlit's default "fit" would squeeze
+            vega["autosize"] = {"type": "fit-x", "contains": "padding"}  # title, legend and plot into one height
+        st.vega_lite_chart(vega, width="stretch")
     except Exception as err:  # noqa: BLE001 - one odd chart must not take the lesson down
         st.warning(f"This chart could not be drawn: {type(err).__name__}: {err}")
 

@@ -296,8 +296,8 @@ class Session:
             "pause": Button("▶ Resume" if status == "paused" else "❚❚ Pause", status in ("running", "paused"),
                             "Hold the run; Resume goes on from the same step"),
             "reset": Button("↺ Reset", True, "A fresh model with the current setup and knobs, same seed; waits for Train"),
-            "save": Button("Save run for comparison", started, "Keep this run's curves on Compare runs"),
-            "clear": Button("Clear comparisons", bool(self.run.saved), "Forget the saved runs"),
+            "save": Button("Save run", started, "Keep this run's curves to compare later runs with (Compare runs)"),
+            "clear": Button("Clear saved", bool(self.run.saved), "Forget the saved runs"),
         }
 
     def link(self) -> dict[str, str]:

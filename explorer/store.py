@@ -58,15 +58,22 @@ def default_path() -> Path:
     return Path(os.environ.get("EXPLORER_HOME") or Path.home() / ".explorer").expanduser() / "runs.sqlite"
 
 
-def process_start(pid: int) -> int | None:
-    """The process's start time in clock ticks (Linux), so a recycled pid is not taken for our process."""
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (Linux), or None where there is none."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
 
 
+def process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks (Linux), so a recycled pid is not taken for our process."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
 def process_alive(pid: int | None, start: int | None) -> bool:
+    """True while the process runs (a zombie, dead but not yet reaped, counts as gone)."""
     if not pid:
         return False
     try:
@@ -75,7 +82,10 @@ def process_alive(pid: int | None, start: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return start is None or process_start(pid) in (None, start)
+    fields = _stat(pid)
+    if fields is None:
+        return True  # no /proc (not Linux): os.kill is all we know
+    return fields[0] != "Z" and (start is None or int(fields[19]) == start)
 
 
 class RunStore:

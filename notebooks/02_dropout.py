@@ -139,4 +139,4 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 #   recurrent weights (AWD-LSTM's DropConnect).
 
 # %%
-dashboard("overfit", show=("dropout", "dropout_kind", "embed_dropout", "weight_drop"), views=("gap", "compare"))
+dashboard(config=model, show=("dropout", "dropout_kind", "embed_dropout", "weight_drop"), views=("gap", "compare"))

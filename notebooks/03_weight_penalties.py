@@ -120,4 +120,4 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Under *Setup* choose the **adamw** optimiser and use **Weight decay** (in *More live knobs*).
 
 # %%
-dashboard("overfit", show=("l2", "l1", "weight_decay", "optimizer"), views=("gap", "weights", "compare"))
+dashboard(config=model, show=("l2", "l1", "weight_decay", "optimizer"), views=("gap", "weights", "compare"))

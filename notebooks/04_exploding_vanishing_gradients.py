@@ -178,4 +178,4 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Under *Setup* pick the **lstm** or **gru** cell, then Reset and Train: no clipping needed at this step size.
 
 # %%
-dashboard("exploding", show=("clip", "clip_mode", "lr", "cell"), views=("gap", "gradients", "compare"))
+dashboard(config=rnn, show=("clip", "clip_mode", "lr", "cell"), views=("gap", "gradients", "compare"))

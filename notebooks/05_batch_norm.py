@@ -116,4 +116,4 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Add **Dropout rate** 0.3 with batch norm on: fast *and* a smaller gap?
 
 # %%
-dashboard("overfit", show=("batchnorm", "layernorm", "dropout"), views=("gap", "gradients", "compare"))
+dashboard(config=model, show=("batchnorm", "layernorm", "dropout"), views=("gap", "gradients", "compare"))

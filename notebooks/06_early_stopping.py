@@ -96,4 +96,4 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Combine with **Dropout rate** 0.3: the minimum comes later and lower.
 
 # %%
-dashboard("early-stop", show=("early_stop", "dropout"), views=("gap", "compare"))
+dashboard(config=model.replace(early_stop=PATIENCE), show=("early_stop", "dropout"), views=("gap", "compare"))

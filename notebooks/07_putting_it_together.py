@@ -107,4 +107,4 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Give the big model more data (*Fraction of training text used* 0.05): does it still need regularising?
 
 # %%
-dashboard("overfit")
+dashboard(config=big)

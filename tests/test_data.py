@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -68,3 +70,15 @@ def test_batches_continue_each_row_for_truncated_bptt():
     assert torch.equal(y0[:, :-1], x0[:, 1:])           # targets are the inputs shifted by one
     assert torch.equal(x1[:, 0], x0[:, -1] + 1)          # each row continues where it stopped
     assert stream.batches_per_epoch == (50 - 1) // 5
+
+
+def test_uploads_are_named_by_content_and_the_folder_is_bounded(tmp_path):
+    from explorer.data import save_upload
+    first = save_upload(b"first student's notes\n" * 100, tmp_path, "notes.txt")
+    second = save_upload(b"second student's notes\n" * 100, tmp_path, "notes.txt")
+    assert first != second and first.read_bytes().startswith(b"first") and second.read_bytes().startswith(b"second")
+    assert save_upload(b"first student's notes\n" * 100, tmp_path, "other.txt") == first  # same text, stored once
+    os.utime(first, (1, 1))  # the least recently used
+    third = save_upload(b"x" * 3000, tmp_path, "big.txt", budget_bytes=5000)
+    assert not first.exists() and second.exists() and third.exists()
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".txt", ".txt"]  # no partial files left
