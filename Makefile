@@ -1,4 +1,4 @@
-# Two commands for a new machine:  `make app` starts the classroom app, `make test` runs every test.
+# Two commands for a new machine:  `make app` starts the classroom app, `make test` runs lint and every test.
 # Each creates .venv on first use and installs what it needs (a CPU torch first, so nothing pulls CUDA).
 PY ?= python3
 VENV := .venv
@@ -16,6 +16,8 @@ app: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
