@@ -38,12 +38,12 @@ class Progress:
     """Where an experiment is: the finished runs' snapshots, then the one in progress (if any)."""
 
     snapshots: list[Snapshot]
-    run: int          # the run in progress, counted from 1 (the last one once done)
+    run: int  # the run in progress, counted from 1 (the last one once done)
     runs: int
-    name: str         # its name
+    name: str  # its name
     step: int
-    steps: int        # its budget (config.steps)
-    seconds: float    # since the experiment began
+    steps: int  # its budget (config.steps)
+    seconds: float  # since the experiment began
     done: bool = False
 
     @property
@@ -53,10 +53,15 @@ class Progress:
         return f"Run {self.run}/{self.runs} {self.name}: step {self.step:,} of {self.steps:,}"
 
 
-def run_experiment(runs: Mapping[str, Config], schedules: Mapping[str, dict] | None = None,
-                   progress: Callable[[Progress], None] | None = None, every_s: float = 1.0,
-                   threads: int | None = None, store: str | Path | bool = True,
-                   source: str = "notebook") -> dict[str, Result]:
+def run_experiment(
+    runs: Mapping[str, Config],
+    schedules: Mapping[str, dict] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    every_s: float = 1.0,
+    threads: int | None = None,
+    store: str | Path | bool = True,
+    source: str = "notebook",
+) -> dict[str, Result]:
     """Train each configuration to its end (its step budget, an early stop or a divergence), in order.
 
     schedules  {run name: {step: {knob: value}}}: knobs moved mid-run, as a slider would move them.
@@ -72,19 +77,49 @@ def run_experiment(runs: Mapping[str, Config], schedules: Mapping[str, dict] | N
     results: dict[str, Result] = {}
     began = time.monotonic()
     for index, (name, config) in enumerate(runs.items(), start=1):
-        results[name] = _train_one(name, config, (schedules or {}).get(name), db, source, began, index, len(runs),
-                                   [r.snapshot for r in results.values()], progress, every_s)
+        results[name] = _train_one(
+            name,
+            config,
+            (schedules or {}).get(name),
+            db,
+            source,
+            began,
+            index,
+            len(runs),
+            [r.snapshot for r in results.values()],
+            progress,
+            every_s,
+        )
     if progress is not None:
         last = list(results)[-1] if results else ""
-        progress(Progress([r.snapshot for r in results.values()], len(runs), len(runs), last,
-                          results[last].trainer.step_count if results else 0,
-                          results[last].config.steps if results else 0, time.monotonic() - began, done=True))
+        progress(
+            Progress(
+                [r.snapshot for r in results.values()],
+                len(runs),
+                len(runs),
+                last,
+                results[last].trainer.step_count if results else 0,
+                results[last].config.steps if results else 0,
+                time.monotonic() - began,
+                done=True,
+            )
+        )
     return results
 
 
-def _train_one(name: str, config: Config, schedule: dict | None, db: RunStore | None, source: str, began: float,
-               index: int, total: int, finished: list[Snapshot], progress: Callable[[Progress], None] | None,
-               every_s: float) -> Result:
+def _train_one(
+    name: str,
+    config: Config,
+    schedule: dict | None,
+    db: RunStore | None,
+    source: str,
+    began: float,
+    index: int,
+    total: int,
+    finished: list[Snapshot],
+    progress: Callable[[Progress], None] | None,
+    every_s: float,
+) -> Result:
     """One run through `Trainer.run`, written to the store as it goes (as `explorer train` does)."""
     start = last = time.monotonic()
     trainer, history = Trainer(config), History(name)
@@ -97,8 +132,17 @@ def _train_one(name: str, config: Config, schedule: dict | None, db: RunStore | 
                 writer.add(record)
             if progress is not None and time.monotonic() - last >= every_s:
                 last = time.monotonic()
-                progress(Progress([*finished, history.snapshot()], index, total, name, trainer.step_count,
-                                  config.steps, last - began))
+                progress(
+                    Progress(
+                        [*finished, history.snapshot()],
+                        index,
+                        total,
+                        name,
+                        trainer.step_count,
+                        config.steps,
+                        last - began,
+                    )
+                )
         ending = None
     except Exception as err:
         ending = ("error", f"{type(err).__name__}: {err}")
@@ -108,5 +152,11 @@ def _train_one(name: str, config: Config, schedule: dict | None, db: RunStore | 
             writer.flush()
             if ending:
                 db.set_status(writer.run_id, *ending)
-    return Result(name, config, trainer, history.snapshot(), time.monotonic() - start,
-                  writer.run_id if writer is not None else None)
+    return Result(
+        name,
+        config,
+        trainer,
+        history.snapshot(),
+        time.monotonic() - start,
+        writer.run_id if writer is not None else None,
+    )

@@ -2,11 +2,17 @@
 Train would otherwise pay for in each worker (torch's optimiser machinery imports torch._dynamo, about
 1.4 s; the bundled corpus is read and tokenised once) is done here, and its memory is shared."""
 
-import torch
+import signal
 
-from .config import Config
-from .data import Corpus
-from .worker import serve  # noqa: F401 - the worker's code, imported before any fork
+# A Ctrl-C meant for the page (or a kernel interrupt) must not kill runs half-way through a write; workers
+# forked from here inherit this, and notice their page going away by themselves.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+import torch  # noqa: E402
+
+from .config import Config  # noqa: E402
+from .data import Corpus  # noqa: E402
+from .worker import serve  # noqa: E402, F401 - the worker's code, imported before any fork
 
 torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 Corpus.from_config(Config())

@@ -232,7 +232,15 @@ class Session:
         self.set_knobs({"corpus": path})
 
     def corpus_choices(self) -> dict[str, str]:
-        return {BUNDLED_LABEL: "tinyshakespeare", **self.uploads}
+        """Label -> corpus: the bundled text, this viewer's uploads, and a lesson's own file if it set one."""
+        choices = {BUNDLED_LABEL: "tinyshakespeare", **self.uploads}
+        if self.wanted.corpus not in choices.values():
+            choices[Path(self.wanted.corpus).name] = self.wanted.corpus
+        return choices
+
+    def viewer_left(self) -> None:
+        """The viewer watchdog gave up: say why the run stopped, for when the page comes back."""
+        self.flash = Message("warning", "Stopped: the page stopped answering (closed?). Press Train to start again.")
 
     def train(self) -> None:
         """Start (or resume, or continue after an early stop) with the wanted setup."""

@@ -47,13 +47,13 @@ from .lessons import Progress, Result, run_experiment
 from .presets import PRESETS, preset_config
 from .session import Message, Session, ViewerWatchdog, knob_change_lines, parse_link
 
-SAMPLE = "sample"           # the text sample tab: not a chart view, so not in charts.VIEWS
+SAMPLE = "sample"  # the text sample tab: not a chart view, so not in charts.VIEWS
 TAB_TITLES = {**{name: view.title for name, view in charts.VIEWS.items()}, SAMPLE: "Text sample"}
-VIEWS = tuple(TAB_TITLES)   # every tab, in order
-CHART_WIDTH = 600           # plot width in pixels (axes and legends come on top)
-PROJECTOR_HEIGHT = 560      # plot height with the projector toggle on (the app uses the same)
-REFRESH_S = 0.5             # at most two chart redraws a second
-VIEWER_TIMEOUT_S = 90.0     # no heartbeat for this long: the page is gone (background tabs beat once a minute)
+VIEWS = tuple(TAB_TITLES)  # every tab, in order
+CHART_WIDTH = 600  # plot width in pixels (axes and legends come on top)
+PROJECTOR_HEIGHT = 560  # plot height with the projector toggle on (the app uses the same)
+REFRESH_S = 0.5  # at most two chart redraws a second
+VIEWER_TIMEOUT_S = 90.0  # no heartbeat for this long: the page is gone (background tabs beat once a minute)
 BEAT_MS = 5000
 LABEL_WIDTH, ROW_WIDTH = "190px", "400px"
 NO_PRESET = "— pick a lesson —"
@@ -70,6 +70,7 @@ def enable_offline_charts() -> None:
         return
     try:
         import vl_convert
+
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "explorer"
         path = cache / f"jupyterchart-altair{alt.__version__}-vlc{vl_convert.__version__}.js"
         if hasattr(chart, "_is_offline") and path.is_file():
@@ -88,24 +89,37 @@ def chart_widget(chart: alt.TopLevelMixin | None = None, width: int = CHART_WIDT
     """A chart as a widget that renders offline (SVG, so it is sharp on a projector; the … menu saves
     PNG/SVG). Assign `.chart = new_chart` to redraw it."""
     enable_offline_charts()
-    return alt.JupyterChart(chart if chart is not None else charts.gap_chart(Snapshot(), width=width),
-                            embed_options=EMBED_OPTIONS)
+    return alt.JupyterChart(
+        chart if chart is not None else charts.gap_chart(Snapshot(), width=width), embed_options=EMBED_OPTIONS
+    )
 
 
 # ------------------------------------------------------------------------------------------ knob widgets
 def control_widget(control: Control, value) -> W.ValueWidget:
     """The ipywidget for one `controls.Control` spec, showing `value`."""
     value = widget_value(control, value)
-    common = dict(description=control.label, tooltip=f"{control.label}: {control.help}",
-                  style={"description_width": LABEL_WIDTH}, layout=W.Layout(width=ROW_WIDTH))
+    common = dict(
+        description=control.label,
+        tooltip=f"{control.label}: {control.help}",
+        style={"description_width": LABEL_WIDTH},
+        layout=W.Layout(width=ROW_WIDTH),
+    )
     integer = KNOBS[control.name].kind is int
     if control.kind == "slider":
         cls = W.IntSlider if integer else W.FloatSlider
-        return cls(value=value, min=control.lo, max=control.hi, step=control.step, continuous_update=False,
-                   **({} if integer else {"readout_format": ".2f"}), **common)
+        return cls(
+            value=value,
+            min=control.lo,
+            max=control.hi,
+            step=control.step,
+            continuous_update=False,
+            **({} if integer else {"readout_format": ".2f"}),
+            **common,
+        )
     if control.kind == "choice_slider":
-        return W.SelectionSlider(options=[(format_value(o), o) for o in control.options], value=value,
-                                 continuous_update=False, **common)
+        return W.SelectionSlider(
+            options=[(format_value(o), o) for o in control.options], value=value, continuous_update=False, **common
+        )
     if control.kind == "select":
         return W.Dropdown(options=list(control.options), value=value, **common)
     if control.kind == "toggle":
@@ -127,11 +141,11 @@ class Heartbeat(anywidget.AnyWidget):
       show();
       const beat = () => model.send({ beat: Date.now() });
       beat();
-      const timer = setInterval(beat, %d);
+      const timer = setInterval(beat, BEAT_MS);
       return () => { clearInterval(timer); model.off("change:beats", show); };
     }
     export default { render };
-    """ % BEAT_MS
+    """.replace("BEAT_MS", str(BEAT_MS))
     beats = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, **kwargs):
@@ -169,24 +183,44 @@ class Dashboard(W.VBox):
     link's notices and the session's one message), `.knob_list`, `.tabs`, `.views`, `.metric`, `.projector`,
     `.heartbeat`, `.redraws`."""
 
-    def __init__(self, config: Config, *, preset: str | None = None, locked: Mapping[str, object] | None = None,
-                 hidden: Iterable[str] = (), notices: Iterable[str] = (), views: Iterable[str] = VIEWS,
-                 presets: bool = True, width: int = CHART_WIDTH, refresh_s: float = REFRESH_S,
-                 viewer_timeout_s: float = VIEWER_TIMEOUT_S):
-        enable_offline_charts()
-        self.views = list(views)
-        self._width, self._refresh_s, self._period = width, refresh_s, refresh_s
-        self._viewer_timeout_s = viewer_timeout_s
+    def __init__(
+        self,
+        config: Config,
+        *,
+        preset: str | None = None,
+        locked: Mapping[str, object] | None = None,
+        hidden: Iterable[str] = (),
+        notices: Iterable[str] = (),
+        views: Iterable[str] = VIEWS,
+        presets: bool = True,
+        width: int = CHART_WIDTH,
+        refresh_s: float = REFRESH_S,
+        viewer_timeout_s: float = VIEWER_TIMEOUT_S,
+    ):
         self._closed = threading.Event()
         self._wake = threading.Event()
-        self._busy_until = 0.0     # keep polling a little after any action (a Reset's first record, a step)
-        self._syncing = False      # True while the widgets are set from the session (their callbacks stay quiet)
-        self.redraws = 0           # chart redraws so far (tests check that an idle dashboard stays idle)
+        self.views = list(views)
+        unknown = [v for v in self.views if v not in TAB_TITLES]
+        if unknown or not self.views:  # before the session exists: a bad call leaves no worker behind
+            raise ConfigError(f"unknown view {unknown[0] if unknown else None!r}; views: {', '.join(TAB_TITLES)}")
+        enable_offline_charts()
+        self._width, self._refresh_s, self._period = width, refresh_s, refresh_s
+        self._viewer_timeout_s = viewer_timeout_s
+        self._busy_until = 0.0  # keep polling a little after any action (a Reset's first record, a step)
+        self._syncing = False  # True while the widgets are set from the session (their callbacks stay quiet)
+        self.redraws = 0  # chart redraws so far (tests check that an idle dashboard stays idle)
         self.pump_error: str | None = None
         self.heartbeat = Heartbeat()
-        self.session = Session(config, source="notebook", owner=uuid.uuid4().hex, locked=locked,
-                               hidden=frozenset(hidden), notices=list(notices), preset=preset,
-                               watchdog=ViewerWatchdog(self._viewer_present, on_leave=self._wake.set))
+        self.session = Session(
+            config,
+            source="notebook",
+            owner=uuid.uuid4().hex,
+            locked=locked,
+            hidden=frozenset(hidden),
+            notices=list(notices),
+            preset=preset,
+            watchdog=ViewerWatchdog(self._viewer_present, on_leave=self._viewer_left),
+        )
         wanted = self.session.wanted
 
         # --- knobs: what the session wants, shown; locked ones disabled
@@ -194,40 +228,61 @@ class Dashboard(W.VBox):
         for name, widget in self.controls.items():
             widget.disabled = not self.session.movable(name)
             widget.observe(lambda change, name=name: self._on_knob(name, change["new"]), names="value")
-        self.corpus = W.Dropdown(options=self._corpus_options(), value=wanted.corpus, description="Corpus",
-                                 style={"description_width": LABEL_WIDTH}, layout=W.Layout(width=ROW_WIDTH),
-                                 disabled=not self.session.movable("corpus"), tooltip="The text the model learns")
+        self.corpus = W.Dropdown(
+            options=self._corpus_options(),
+            value=wanted.corpus,
+            description="Corpus",
+            style={"description_width": LABEL_WIDTH},
+            layout=W.Layout(width=ROW_WIDTH),
+            disabled=not self.session.movable("corpus"),
+            tooltip="The text the model learns",
+        )
         self.corpus.observe(lambda change: self._on_knob("corpus", change["new"]), names="value")
-        self.upload = W.FileUpload(accept=".txt", multiple=False, description="Use my own .txt file",
-                                   layout=W.Layout(width="auto", margin="2px 0 6px 194px"),
-                                   disabled=not self.session.movable("corpus"))
+        self.upload = W.FileUpload(
+            accept=".txt",
+            multiple=False,
+            description="Use my own .txt file",
+            layout=W.Layout(width="auto", margin="2px 0 6px 194px"),
+            disabled=not self.session.movable("corpus"),
+        )
         self.upload.observe(self._on_upload, names="value")
-        self.preset = W.Dropdown(options=[NO_PRESET, *PRESETS], value=preset if preset in PRESETS else NO_PRESET,
-                                 description="Lesson preset", style={"description_width": "110px"},
-                                 layout=W.Layout(width=ROW_WIDTH), tooltip="Fills in every knob for one lesson: "
-                                 "live knobs act at once, setup waits for Reset")
+        self.preset = W.Dropdown(
+            options=[NO_PRESET, *PRESETS],
+            value=preset if preset in PRESETS else NO_PRESET,
+            description="Lesson preset",
+            style={"description_width": "110px"},
+            layout=W.Layout(width=ROW_WIDTH),
+            tooltip="Fills in every knob for one lesson: live knobs act at once, setup waits for Reset",
+        )
         self.preset_text = W.HTML(layout=W.Layout(width=ROW_WIDTH))
         self.preset.observe(self._on_preset, names="value")
 
         # --- buttons (labels and states come from the session), status, the one message
-        actions = {"train": self.session.train, "pause": self.session.pause_or_resume, "reset": self.session.reset,
-                   "save": self._save, "clear": self.session.clear_saved}
+        actions = {
+            "train": self.session.train,
+            "pause": self.session.pause_or_resume,
+            "reset": self.session.reset,
+            "save": self._save,
+            "clear": self.session.clear_saved,
+        }
         self.buttons = {key: _button(style=BUTTON_STYLES[key]) for key in actions}
         for key, action in actions.items():
             self.buttons[key].on_click(lambda _, action=action: self._act(action))
-        self.projector = W.Checkbox(value=False, description="Projector: bigger type and charts", indent=False,
-                                    layout=W.Layout(width="auto"))
+        self.projector = W.Checkbox(
+            value=False, description="Projector: bigger type and charts", indent=False, layout=W.Layout(width="auto")
+        )
         self.projector.observe(lambda _: self._poke(), names="value")
         self.status = W.HTML(layout=W.Layout(min_height="1.6em"))
         self.notice = W.HTML()
         self.knob_list = W.HTML()
 
         # --- views: one tab per charts.VIEWS entry asked for, one chart widget per ChartSpec
-        unknown = [v for v in self.views if v not in TAB_TITLES]
-        if unknown or not self.views:
-            raise ConfigError(f"unknown view {unknown[0] if unknown else None!r}; views: {', '.join(TAB_TITLES)}")
-        self.metric = W.ToggleButtons(options=[("loss", "loss"), ("perplexity", "ppl")], value="loss",
-                                      style={"button_width": "90px"}, tooltip="Loss in nats/token, or perplexity = e^loss")
+        self.metric = W.ToggleButtons(
+            options=[("loss", "loss"), ("perplexity", "ppl")],
+            value="loss",
+            style={"button_width": "90px"},
+            tooltip="Loss in nats/token, or perplexity = e^loss",
+        )
         self.metric.observe(lambda _: self._poke(), names="value")
         self.charts: dict[str, alt.JupyterChart] = {}
         pages = []
@@ -256,8 +311,11 @@ class Dashboard(W.VBox):
     # -------------------------------------------------------------------------------- layout
     def _layout(self, presets: bool) -> W.Widget:
         def visible(controls, advanced: bool):
-            return [self.controls[c.name] for c in controls
-                    if (c.name in ADVANCED) == advanced and c.name not in self.session.hidden]
+            return [
+                self.controls[c.name]
+                for c in controls
+                if (c.name in ADVANCED) == advanced and c.name not in self.session.hidden
+            ]
 
         live_main, live_more = visible(LIVE_CONTROLS, False), visible(LIVE_CONTROLS, True)
         setup = visible(SETUP_CONTROLS, False) + visible(SETUP_CONTROLS, True)
@@ -270,36 +328,58 @@ class Dashboard(W.VBox):
         for title, widgets in (("More live knobs", live_more), ("Setup: a new model, applies on Reset", setup)):
             if widgets:
                 left.append(W.Accordion(children=[W.VBox(widgets)], titles=[title], layout=W.Layout(width="440px")))
-        right = [W.HBox([*(self.buttons[b] for b in BUTTON_STYLES), self.projector],
-                        layout=W.Layout(flex_flow="row wrap", align_items="center")),
-                 self.status, self.notice, self.knob_list, self.tabs,
-                 W.HBox([self.buttons["export"], self.export_link], layout=W.Layout(align_items="center")),
-                 self.heartbeat]
-        return W.HBox([W.VBox(left, layout=W.Layout(width="450px", min_width="450px")),
-                       W.VBox(right, layout=W.Layout(flex="1 1 600px", min_width="0"))],
-                      layout=W.Layout(flex_flow="row wrap", width="100%"))
+        right = [
+            W.HBox(
+                [*(self.buttons[b] for b in BUTTON_STYLES), self.projector],
+                layout=W.Layout(flex_flow="row wrap", align_items="center"),
+            ),
+            self.status,
+            self.notice,
+            self.knob_list,
+            self.tabs,
+            W.HBox([self.buttons["export"], self.export_link], layout=W.Layout(align_items="center")),
+            self.heartbeat,
+        ]
+        return W.HBox(
+            [
+                W.VBox(left, layout=W.Layout(width="450px", min_width="450px")),
+                W.VBox(right, layout=W.Layout(flex="1 1 600px", min_width="0")),
+            ],
+            layout=W.Layout(flex_flow="row wrap", width="100%"),
+        )
 
     def _sample_panel(self) -> W.Widget:
         self.prompt = W.Text(value="ROMEO:", description="Prompt", layout=W.Layout(width=ROW_WIDTH))
-        self.sample_length = W.IntSlider(value=300, min=20, max=1000, step=20, description="Length (tokens)",
-                                         style={"description_width": "110px"}, layout=W.Layout(width=ROW_WIDTH))
-        self.temperature = W.SelectionSlider(options=[0.2, 0.5, 0.8, 1.0, 1.2, 1.5], value=0.8,
-                                             description="Temperature", style={"description_width": "110px"},
-                                             layout=W.Layout(width=ROW_WIDTH),
-                                             tooltip="Low: safe and repetitive; high: adventurous and noisy")
-        self.buttons["generate"] = _button("Generate text", "From the weights as they are now; training goes on", "info")
+        self.sample_length = W.IntSlider(
+            value=300,
+            min=20,
+            max=1000,
+            step=20,
+            description="Length (tokens)",
+            style={"description_width": "110px"},
+            layout=W.Layout(width=ROW_WIDTH),
+        )
+        self.temperature = W.SelectionSlider(
+            options=[0.2, 0.5, 0.8, 1.0, 1.2, 1.5],
+            value=0.8,
+            description="Temperature",
+            style={"description_width": "110px"},
+            layout=W.Layout(width=ROW_WIDTH),
+            tooltip="Low: safe and repetitive; high: adventurous and noisy",
+        )
+        self.buttons["generate"] = _button(
+            "Generate text", "From the weights as they are now; training goes on", "info"
+        )
         self.buttons["generate"].on_click(lambda _: self._generate())
         self.sample_text = W.HTML()
         self._samples = 0
-        return W.VBox([self.prompt, self.sample_length, self.temperature, self.buttons["generate"], self.sample_text],
-                      layout=W.Layout(align_items="flex-start"))
+        return W.VBox(
+            [self.prompt, self.sample_length, self.temperature, self.buttons["generate"], self.sample_text],
+            layout=W.Layout(align_items="flex-start"),
+        )
 
     def _corpus_options(self) -> list[tuple[str, str]]:
-        options = list(self.session.corpus_choices().items())
-        corpus = self.session.wanted.corpus
-        if corpus not in dict(options).values():  # a lesson's own file, given in its config
-            options.append((Path(corpus).name, corpus))
-        return options
+        return list(self.session.corpus_choices().items())
 
     # -------------------------------------------------------------------------------- callbacks (main thread)
     def _poke(self, busy_s: float = 3.0) -> None:
@@ -332,8 +412,11 @@ class Dashboard(W.VBox):
 
     def _describe_preset(self) -> None:
         name = self.preset.value
-        self.preset_text.value = (f"<i><b>{html.escape(name)}</b> teaches: {html.escape(PRESETS[name].teaches)}.</i>"
-                                  if name in PRESETS else "")
+        self.preset_text.value = (
+            f"<i><b>{html.escape(name)}</b> teaches: {html.escape(PRESETS[name].teaches)}.</i>"
+            if name in PRESETS
+            else ""
+        )
 
     def _on_knob(self, name: str, value) -> None:
         if not self._syncing:
@@ -364,21 +447,29 @@ class Dashboard(W.VBox):
 
     def _export(self) -> None:
         data = base64.b64encode(history_csv(self.session.run.snapshot()).encode()).decode()
-        self.export_link.value = (f"<a download='explorer-history.csv' href='data:text/csv;base64,{data}'>"
-                                  f"⬇ explorer-history.csv</a>")
+        self.export_link.value = (
+            f"<a download='explorer-history.csv' href='data:text/csv;base64,{data}'>⬇ explorer-history.csv</a>"
+        )
 
     def _generate(self) -> None:
         self._samples += 1
-        text, problem = self.session.sample(self.prompt.value, self.sample_length.value, self.temperature.value,
-                                            self._samples)
+        text, problem = self.session.sample(
+            self.prompt.value, self.sample_length.value, self.temperature.value, self._samples
+        )
         if problem is not None:
             self.sample_text.value = _line(problem)
             return
         step = self.session.run.snapshot().last_step
-        self.sample_text.value = (f"<div style='color:#555'>Sampled after step {step:,}:</div>"
-                                  f"<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
-                                  f"background:#f6f6f6;padding:8px;max-width:{self._width + 100}px'>"
-                                  f"{html.escape(text)}</div>")
+        self.sample_text.value = (
+            f"<div style='color:#555'>Sampled after step {step:,}:</div>"
+            f"<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
+            f"background:#f6f6f6;padding:8px;max-width:{self._width + 100}px'>"
+            f"{html.escape(text)}</div>"
+        )
+
+    def _viewer_left(self) -> None:  # called from the run's reader thread, once
+        self.session.viewer_left()
+        self._wake.set()
 
     def _viewer_present(self) -> bool:  # called from the run's reader thread
         return not self._closed.is_set() and self.heartbeat.alive(self._viewer_timeout_s)
@@ -402,10 +493,25 @@ class Dashboard(W.VBox):
         tab = self.tabs.selected_index
         view = self.views[tab] if tab is not None and tab < len(self.views) else None
         status, message, buttons = session.status(), session.message(), session.buttons()
-        page = (status, message, tuple(buttons.items()), self.projector.value, self.pump_error,
-                snap.last_step, len(snap.events))
-        drawn = (run.run_id, snap.last_step, len(snap.evals), len(snap.events), tuple(run.saved), view,
-                 self.metric.value, self.projector.value)
+        page = (
+            status,
+            message,
+            tuple(buttons.items()),
+            self.projector.value,
+            self.pump_error,
+            snap.last_step,
+            len(snap.events),
+        )
+        drawn = (
+            run.run_id,
+            snap.last_step,
+            len(snap.evals),
+            len(snap.events),
+            tuple(run.saved),
+            view,
+            self.metric.value,
+            self.projector.value,
+        )
         old_page, old_drawn = shown or (None, None)
         began = time.monotonic()
         if page != old_page:
@@ -426,8 +532,11 @@ class Dashboard(W.VBox):
             lines.append(_line(Message("warning", f"(display problem: {self.pump_error})")))
         self.notice.value = "".join(lines)
         changes = knob_change_lines(snap)
-        self.knob_list.value = ("<div style='color:#444'>Knob changes: " + " · ".join(map(html.escape, changes))
-                                + "</div>") if changes else ""
+        self.knob_list.value = (
+            ("<div style='color:#444'>Knob changes: " + " · ".join(map(html.escape, changes)) + "</div>")
+            if changes
+            else ""
+        )
         for key, button in buttons.items():
             widget = self.buttons[key]
             widget.description, widget.disabled, widget.tooltip = button.label, not button.enabled, button.help
@@ -438,8 +547,14 @@ class Dashboard(W.VBox):
         big = self.projector.value
         saved = list(self.session.run.saved.values())
         for spec in charts.VIEWS[view].charts:
-            self.charts[spec.name].chart = spec.build(snap, saved, width=self._width, metric=self.metric.value,
-                                                      projector=big, **({"height": PROJECTOR_HEIGHT} if big else {}))
+            self.charts[spec.name].chart = spec.build(
+                snap,
+                saved,
+                width=self._width,
+                metric=self.metric.value,
+                projector=big,
+                **({"height": PROJECTOR_HEIGHT} if big else {}),
+            )
             self.redraws += 1
 
     # -------------------------------------------------------------------------------- ending
@@ -447,17 +562,28 @@ class Dashboard(W.VBox):
         """Stop the run (its worker processes too) and the pump thread, then close the widget."""
         self._closed.set()
         self._wake.set()
-        self.session.close()
-        if self._pump_thread is not threading.current_thread():
-            self._pump_thread.join(2.0)
+        if (session := getattr(self, "session", None)) is not None:  # None: the constructor failed early
+            session.close()
+        pump = getattr(self, "_pump_thread", None)
+        if pump is not None and pump is not threading.current_thread():
+            pump.join(2.0)
         super().close()
 
 
-def dashboard(preset: str | None = None, *, config: Config | None = None,
-              locked: Iterable[str] | Mapping[str, object] = (), hidden: Iterable[str] = (),
-              show: Iterable[str] | None = None, views: Iterable[str] = VIEWS, presets: bool = True,
-              query: str | None = None, width: int = CHART_WIDTH, refresh_s: float = REFRESH_S,
-              viewer_timeout_s: float = VIEWER_TIMEOUT_S) -> Dashboard:
+def dashboard(
+    preset: str | None = None,
+    *,
+    config: Config | None = None,
+    locked: Iterable[str] | Mapping[str, object] = (),
+    hidden: Iterable[str] = (),
+    show: Iterable[str] | None = None,
+    views: Iterable[str] = VIEWS,
+    presets: bool = True,
+    query: str | None = None,
+    width: int = CHART_WIDTH,
+    refresh_s: float = REFRESH_S,
+    viewer_timeout_s: float = VIEWER_TIMEOUT_S,
+) -> Dashboard:
     """The live dashboard, ready to display (nothing trains until Train is pressed).
 
     preset   a lesson from `explorer.presets.PRESETS` to start from ("overfit", "dropout", ...).
@@ -482,14 +608,30 @@ def dashboard(preset: str | None = None, *, config: Config | None = None,
     if unknown:
         raise ConfigError(f"unknown knob {unknown[0]!r}; known: {', '.join(KNOBS)}")
     locked_values = {k: getattr(start, k) if v is None else v for k, v in locked_values.items()}
-    return Dashboard(start, preset=preset, locked=locked_values, hidden=hidden, notices=notices, views=views,
-                     presets=presets, width=width, refresh_s=refresh_s, viewer_timeout_s=viewer_timeout_s)
+    return Dashboard(
+        start,
+        preset=preset,
+        locked=locked_values,
+        hidden=hidden,
+        notices=notices,
+        views=views,
+        presets=presets,
+        width=width,
+        refresh_s=refresh_s,
+        viewer_timeout_s=viewer_timeout_s,
+    )
 
 
 # ------------------------------------------------------------------------------------------ lessons
-def experiment(runs: Mapping[str, Config], chart: Callable[[list[Snapshot]], alt.TopLevelMixin] | None = None,
-               schedules: Mapping[str, dict] | None = None, every_s: float = 1.0, threads: int | None = None,
-               live: bool = True, width: int = CHART_WIDTH) -> dict[str, Result]:
+def experiment(
+    runs: Mapping[str, Config],
+    chart: Callable[[list[Snapshot]], alt.TopLevelMixin] | None = None,
+    schedules: Mapping[str, dict] | None = None,
+    every_s: float = 1.0,
+    threads: int | None = None,
+    live: bool = True,
+    width: int = CHART_WIDTH,
+) -> dict[str, Result]:
     """`explorer.lessons.run_experiment` (each configuration trained to its end, one after another, in THIS
     thread, every run in the store), drawn while it trains: a progress line and `chart(snapshots)` (the
     finished runs and the one in progress; default: their validation losses on one axis), redrawn about
@@ -499,6 +641,7 @@ def experiment(runs: Mapping[str, Config], chart: Callable[[list[Snapshot]], alt
     progress = None
     if live:
         from IPython.display import display
+
         line, view = W.HTML(), chart_widget(width=width)
         display(W.VBox([line, view]))
 

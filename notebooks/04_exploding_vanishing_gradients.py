@@ -170,7 +170,7 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # %% [markdown]
 # ## Try this
 #
-# - In the dashboard below (the *exploding* preset), press **▶ Train** and open **Gradients**. When the norm
+# - In the dashboard below (the vanilla RNN of this lesson's experiment), press **▶ Train** and open **Gradients**. When the norm
 #   spikes, drag **Gradient clip threshold** to 1: the spikes above the dashed line are cut from then on.
 # - Switch **Clip by** to *value* with a threshold of 0.05. Training still works, but the direction of
 #   every step changes (see the cosine above).

@@ -100,8 +100,8 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 #
 # ## Try this
 #
-# - Build your own winner in the dashboard: start from the big model (*overfit* preset), press **Save run
-#   for comparison** after one run, then switch regularisers on, **↺ Reset**, **▶ Train**, and compare the
+# - Build your own winner in the dashboard: start from the big model (the experiment's `big` model), press **Save
+#   run** after one run, then switch regularisers on, **↺ Reset**, **▶ Train**, and compare the
 #   curves in **Compare runs**.
 # - Which single knob buys the most? Try each alone with the others off.
 # - Give the big model more data (*Fraction of training text used* 0.05): does it still need regularising?

@@ -19,7 +19,7 @@
 # Press **▶ Train**: a small LSTM starts learning Tiny Shakespeare. While it trains, move the **live
 # knobs** (dropout, L2 / L1 λ, clipping, batch norm, …): each acts on the running model at its next
 # step, and the charts mark when it moved. Pick a **lesson preset** to set everything for one lesson,
-# then press **↺ Reset** and **▶ Train**. **Save run for comparison** keeps a run's curves so the next
+# then press **↺ Reset** and **▶ Train**. **Save run** keeps a run's curves so the next
 # one is drawn beside it (same seed: same data order and initial weights).
 #
 # A link can carry a setup: `?preset=dropout&dropout=0.3`.

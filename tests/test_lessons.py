@@ -11,16 +11,22 @@ from tests.conftest import tiny
 
 def test_progress_sees_the_finished_runs_then_the_one_in_progress_and_a_last_call_when_done(tmp_path):
     seen: list[Progress] = []
-    results = run_experiment({"a": tiny(steps=6), "b": tiny(steps=6, seed=1)}, progress=seen.append, every_s=0.0,
-                             store=tmp_path / "runs.sqlite")
+    results = run_experiment(
+        {"a": tiny(steps=6), "b": tiny(steps=6, seed=1)},
+        progress=seen.append,
+        every_s=0.0,
+        store=tmp_path / "runs.sqlite",
+    )
     during_b = [p for p in seen if not p.done and p.name == "b"]
     assert during_b and [s.name for s in during_b[-1].snapshots] == ["a", "b"]
     assert during_b[-1].text.startswith("Run 2/2 b: step ")
     assert seen[-1].done and [s.name for s in seen[-1].snapshots] == ["a", "b"] and "2 runs done" in seen[-1].text
     assert [r.snapshot.last_step for r in results.values()] == [6, 6]
     runs = RunStore(tmp_path / "runs.sqlite").runs()
-    assert {(r["name"], r["source"], r["status"]) for r in runs} == {("a", "notebook", "finished"),
-                                                                     ("b", "notebook", "finished")}
+    assert {(r["name"], r["source"], r["status"]) for r in runs} == {
+        ("a", "notebook", "finished"),
+        ("b", "notebook", "finished"),
+    }
 
 
 @pytest.mark.parametrize("raised, status", [(KeyboardInterrupt, "stopped"), (RuntimeError, "error")])

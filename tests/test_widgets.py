@@ -81,8 +81,10 @@ def last_knobs(board: Dashboard) -> dict:
 
 
 def labels(board: Dashboard) -> dict[str, tuple[str, bool]]:
-    return {key: (board.buttons[key].description, not board.buttons[key].disabled)
-            for key in ("train", "pause", "reset", "save", "clear")}
+    return {
+        key: (board.buttons[key].description, not board.buttons[key].disabled)
+        for key in ("train", "pause", "reset", "save", "clear")
+    }
 
 
 def session_labels(board: Dashboard) -> dict[str, tuple[str, bool]]:
@@ -93,8 +95,13 @@ def session_labels(board: Dashboard) -> dict[str, tuple[str, bool]]:
 def test_every_control_spec_becomes_a_widget_and_every_view_a_tab(make):
     board = make()
     assert set(board.controls) == {c.name for c in ALL_CONTROLS} and "steps" not in board.controls
-    kinds = {"slider": (W.IntSlider, W.FloatSlider), "choice_slider": W.SelectionSlider, "select": W.Dropdown,
-             "toggle": W.Checkbox, "number": W.BoundedIntText}
+    kinds = {
+        "slider": (W.IntSlider, W.FloatSlider),
+        "choice_slider": W.SelectionSlider,
+        "select": W.Dropdown,
+        "toggle": W.Checkbox,
+        "number": W.BoundedIntText,
+    }
     for control in ALL_CONTROLS:
         widget = board.controls[control.name]
         assert isinstance(widget, kinds[control.kind]), control.name
@@ -397,8 +404,12 @@ def test_close_stops_the_run_its_processes_and_the_pump(make):
 
 # ------------------------------------------------------------------------------------------ lessons
 def test_experiment_trains_each_config_to_its_end_and_stores_the_runs():
-    runs = experiment({"a": tiny(steps=12, eval_every=4), "b": tiny(steps=12, eval_every=4, dropout=0.5)},
-                      schedules={"b": {6: {"l2": 1e-4}}}, every_s=0.0, threads=1)
+    runs = experiment(
+        {"a": tiny(steps=12, eval_every=4), "b": tiny(steps=12, eval_every=4, dropout=0.5)},
+        schedules={"b": {6: {"l2": 1e-4}}},
+        every_s=0.0,
+        threads=1,
+    )
     assert list(runs) == ["a", "b"]
     assert [r.trainer.step_count for r in runs.values()] == [12, 12]
     assert runs["b"].snapshot.name == "b" and len(runs["b"].snapshot.evals) == 3
@@ -410,9 +421,15 @@ def test_experiment_trains_each_config_to_its_end_and_stores_the_runs():
 
 
 def test_format_value_and_knob_change_lines():
-    assert [format_value(v) for v in (0.0, 1e-4, 3e-6, True, False, 128, "lstm")] == \
-        ["0", "0.0001", "3e-06", "on", "off", "128", "lstm"]
+    assert [format_value(v) for v in (0.0, 1e-4, 3e-6, True, False, 128, "lstm")] == [
+        "0",
+        "0.0001",
+        "3e-06",
+        "on",
+        "off",
+        "128",
+        "lstm",
+    ]
     events = [{"kind": "event", "event": "knob", "step": 1234, "knob": "dropout", "old": 0.0, "new": 0.5}] * 7
     assert knob_change_lines(Snapshot(events=events), limit=3) == ["step 1,234: dropout 0 → 0.5"] * 3
     assert {c.name for c in LIVE_CONTROLS} <= set(Config().live())
-
