@@ -138,6 +138,9 @@ class Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+        self._mark_stopped()
+
+    def _mark_stopped(self) -> None:
         if self.status in ACTIVE:
             self.status = "stopped"
             if self.run_id and self.store_path:
@@ -204,7 +207,9 @@ class Worker:
         """The child is gone. Unless we stopped it, say how it ended, in one line."""
         self.conn.close()
         self.process.join(2.0)
-        if not self._stopping and self.status not in ENDED:
+        if self._stopping:
+            self._mark_stopped()
+        elif self.status not in ENDED:
             if not self.error:
                 self.error = (f"the training process ended unexpectedly ({describe_exit(self.process.exitcode)}); "
                               f"press Reset to start again")

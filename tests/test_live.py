@@ -179,7 +179,7 @@ def test_the_watchdog_stops_a_run_whose_viewer_left(store_path):
         pid = live.pid
         viewer_here.clear()
         assert wait_until(lambda: not process_alive(pid, None), timeout=5)
-        assert live.status == "stopped"
+        assert wait_until(lambda: live.status == "stopped", timeout=2)
     finally:
         live.close()
 
