@@ -187,7 +187,8 @@ def main() -> None:
     print(f"model: default Config() (char LSTM 1×128, Tiny Shakespeare), {args.runs} runs, 1 torch thread each, "
           f"{os.cpu_count()} cores")
     print(f"(a) {args.runs} bare one-thread processes : {bare_steps:6d} steps in {bare_s:.1f} s "
-          f"({bare_steps / bare_s:.1f} steps/s together)")
+          f"({bare_steps / bare_s:.1f} steps/s together; {bare_before / bare_before_s:.1f} before the LiveRuns, "
+          f"{bare_after / bare_after_s:.1f} after)")
     print(f"    {args.runs} LiveRuns charted at 1 Hz   : {live_steps:6d} steps in {live_s:.1f} s "
           f"({live_steps / live_s:.1f} steps/s together; charting all {args.runs} took "
           f"{statistics.median(build_times) * 1000:.0f} ms median per second)")

@@ -50,12 +50,12 @@ from .session import Message, Session, ViewerWatchdog, knob_change_lines, parse_
 SAMPLE = "sample"  # the text sample tab: not a chart view, so not in charts.VIEWS
 TAB_TITLES = {**{name: view.title for name, view in charts.VIEWS.items()}, SAMPLE: "Text sample"}
 VIEWS = tuple(TAB_TITLES)  # every tab, in order
-CHART_WIDTH = 600  # plot width in pixels (axes and legends come on top)
-PROJECTOR_HEIGHT = 560  # plot height with the projector toggle on (the app uses the same)
+CHART_WIDTH = 520  # plot width in pixels (axes and legends come on top): knobs and chart side by side at 1024 px
+CHART_HEIGHT, PROJECTOR_HEIGHT = 300, 560  # plot heights: whole on 1024×768; with the projector toggle on
 REFRESH_S = 0.5  # at most two chart redraws a second
 VIEWER_TIMEOUT_S = 90.0  # no heartbeat for this long: the page is gone (background tabs beat once a minute)
 BEAT_MS = 5000
-LABEL_WIDTH, ROW_WIDTH = "190px", "400px"
+LABEL_WIDTH, ROW_WIDTH = "150px", "330px"
 NO_PRESET = "— pick a lesson —"
 EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
 BUTTON_STYLES = {"train": "success", "pause": "warning", "reset": "", "save": "", "clear": ""}
@@ -327,7 +327,7 @@ class Dashboard(W.VBox):
             left += live_main
         for title, widgets in (("More live knobs", live_more), ("Setup: a new model, applies on Reset", setup)):
             if widgets:
-                left.append(W.Accordion(children=[W.VBox(widgets)], titles=[title], layout=W.Layout(width="440px")))
+                left.append(W.Accordion(children=[W.VBox(widgets)], titles=[title], layout=W.Layout(width="340px")))
         right = [
             W.HBox(
                 [*(self.buttons[b] for b in BUTTON_STYLES), self.projector],
@@ -342,8 +342,8 @@ class Dashboard(W.VBox):
         ]
         return W.HBox(
             [
-                W.VBox(left, layout=W.Layout(width="450px", min_width="450px")),
-                W.VBox(right, layout=W.Layout(flex="1 1 600px", min_width="0")),
+                W.VBox(left, layout=W.Layout(width="350px", min_width="350px")),
+                W.VBox(right, layout=W.Layout(flex="1 1 560px", min_width="0")),
             ],
             layout=W.Layout(flex_flow="row wrap", width="100%"),
         )
@@ -553,7 +553,7 @@ class Dashboard(W.VBox):
                 width=self._width,
                 metric=self.metric.value,
                 projector=big,
-                **({"height": PROJECTOR_HEIGHT} if big else {}),
+                height=PROJECTOR_HEIGHT if big else CHART_HEIGHT,
             )
             self.redraws += 1
 

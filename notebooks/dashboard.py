@@ -14,15 +14,9 @@
 # ---
 
 # %% [markdown]
-# # explorer — watch a recurrent language model overfit, then fix it live
-#
-# Press **▶ Train**: a small LSTM starts learning Tiny Shakespeare. While it trains, move the **live
-# knobs** (dropout, L2 / L1 λ, clipping, batch norm, …): each acts on the running model at its next
-# step, and the charts mark when it moved. Pick a **lesson preset** to set everything for one lesson,
-# then press **↺ Reset** and **▶ Train**. **Save run** keeps a run's curves so the next
-# one is drawn beside it (same seed: same data order and initial weights).
-#
-# A link can carry a setup: `?preset=dropout&dropout=0.3`.
+# **explorer** — press **▶ Train**, then move a live knob: the running model takes it at its next step and the
+# charts mark it. A **lesson preset** sets everything for one lesson; setup waits for **↺ Reset**. A link can
+# carry a setup: `?preset=dropout&dropout=0.3`.
 
 # %%
 import os

@@ -113,19 +113,35 @@ def test_voila_dashboard_trains_and_a_slider_moves_the_running_model(voila_url):
             drawn = svg(page)
             assert drawn != before
 
-            # the dropout slider, one notch to the right, while it trains
+            # a teacher talks for a while: the run is open-ended and still trains 40 s later
+            time.sleep(40)
+            expect(page.get_by_text("Training: step", exact=False)).to_be_visible()
+
+            # ten quick presses on the dropout slider are ONE change, drawn once, from 0 to 0.5
             handle = page.locator(".widget-slider", has_text="Dropout rate").locator(".noUi-handle")
             handle.focus()
-            handle.press("ArrowRight")
+            for _ in range(10):
+                handle.press("ArrowRight")
             expect(page.get_by_text("Knob changes: step", exact=False)).to_contain_text(
-                "dropout 0 → 0.05", timeout=30_000
+                "dropout 0 → 0.5", timeout=30_000
             )
-            # the running chart marks it
             page.wait_for_function(
                 """() => document.querySelector('.explorer-dashboard .vega-embed svg.marks')
-                                        .textContent.includes('dropout 0 → 0.05')""",
+                                        .textContent.includes('dropout 0 → 0.5')""",
                 timeout=30_000,
             )
+            time.sleep(3)  # more redraws: no second label appears
+            labels = page.evaluate(
+                """() => Array.from(document.querySelector('.explorer-dashboard .vega-embed svg.marks')
+                                    .querySelectorAll('text'), t => t.textContent)
+                          .filter(t => t.includes('dropout') && t.includes('→'))"""
+            )
+            assert set(labels) == {"dropout 0 → 0.5"}, labels
+            assert page.get_by_text("Knob changes: step", exact=False).inner_text().count("dropout") == 1
+            page.set_viewport_size({"width": 1024, "height": 768})
+            time.sleep(1.5)
+            page.screenshot(path=str(ARTIFACTS / "voila-1024x768.png"))
+            page.set_viewport_size({"width": 1366, "height": 1000})
             later = svg(page)
             time.sleep(2.5)
             assert svg(page) != later, "the chart keeps redrawing while the run trains"
