@@ -22,7 +22,7 @@ from .export import history_csv
 from .history import snapshot_of
 from .presets import PRESETS, preset_config
 from .sample import generate
-from .store import ENDED, HOST, RunStore, RunWriter
+from .store import ENDED, HOST, RunStore, recording
 from .train import Trainer
 
 class Parser(argparse.ArgumentParser):
@@ -171,40 +171,26 @@ def command_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads must be ≥ 1, got {args.threads}")
     torch.set_num_threads(args.threads or default_threads(store))
     trainer = Trainer(config)
-    writer = None
-    if store is not None:
-        run_id = store.create_run(config.to_dict(), "cli", name=args.name)
-        writer = RunWriter(store, run_id)
     last_event = None
     if args.metrics_out and args.metrics_out != "-":
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
     out = (nullcontext(sys.stdout) if args.metrics_out == "-" else
            open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else nullcontext(None))
-    ending = ("stopped", "interrupted by the user")
-    try:
-        with out as sink, progress_bar(config.steps, not args.quiet) as bar:
-            for record in trainer.run(schedule):
-                if sink is not None:
-                    sink.write(json.dumps(record) + "\n")
-                if writer is not None:
-                    writer.add(record)
-                kind = record["kind"]
-                if kind == "event" and record["event"] in ("diverged", "early_stop"):
-                    last_event = record
-                elif kind == "step":
-                    bar.update(1)
-                elif kind == "eval":
-                    bar.set_postfix(val=f"{record['val_loss']:.3f}", best=f"{record['best_val_loss']:.3f}",
-                                    refresh=False)
-        ending = None
-    except Exception as err:
-        ending = ("error", f"{type(err).__name__}: {err}")
-        raise
-    finally:
-        if writer is not None:
-            writer.flush()
-            if ending:
-                store.set_status(writer.run_id, *ending)
+    with (recording(store, config.to_dict(), "cli", args.name) as writer, out as sink,
+          progress_bar(config.steps, not args.quiet) as bar):
+        for record in trainer.run(schedule):
+            if sink is not None:
+                sink.write(json.dumps(record) + "\n")
+            if writer is not None:
+                writer.add(record)
+            kind = record["kind"]
+            if kind == "event" and record["event"] in ("diverged", "early_stop"):
+                last_event = record
+            elif kind == "step":
+                bar.update(1)
+            elif kind == "eval":
+                bar.set_postfix(val=f"{record['val_loss']:.3f}", best=f"{record['best_val_loss']:.3f}",
+                                refresh=False)
     if not args.quiet:
         where = f" (run {writer.run_id} in {store.path})" if writer else ""
         sys.stderr.write(describe_end(trainer, last_event) + where + "\n")

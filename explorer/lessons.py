@@ -17,7 +17,7 @@ import torch
 
 from .config import Config
 from .history import History, Snapshot
-from .store import RunStore, RunWriter
+from .store import RunStore, recording
 from .train import Trainer
 
 
@@ -123,9 +123,7 @@ def _train_one(
     """One run through `Trainer.run`, written to the store as it goes (as `explorer train` does)."""
     start = last = time.monotonic()
     trainer, history = Trainer(config), History(name)
-    writer = RunWriter(db, db.create_run(config.to_dict(), source, name=name)) if db is not None else None
-    ending = ("stopped", "interrupted by the user")
-    try:
+    with recording(db, config.to_dict(), source, name) as writer:
         for record in trainer.run(schedule):
             history.add(record)
             if writer is not None:
@@ -143,15 +141,6 @@ def _train_one(
                         last - began,
                     )
                 )
-        ending = None
-    except Exception as err:
-        ending = ("error", f"{type(err).__name__}: {err}")
-        raise
-    finally:
-        if writer is not None:
-            writer.flush()
-            if ending:
-                db.set_status(writer.run_id, *ending)
     return Result(
         name,
         config,

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -293,6 +294,28 @@ def _finite(value: float) -> float | None:
 def _summary(row: dict) -> dict:
     row["config"] = json.loads(row["config"])
     return row
+
+
+@contextmanager
+def recording(store: RunStore | None, config: dict, source: str, name: str | None = None
+              ) -> Iterator[RunWriter | None]:
+    """A headless run's writer (None without a store): flushed at the end, the run marked `stopped` on
+    Ctrl-C and `error` on a crash; finished, early-stopped and diverged runs say so in their records."""
+    if store is None:
+        yield None
+        return
+    writer = RunWriter(store, store.create_run(config, source, name=name))
+    ending: tuple[str, str] | None = ("stopped", "interrupted by the user")
+    try:
+        yield writer
+        ending = None
+    except Exception as err:
+        ending = ("error", f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        writer.flush()
+        if ending:
+            store.set_status(writer.run_id, *ending)
 
 
 class RunWriter:
