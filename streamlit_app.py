@@ -45,16 +45,23 @@ def viewer_left() -> None:
 
 if "session" not in ss:  # a new browser session: the link sets everything
     config, preset, notices = parse_link(st.query_params.to_dict())
-    ss.session = Session(config, source="app", owner=session_id, preset=preset, notices=notices,
-                         watchdog=ViewerWatchdog(viewer_present, on_leave=viewer_left))
+    ss.session = Session(
+        config,
+        source="app",
+        owner=session_id,
+        preset=preset,
+        notices=notices,
+        watchdog=ViewerWatchdog(viewer_present, on_leave=viewer_left),
+    )
     ss.update(widget_values(config), preset=preset or NO_PRESET, corpus="tinyshakespeare", projector=False)
 session: Session = ss.session
 
 
 # ------------------------------------------------------------------------------ callbacks
 def knobs_moved() -> None:
-    session.act(session.set_knobs, {c.name: ss[c.name] for c in ALL_CONTROLS if session.movable(c.name)}
-                | {"corpus": ss.corpus})
+    session.act(
+        session.set_knobs, {c.name: ss[c.name] for c in ALL_CONTROLS if session.movable(c.name)} | {"corpus": ss.corpus}
+    )
 
 
 def preset_picked() -> None:
@@ -96,8 +103,13 @@ def widgets(controls, advanced: bool) -> None:
 
 
 with st.sidebar:
-    st.selectbox("Lesson preset", [NO_PRESET, *PRESETS], key="preset", on_change=preset_picked,
-                 help="Fills in every knob for one lesson: live knobs act at once, setup waits for Reset.")
+    st.selectbox(
+        "Lesson preset",
+        [NO_PRESET, *PRESETS],
+        key="preset",
+        on_change=preset_picked,
+        help="Fills in every knob for one lesson: live knobs act at once, setup waits for Reset.",
+    )
     if ss.preset in PRESETS:
         st.caption(f"**{ss.preset}** teaches: {PRESETS[ss.preset].teaches}.")
     st.subheader("Live knobs", help="They act on the running model at its next step: no restart.")
@@ -106,10 +118,20 @@ with st.sidebar:
         widgets(LIVE_CONTROLS, advanced=True)
     st.subheader("Setup", help="A new model: applies on Reset.")
     choices = session.corpus_choices()
-    st.selectbox("Corpus", list(choices.values()), key="corpus", on_change=knobs_moved,
-                 format_func={path: label for label, path in choices.items()}.get)
-    st.file_uploader(f"…or your own UTF-8 .txt file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB)", type=["txt"],
-                     key="upload", on_change=file_uploaded, max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20))
+    st.selectbox(
+        "Corpus",
+        list(choices.values()),
+        key="corpus",
+        on_change=knobs_moved,
+        format_func={path: label for label, path in choices.items()}.get,
+    )
+    st.file_uploader(
+        f"…or your own UTF-8 .txt file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB)",
+        type=["txt"],
+        key="upload",
+        on_change=file_uploaded,
+        max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
+    )
     widgets(SETUP_CONTROLS, advanced=False)
     st.caption("auto = " + ("the CUDA GPU" if torch.cuda.is_available() else "the CPU (no CUDA GPU here)"))
     with st.expander("More setup"):
@@ -122,17 +144,30 @@ if (query := session.link()) != st.query_params.to_dict():
 
 # ------------------------------------------------------------------------------ main area
 size = "1.3rem" if ss.projector else "1rem"
-st.html(f"<style>[data-testid='stMainBlockContainer'] {{padding-top: 1rem; padding-bottom: 1rem}} "
-        f"[data-testid='stMainBlockContainer'] p {{font-size: {size}}}</style>")
+st.html(
+    f"<style>[data-testid='stMainBlockContainer'] {{padding-top: 1rem; padding-bottom: 1rem}} "
+    f"[data-testid='stMainBlockContainer'] p {{font-size: {size}}}</style>"
+)
 st.markdown("**explorer** — watch an RNN language model overfit, then fix it live")
 buttons = session.buttons()
 with st.container(horizontal=True):
-    for key, action, kind in (("train", session.train, "primary"), ("pause", session.pause_or_resume, "secondary"),
-                              ("reset", session.reset, "secondary"), ("save", session.save, "secondary"),
-                              ("clear", session.clear_saved, "secondary")):
+    for key, action, kind in (
+        ("train", session.train, "primary"),
+        ("pause", session.pause_or_resume, "secondary"),
+        ("reset", session.reset, "secondary"),
+        ("save", session.save, "secondary"),
+        ("clear", session.clear_saved, "secondary"),
+    ):
         button = buttons[key]
-        st.button(button.label, key=key, type=kind, help=button.help, disabled=not button.enabled,
-                  on_click=session.act, args=(action,))
+        st.button(
+            button.label,
+            key=key,
+            type=kind,
+            help=button.help,
+            disabled=not button.enabled,
+            on_click=session.act,
+            args=(action,),
+        )
 for notice in session.notices:
     st.warning(f"From the link: {notice}")
 if message := session.message():
@@ -155,8 +190,13 @@ def sample_panel() -> None:
     st.text_input("Prompt", "ROMEO:", key="prompt")
     length, temperature = st.columns(2)
     length.slider("Length (tokens)", 20, 1000, 300, step=20, key="sample_length")
-    temperature.select_slider("Temperature", (0.2, 0.5, 0.8, 1.0, 1.2, 1.5), 0.8, key="temperature",
-                              help="Low: safe and repetitive; high: adventurous and noisy.")
+    temperature.select_slider(
+        "Temperature",
+        (0.2, 0.5, 0.8, 1.0, 1.2, 1.5),
+        0.8,
+        key="temperature",
+        help="Low: safe and repetitive; high: adventurous and noisy.",
+    )
     if st.button("Generate text", key="generate", help="From the weights as they are now; training goes on."):
         ss.samples = ss.get("samples", 0) + 1
         ss.sample_step = session.run.snapshot().last_step
@@ -182,8 +222,9 @@ def live_panel() -> None:
             with tab:
                 opts = {}
                 if view.name == "gap":
-                    metric = st.radio("Show", ["loss", "perplexity"], horizontal=True, key="metric",
-                                      label_visibility="collapsed")
+                    metric = st.radio(
+                        "Show", ["loss", "perplexity"], horizontal=True, key="metric", label_visibility="collapsed"
+                    )
                     opts["metric"] = "ppl" if metric == "perplexity" else "loss"
                 for spec in view.charts:
                     show_chart(spec, snap, **opts)
@@ -202,9 +243,24 @@ def png(spec) -> bytes:  # built when the button is clicked, from the run as it 
 
 with st.container(horizontal=True, vertical_alignment="center"):
     st.caption("Download")
-    st.download_button("history.csv", lambda: history_csv(session.run.snapshot()), "explorer-history.csv",
-                       "text/csv", key="download_csv", on_click="ignore", icon=":material/download:", type="tertiary")
+    st.download_button(
+        "history.csv",
+        lambda: history_csv(session.run.snapshot()),
+        "explorer-history.csv",
+        "text/csv",
+        key="download_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        type="tertiary",
+    )
     for spec in charts.CHARTS.values():
-        st.download_button(spec.file_name.removeprefix("explorer-"), lambda spec=spec: png(spec), spec.file_name,
-                           "image/png", key=f"download_{spec.name}", on_click="ignore", icon=":material/download:",
-                           type="tertiary")
+        st.download_button(
+            spec.file_name.removeprefix("explorer-"),
+            lambda spec=spec: png(spec),
+            spec.file_name,
+            "image/png",
+            key=f"download_{spec.name}",
+            on_click="ignore",
+            icon=":material/download:",
+            type="tertiary",
+        )

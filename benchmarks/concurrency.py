@@ -34,8 +34,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from explorer.config import Config  # noqa: E402
-from tests.app_server import (CHROMIUM, CHROMIUM_ARGS, StreamlitServer, status_text, step_of,  # noqa: E402
-                              tiny_query, wait_until)
+from tests.app_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, status_text, step_of, tiny_query, wait_until  # noqa: E402
 
 
 def niced_chromium(nice: int) -> str:
@@ -62,12 +61,14 @@ class CpuMeter:
     def read(self) -> tuple[float, float] | None:
         if self.psutil is None:
             return None
+
         def used(process):
             try:
                 times = process.cpu_times()
                 return times.user + times.system
             except self.psutil.Error:
                 return 0.0
+
         server = used(self.server) + sum(used(c) for c in self.server.children(recursive=True))
         browser = sum(used(p) for p in self.psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or ""))
         return server, browser
@@ -80,14 +81,21 @@ def nudge(page, value: str, timeout_s: float = 30.0) -> tuple[float, float]:
     began = time.perf_counter()
     slider.press("ArrowRight")
     try:
-        page.wait_for_function(f"() => location.search.includes('dropout={value}&') || "
-                               f"location.search.endsWith('dropout={value}')", polling="raf",
-                               timeout=timeout_s * 1000)
+        page.wait_for_function(
+            f"() => location.search.includes('dropout={value}&') || location.search.endsWith('dropout={value}')",
+            polling="raf",
+            timeout=timeout_s * 1000,
+        )
         round_trip = time.perf_counter() - began
-        page.wait_for_function("""label => {
+        page.wait_for_function(
+            """label => {
             const svg = document.querySelector("[data-testid='stVegaLiteChart'] svg");
             return svg && Array.from(svg.querySelectorAll('text')).some(t => t.textContent.includes(label));
-        }""", arg=f"→ {value}", polling=100, timeout=timeout_s * 1000)
+        }""",
+            arg=f"→ {value}",
+            polling=100,
+            timeout=timeout_s * 1000,
+        )
     except PlaywrightTimeout:
         return (round_trip if "round_trip" in locals() else math.inf), math.inf
     return round_trip, time.perf_counter() - began
@@ -100,18 +108,26 @@ def main() -> None:
     parser.add_argument("--nudges", type=int, default=3, help="slider nudges per session")
     parser.add_argument("--tiny", action="store_true", help="a tiny model instead of the app's default one")
     parser.add_argument("--browser-nice", type=int, default=19, help="niceness of Chromium (0: same as the server)")
-    parser.add_argument("--option", action="append", default=[], metavar="--SECTION.NAME=VALUE",
-                        help="a streamlit config option for the server, e.g. --option=--runner.postScriptGC=true")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="--SECTION.NAME=VALUE",
+        help="a streamlit config option for the server, e.g. --option=--runner.postScriptGC=true",
+    )
     args = parser.parse_args()
 
     query = tiny_query() if args.tiny else Config(device="cpu", steps=1_000_000).to_query()
     tokens_per_step = int(query.get("batch_size", Config.batch_size)) * int(query.get("seq_len", Config.seq_len))
     model = "tiny (hidden 16, seq 16, batch 8)" if args.tiny else "default (char LSTM 1×128, seq 64, batch 32)"
-    print(f"{args.sessions} sessions, model: {model}, {os.cpu_count()} CPU cores, options: {args.option or 'none'}, "
-          f"load average before: {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.sessions} sessions, model: {model}, {os.cpu_count()} CPU cores, options: {args.option or 'none'}, "
+        f"load average before: {os.getloadavg()[0]:.1f}"
+    )
     with StreamlitServer(options=tuple(args.option)) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=niced_chromium(args.browser_nice), headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=niced_chromium(args.browser_nice), headless=True, args=CHROMIUM_ARGS
+        )
         meter = CpuMeter(server.process.pid)
         pages = []
         for _ in range(args.sessions):
@@ -123,7 +139,7 @@ def main() -> None:
             page.get_by_role("button", name="▶ Train", exact=True).wait_for()
             page.get_by_role("button", name="▶ Train", exact=True).click()
         for page in pages:
-            assert wait_until(lambda: step_of(status_text(page)) > 0, 120), "a session never started"
+            assert wait_until(lambda page=page: step_of(status_text(page)) > 0, 120), "a session never started"
         time.sleep(args.warmup)
 
         began, cpu_before = time.monotonic(), meter.read()
@@ -141,27 +157,35 @@ def main() -> None:
         exceptions = sum(page.locator("[data-testid='stException']").count() for page in pages)
         browser.close()
 
-    print(f"\n{'session':>8} {'steps/s':>8} {'tokens/s':>9} {'round trip median / max (s)':>28} "
-          f"{'on chart median / max (s)':>26}")
+    print(
+        f"\n{'session':>8} {'steps/s':>8} {'tokens/s':>9} {'round trip median / max (s)':>28} "
+        f"{'on chart median / max (s)':>26}"
+    )
     for i in range(args.sessions):
         rate = (last[i] - first[i]) / elapsed
-        print(f"{i + 1:>8} {rate:>8.1f} {rate * tokens_per_step:>9.0f} "
-              f"{statistics.median(trips[i]):>15.2f} / {max(trips[i]):<10.2f} "
-              f"{statistics.median(charted[i]):>13.2f} / {max(charted[i]):.2f}")
+        print(
+            f"{i + 1:>8} {rate:>8.1f} {rate * tokens_per_step:>9.0f} "
+            f"{statistics.median(trips[i]):>15.2f} / {max(trips[i]):<10.2f} "
+            f"{statistics.median(charted[i]):>13.2f} / {max(charted[i]):.2f}"
+        )
     every_trip = [t for session in trips for t in session]
     every_chart = [t for session in charted for t in session]
     progressed = sum(b > a for a, b in zip(first, last))
     total = sum(b - a for a, b in zip(first, last)) / elapsed
-    print(f"\nall sessions: {progressed}/{args.sessions} made progress over {elapsed:.0f} s "
-          f"({total:.1f} steps/s, {total * tokens_per_step:,.0f} tokens/s together); "
-          f"slider round trip median {statistics.median(every_trip):.2f} s, max {max(every_trip):.2f} s "
-          f"({sum(t < 1 for t in every_trip)}/{len(every_trip)} under 1 s); knob on chart median "
-          f"{statistics.median(every_chart):.2f} s, max {max(every_chart):.2f} s; "
-          f"exceptions on pages: {exceptions}; load average after: {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nall sessions: {progressed}/{args.sessions} made progress over {elapsed:.0f} s "
+        f"({total:.1f} steps/s, {total * tokens_per_step:,.0f} tokens/s together); "
+        f"slider round trip median {statistics.median(every_trip):.2f} s, max {max(every_trip):.2f} s "
+        f"({sum(t < 1 for t in every_trip)}/{len(every_trip)} under 1 s); knob on chart median "
+        f"{statistics.median(every_chart):.2f} s, max {max(every_chart):.2f} s; "
+        f"exceptions on pages: {exceptions}; load average after: {os.getloadavg()[0]:.1f}"
+    )
     if cpu_before and cpu_after:
         server, browser = (after - before for before, after in zip(cpu_before, cpu_after))
-        print(f"CPU over the window: server {server / elapsed:.2f} cores, Chromium {browser / elapsed:.2f} cores "
-              f"(of {os.cpu_count()}; the rest of the machine's load is other programs)")
+        print(
+            f"CPU over the window: server {server / elapsed:.2f} cores, Chromium {browser / elapsed:.2f} cores "
+            f"(of {os.cpu_count()}; the rest of the machine's load is other programs)"
+        )
 
 
 if __name__ == "__main__":

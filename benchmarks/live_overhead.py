@@ -69,27 +69,60 @@ def watched_block(run: LiveRun, seconds: float, build_times: list[float]) -> tup
 def synthetic_history(steps: int = 100_000) -> History:
     """A long run's worth of records (details every 10 steps, evals every 25, a knob change now and then)."""
     rng, history = random.Random(0), History()
-    history.add({"kind": "start", "config": Config().to_dict(), "groups": GROUPS,
-                 "grad_hist_edges": GRAD_HIST_EDGES.tolist()})
+    history.add(
+        {"kind": "start", "config": Config().to_dict(), "groups": GROUPS, "grad_hist_edges": GRAD_HIST_EDGES.tolist()}
+    )
     knobs = Config().live()
     for step in range(1, steps + 1):
         if step % 20_000 == 0:
-            history.add({"kind": "event", "event": "knob", "step": step, "knob": "dropout",
-                         "old": knobs["dropout"], "new": round(knobs["dropout"] + 0.1, 1)})
+            history.add(
+                {
+                    "kind": "event",
+                    "event": "knob",
+                    "step": step,
+                    "knob": "dropout",
+                    "old": knobs["dropout"],
+                    "new": round(knobs["dropout"] + 0.1, 1),
+                }
+            )
             knobs["dropout"] = round(knobs["dropout"] + 0.1, 1)
         loss = 4.0 * (1 - step / (steps * 1.5)) + rng.random() * 0.1
-        record = {"kind": "step", "step": step, "epoch": step / 490, "train_loss": loss,
-                  "grad_norm": rng.lognormvariate(0, 0.5), "grad_norm_after": 1.0, "clipped": False,
-                  "tokens_per_s": 40_000.0, **knobs}
+        record = {
+            "kind": "step",
+            "step": step,
+            "epoch": step / 490,
+            "train_loss": loss,
+            "grad_norm": rng.lognormvariate(0, 0.5),
+            "grad_norm_after": 1.0,
+            "clipped": False,
+            "tokens_per_s": 40_000.0,
+            **knobs,
+        }
         if step % 10 == 0:
-            record.update(grad_norms={g: rng.random() for g in GROUPS}, weight_l2={g: 10.0 for g in GROUPS},
-                          weight_l1={g: 100.0 for g in GROUPS}, near_zero={g: 0.01 for g in GROUPS},
-                          grad_hist=[rng.randrange(1000) for _ in range(len(GRAD_HIST_EDGES) - 1)])
+            record.update(
+                grad_norms={g: rng.random() for g in GROUPS},
+                weight_l2={g: 10.0 for g in GROUPS},
+                weight_l1={g: 100.0 for g in GROUPS},
+                near_zero={g: 0.01 for g in GROUPS},
+                grad_hist=[rng.randrange(1000) for _ in range(len(GRAD_HIST_EDGES) - 1)],
+            )
         history.add(record)
         if step % 25 == 0:
-            history.add({"kind": "eval", "step": step, "epoch": step / 490, "val_loss": loss + 0.2,
-                         "val_ppl": 2.0, "train_eval_loss": loss, "train_eval_ppl": 2.0, "gap": 0.2,
-                         "best_val_loss": loss + 0.2, "best_step": step, **knobs})
+            history.add(
+                {
+                    "kind": "eval",
+                    "step": step,
+                    "epoch": step / 490,
+                    "val_loss": loss + 0.2,
+                    "val_ppl": 2.0,
+                    "train_eval_loss": loss,
+                    "train_eval_ppl": 2.0,
+                    "gap": 0.2,
+                    "best_val_loss": loss + 0.2,
+                    "best_step": step,
+                    **knobs,
+                }
+            )
     return history
 
 
@@ -124,11 +157,15 @@ def main() -> None:
         finally:
             run.close()
     bare, watched = bare_steps / bare_time, live_steps / live_time
-    print(f"model: {config.cell} {config.layers}×{config.hidden}, batch {config.batch_size}×{config.seq_len}, "
-          f"torch threads {args.threads}, {args.rounds} alternating blocks of {block:.0f} s each")
+    print(
+        f"model: {config.cell} {config.layers}×{config.hidden}, batch {config.batch_size}×{config.seq_len}, "
+        f"torch threads {args.threads}, {args.rounds} alternating blocks of {block:.0f} s each"
+    )
     print(f"bare Trainer (this process)      : {bare:6.1f} steps/s  ({bare_steps:.0f} steps in {bare_time:.1f} s)")
-    print(f"LiveRun worker, charted at 2 Hz  : {watched:6.1f} steps/s  ({live_steps:.0f} steps in {live_time:.1f} s; "
-          f"all charts built+serialised in {statistics.median(build_times) * 1000:.0f} ms median per redraw)")
+    print(
+        f"LiveRun worker, charted at 2 Hz  : {watched:6.1f} steps/s  ({live_steps:.0f} steps in {live_time:.1f} s; "
+        f"all charts built+serialised in {statistics.median(build_times) * 1000:.0f} ms median per redraw)"
+    )
     print(f"ratio LiveRun/bare               : {watched / bare:.3f}  (target ≥ 0.97)")
 
     if args.no_history:
@@ -140,8 +177,10 @@ def main() -> None:
         for chart in all_charts(snap, [snap]).values():
             chart.to_dict()
         times.append(time.perf_counter() - tick)
-    print(f"100k-step history ({len(snap.steps)} step records kept): all charts built and serialised in "
-          f"{statistics.median(times) * 1000:.0f} ms (median of 5; target ≤ 150 ms)")
+    print(
+        f"100k-step history ({len(snap.steps)} step records kept): all charts built and serialised in "
+        f"{statistics.median(times) * 1000:.0f} ms (median of 5; target ≤ 150 ms)"
+    )
 
 
 if __name__ == "__main__":

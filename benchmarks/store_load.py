@@ -39,20 +39,41 @@ def synthetic_run(real: list[dict], steps: int) -> list[dict]:
     dropout = start["config"]["dropout"]
     for step in range(1, steps + 1):
         if step % 20_000 == 0:
-            out.append({"kind": "event", "event": "knob", "step": step, "knob": "dropout",
-                        "old": dropout, "new": round(dropout + 0.1, 1)})
+            out.append(
+                {
+                    "kind": "event",
+                    "event": "knob",
+                    "step": step,
+                    "knob": "dropout",
+                    "old": dropout,
+                    "new": round(dropout + 0.1, 1),
+                }
+            )
             dropout = round(dropout + 0.1, 1)
         trend = 1.2 + 3.0 * math.exp(-step / 5000)
         pool = detail if step % 10 == 0 else plain
         record = copy.copy(pool[step % len(pool)])  # shallow: nested detail dicts are shared, as JSON they are not
-        record.update(step=step, epoch=round(step / start["batches_per_epoch"], 4), dropout=dropout,
-                      train_loss=trend + rng.random() * 0.1)
+        record.update(
+            step=step,
+            epoch=round(step / start["batches_per_epoch"], 4),
+            dropout=dropout,
+            train_loss=trend + rng.random() * 0.1,
+        )
         out.append(record)
         if step % 25 == 0:
             ev = copy.copy(evals[0])
-            ev.update(step=step, epoch=record["epoch"], dropout=dropout, val_loss=trend + 0.2,
-                      val_ppl=math.exp(trend + 0.2), train_eval_loss=trend, train_eval_ppl=math.exp(trend),
-                      gap=0.2, best_val_loss=trend + 0.2, best_step=step)
+            ev.update(
+                step=step,
+                epoch=record["epoch"],
+                dropout=dropout,
+                val_loss=trend + 0.2,
+                val_ppl=math.exp(trend + 0.2),
+                train_eval_loss=trend,
+                train_eval_ppl=math.exp(trend),
+                gap=0.2,
+                best_val_loss=trend + 0.2,
+                best_step=step,
+            )
             out.append(ev)
     out.append({"kind": "event", "event": "finished", "step": steps})
     return out
@@ -71,7 +92,7 @@ def main() -> None:
         run_id = store.create_run(Config().to_dict(), "bench", name="100k")
         tick = time.perf_counter()
         for first in range(0, len(records), 5000):
-            store.append(run_id, records[first:first + 5000], first)
+            store.append(run_id, records[first : first + 5000], first)
         write_s = time.perf_counter() - tick
 
         loads, builds, serialised = [], [], []
@@ -88,14 +109,20 @@ def main() -> None:
             serialised.append(time.perf_counter() - tick)
         store.close()
 
-    print(f"synthetic run: {args.steps} steps, {len(records)} records written in {write_s:.1f} s; snapshot keeps "
-          f"{len(snap.steps)} steps, {len(snap.details)} details, {len(snap.evals)} evals, {len(snap.events)} events")
-    print(f"RunStore.load_snapshot (load + downsample) : {min(loads) * 1000:6.0f} ms best of {args.repeats} "
-          f"(target ≤ 150 ms)")
+    print(
+        f"synthetic run: {args.steps} steps, {len(records)} records written in {write_s:.1f} s; snapshot keeps "
+        f"{len(snap.steps)} steps, {len(snap.details)} details, {len(snap.evals)} evals, {len(snap.events)} events"
+    )
+    print(
+        f"RunStore.load_snapshot (load + downsample) : {min(loads) * 1000:6.0f} ms best of {args.repeats} "
+        f"(target ≤ 150 ms)"
+    )
     print(f"charts.all_charts (build every chart)      : {min(builds) * 1000:6.0f} ms best of {args.repeats}")
     print(f"  + to_dict(validate=False) of every chart : {min(serialised) * 1000:6.0f} ms best of {args.repeats}")
-    print(f"load + build + serialise                   : "
-          f"{min(a + b + c for a, b, c in zip(loads, builds, serialised)) * 1000:6.0f} ms best of {args.repeats}")
+    print(
+        f"load + build + serialise                   : "
+        f"{min(a + b + c for a, b, c in zip(loads, builds, serialised)) * 1000:6.0f} ms best of {args.repeats}"
+    )
 
 
 if __name__ == "__main__":

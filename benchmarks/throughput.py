@@ -41,6 +41,7 @@ def plain_loop(trainer: Trainer):
         loss.backward()
         optimizer.step()
         return loss.item()
+
     return step
 
 
@@ -61,8 +62,19 @@ def main() -> None:
     parser.add_argument("--block-steps", type=int, default=30)
     args = parser.parse_args()
     if args.ptb:
-        config = Config(corpus=str(PTB), level="word", cell="lstm", layers=2, hidden=650, embed=650,
-                        batch_size=20, seq_len=35, device=args.device, steps=10**7, eval_every=10**6)
+        config = Config(
+            corpus=str(PTB),
+            level="word",
+            cell="lstm",
+            layers=2,
+            hidden=650,
+            embed=650,
+            batch_size=20,
+            seq_len=35,
+            device=args.device,
+            steps=10**7,
+            eval_every=10**6,
+        )
     else:
         config = Config(device=args.device, steps=10**7, eval_every=10**6)
     trainer = Trainer(config)
@@ -76,11 +88,15 @@ def main() -> None:
         trainer_rates.append(rate(ours, args.block_steps, trainer.device))
     plain, mine = statistics.median(plain_rates), statistics.median(trainer_rates)
     tokens = config.batch_size * config.seq_len
-    print(f"device {trainer.device}, {config.cell} {config.layers}×{config.hidden}, batch {config.batch_size}×"
-          f"{config.seq_len}, torch threads {torch.get_num_threads()}")
+    print(
+        f"device {trainer.device}, {config.cell} {config.layers}×{config.hidden}, batch {config.batch_size}×"
+        f"{config.seq_len}, torch threads {torch.get_num_threads()}"
+    )
     print(f"plain PyTorch loop : {plain:7.1f} steps/s  {plain * tokens:10.0f} tokens/s")
-    print(f"explorer Trainer   : {mine:7.1f} steps/s  {mine * tokens:10.0f} tokens/s "
-          f"(gradient details every {config.detail_every} steps)")
+    print(
+        f"explorer Trainer   : {mine:7.1f} steps/s  {mine * tokens:10.0f} tokens/s "
+        f"(gradient details every {config.detail_every} steps)"
+    )
     print(f"ratio Trainer/plain: {mine / plain:.3f}  (target ≥ 0.9)")
 
 

@@ -61,8 +61,8 @@ def prepare_corpus(corpus: Path, tmp: Path, vocab_size: int) -> Path:
     if corpus.is_file():
         lines = [line.split() for line in corpus.read_text(encoding="utf-8").splitlines() if line.split()]
         cuts = [0, int(0.9 * len(lines)), int(0.95 * len(lines)), len(lines)]
-        counts = Counter(word for line in lines[:cuts[1]] for word in line)
-        keep = {word for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:vocab_size - 2]}
+        counts = Counter(word for line in lines[: cuts[1]] for word in line)
+        keep = {word for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: vocab_size - 2]}
         for part, lo, hi in zip(("train", "valid", "test"), cuts, cuts[1:]):
             text = "".join(" ".join(w if w in keep else "<unk>" for w in line) + "\n" for line in lines[lo:hi])
             (tmp / f"{part}.txt").write_text(text, encoding="utf-8")
@@ -102,6 +102,7 @@ def times(train: Timer | None, val: Timer, sub: Timer, total: Timer | None = Non
 
 # ------------------------------------------------------------------------------------ theirs
 
+
 def run_examples(wlm: Path, folder: Path, args):
     """A generator: set up, then run one block of --eval-every steps (and its evaluation) per next(),
     and yield the results last."""
@@ -131,11 +132,11 @@ def run_examples(wlm: Path, folder: Path, args):
 
     def get_batch(source, i):
         seq_len = min(bptt, len(source) - 1 - i)
-        return source[i:i + seq_len], source[i + 1:i + 1 + seq_len].view(-1)
+        return source[i : i + seq_len], source[i + 1 : i + 1 + seq_len].view(-1)
 
     def evaluate(data_source):  # main.py's evaluate(), for a source of any width
         model.eval()
-        total_loss = 0.
+        total_loss = 0.0
         hidden = model.init_hidden(data_source.size(1))
         with torch.no_grad():
             for i in range(0, data_source.size(0) - 1, bptt):
@@ -147,7 +148,7 @@ def run_examples(wlm: Path, folder: Path, args):
 
     lr, batches = args.lr, (train_data.size(0) - 1 + bptt - 1) // bptt
     train_t, val_t, sub_t = Timer(), Timer(), Timer()
-    total_loss = 0.
+    total_loss = 0.0
     model.train()
     for step in range(1, args.steps + 1):
         with train_t:  # main.py's train(), one batch
@@ -176,12 +177,18 @@ def run_examples(wlm: Path, folder: Path, args):
     with full_t:
         full_val = evaluate(val_data)
     # main.py's own schedule evaluates the whole validation text once per epoch (its end-of-epoch evaluate)
-    yield {**times(train_t, val_t, sub_t), "own_eval_s": full_t.seconds * args.steps / batches,
-           "own_eval_cpu": full_t.cpu * args.steps / batches, "val_loss": full_val,
-           "vocab": ntokens, "valid_tokens": len(corpus.valid)}
+    yield {
+        **times(train_t, val_t, sub_t),
+        "own_eval_s": full_t.seconds * args.steps / batches,
+        "own_eval_cpu": full_t.cpu * args.steps / batches,
+        "val_loss": full_val,
+        "vocab": ntokens,
+        "valid_tokens": len(corpus.valid),
+    }
 
 
 # ------------------------------------------------------------------------------------ explorer
+
 
 @torch.no_grad()
 def full_validation_loss(trainer: Trainer) -> float:
@@ -192,19 +199,34 @@ def full_validation_loss(trainer: Trainer) -> float:
     state, total = None, 0.0
     for i in range(0, rows.size(1) - 1, bptt):
         n = min(bptt, rows.size(1) - 1 - i)
-        logits, state = model(rows[:, i:i + n], state)
-        total += n * F.cross_entropy(logits.reshape(-1, logits.size(-1)), rows[:, i + 1:i + 1 + n].reshape(-1)).item()
+        logits, state = model(rows[:, i : i + n], state)
+        total += n * F.cross_entropy(logits.reshape(-1, logits.size(-1)), rows[:, i + 1 : i + 1 + n].reshape(-1)).item()
     model.train()
     return total / (rows.size(1) - 1)
 
 
 def run_explorer(folder: Path, args):
     """A generator like run_examples: `explorer train`'s loop (Trainer.run) paused at the same steps."""
-    config = Config(corpus=str(folder), level="word", cell="lstm", layers=2, hidden=args.size, embed=args.size,
-                    optimizer="sgd", lr=args.lr, clip=args.clip, dropout=args.dropout, seq_len=args.bptt,
-                    batch_size=args.batch_size, vocab_size=args.vocab_size, steps=args.steps,
-                    eval_every=args.eval_every, eval_batches=args.eval_batches,
-                    detail_every=args.detail_every, device="cpu")
+    config = Config(
+        corpus=str(folder),
+        level="word",
+        cell="lstm",
+        layers=2,
+        hidden=args.size,
+        embed=args.size,
+        optimizer="sgd",
+        lr=args.lr,
+        clip=args.clip,
+        dropout=args.dropout,
+        seq_len=args.bptt,
+        batch_size=args.batch_size,
+        vocab_size=args.vocab_size,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        eval_batches=args.eval_batches,
+        detail_every=args.detail_every,
+        device="cpu",
+    )
     trainer = Trainer(config)
     val_t, sub_t, total_t = Timer(), Timer(), Timer()
     mean_loss = trainer.mean_loss
@@ -212,6 +234,7 @@ def run_explorer(folder: Path, args):
     def timed_mean_loss(stream, batches):  # split evaluation time out of step() (the benchmark's view only)
         with val_t if stream is trainer.valid_stream else sub_t:
             return mean_loss(stream, batches)
+
     trainer.mean_loss = timed_mean_loss
     yield None
     records = trainer.run()
@@ -223,19 +246,32 @@ def run_explorer(folder: Path, args):
                     break  # the end of a block: evaluated, or the last step
         yield None
     trainer.mean_loss = mean_loss
-    yield {**times(None, val_t, sub_t, total_t), "val_loss": full_validation_loss(trainer),
-           "vocab": trainer.vocab_size, "valid_tokens": len(trainer.corpus.valid)}
+    yield {
+        **times(None, val_t, sub_t, total_t),
+        "val_loss": full_validation_loss(trainer),
+        "vocab": trainer.vocab_size,
+        "valid_tokens": len(trainer.corpus.valid),
+    }
 
 
 # ------------------------------------------------------------------------------------ report
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", required=True, type=Path, help="a checkout of pytorch/examples")
-    parser.add_argument("--corpus", type=Path, default=PTB,
-                        help="a folder with train/valid/test (default PTB), or one text file to split by lines")
-    parser.add_argument("--vocab-size", type=int, default=10_000,
-                        help="explorer's vocabulary cap (PTB has 10k words); for a text file, both sides' vocabulary")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=PTB,
+        help="a folder with train/valid/test (default PTB), or one text file to split by lines",
+    )
+    parser.add_argument(
+        "--vocab-size",
+        type=int,
+        default=10_000,
+        help="explorer's vocabulary cap (PTB has 10k words); for a text file, both sides' vocabulary",
+    )
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
@@ -278,40 +314,55 @@ def compare(wlm: Path, folder: Path, args) -> dict[str, list[dict]]:
         for name, result in results.items():
             runs[name].append(result)
             total = result["train_s"] + result["val_eval_s"] + result["train_eval_s"]
-            print(f"  {name:9s} run {repeat + 1}: {args.steps / total:6.2f} steps/s with evaluation, "
-                  f"{args.steps / result['train_s']:6.2f} training only, val ppl {math.exp(result['val_loss']):.1f}",
-                  flush=True)
+            print(
+                f"  {name:9s} run {repeat + 1}: {args.steps / total:6.2f} steps/s with evaluation, "
+                f"{args.steps / result['train_s']:6.2f} training only, val ppl {math.exp(result['val_loss']):.1f}",
+                flush=True,
+            )
     return runs
 
 
 def report(runs: dict[str, list[dict]], args) -> None:
     any_ref, any_ours = runs["main.py"][0], runs["explorer"][0]
-    print(f"\n{args.corpus.name}: LSTM 2×{args.size}, batch {args.batch_size}×{args.bptt}, SGD lr {args.lr:g}, "
-          f"clip {args.clip:g}, dropout {args.dropout:g}, {args.steps} steps, torch threads {args.threads}; "
-          f"vocab {any_ref['vocab']} (main.py) / {any_ours['vocab']} (explorer), validation tokens "
-          f"{any_ref['valid_tokens']} / {any_ours['valid_tokens']}")
-    print(f"evaluation: {args.eval_batches} batches of validation + {args.eval_batches} of a training subset "
-          f"every {args.eval_every} steps on both sides; explorer gradient details every {args.detail_every} steps")
+    print(
+        f"\n{args.corpus.name}: LSTM 2×{args.size}, batch {args.batch_size}×{args.bptt}, SGD lr {args.lr:g}, "
+        f"clip {args.clip:g}, dropout {args.dropout:g}, {args.steps} steps, torch threads {args.threads}; "
+        f"vocab {any_ref['vocab']} (main.py) / {any_ours['vocab']} (explorer), validation tokens "
+        f"{any_ref['valid_tokens']} / {any_ours['valid_tokens']}"
+    )
+    print(
+        f"evaluation: {args.eval_batches} batches of validation + {args.eval_batches} of a training subset "
+        f"every {args.eval_every} steps on both sides; explorer gradient details every {args.detail_every} steps"
+    )
     for clock, suffix in (("wall clock", "_s"), ("CPU time of this process", "_cpu")):
+
         def rate(r, *parts, suffix=suffix):
             return args.steps / sum(r[p + suffix] for p in parts)
+
         # each side's fastest run on this clock
-        ref, ours = (max(runs[name], key=lambda r: rate(r, "train", "val_eval", "train_eval"))
-                     for name in ("main.py", "explorer"))
+        ref, ours = (
+            max(runs[name], key=lambda r: rate(r, "train", "val_eval", "train_eval"))
+            for name in ("main.py", "explorer")
+        )
         ours_all = rate(ours, "train", "val_eval", "train_eval")
         lines = [  # (what, main.py steps/s, explorer steps/s)
             ("SAME WORK: training + the same evaluation", rate(ref, "train", "val_eval", "train_eval"), ours_all),
             ("training only (evaluation excluded on both sides)", rate(ref, "train"), rate(ours, "train")),
             ("main.py evaluating the validation subset only", rate(ref, "train", "val_eval"), ours_all),
-            ("main.py on its own schedule (1 validation pass/epoch)", rate(ref, "train", "own_eval"), ours_all)]
+            ("main.py on its own schedule (1 validation pass/epoch)", rate(ref, "train", "own_eval"), ours_all),
+        ]
         print(f"-- steps/s by {clock}")
         for what, a, b in lines:
             print(f"{what:54s} main.py {a:6.2f} | explorer {b:6.2f} | ratio {b / a:.3f}")
         for name, r in (("main.py", ref), ("explorer", ours)):
-            print(f"   {name:9s} evaluation: validation {r['val_eval' + suffix]:.2f} s, "
-                  f"training subset {r['train_eval' + suffix]:.2f} s")
-    print(f"validation perplexity after {args.steps} steps (whole validation text, main.py's evaluate): "
-          f"main.py {math.exp(any_ref['val_loss']):.2f} | explorer {math.exp(any_ours['val_loss']):.2f}")
+            print(
+                f"   {name:9s} evaluation: validation {r['val_eval' + suffix]:.2f} s, "
+                f"training subset {r['train_eval' + suffix]:.2f} s"
+            )
+    print(
+        f"validation perplexity after {args.steps} steps (whole validation text, main.py's evaluate): "
+        f"main.py {math.exp(any_ref['val_loss']):.2f} | explorer {math.exp(any_ours['val_loss']):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,24 +40,23 @@ from .config import format_value
 from .history import Snapshot
 
 WIDTH, HEIGHT = 640, 380  # plot area; 380 keeps the gap chart whole on 1024×768 below a 150 px page header
-MAX_POINTS = 300   # points per curve after thinning
-MAX_ROWS = 900     # rows of one chart's data, all series together (Altair refuses more than 5000)
-MAX_CELLS = 560    # heatmap rectangles
+MAX_POINTS = 300  # points per curve after thinning
+MAX_ROWS = 900  # rows of one chart's data, all series together (Altair refuses more than 5000)
+MAX_CELLS = 560  # heatmap rectangles
 MAX_COLUMNS = 120  # heatmap columns (adjacent detail records merged)
-MAX_MARKERS = 24   # knob-change rules drawn (the latest ones)
-LABEL_ROWS = 3     # rows of knob-change labels before neighbours are merged into one label
+MAX_MARKERS = 24  # knob-change rules drawn (the latest ones)
+LABEL_ROWS = 3  # rows of knob-change labels before neighbours are merged into one label
 EMPTY = "No data yet — press Train"
 
 BLUE, VERMILLION, GREEN, ORANGE = "#0072B2", "#D55E00", "#009E73", "#E69F00"
 PURPLE, SKY, YELLOW, BLACK, GREY = "#CC79A7", "#56B4E9", "#F0E442", "#000000", "#999999"
 DARK_GREY = "#555555"  # knob-change rules: neutral, yet visible over the grid
-INK = "#222222"        # text: near-black reads best on a projector
+INK = "#222222"  # text: near-black reads best on a projector
 PALETTE = [BLUE, VERMILLION, GREEN, ORANGE, PURPLE, SKY, BLACK, YELLOW, GREY]
 LEGEND_FILL = "rgba(255, 255, 255, 0.85)"
 
 # Type sizes in pixels, readable from the back of a classroom; projector=True makes them PROJECTOR_SCALE bigger.
-FONT_SIZES = {"tick": 14, "axis_title": 15, "title": 18, "subtitle": 14, "legend": 14, "annotation": 16,
-              "message": 16}
+FONT_SIZES = {"tick": 14, "axis_title": 15, "title": 18, "subtitle": 14, "legend": 14, "annotation": 16, "message": 16}
 PROJECTOR_SCALE = 1.4
 EM = 0.55  # average glyph width of the sans-serif chart font, in ems: enough to lay labels out without a browser
 LOSS_TITLE = "loss (nats/token)"
@@ -89,8 +88,12 @@ def _groups(snap: Snapshot) -> list[str]:
 def _group_arrays(snap: Snapshot, keys: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(steps, {group: array of shape (records, len(keys))}) for per-group detail fields."""
     steps, groups = _column(snap.details, "step"), _groups(snap)
-    tables = [np.array([[(r.get(k) or {}).get(g) for g in groups] for r in snap.details],
-                       dtype=float).reshape(len(steps), len(groups)) for k in keys]
+    tables = [
+        np.array([[(r.get(k) or {}).get(g) for g in groups] for r in snap.details], dtype=float).reshape(
+            len(steps), len(groups)
+        )
+        for k in keys
+    ]
     return steps, {g: np.column_stack([t[:, j] for t in tables]) for j, g in enumerate(groups)}
 
 
@@ -142,12 +145,25 @@ def vega_config(projector: bool = False) -> dict:
     draw text set theirs from `fonts` too, since a mark's own size would override this)."""
     f = fonts(projector)
     return {
-        "axis": {"labelFontSize": f["tick"], "titleFontSize": f["axis_title"], "titleFontWeight": "normal",
-                 "labelColor": INK, "titleColor": INK},
-        "legend": {"labelFontSize": f["legend"], "titleFontSize": f["legend"], "titleFontWeight": "normal",
-                   "labelColor": INK},
-        "title": {"fontSize": f["title"], "subtitleFontSize": f["subtitle"], "subtitleColor": "#333333",
-                  "anchor": "start"},
+        "axis": {
+            "labelFontSize": f["tick"],
+            "titleFontSize": f["axis_title"],
+            "titleFontWeight": "normal",
+            "labelColor": INK,
+            "titleColor": INK,
+        },
+        "legend": {
+            "labelFontSize": f["legend"],
+            "titleFontSize": f["legend"],
+            "titleFontWeight": "normal",
+            "labelColor": INK,
+        },
+        "title": {
+            "fontSize": f["title"],
+            "subtitleFontSize": f["subtitle"],
+            "subtitleColor": "#333333",
+            "anchor": "start",
+        },
         "text": {"fontSize": f["annotation"]},
     }
 
@@ -186,14 +202,30 @@ def _inside_legend(labels: list[str], f: dict, width: int, top: float, **extra) 
     room = width - 12 - 2 * pad  # the legend's inside, leaving the plot's edge visible
     lines = {label: _wrap_list(label, max(12, int((room - symbol - 4) / (EM * font)))) for label in labels}
     entries = [max(_text_width(line, font) for line in lines[label]) + symbol + 4 + col_gap for label in labels]
-    columns = next(c for c in range(len(labels), 0, -1)  # entries fill rows left to right; a column is as wide
-                   if c == 1 or sum(max(entries[i::c]) for i in range(c)) <= room)  # as its widest entry
-    heights = [max(len(lines[label]) for label in labels[r:r + columns]) for r in range(0, len(labels), columns)]
-    legend = {"orient": "none", "legendX": 6, "legendY": round(top), "direction": "horizontal",
-              "columns": columns, "fillColor": LEGEND_FILL, "strokeColor": "#cccccc", "cornerRadius": 3,
-              "padding": pad, "rowPadding": row_gap, "columnPadding": col_gap, "symbolSize": symbol ** 2,
-              "symbolType": "stroke", "symbolStrokeWidth": max(3, round(font / 5)),
-              "labelLimit": max(100, room - symbol - 4), **extra}
+    columns = next(
+        c
+        for c in range(len(labels), 0, -1)  # entries fill rows left to right; a column is as wide
+        if c == 1 or sum(max(entries[i::c]) for i in range(c)) <= room
+    )  # as its widest entry
+    heights = [max(len(lines[label]) for label in labels[r : r + columns]) for r in range(0, len(labels), columns)]
+    legend = {
+        "orient": "none",
+        "legendX": 6,
+        "legendY": round(top),
+        "direction": "horizontal",
+        "columns": columns,
+        "fillColor": LEGEND_FILL,
+        "strokeColor": "#cccccc",
+        "cornerRadius": 3,
+        "padding": pad,
+        "rowPadding": row_gap,
+        "columnPadding": col_gap,
+        "symbolSize": symbol**2,
+        "symbolType": "stroke",
+        "symbolStrokeWidth": max(3, round(font / 5)),
+        "labelLimit": max(100, room - symbol - 4),
+        **extra,
+    }
     wrapped = {label: parts for label, parts in lines.items() if len(parts) > 1}
     if wrapped:  # the series keeps its full name; only the legend shows it on several lines
         legend["labelExpr"] = f"({json.dumps(wrapped)})[datum.label] || datum.label"
@@ -224,44 +256,69 @@ def _rows(**columns) -> list[dict]:
 
 def _unit(mark: dict, rows: list[dict] | None = None, transform: list | None = None, **encoding) -> alt.Chart:
     """One layer (on the chart's table, or on `rows` of its own), built in a single constructor call."""
-    return alt.Chart({"values": rows} if rows is not None else alt.Undefined, mark=mark,
-                     transform=transform or alt.Undefined, encoding=alt.FacetedEncoding(**encoding))
+    return alt.Chart(
+        {"values": rows} if rows is not None else alt.Undefined,
+        mark=mark,
+        transform=transform or alt.Undefined,
+        encoding=alt.FacetedEncoding(**encoding),
+    )
 
 
-def _layered(layers: list[alt.Chart], rows: list[dict], title: dict, width: int, height: int,
-             projector: bool = False) -> alt.LayerChart:
+def _layered(
+    layers: list[alt.Chart], rows: list[dict], title: dict, width: int, height: int, projector: bool = False
+) -> alt.LayerChart:
     """Layers over one table, all with x = step (set once here); colour scales kept apart (a heatmap's
     shares are not a line's series)."""
-    return alt.LayerChart({"values": rows}, layer=layers, title=title, width=width, height=height,
-                          encoding={"x": _step_x()}, resolve={"scale": {"color": "independent"}},
-                          config=vega_config(projector))
+    return alt.LayerChart(
+        {"values": rows},
+        layer=layers,
+        title=title,
+        width=width,
+        height=height,
+        encoding={"x": _step_x()},
+        resolve={"scale": {"color": "independent"}},
+        config=vega_config(projector),
+    )
 
 
 def _title(text: str, *subtitle: str, width: int = WIDTH, projector: bool = False) -> dict:
     """A title (wrapped onto two lines if it is wider than the chart) with explanatory lines below it, wrapped
     to the chart's width (Vega does not wrap text, and an overlong line would widen the chart instead)."""
     f = fonts(projector)
+
     def wrap(line: str, size: int) -> list[str]:
         return textwrap.wrap(line, max(24, int(width / (0.5 * size))), break_on_hyphens=False)  # prose: ~0.5 em
+
     heading = wrap(text, f["title"])
-    return {"text": heading[0] if len(heading) == 1 else heading, "anchor": "start",
-            "subtitle": [part for line in subtitle if line for part in wrap(line, f["subtitle"])]}
+    return {
+        "text": heading[0] if len(heading) == 1 else heading,
+        "anchor": "start",
+        "subtitle": [part for line in subtitle if line for part in wrap(line, f["subtitle"])],
+    }
 
 
-def _placeholder(title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT,
-                 projector: bool = False) -> alt.Chart:
+def _placeholder(
+    title: str, message: str = EMPTY, width: int = WIDTH, height: int = HEIGHT, projector: bool = False
+) -> alt.Chart:
     """A valid, empty-looking chart that says why it is empty."""
-    return alt.Chart({"values": [{"message": message}]},
-                     mark={"type": "text", "fontSize": fonts(projector)["message"], "color": DARK_GREY},
-                     encoding=alt.FacetedEncoding(text=alt.Text("message:N"), x=alt.XValue(width / 2),
-                                                  y=alt.YValue(height / 2)),
-                     title=_title(title, width=width, projector=projector), width=width, height=height,
-                     config=vega_config(projector))
+    return alt.Chart(
+        {"values": [{"message": message}]},
+        mark={"type": "text", "fontSize": fonts(projector)["message"], "color": DARK_GREY},
+        encoding=alt.FacetedEncoding(text=alt.Text("message:N"), x=alt.XValue(width / 2), y=alt.YValue(height / 2)),
+        title=_title(title, width=width, projector=projector),
+        width=width,
+        height=height,
+        config=vega_config(projector),
+    )
 
 
 def _step_x() -> alt.X:
-    return alt.X("step:Q", title="step", scale={"nice": False, "zero": False},
-                 axis={"format": "~s", "tickMinStep": 1, "labelOverlap": "greedy", "labelSeparation": 8})
+    return alt.X(
+        "step:Q",
+        title="step",
+        scale={"nice": False, "zero": False},
+        axis={"format": "~s", "tickMinStep": 1, "labelOverlap": "greedy", "labelSeparation": 8},
+    )
 
 
 def _y_scale(values, log: bool = False, room: float = 0.0) -> dict:
@@ -279,7 +336,7 @@ def _y_scale(values, log: bool = False, room: float = 0.0) -> dict:
     room = min(room, 0.5)
     hi += (hi - lo) * room / (1 - room)
     if log:
-        return {"type": "log", "domain": [10 ** lo, 10 ** hi], "nice": False}
+        return {"type": "log", "domain": [10**lo, 10**hi], "nice": False}
     return {"domain": [lo, hi], "nice": False, "zero": False}
 
 
@@ -289,9 +346,12 @@ def _series_colour(domain: list[str], colours: list[str], legend: dict) -> alt.C
 
 # --------------------------------------------------------------------------- markers: knob changes, the end
 def _change_text(changes: dict[str, tuple]) -> str:
-    """"dropout 0 → 0.5 · l2 0 → 1e-05" for {knob: (old, new)}; knobs back where they started are left out."""
-    return " · ".join(f"{knob} {format_value(old)} → {format_value(new)}" for knob, (old, new) in changes.items()
-                      if format_value(old) != format_value(new))
+    """ "dropout 0 → 0.5 · l2 0 → 1e-05" for {knob: (old, new)}; knobs back where they started are left out."""
+    return " · ".join(
+        f"{knob} {format_value(old)} → {format_value(new)}"
+        for knob, (old, new) in changes.items()
+        if format_value(old) != format_value(new)
+    )
 
 
 def _end_label(snap: Snapshot) -> tuple[int, str, str] | None:
@@ -304,13 +364,14 @@ def _end_label(snap: Snapshot) -> tuple[int, str, str] | None:
     return event["step"], f"early stop (best step {event.get('best_step', '?')})", GREEN
 
 
-def _place_labels(items: list[tuple], px: Callable[[float], float], width: int, f: dict, top: float,
-                  force: bool = False) -> list[dict] | None:
+def _place_labels(
+    items: list[tuple], px: Callable[[float], float], width: int, f: dict, top: float, force: bool = False
+) -> list[dict] | None:
     """Label rows for `items` (steps, text, colour, kind) in LABEL_ROWS rows: a label starts right of its first
     rule, or ends left of its last one when it would run off the plot (cut with "…" if it fits neither way).
     None if some label finds no free row (with `force`, that label is left out instead)."""
     size, gap = f["annotation"], f["annotation"] / 2
-    texts: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]   # label extents per row
+    texts: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]  # label extents per row
     out = []
     for steps, text, colour, kind in items:
         w, left, right = _text_width(text, size), px(steps[0]) + 4, px(steps[-1]) - 4
@@ -324,14 +385,25 @@ def _place_labels(items: list[tuple], px: Callable[[float], float], width: int, 
                 return None
             continue
         texts[row].append((a, b))
-        out.append({"step": steps[0] if align == "left" else steps[-1], "label": text, "colour": colour,
-                    "y": _label_y(row, f, top), "row": row, "align": align, "steps": steps, "kind": kind,
-                    "limit": 0 if b - a >= w else int(b - a)})  # Vega: limit 0 = no limit
+        out.append(
+            {
+                "step": steps[0] if align == "left" else steps[-1],
+                "label": text,
+                "colour": colour,
+                "y": _label_y(row, f, top),
+                "row": row,
+                "align": align,
+                "steps": steps,
+                "kind": kind,
+                "limit": 0 if b - a >= w else int(b - a),
+            }
+        )  # Vega: limit 0 = no limit
     return out
 
 
-def _markers(snap: Snapshot, lo: float, hi: float, width: int, height: int, f: dict,
-             top: float = 0) -> tuple[list[dict], list[dict], float]:
+def _markers(
+    snap: Snapshot, lo: float, hi: float, width: int, height: int, f: dict, top: float = 0
+) -> tuple[list[dict], list[dict], float]:
     """Knob changes and the end of a diverged or early-stopped run, for `_marker_layers`: one rule per event
     and labels "KNOB OLD → NEW" that never overlap. Changes closer together than two characters merge into one
     label ("dropout 0 → 0.5 · l2 0 → 1e-05", a knob changed twice keeping its first old and last new value);
@@ -346,6 +418,7 @@ def _markers(snap: Snapshot, lo: float, hi: float, width: int, height: int, f: d
 
     def px(step: float) -> float:
         return (step - lo) / span * width
+
     groups: list[tuple[list, dict]] = []  # ([steps], {knob: (first old, last new)})
     for event in events:
         if not groups or px(event["step"]) - px(groups[-1][0][-1]) >= 2 * f["annotation"]:
@@ -386,15 +459,27 @@ def _marker_layers(rules: list[dict], labels: list[dict], f: dict) -> list[alt.C
     colour = alt.Color("colour:N", scale=None)
     layers = []
     if rules:
-        layers.append(_unit({"type": "rule", "strokeDash": [5, 3], "strokeWidth": max(1.5, f["annotation"] / 10)},
-                            rules, color=colour, y=alt.Y("top:Q", scale=None, axis=None), y2=alt.Y2("bottom:Q")))
-    text = {"type": "text", "fontSize": f["annotation"], "baseline": "top", "align": {"expr": "datum.align"},
-            "dx": {"expr": "datum.align == 'right' ? -4 : 4"}, "limit": {"expr": "datum.limit"}}
+        layers.append(
+            _unit(
+                {"type": "rule", "strokeDash": [5, 3], "strokeWidth": max(1.5, f["annotation"] / 10)},
+                rules,
+                color=colour,
+                y=alt.Y("top:Q", scale=None, axis=None),
+                y2=alt.Y2("bottom:Q"),
+            )
+        )
+    text = {
+        "type": "text",
+        "fontSize": f["annotation"],
+        "baseline": "top",
+        "align": {"expr": "datum.align"},
+        "dx": {"expr": "datum.align == 'right' ? -4 : 4"},
+        "limit": {"expr": "datum.limit"},
+    }
     if labels:
         halo = {**text, "color": "white", "stroke": "white", "strokeWidth": 5, "strokeJoin": "round"}
         for mark, paint in ((halo, {}), (text, {"color": colour})):
-            layers.append(_unit(mark, labels, y=alt.Y("y:Q", scale=None, axis=None), text=alt.Text("label:N"),
-                                **paint))
+            layers.append(_unit(mark, labels, y=alt.Y("y:Q", scale=None, axis=None), text=alt.Text("label:N"), **paint))
     return layers
 
 
@@ -419,8 +504,9 @@ def _best(snap: Snapshot, evals: dict[str, np.ndarray]) -> tuple[int, float] | N
     return int(evals["step"][i]), float(val[i])
 
 
-def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT,
-              projector: bool = False) -> alt.TopLevelMixin:
+def gap_chart(
+    snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT, projector: bool = False
+) -> alt.TopLevelMixin:
     """Training loss (eval mode, on the same fixed subset each time) and validation loss vs step, the gap
     between them shaded, knob changes and the best validation step marked. metric="ppl": perplexity."""
     if metric not in ("loss", "ppl"):
@@ -454,38 +540,76 @@ def gap_chart(snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: 
     notes = []
     layers = []
     if have_evals:
-        layers.append(_unit({"type": "area", "color": VERMILLION, "opacity": 0.15},
-                            y=alt.Y(field=TRAIN_EVAL, type="quantitative", scale=y_scale, title=y_title),
-                            y2=alt.Y2(field=VALIDATION)))
-    layers.append(_unit({"type": "line", "strokeWidth": 2.5, "point": bool(len(x) < 40)},
-                        transform=[{"fold": series, "as": ["series", "value"]}],
-                        y=alt.Y("value:Q", title=y_title, scale=y_scale),
-                        color=_series_colour(series, [BLUE, VERMILLION][:len(series)], legend)))
+        layers.append(
+            _unit(
+                {"type": "area", "color": VERMILLION, "opacity": 0.15},
+                y=alt.Y(field=TRAIN_EVAL, type="quantitative", scale=y_scale, title=y_title),
+                y2=alt.Y2(field=VALIDATION),
+            )
+        )
+    layers.append(
+        _unit(
+            {"type": "line", "strokeWidth": 2.5, "point": bool(len(x) < 40)},
+            transform=[{"fold": series, "as": ["series", "value"]}],
+            y=alt.Y("value:Q", title=y_title, scale=y_scale),
+            color=_series_colour(series, [BLUE, VERMILLION][: len(series)], legend),
+        )
+    )
 
     if have_evals:
         both = np.flatnonzero(np.isfinite(shown).all(axis=1))
         if len(both):
             (train_now, val_now), at = shown[both[-1]], int(x[both[-1]])
-            notes.append(f"Shaded: the gap, validation − training = {val_now - train_now:.3f} nats/token at step {at}."
-                         if not ppl else
-                         f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}.")
+            notes.append(
+                f"Shaded: the gap, validation − training = {val_now - train_now:.3f} nats/token at step {at}."
+                if not ppl
+                else f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}."
+            )
         best = _best(snap, evals)
         if best is not None and best[1] <= cap:
             step, loss = best
             value = math.exp(loss) if ppl else loss
-            notes.append(f"Black diamond: best validation {name}, {value:.1f} at step {step}." if ppl else
-                         f"Black diamond: best validation {name}, {value:.3f} at step {step}.")
+            notes.append(
+                f"Black diamond: best validation {name}, {value:.1f} at step {step}."
+                if ppl
+                else f"Black diamond: best validation {name}, {value:.3f} at step {step}."
+            )
             best_row = _rows(step=[step], value=[value])
-            layers.append(_unit({"type": "point", "shape": "diamond", "size": round(10 * f["annotation"]),
-                                 "filled": True, "color": BLACK, "opacity": 1}, best_row, y=alt.Y("value:Q")))
-            layers.append(_unit({"type": "text", "text": "best", "fontSize": f["annotation"], "fontWeight": "bold",
-                                 "baseline": "bottom", "dy": -round(0.6 * f["annotation"]), "color": BLACK},
-                                best_row, y=alt.Y("value:Q")))
+            layers.append(
+                _unit(
+                    {
+                        "type": "point",
+                        "shape": "diamond",
+                        "size": round(10 * f["annotation"]),
+                        "filled": True,
+                        "color": BLACK,
+                        "opacity": 1,
+                    },
+                    best_row,
+                    y=alt.Y("value:Q"),
+                )
+            )
+            layers.append(
+                _unit(
+                    {
+                        "type": "text",
+                        "text": "best",
+                        "fontSize": f["annotation"],
+                        "fontWeight": "bold",
+                        "baseline": "bottom",
+                        "dy": -round(0.6 * f["annotation"]),
+                        "color": BLACK,
+                    },
+                    best_row,
+                    y=alt.Y("value:Q"),
+                )
+            )
     else:
         notes.append("Too few evaluations yet: showing the training-batch loss (train mode) until there are two.")
     if capped:
-        notes.append(f"Losses above {cap:.1f} nats/token (twice a uniform guess: the model blew up) "
-                     "are drawn at that level.")
+        notes.append(
+            f"Losses above {cap:.1f} nats/token (twice a uniform guess: the model blew up) are drawn at that level."
+        )
     layers += _marker_layers(rules, labels, f)
     return _layered(layers, rows, _title(title, *notes, width=width, projector=projector), width, height, projector)
 
@@ -517,6 +641,7 @@ def _heatmap(snap: Snapshot) -> dict[str, np.ndarray] | None:
 
 def _default_edges() -> list[float]:
     from .metrics import GRAD_HIST_EDGES  # imports torch: only when the start record is missing
+
     return GRAD_HIST_EDGES.tolist()
 
 
@@ -531,8 +656,9 @@ def _clip_segments(steps: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     return x, value, np.repeat(np.arange(len(on)), 2)
 
 
-def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT,
-                             projector: bool = False) -> alt.TopLevelMixin:
+def gradient_histogram_chart(
+    snap: Snapshot, width: int = WIDTH, height: int = HEIGHT, projector: bool = False
+) -> alt.TopLevelMixin:
     """Where the gradient mass sits (log10 |g| per entry) at each step, with the total norm before
     clipping on the same log axis, the clip threshold, and the steps where clipping fired."""
     title = "Gradient magnitudes over time"
@@ -554,8 +680,9 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
     lo, hi = float(all_x.min()), float(all_x.max())
     legend, legend_bottom = _inside_legend(series, f, width, 4)
     if len(hit_x):  # a legend of its own, under the lines' one
-        hits_legend, legend_bottom = _inside_legend(["clipped step"], f, width, legend_bottom + 2,
-                                                    symbolFillColor=VERMILLION, symbolStrokeColor=VERMILLION)
+        hits_legend, legend_bottom = _inside_legend(
+            ["clipped step"], f, width, legend_bottom + 2, symbolFillColor=VERMILLION, symbolStrokeColor=VERMILLION
+        )
     rules, labels, band_bottom = _markers(snap, lo, hi, width, height, f, legend_bottom)
     all_y = np.concatenate([norm, clip_y] + ([cells["lo"], cells["hi"]] if cells else []))
     bottom, top = math.floor(float(np.nanmin(all_y))), float(np.nanmax(all_y))
@@ -565,37 +692,76 @@ def gradient_histogram_chart(snap: Snapshot, width: int = WIDTH, height: int = H
     y_scale = {"domain": [bottom, top], "nice": False}
     y = alt.Y("value:Q", title=y_title, scale=y_scale)
 
-    line = _rows(step=np.concatenate([x, clip_x]), value=np.concatenate([norm, clip_y]),
-                 series=[series[0]] * len(x) + ["clip threshold"] * len(clip_x),
-                 segment=np.concatenate([np.full(len(x), -1), clip_id]))
+    line = _rows(
+        step=np.concatenate([x, clip_x]),
+        value=np.concatenate([norm, clip_y]),
+        series=[series[0]] * len(x) + ["clip threshold"] * len(clip_x),
+        segment=np.concatenate([np.full(len(x), -1), clip_id]),
+    )
     layers = []
     if cells:
-        layers.append(_unit({"type": "rect"}, x2=alt.X2("step2:Q"),
-                            y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2=alt.Y2("hi:Q"),
-                            color=alt.Color("share:Q", title="share of entries", scale={"scheme": "blues", "type": "sqrt"},
-                                            legend={"format": "%", "orient": "right",
-                                                    "gradientLength": min(height, 9 * f["legend"])})))
+        layers.append(
+            _unit(
+                {"type": "rect"},
+                x2=alt.X2("step2:Q"),
+                y=alt.Y("lo:Q", title=y_title, scale=y_scale),
+                y2=alt.Y2("hi:Q"),
+                color=alt.Color(
+                    "share:Q",
+                    title="share of entries",
+                    scale={"scheme": "blues", "type": "sqrt"},
+                    legend={"format": "%", "orient": "right", "gradientLength": min(height, 9 * f["legend"])},
+                ),
+            )
+        )
     if len(hit_x):  # under the line; a shape legend of its own (a colour legend would repeat per mark type)
-        layers.append(_unit({"type": "point", "filled": True, "size": 22, "opacity": 1, "color": VERMILLION},
-                            _rows(step=hit_x, value=hit_y, series="clipped step"), y=y,
-                            shape=alt.Shape("series:N", title=None, scale={"range": ["circle"]},
-                                            legend={**hits_legend, "symbolType": "circle",
-                                                    "symbolSize": round(0.6 * f["legend"]) ** 2})))
-    layers.append(_unit({"type": "line", "strokeWidth": 2}, line, y=y, detail=alt.Detail("segment:N"),
-                        color=_series_colour(series, colours, legend),
-                        strokeDash=alt.StrokeDash("series:N", legend=None,
-                                                  scale={"domain": series, "range": [[1, 0], [6, 3]][:len(series)]})))
+        layers.append(
+            _unit(
+                {"type": "point", "filled": True, "size": 22, "opacity": 1, "color": VERMILLION},
+                _rows(step=hit_x, value=hit_y, series="clipped step"),
+                y=y,
+                shape=alt.Shape(
+                    "series:N",
+                    title=None,
+                    scale={"range": ["circle"]},
+                    legend={**hits_legend, "symbolType": "circle", "symbolSize": round(0.6 * f["legend"]) ** 2},
+                ),
+            )
+        )
+    layers.append(
+        _unit(
+            {"type": "line", "strokeWidth": 2},
+            line,
+            y=y,
+            detail=alt.Detail("segment:N"),
+            color=_series_colour(series, colours, legend),
+            strokeDash=alt.StrokeDash(
+                "series:N", legend=None, scale={"domain": series, "range": [[1, 0], [6, 3]][: len(series)]}
+            ),
+        )
+    )
     layers += _marker_layers(rules, labels, f)
 
-    notes = ["Colour: share of all gradient entries in each half-decade of |g| "
-             "(bottom row: exact zeros too; top row: everything ≥ 100)."]
+    notes = [
+        "Colour: share of all gradient entries in each half-decade of |g| "
+        "(bottom row: exact zeros too; top row: everything ≥ 100)."
+    ]
     if len(clip_x):
-        notes.append("clip_mode=norm: when the black line is above the dashed red one, the whole gradient is "
-                     "scaled down (red dots)." if _last(snap, "clip_mode", "norm") == "norm" else
-                     "clip_mode=value: each entry above the dashed red line is cut to it "
-                     "(red dots: steps where that happened).")
-    return _layered(layers, _rows(**cells) if cells else [], _title(title, *notes, width=width, projector=projector),
-                    width, height, projector)
+        notes.append(
+            "clip_mode=norm: when the black line is above the dashed red one, the whole gradient is "
+            "scaled down (red dots)."
+            if _last(snap, "clip_mode", "norm") == "norm"
+            else "clip_mode=value: each entry above the dashed red line is cut to it "
+            "(red dots: steps where that happened)."
+        )
+    return _layered(
+        layers,
+        _rows(**cells) if cells else [],
+        _title(title, *notes, width=width, projector=projector),
+        width,
+        height,
+        projector,
+    )
 
 
 def _last(snap: Snapshot, knob: str, default):
@@ -603,8 +769,9 @@ def _last(snap: Snapshot, knob: str, default):
 
 
 # --------------------------------------------------------------------------- 3. per-layer gradients
-def _group_rows(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = False,
-                skip: tuple[str, ...] = ()) -> tuple[list[dict], list[str]]:
+def _group_rows(
+    snap: Snapshot, keys: list[str], how: str = "mean", log: bool = False, skip: tuple[str, ...] = ()
+) -> tuple[list[dict], list[str]]:
     """Data rows (step, group, *keys) of per-group detail fields, thinned so all groups together stay
     under MAX_ROWS; non-finite values (and non-positive ones, for log axes) become null = not drawn.
     Also returns the groups that have anything to draw, in model order."""
@@ -620,9 +787,11 @@ def _group_rows(snap: Snapshot, keys: list[str], how: str = "mean", log: bool = 
             parts.append((group, x, y))
     if not parts:
         return [], []
-    rows = _rows(step=np.concatenate([x for _, x, _ in parts]),
-                 group=[g for g, x, _ in parts for _ in range(len(x))],
-                 **{k: np.concatenate([y[:, i] for _, _, y in parts]) for i, k in enumerate(keys)})
+    rows = _rows(
+        step=np.concatenate([x for _, x, _ in parts]),
+        group=[g for g, x, _ in parts for _ in range(len(x))],
+        **{k: np.concatenate([y[:, i] for _, _, y in parts]) for i, k in enumerate(keys)},
+    )
     return rows, [g for g, _, _ in parts]
 
 
@@ -633,8 +802,9 @@ def _group_colour(snap: Snapshot, shown: list[str], legend: dict) -> alt.Color:
     return alt.Color("group:N", title=None, sort=shown, scale={"domain": shown, "range": colours}, legend=legend)
 
 
-def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGHT,
-                         projector: bool = False) -> alt.TopLevelMixin:
+def layer_gradient_chart(
+    snap: Snapshot, width: int = WIDTH, height: int = HEIGHT, projector: bool = False
+) -> alt.TopLevelMixin:
     """Gradient norm of each parameter group (log scale, bucket maxima): vanishing shows as early layers
     sinking decades below the decoder, exploding as every layer jumping at once."""
     title = "Gradient norm per layer"
@@ -646,18 +816,35 @@ def layer_gradient_chart(snap: Snapshot, width: int = WIDTH, height: int = HEIGH
     legend, legend_bottom = _inside_legend(shown, f, width, 4)
     rules, labels, band_bottom = _markers(snap, min(steps), max(steps), width, height, f, legend_bottom)
     values = [row["grad_norms"] for row in rows if row["grad_norms"] is not None]
-    line = _unit({"type": "line", "strokeWidth": 2}, color=_group_colour(snap, shown, legend),
-                 y=alt.Y("grad_norms:Q", title="gradient L2 norm (log scale)",
-                         scale=_y_scale(values, log=True, room=_band_room(band_bottom, height))))
-    return _layered([line, *_marker_layers(rules, labels, f)], rows, _title(
-        title, "Measured before clipping. Early layers decades below the decoder: vanishing gradients;",
-        "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden.",
-        width=width, projector=projector), width, height, projector)
+    line = _unit(
+        {"type": "line", "strokeWidth": 2},
+        color=_group_colour(snap, shown, legend),
+        y=alt.Y(
+            "grad_norms:Q",
+            title="gradient L2 norm (log scale)",
+            scale=_y_scale(values, log=True, room=_band_room(band_bottom, height)),
+        ),
+    )
+    return _layered(
+        [line, *_marker_layers(rules, labels, f)],
+        rows,
+        _title(
+            title,
+            "Measured before clipping. Early layers decades below the decoder: vanishing gradients;",
+            "every layer spiking together: exploding. Groups with no gradient (norm while off) are hidden.",
+            width=width,
+            projector=projector,
+        ),
+        width,
+        height,
+        projector,
+    )
 
 
 # --------------------------------------------------------------------------- 4. weight norms
-def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 300,
-                      projector: bool = False) -> alt.TopLevelMixin:
+def weight_norm_chart(
+    snap: Snapshot, width: int = WIDTH, height: int = 300, projector: bool = False
+) -> alt.TopLevelMixin:
     """Three panels per group: L2 norm, L1 norm and the share of near-zero weights. L2 shrinks every
     weight a little (both norms fall together); L1 drives many weights to ~0 (the share rises).
     The norm group is left out: the penalties never act on normalisation parameters. Three narrow panels
@@ -677,20 +864,41 @@ def weight_norm_chart(snap: Snapshot, width: int = WIDTH, height: int = 300,
     legend["orient"] = "top"
     step_x, colour, log = _step_x(), _group_colour(snap, shown, legend), {"type": "log"}
     panels = [
-        alt.Chart(mark={"type": "line", "strokeWidth": 2}, width=panel, height=height,
-                  title={"text": textwrap.wrap(heading, max(12, int(panel / (EM * f["axis_title"])))),
-                         "fontSize": f["axis_title"], "anchor": "middle", "fontWeight": "normal"},
-                  encoding=alt.FacetedEncoding(x=step_x, y=y, color=colour))
+        alt.Chart(
+            mark={"type": "line", "strokeWidth": 2},
+            width=panel,
+            height=height,
+            title={
+                "text": textwrap.wrap(heading, max(12, int(panel / (EM * f["axis_title"])))),
+                "fontSize": f["axis_title"],
+                "anchor": "middle",
+                "fontWeight": "normal",
+            },
+            encoding=alt.FacetedEncoding(x=step_x, y=y, color=colour),
+        )
         for heading, y in (
             ("L2 norm √Σw²", alt.Y("weight_l2:Q", title=None, scale=log, axis={"format": "~g"})),
             ("L1 norm Σ|w|", alt.Y("weight_l1:Q", title=None, scale=log, axis={"format": "~g"})),
-            ("share of |w| < 0.001",
-             alt.Y("near_zero:Q", title=None, scale={"domain": [0, top]}, axis={"format": "%"})))]
-    return alt.HConcatChart(data={"values": rows}, hconcat=panels, spacing=spacing, config=vega_config(projector),
-                            title=_title(title, "L2 / weight decay: both norms (log scales) shrink smoothly. L1: "
-                                                "weights are pushed to zero, so the share on the right grows.",
-                                         "Biases and normalisation parameters are not penalised and not shown.",
-                                         width=width, projector=projector))
+            (
+                "share of |w| < 0.001",
+                alt.Y("near_zero:Q", title=None, scale={"domain": [0, top]}, axis={"format": "%"}),
+            ),
+        )
+    ]
+    return alt.HConcatChart(
+        data={"values": rows},
+        hconcat=panels,
+        spacing=spacing,
+        config=vega_config(projector),
+        title=_title(
+            title,
+            "L2 / weight decay: both norms (log scales) shrink smoothly. L1: "
+            "weights are pushed to zero, so the share on the right grows.",
+            "Biases and normalisation parameters are not penalised and not shown.",
+            width=width,
+            projector=projector,
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- 5. run comparison
@@ -725,14 +933,17 @@ def describe_differences(snaps: Sequence[Snapshot]) -> dict[str, str]:
         changed: dict[str, int] = {}
         for event in sorted(snap.knob_changes(), key=lambda e: e["step"]):
             changed.setdefault(event["knob"], event["step"])
-        parts = [f"{k} {format_value(values.get(k, '?'))}" + (f" (from step {changed[k]})" if k in changed else "")
-                 for k in differing]
+        parts = [
+            f"{k} {format_value(values.get(k, '?'))}" + (f" (from step {changed[k]})" if k in changed else "")
+            for k in differing
+        ]
         out[name] = ", ".join(parts) if parts else ("same settings" if len(snaps) > 1 else "")
     return out
 
 
-def comparison_chart(snaps: Sequence[Snapshot], width: int = WIDTH, height: int = HEIGHT,
-                     projector: bool = False) -> alt.TopLevelMixin:
+def comparison_chart(
+    snaps: Sequence[Snapshot], width: int = WIDTH, height: int = HEIGHT, projector: bool = False
+) -> alt.TopLevelMixin:
     """Validation loss of saved runs and the current one (the last, drawn thickest) on one axis, each
     labelled with what differs, so "dropout on" vs "off" reads straight off the legend."""
     title = "Run comparison: validation loss"
@@ -751,21 +962,45 @@ def comparison_chart(snaps: Sequence[Snapshot], width: int = WIDTH, height: int 
         ys.append(y)
         current.append(np.full(len(x), is_current))
     if not xs:
-        return _placeholder(title, "No validation loss yet — press Train, then save runs to compare",
-                            width=width, height=height, projector=projector)
-    rows = _rows(step=np.concatenate(xs), value=np.concatenate(ys), current=np.concatenate(current),
-                 series=[label for label, x in zip(labels, xs) for _ in range(len(x))])
+        return _placeholder(
+            title,
+            "No validation loss yet — press Train, then save runs to compare",
+            width=width,
+            height=height,
+            projector=projector,
+        )
+    rows = _rows(
+        step=np.concatenate(xs),
+        value=np.concatenate(ys),
+        current=np.concatenate(current),
+        series=[label for label, x in zip(labels, xs) for _ in range(len(x))],
+    )
     hint = "" if len(snaps) > 1 else "Save this run, change a knob, train again: both curves appear here."
     legend, band_bottom = _inside_legend(labels, fonts(projector), width, 4)
-    return alt.Chart({"values": rows}, mark={"type": "line"}, width=width, height=height, title=_title(
-        title, "Same seed → same data order and initialisation: the curves differ only by the settings in the "
-               "legend.", hint, width=width, projector=projector), config=vega_config(projector),
+    return alt.Chart(
+        {"values": rows},
+        mark={"type": "line"},
+        width=width,
+        height=height,
+        title=_title(
+            title,
+            "Same seed → same data order and initialisation: the curves differ only by the settings in the legend.",
+            hint,
+            width=width,
+            projector=projector,
+        ),
+        config=vega_config(projector),
         encoding=alt.FacetedEncoding(
-            x=_step_x(), y=alt.Y("value:Q", title="validation " + LOSS_TITLE,
-                                 scale=_y_scale(np.concatenate(ys), room=_band_room(band_bottom, height))),
+            x=_step_x(),
+            y=alt.Y(
+                "value:Q",
+                title="validation " + LOSS_TITLE,
+                scale=_y_scale(np.concatenate(ys), room=_band_room(band_bottom, height)),
+            ),
             color=_series_colour(labels, colours, legend),
-            strokeWidth=alt.StrokeWidth("current:N", legend=None,
-                                        scale={"domain": [False, True], "range": [1.8, 3.2]})))
+            strokeWidth=alt.StrokeWidth("current:N", legend=None, scale={"domain": [False, True], "range": [1.8, 3.2]}),
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- the registry of views
@@ -775,10 +1010,10 @@ class ChartSpec:
     metric ("loss" | "ppl") and projector; every chart takes them all and uses what applies to it, so a
     front end needs to know nothing about any one chart."""
 
-    name: str        # key in all_charts and in widget/app state: "gap"
-    title: str       # a short human name: "Generalisation gap"
+    name: str  # key in all_charts and in widget/app state: "gap"
+    title: str  # a short human name: "Generalisation gap"
     build: Callable[..., alt.TopLevelMixin]
-    file_name: str   # for downloads: "explorer-gap.png"
+    file_name: str  # for downloads: "explorer-gap.png"
 
 
 @dataclass(frozen=True)
@@ -786,15 +1021,17 @@ class View:
     """A tab of charts. VIEWS lists the CHART views only: a front end adds its own non-chart tabs
     (the text sample) after them."""
 
-    name: str        # "gap", "gradients", "weights", "compare"
-    title: str       # the tab's label
+    name: str  # "gap", "gradients", "weights", "compare"
+    title: str  # the tab's label
     charts: tuple[ChartSpec, ...]
 
 
 def _of_snap(builder: Callable[..., alt.TopLevelMixin]) -> Callable[..., alt.TopLevelMixin]:
     """A builder of one snapshot (no metric) under the uniform signature."""
+
     def build(snap: Snapshot, saved: Sequence[Snapshot] = (), metric: str = "loss", **opts) -> alt.TopLevelMixin:
         return builder(snap, **opts)
+
     build.__doc__, build.__name__ = builder.__doc__, builder.__name__
     return build
 
@@ -812,14 +1049,22 @@ def _chart(name: str, title: str, build: Callable[..., alt.TopLevelMixin]) -> Ch
 
 
 # The one place a new view is added; both front ends loop over it. Order = tab order.
-VIEWS: dict[str, View] = {view.name: view for view in (
-    View("gap", "Generalisation gap", (_chart("gap", "Generalisation gap", _gap),)),
-    View("gradients", "Gradients", (
-        _chart("gradient_histogram", "Gradient magnitudes", _of_snap(gradient_histogram_chart)),
-        _chart("layer_gradients", "Gradient norm per layer", _of_snap(layer_gradient_chart)))),
-    View("weights", "Weights", (_chart("weight_norms", "Weight norms", _of_snap(weight_norm_chart)),)),
-    View("compare", "Compare runs", (_chart("comparison", "Run comparison", _comparison),)),
-)}
+VIEWS: dict[str, View] = {
+    view.name: view
+    for view in (
+        View("gap", "Generalisation gap", (_chart("gap", "Generalisation gap", _gap),)),
+        View(
+            "gradients",
+            "Gradients",
+            (
+                _chart("gradient_histogram", "Gradient magnitudes", _of_snap(gradient_histogram_chart)),
+                _chart("layer_gradients", "Gradient norm per layer", _of_snap(layer_gradient_chart)),
+            ),
+        ),
+        View("weights", "Weights", (_chart("weight_norms", "Weight norms", _of_snap(weight_norm_chart)),)),
+        View("compare", "Compare runs", (_chart("comparison", "Run comparison", _comparison),)),
+    )
+}
 CHARTS: dict[str, ChartSpec] = {chart.name: chart for view in VIEWS.values() for chart in view.charts}
 
 
@@ -831,8 +1076,9 @@ def build_chart(name: str, snap: Snapshot, saved: Sequence[Snapshot] = (), **opt
     return CHARTS[name].build(snap, saved, **opts)
 
 
-def all_charts(snap: Snapshot, saved: Sequence[Snapshot] = (), width: int = WIDTH,
-               metric: str = "loss", **opts) -> dict[str, alt.TopLevelMixin]:
+def all_charts(
+    snap: Snapshot, saved: Sequence[Snapshot] = (), width: int = WIDTH, metric: str = "loss", **opts
+) -> dict[str, alt.TopLevelMixin]:
     """Every chart of every view for one redraw (PNG downloads, the benchmark), keyed by chart name:
     gap, gradient_histogram, layer_gradients, weight_norms, comparison (saved runs + this one).
     opts: height, projector."""

@@ -25,6 +25,7 @@ from .sample import generate
 from .store import ENDED, HOST, RunStore, recording
 from .train import Trainer
 
+
 class Parser(argparse.ArgumentParser):
     """argparse, but its errors are one line naming the problem (exit code 2, as argparse's own)."""
 
@@ -39,35 +40,55 @@ def _knob_help(name: str) -> str:
 
 
 def _add_store_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="PATH", help="the run store (default: $EXPLORER_HOME/runs.sqlite, "
-                        "EXPLORER_HOME defaulting to ~/.explorer)")
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the run store (default: $EXPLORER_HOME/runs.sqlite, EXPLORER_HOME defaulting to ~/.explorer)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="explorer", description="Train small RNN language models and watch regularisation work.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    train = commands.add_parser("train", help="train headless; every run goes to the run store",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    train = commands.add_parser(
+        "train",
+        help="train headless; every run goes to the run store",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     for name, knob in KNOBS.items():  # every knob is a flag; values are parsed and checked by Config
         flag = "--" + name.replace("_", "-")
         if knob.kind is bool:
-            train.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
-                               help=_knob_help(name))
+            train.add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=_knob_help(name)
+            )
         else:
             metavar = "PATIENCE" if name == "early_stop" else name.upper()
-            train.add_argument(flag, dest=name, default=None, metavar=metavar, help=_knob_help(name),
-                               choices=knob.choices or None)
+            train.add_argument(
+                flag, dest=name, default=None, metavar=metavar, help=_knob_help(name), choices=knob.choices or None
+            )
     train.add_argument("--preset", help="start from a preset (see `explorer presets`); other flags override it")
-    train.add_argument("--at", nargs=2, action="append", default=[], metavar=("STEP", "KNOB=VALUE"),
-                       help="change a live knob from STEP on, in the same run (repeatable)")
-    train.add_argument("--metrics-out", metavar="FILE.jsonl", help="also write every record as JSON Lines ('-' = stdout)")
+    train.add_argument(
+        "--at",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("STEP", "KNOB=VALUE"),
+        help="change a live knob from STEP on, in the same run (repeatable)",
+    )
+    train.add_argument(
+        "--metrics-out", metavar="FILE.jsonl", help="also write every record as JSON Lines ('-' = stdout)"
+    )
     train.add_argument("--save", metavar="CKPT", help="save the final model (the best one after early stopping)")
     train.add_argument("--name", help="a name for the run in the store")
     _add_store_option(train)
     train.add_argument("--no-store", action="store_true", help="do not write the run to the store")
-    train.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: the cores shared "
-                       "out between the runs training on this machine, at most 4)")
+    train.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads (default: the cores shared out between the runs training on this machine, at most 4)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
     sample = commands.add_parser("sample", help="generate text from a saved checkpoint")
@@ -94,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     remove = actions.add_parser("rm", help="remove runs and their records")
     remove.add_argument("ids", nargs="+", metavar="ID")
-    prune = actions.add_parser("prune", help="remove ended runs that did not finish (interrupted, stopped, "
-                               "error, diverged)")
+    prune = actions.add_parser(
+        "prune", help="remove ended runs that did not finish (interrupted, stopped, error, diverged)"
+    )
     prune.add_argument("--older-than", type=float, default=0.0, metavar="DAYS", help="only runs older than this")
     prune.add_argument("--all", action="store_true", help="also finished and early-stopped runs")
     for sub in (show, export, remove, prune):
@@ -140,8 +162,16 @@ class _Lines:
 def progress_bar(total: int, enabled: bool) -> tqdm:
     """A bar with an ETA on a terminal; a plain line every 5 s in a log (CI, nohup)."""
     tty = sys.stderr.isatty()
-    return tqdm(total=total, disable=not enabled, unit="step", file=sys.stderr if tty else _Lines(sys.stderr),
-                mininterval=0.25 if tty else 5.0, dynamic_ncols=tty, ascii=not tty, leave=False)
+    return tqdm(
+        total=total,
+        disable=not enabled,
+        unit="step",
+        file=sys.stderr if tty else _Lines(sys.stderr),
+        mininterval=0.25 if tty else 5.0,
+        dynamic_ncols=tty,
+        ascii=not tty,
+        leave=False,
+    )
 
 
 def default_threads(store: RunStore | None) -> int:
@@ -158,9 +188,14 @@ def describe_end(trainer: Trainer, last_event: dict | None) -> str:
     if trainer.stopped_reason == "diverged" and last_event:
         return f"diverged at step {last_event['step']}: {last_event['cause']} — {last_event['hint']}"
     if trainer.stopped_reason == "early_stop":
-        return (f"early stop at step {trainer.step_count}: best validation loss {trainer.best_val_loss:.3f} "
-                f"at step {trainer.best_step}, whose weights were restored")
-    return f"finished {trainer.step_count} steps; best validation loss {trainer.best_val_loss:.3f} at step {trainer.best_step}"
+        return (
+            f"early stop at step {trainer.step_count}: best validation loss {trainer.best_val_loss:.3f} "
+            f"at step {trainer.best_step}, whose weights were restored"
+        )
+    return (
+        f"finished {trainer.step_count} steps; best validation loss {trainer.best_val_loss:.3f} "
+        f"at step {trainer.best_step}"
+    )
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -174,10 +209,18 @@ def command_train(args: argparse.Namespace) -> int:
     last_event = None
     if args.metrics_out and args.metrics_out != "-":
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
-    out = (nullcontext(sys.stdout) if args.metrics_out == "-" else
-           open(args.metrics_out, "w", encoding="utf-8") if args.metrics_out else nullcontext(None))
-    with (recording(store, config.to_dict(), "cli", args.name) as writer, out as sink,
-          progress_bar(config.steps, not args.quiet) as bar):
+    out = (
+        nullcontext(sys.stdout)
+        if args.metrics_out == "-"
+        else open(args.metrics_out, "w", encoding="utf-8")
+        if args.metrics_out
+        else nullcontext(None)
+    )
+    with (
+        recording(store, config.to_dict(), "cli", args.name) as writer,
+        out as sink,
+        progress_bar(config.steps, not args.quiet) as bar,
+    ):
         for record in trainer.run(schedule):
             if sink is not None:
                 sink.write(json.dumps(record) + "\n")
@@ -189,8 +232,7 @@ def command_train(args: argparse.Namespace) -> int:
             elif kind == "step":
                 bar.update(1)
             elif kind == "eval":
-                bar.set_postfix(val=f"{record['val_loss']:.3f}", best=f"{record['best_val_loss']:.3f}",
-                                refresh=False)
+                bar.set_postfix(val=f"{record['val_loss']:.3f}", best=f"{record['best_val_loss']:.3f}", refresh=False)
     if not args.quiet:
         where = f" (run {writer.run_id} in {store.path})" if writer else ""
         sys.stderr.write(describe_end(trainer, last_event) + where + "\n")
@@ -212,25 +254,50 @@ def command_presets(_: argparse.Namespace) -> int:
     return 0
 
 
-RUN_COLUMNS = (("id", 10), ("name", 22), ("status", 11), ("steps", 7), ("best val", 8), ("created", 16),
-               ("source", 6))
+RUN_COLUMNS = (("id", 10), ("name", 22), ("status", 11), ("steps", 7), ("best val", 8), ("created", 16), ("source", 6))
 
 
 def runs_table(runs: list[dict]) -> str:
     """The store as a table a person reads: newest first, one run a line."""
+
     def cells(run):
         best = run["best_val_loss"]
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["created"]))
-        return (run["id"], run["name"][:22], run["status"], f"{run['steps']:,}",
-                "–" if best is None else f"{best:.3f}", created, run["source"])
+        return (
+            run["id"],
+            run["name"][:22],
+            run["status"],
+            f"{run['steps']:,}",
+            "–" if best is None else f"{best:.3f}",
+            created,
+            run["source"],
+        )
+
     lines = ["  ".join(f"{title:<{width}}" for title, width in RUN_COLUMNS)]
     lines += ["  ".join(f"{cell:<{width}}" for cell, (_, width) in zip(cells(run), RUN_COLUMNS)) for run in runs]
     return "\n".join(line.rstrip() for line in lines)
 
 
 def run_details(run: dict) -> str:
-    fields = ["id", "name", "status", "message", "source", "owner", "steps", "best_val_loss", "best_step",
-              "last_val_loss", "final_gap", "parent_id", "branch_step", "sweep", "class_name", "host", "pid"]
+    fields = [
+        "id",
+        "name",
+        "status",
+        "message",
+        "source",
+        "owner",
+        "steps",
+        "best_val_loss",
+        "best_step",
+        "last_val_loss",
+        "final_gap",
+        "parent_id",
+        "branch_step",
+        "sweep",
+        "class_name",
+        "host",
+        "pid",
+    ]
     lines = [f"{field:<14} {run[field]}" for field in fields if run.get(field) is not None]
     lines.insert(3, f"{'created':<14} {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run['created']))}")
     changed = {k: v for k, v in run["config"].items() if v != getattr(Config(), k, v)}
@@ -253,8 +320,11 @@ def command_runs(args: argparse.Namespace) -> int:
     elif action == "export":
         run = store.run(args.id)
         records = list(store.records(run["id"]))
-        text = (history_csv(snapshot_of(records, run["name"])) if args.format == "csv" else
-                "".join(json.dumps(record) + "\n" for record in records))
+        text = (
+            history_csv(snapshot_of(records, run["name"]))
+            if args.format == "csv"
+            else "".join(json.dumps(record) + "\n" for record in records)
+        )
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
         else:
@@ -271,8 +341,9 @@ def command_runs(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": command_train, "sample": command_sample, "presets": command_presets,
-               "runs": command_runs}[args.command]
+    handler = {"train": command_train, "sample": command_sample, "presets": command_presets, "runs": command_runs}[
+        args.command
+    ]
     try:
         return handler(args)
     except ExplorerError as err:

@@ -86,49 +86,89 @@ def _parse_bool(name: str, value: Any) -> bool:
     raise ConfigError(f"{name} must be on|off|true|false, got {value!r}")
 
 
-KNOBS: dict[str, Knob] = {k.name: k for k in [
-    # --- live: applied by the trainer at the start of its next step ---
-    Knob("lr", float, True, "learning rate", lo=0, hi=100, lo_open=True),
-    Knob("dropout", float, True, "dropout on embeddings, between layers and before the decoder",
-         lo=0, hi=1, hi_open=True),
-    Knob("dropout_kind", str, True, "standard: new mask every time step; variational: one mask per sequence",
-         choices=("standard", "variational")),
-    Knob("embed_dropout", float, True, "drop whole words (rows of the embedding matrix)", lo=0, hi=1, hi_open=True),
-    Knob("weight_drop", float, True, "DropConnect on the hidden-to-hidden weights (AWD-LSTM)",
-         lo=0, hi=1, hi_open=True),
-    Knob("l2", float, True, "L2 penalty λ·Σw² on weights (not biases or norm parameters)", lo=0, hi=1),
-    Knob("l1", float, True, "L1 penalty λ·Σ|w| on weights", lo=0, hi=1),
-    Knob("weight_decay", float, True, "the optimiser's weight decay (decoupled with AdamW)", lo=0, hi=1),
-    Knob("clip", float, True, "gradient clipping threshold (0 = off)", lo=0, hi=1e6),
-    Knob("clip_mode", str, True, "clip the total norm, or each gradient value", choices=("norm", "value")),
-    Knob("batchnorm", bool, True, "batch normalisation on each recurrent layer's output"),
-    Knob("layernorm", bool, True, "layer normalisation on each recurrent layer's output"),
-    Knob("early_stop", int, True, "stop after this many evaluations without a better validation loss (0 = off)",
-         lo=0, hi=1000),
-    # --- fixed: a change means a new run ---
-    Knob("corpus", str, False, "bundled corpus name, a UTF-8 text file, or a folder with a ready split"),
-    Knob("level", str, False, "tokens are characters or words", choices=("char", "word")),
-    Knob("lowercase", bool, False, "lower-case the text (word level)"),
-    Knob("vocab_size", int, False, "word level: keep this many most frequent words, the rest become <unk>",
-         lo=2, hi=1_000_000),
-    Knob("cell", str, False, "recurrent cell", choices=("rnn", "gru", "lstm")),
-    Knob("layers", int, False, "recurrent layers", lo=1, hi=3),
-    Knob("hidden", int, False, "hidden units per layer", lo=1, hi=4096),
-    Knob("embed", int, False, "embedding size", lo=1, hi=4096),
-    Knob("tie_weights", bool, False, "share the embedding and decoder matrices"),
-    Knob("init", str, False, "weight initialisation", choices=("default", "xavier", "orthogonal")),
-    Knob("seq_len", int, False, "time steps per batch (truncated BPTT length)", lo=1, hi=4096),
-    Knob("batch_size", int, False, "sequences per batch", lo=1, hi=4096),
-    Knob("train_fraction", float, False, "use only this fraction of the training split", lo=0, hi=1, lo_open=True),
-    Knob("optimizer", str, False, "optimiser", choices=("adam", "adamw", "sgd")),
-    Knob("seed", int, False, "random seed: same seed, same knobs, same numbers", lo=0, hi=2**31 - 1),
-    Knob("device", str, False, "where to train", choices=("auto", "cpu", "cuda")),
-    Knob("steps", int, False, "training steps in the run", lo=1, hi=10_000_000),
-    Knob("eval_every", int, False, "evaluate every this many steps", lo=1, hi=1_000_000),
-    Knob("eval_batches", int, False, "batches per evaluation (a fixed budget)", lo=1, hi=10_000),
-    Knob("detail_every", int, False, "record gradient histograms and weight norms every this many steps",
-         lo=1, hi=1_000_000),
-]}
+KNOBS: dict[str, Knob] = {
+    k.name: k
+    for k in [
+        # --- live: applied by the trainer at the start of its next step ---
+        Knob("lr", float, True, "learning rate", lo=0, hi=100, lo_open=True),
+        Knob(
+            "dropout",
+            float,
+            True,
+            "dropout on embeddings, between layers and before the decoder",
+            lo=0,
+            hi=1,
+            hi_open=True,
+        ),
+        Knob(
+            "dropout_kind",
+            str,
+            True,
+            "standard: new mask every time step; variational: one mask per sequence",
+            choices=("standard", "variational"),
+        ),
+        Knob("embed_dropout", float, True, "drop whole words (rows of the embedding matrix)", lo=0, hi=1, hi_open=True),
+        Knob(
+            "weight_drop",
+            float,
+            True,
+            "DropConnect on the hidden-to-hidden weights (AWD-LSTM)",
+            lo=0,
+            hi=1,
+            hi_open=True,
+        ),
+        Knob("l2", float, True, "L2 penalty λ·Σw² on weights (not biases or norm parameters)", lo=0, hi=1),
+        Knob("l1", float, True, "L1 penalty λ·Σ|w| on weights", lo=0, hi=1),
+        Knob("weight_decay", float, True, "the optimiser's weight decay (decoupled with AdamW)", lo=0, hi=1),
+        Knob("clip", float, True, "gradient clipping threshold (0 = off)", lo=0, hi=1e6),
+        Knob("clip_mode", str, True, "clip the total norm, or each gradient value", choices=("norm", "value")),
+        Knob("batchnorm", bool, True, "batch normalisation on each recurrent layer's output"),
+        Knob("layernorm", bool, True, "layer normalisation on each recurrent layer's output"),
+        Knob(
+            "early_stop",
+            int,
+            True,
+            "stop after this many evaluations without a better validation loss (0 = off)",
+            lo=0,
+            hi=1000,
+        ),
+        # --- fixed: a change means a new run ---
+        Knob("corpus", str, False, "bundled corpus name, a UTF-8 text file, or a folder with a ready split"),
+        Knob("level", str, False, "tokens are characters or words", choices=("char", "word")),
+        Knob("lowercase", bool, False, "lower-case the text (word level)"),
+        Knob(
+            "vocab_size",
+            int,
+            False,
+            "word level: keep this many most frequent words, the rest become <unk>",
+            lo=2,
+            hi=1_000_000,
+        ),
+        Knob("cell", str, False, "recurrent cell", choices=("rnn", "gru", "lstm")),
+        Knob("layers", int, False, "recurrent layers", lo=1, hi=3),
+        Knob("hidden", int, False, "hidden units per layer", lo=1, hi=4096),
+        Knob("embed", int, False, "embedding size", lo=1, hi=4096),
+        Knob("tie_weights", bool, False, "share the embedding and decoder matrices"),
+        Knob("init", str, False, "weight initialisation", choices=("default", "xavier", "orthogonal")),
+        Knob("seq_len", int, False, "time steps per batch (truncated BPTT length)", lo=1, hi=4096),
+        Knob("batch_size", int, False, "sequences per batch", lo=1, hi=4096),
+        Knob("train_fraction", float, False, "use only this fraction of the training split", lo=0, hi=1, lo_open=True),
+        Knob("optimizer", str, False, "optimiser", choices=("adam", "adamw", "sgd")),
+        Knob("seed", int, False, "random seed: same seed, same knobs, same numbers", lo=0, hi=2**31 - 1),
+        Knob("device", str, False, "where to train", choices=("auto", "cpu", "cuda")),
+        Knob("steps", int, False, "training steps in the run", lo=1, hi=10_000_000),
+        Knob("eval_every", int, False, "evaluate every this many steps", lo=1, hi=1_000_000),
+        Knob("eval_batches", int, False, "batches per evaluation (a fixed budget)", lo=1, hi=10_000),
+        Knob(
+            "detail_every",
+            int,
+            False,
+            "record gradient histograms and weight norms every this many steps",
+            lo=1,
+            hi=1_000_000,
+        ),
+    ]
+}
 
 LIVE_KNOBS = tuple(name for name, knob in KNOBS.items() if knob.live)
 FIXED_KNOBS = tuple(name for name, knob in KNOBS.items() if not knob.live)
@@ -176,7 +216,7 @@ class Config:
     def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         for name, knob in KNOBS.items():
             knob.check(getattr(self, name))
         return self
@@ -184,7 +224,7 @@ class Config:
     def live(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in LIVE_KNOBS}
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A copy with `changes` applied (strings are parsed, so CLI/URL values work)."""
         unknown = [name for name in changes if name not in KNOBS]
         if unknown:
@@ -196,7 +236,7 @@ class Config:
         return {name: getattr(self, name) for name in KNOBS}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Config":
+    def from_dict(cls, values: dict[str, Any]) -> Config:
         return cls().replace(**values)
 
     def to_json(self) -> str:
@@ -214,7 +254,7 @@ class Config:
         return out
 
     @classmethod
-    def from_query(cls, query: dict[str, str]) -> "Config":
+    def from_query(cls, query: dict[str, str]) -> Config:
         """Parse a URL query; unknown keys are ignored (a link may carry other parameters)."""
         return cls().replace(**{knob_for_query(k): v for k, v in query.items() if knob_for_query(k) in KNOBS})
 

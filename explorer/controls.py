@@ -40,8 +40,12 @@ LIVE_CONTROLS: tuple[Control, ...] = (
     Control("weight_drop", "Weight drop (recurrent DropConnect)", "slider", 0.0, 0.8, 0.05),
     Control("l2", "L2 λ (penalty λ·Σw²)", "choice_slider", options=PENALTY_CHOICES),
     Control("l1", "L1 λ (penalty λ·Σ|w|)", "choice_slider", options=PENALTY_CHOICES),
-    Control("weight_decay", "Weight decay (decoupled with AdamW)", "choice_slider",
-            options=(0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.3)),
+    Control(
+        "weight_decay",
+        "Weight decay (decoupled with AdamW)",
+        "choice_slider",
+        options=(0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.3),
+    ),
     Control("clip", "Gradient clip threshold (0 = off)", "choice_slider", options=CLIP_CHOICES),
     Control("clip_mode", "Clip by", "select", options=("norm", "value")),
     Control("batchnorm", "Batch norm", "toggle"),
@@ -58,8 +62,12 @@ SETUP_CONTROLS: tuple[Control, ...] = (
     Control("embed", "Embedding size", "choice_slider", options=(16, 32, 64, 128, 256)),
     Control("seq_len", "Sequence length", "choice_slider", options=(16, 32, 64, 128)),
     Control("batch_size", "Batch size", "choice_slider", options=(8, 16, 32, 64, 128)),
-    Control("train_fraction", "Fraction of training text used", "choice_slider",
-            options=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0)),
+    Control(
+        "train_fraction",
+        "Fraction of training text used",
+        "choice_slider",
+        options=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0),
+    ),
     Control("optimizer", "Optimiser", "select", options=("adam", "adamw", "sgd")),
     Control("init", "Initialisation", "select", options=("default", "xavier", "orthogonal")),
     Control("seed", "Seed", "number", 0, 2**31 - 1, 1),
@@ -78,8 +86,7 @@ def nearest_option(control: Control, value):
 # Widgets <-> Config.
 
 # Knobs a front end may tuck into an "advanced" section; the rest stay in plain view.
-ADVANCED = frozenset({"embed_dropout", "weight_drop", "weight_decay", "layernorm",
-                      "embed", "optimizer", "init"})
+ADVANCED = frozenset({"embed_dropout", "weight_drop", "weight_decay", "layernorm", "embed", "optimizer", "init"})
 ALL_CONTROLS: tuple[Control, ...] = LIVE_CONTROLS + SETUP_CONTROLS
 
 

@@ -30,6 +30,7 @@ class CorpusError(ExplorerError):
 
 # ---------------------------------------------------------------------------------------- reading
 
+
 def read_text(path: Path) -> str:
     """Read a user's text file, refusing what would only confuse a lesson (binary, not UTF-8, empty)."""
     if not path.exists():
@@ -80,8 +81,13 @@ MAX_UPLOAD_BYTES = 5_000_000
 UPLOADS_BUDGET_BYTES = 200_000_000  # what a server keeps of uploads; the least recently used go first
 
 
-def save_upload(content: bytes, folder: Path, name: str = "upload.txt", max_bytes: int = MAX_UPLOAD_BYTES,
-                budget_bytes: int = UPLOADS_BUDGET_BYTES) -> Path:
+def save_upload(
+    content: bytes,
+    folder: Path,
+    name: str = "upload.txt",
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    budget_bytes: int = UPLOADS_BUDGET_BYTES,
+) -> Path:
     """Check an uploaded text (size, binary, encoding) and store it under a name derived from its content,
     so two students' `notes.txt` never overwrite each other and the same text is stored once. The folder
     is kept under `budget_bytes` by removing the least recently used uploads. `name` is only for messages."""
@@ -114,6 +120,7 @@ def prune_uploads(folder: Path, budget_bytes: int, keep: Path | None = None) -> 
 
 
 # ---------------------------------------------------------------------------------------- tokens
+
 
 def tokenize(text: str, level: str, lowercase: bool) -> list[str]:
     """Characters, or words with one <eos> per line (as in the PTB language-modelling set-up)."""
@@ -168,6 +175,7 @@ def build_vocab(train_tokens: list[str], all_tokens: list[str], level: str, cap:
 
 # ---------------------------------------------------------------------------------------- corpus
 
+
 @dataclass
 class Corpus:
     """The three splits as token-id tensors, and the vocabulary that maps them back to text."""
@@ -179,25 +187,25 @@ class Corpus:
     level: str
 
     @classmethod
-    def from_config(cls, config: Config) -> "Corpus":
+    def from_config(cls, config: Config) -> Corpus:
         """Cached: a Reset in class should not re-read and re-tokenise a megabyte of text. A file's
         modification time is part of the key, so an edited file is read again."""
         path = Path(config.corpus).expanduser()
         stamp = path.stat().st_mtime_ns if path.exists() else None
-        corpus = _build_corpus(config.corpus, stamp, config.level, config.lowercase, config.vocab_size,
-                               config.train_fraction)
+        corpus = _build_corpus(
+            config.corpus, stamp, config.level, config.lowercase, config.vocab_size, config.train_fraction
+        )
         corpus.check_fits(config.batch_size, config.seq_len)
         return corpus
 
     @classmethod
-    def build(cls, corpus_name: str, level: str, lowercase: bool, vocab_size: int,
-              train_fraction: float) -> "Corpus":
+    def build(cls, corpus_name: str, level: str, lowercase: bool, vocab_size: int, train_fraction: float) -> Corpus:
         texts = load_corpus_texts(corpus_name)
         if isinstance(texts, str):
             tokens = tokenize(texts, level, lowercase)
             n_train = int(len(tokens) * SPLIT[0])
             n_valid = int(len(tokens) * SPLIT[1])
-            parts = [tokens[:n_train], tokens[n_train:n_train + n_valid], tokens[n_train + n_valid:]]
+            parts = [tokens[:n_train], tokens[n_train : n_train + n_valid], tokens[n_train + n_valid :]]
         else:
             parts = [tokenize(t, level, lowercase) for t in texts]
         train_tokens = parts[0][: max(1, int(len(parts[0]) * train_fraction))]
@@ -209,13 +217,16 @@ class Corpus:
         for name, split in (("training", self.train), ("validation", self.valid)):
             if len(split) < need:
                 raise CorpusError(
-                    f"the {name} split has {plural(len(split), 'token')} but one batch needs batch_size × (seq_len + 1) "
-                    f"= {need:,}: use a larger corpus or train fraction, or a smaller batch or sequence length")
+                    f"the {name} split has {plural(len(split), 'token')} but one batch needs "
+                    f"batch_size × (seq_len + 1) = {need:,}: use a larger corpus or train fraction, "
+                    f"or a smaller batch or sequence length"
+                )
 
 
 @lru_cache(maxsize=8)
-def _build_corpus(corpus_name: str, _stamp: int | None, level: str, lowercase: bool, vocab_size: int,
-                  train_fraction: float) -> Corpus:
+def _build_corpus(
+    corpus_name: str, _stamp: int | None, level: str, lowercase: bool, vocab_size: int, train_fraction: float
+) -> Corpus:
     return Corpus.build(corpus_name, level, lowercase, vocab_size, train_fraction)
 
 
@@ -237,8 +248,8 @@ class BatchStream:
 
     def batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         start = index * self.seq_len
-        x = self.rows[:, start:start + self.seq_len]
-        y = self.rows[:, start + 1:start + 1 + self.seq_len]
+        x = self.rows[:, start : start + self.seq_len]
+        y = self.rows[:, start + 1 : start + 1 + self.seq_len]
         return x, y
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:

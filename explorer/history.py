@@ -49,10 +49,10 @@ class Snapshot:
 
     name: str = "current"
     start: dict | None = None
-    steps: list[dict] = field(default_factory=list)    # every kept step record
+    steps: list[dict] = field(default_factory=list)  # every kept step record
     details: list[dict] = field(default_factory=list)  # step records carrying gradient/weight details
     evals: list[dict] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)   # knob changes, early stop, divergence, finished
+    events: list[dict] = field(default_factory=list)  # knob changes, early stop, divergence, finished
 
     @property
     def last_step(self) -> int:
@@ -84,9 +84,14 @@ def coalesce_events(events: list[dict]) -> list[dict]:
 def snapshot_of(records: list[dict], name: str = "run") -> Snapshot:
     """A whole run's records (from the store or a metrics file) as one Snapshot, unthinned."""
     steps = [r for r in records if r["kind"] == "step"]
-    return Snapshot(name, next((r for r in records if r["kind"] == "start"), None), steps,
-                    [r for r in steps if "grad_hist" in r], [r for r in records if r["kind"] == "eval"],
-                    coalesce_events([r for r in records if r["kind"] == "event"]))
+    return Snapshot(
+        name,
+        next((r for r in records if r["kind"] == "start"), None),
+        steps,
+        [r for r in steps if "grad_hist" in r],
+        [r for r in records if r["kind"] == "eval"],
+        coalesce_events([r for r in records if r["kind"] == "event"]),
+    )
 
 
 class History:
@@ -125,8 +130,14 @@ class History:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self.name, self._start, self._steps.items(), self._details.items(),
-                            self._evals.items(), [e for e in self._events if e["event"] != "knob" or e["old"] != e["new"]])
+            return Snapshot(
+                self.name,
+                self._start,
+                self._steps.items(),
+                self._details.items(),
+                self._evals.items(),
+                [e for e in self._events if e["event"] != "knob" or e["old"] != e["new"]],
+            )
 
     def __len__(self) -> int:
         with self._lock:

@@ -9,9 +9,9 @@ imported) waits for the next Train, so pressing it does not wait for `import tor
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from .config import KNOBS, Config, ConfigError
 from .history import Snapshot
@@ -23,9 +23,16 @@ _STARTER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="explorer-worker
 
 
 class LiveRun:
-    def __init__(self, config: Config | None = None, torch_threads: int = 1,
-                 watchdog: Callable[[], bool] | None = None, store: str | Path | bool = True,
-                 source: str = "app", owner: str | None = None, open_ended: bool = True):
+    def __init__(
+        self,
+        config: Config | None = None,
+        torch_threads: int = 1,
+        watchdog: Callable[[], bool] | None = None,
+        store: str | Path | bool = True,
+        source: str = "app",
+        owner: str | None = None,
+        open_ended: bool = True,
+    ):
         """`watchdog` is called about once a second while the run is active; returning False stops it
         (a front end passes "is my viewer still connected?"). `store`: the run store's path, True for
         the default ($EXPLORER_HOME), False for none. `source`/`owner` tag the runs in the store.
@@ -37,8 +44,8 @@ class LiveRun:
         self.store_path = None if store is False else str(default_path() if store is True else Path(store))
         self.source, self.owner, self.open_ended = source, owner, open_ended
         self.saved: OrderedDict[str, Snapshot] = OrderedDict()
-        self._worker: Worker | None = None     # the current run's
-        self._warm: Future | None = None       # a Worker getting ready for the next start
+        self._worker: Worker | None = None  # the current run's
+        self._warm: Future | None = None  # a Worker getting ready for the next start
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -59,8 +66,12 @@ class LiveRun:
         config = (config or self.config).validate()
         worker = self._take_warm()
         worker.watchdog = self.watchdog
-        meta = {"threads": self.torch_threads, "source": self.source, "owner": self.owner,
-                "open_ended": self.open_ended}
+        meta = {
+            "threads": self.torch_threads,
+            "source": self.source,
+            "owner": self.owner,
+            "open_ended": self.open_ended,
+        }
         try:
             worker.start(config, meta, paused)
         except Exception:

@@ -22,7 +22,7 @@ NEAR_ZERO = 1e-3  # |w| below this counts as "switched off" in the sparsity view
 # into fine buckets 2^10 patterns wide, i.e. 1/8192 of a power of two or 0.00005 of a decade (a bin is
 # 0.25), and a table maps each bucket to the bin of its midpoint. Only values within 0.00003 of a decade
 # of a bin edge can land in the neighbouring bin (about 3 in 100,000 gradients of a trained PTB model).
-_LOWEST, _HIGHEST = (int(np.float32(10.0 ** e).view(np.int32)) for e in (GRAD_HIST_EDGES[0], GRAD_HIST_EDGES[-1]))
+_LOWEST, _HIGHEST = (int(np.float32(10.0**e).view(np.int32)) for e in (GRAD_HIST_EDGES[0], GRAD_HIST_EDGES[-1]))
 _BUCKET_SHIFT = 10
 _BUCKETS = ((_HIGHEST - _LOWEST) >> _BUCKET_SHIFT) + 1
 _BUCKET_BINS: dict[str, torch.Tensor] = {}
@@ -63,11 +63,13 @@ class GradientDetails:
     grad_hist: list[int]
 
     def to_record(self) -> dict:
-        return {"grad_norms": dict(zip(self.groups, self.grad_norms)),
-                "weight_l2": dict(zip(self.groups, self.weight_l2)),
-                "weight_l1": dict(zip(self.groups, self.weight_l1)),
-                "near_zero": dict(zip(self.groups, self.near_zero)),
-                "grad_hist": self.grad_hist}
+        return {
+            "grad_norms": dict(zip(self.groups, self.grad_norms)),
+            "weight_l2": dict(zip(self.groups, self.weight_l2)),
+            "weight_l1": dict(zip(self.groups, self.weight_l1)),
+            "near_zero": dict(zip(self.groups, self.near_zero)),
+            "grad_hist": self.grad_hist,
+        }
 
 
 def _norm_of(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -97,5 +99,5 @@ def gradient_details(groups: dict[str, list[torch.Tensor]], weights: list[torch.
     hist = log_abs_histogram(every_grad) if every_grad else torch.zeros(len(GRAD_HIST_EDGES) - 1)
     table = torch.stack(rows)
     values = torch.cat([table.reshape(-1).double(), hist.to(table.device, torch.float64)]).tolist()  # one transfer
-    columns = [values[i:len(rows) * 4:4] for i in range(4)]
-    return GradientDetails(names, *columns, grad_hist=[int(c) for c in values[len(rows) * 4:]])
+    columns = [values[i : len(rows) * 4 : 4] for i in range(4)]
+    return GradientDetails(names, *columns, grad_hist=[int(c) for c in values[len(rows) * 4 :]])

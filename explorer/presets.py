@@ -19,27 +19,61 @@ class Preset:
 
 
 # A big two-layer LSTM on 3% of Tiny Shakespeare (30k characters): it memorises the text within a minute.
-OVERFIT = dict(cell="lstm", layers=2, hidden=256, embed=64, train_fraction=0.03, lr=3e-3,
-               steps=700, eval_every=25, eval_batches=10, seed=0)
+OVERFIT = dict(
+    cell="lstm",
+    layers=2,
+    hidden=256,
+    embed=64,
+    train_fraction=0.03,
+    lr=3e-3,
+    steps=700,
+    eval_every=25,
+    eval_batches=10,
+    seed=0,
+)
 # A vanilla tanh RNN, plain SGD with a large step: the gradient norm spikes and the loss blows up.
-EXPLODING = dict(cell="rnn", layers=1, hidden=256, embed=64, optimizer="sgd", lr=2.0, seq_len=64,
-                 steps=400, eval_every=20, detail_every=5, seed=0)
+EXPLODING = dict(
+    cell="rnn",
+    layers=1,
+    hidden=256,
+    embed=64,
+    optimizer="sgd",
+    lr=2.0,
+    seq_len=64,
+    steps=400,
+    eval_every=20,
+    detail_every=5,
+    seed=0,
+)
 
 PRESETS: dict[str, Preset] = {
-    "overfit": Preset("a big model on little data: training loss keeps falling while validation loss turns "
-                      "and climbs", OVERFIT),
-    "dropout": Preset("the same model with dropout 0.5: a lower best validation loss and a far smaller gap",
-                      {**OVERFIT, "dropout": 0.5}),
-    "l2": Preset("the same model with an L2 penalty: smaller weights, a slower climb of the validation loss",
-                 {**OVERFIT, "l2": 1e-4}),
-    "exploding": Preset("a vanilla RNN with a high learning rate and no clipping: gradient spikes and a "
-                        "loss blow-up", EXPLODING),
-    "clip": Preset("the same RNN with gradient clipping at norm 1: the spikes are cut and training stays "
-                   "stable", {**EXPLODING, "clip": 1.0}),
-    "batchnorm": Preset("the overfitting model with batch norm on each layer's output: faster early "
-                        "training; compare the gap", {**OVERFIT, "batchnorm": True}),
-    "early-stop": Preset("the overfitting model with early stopping (patience 4): training ends near the "
-                         "best validation loss and its weights are restored", {**OVERFIT, "early_stop": 4}),
+    "overfit": Preset(
+        "a big model on little data: training loss keeps falling while validation loss turns and climbs", OVERFIT
+    ),
+    "dropout": Preset(
+        "the same model with dropout 0.5: a lower best validation loss and a far smaller gap",
+        {**OVERFIT, "dropout": 0.5},
+    ),
+    "l2": Preset(
+        "the same model with an L2 penalty: smaller weights, a slower climb of the validation loss",
+        {**OVERFIT, "l2": 1e-4},
+    ),
+    "exploding": Preset(
+        "a vanilla RNN with a high learning rate and no clipping: gradient spikes and a loss blow-up", EXPLODING
+    ),
+    "clip": Preset(
+        "the same RNN with gradient clipping at norm 1: the spikes are cut and training stays stable",
+        {**EXPLODING, "clip": 1.0},
+    ),
+    "batchnorm": Preset(
+        "the overfitting model with batch norm on each layer's output: faster early training; compare the gap",
+        {**OVERFIT, "batchnorm": True},
+    ),
+    "early-stop": Preset(
+        "the overfitting model with early stopping (patience 4): training ends near the "
+        "best validation loss and its weights are restored",
+        {**OVERFIT, "early_stop": 4},
+    ),
 }
 
 

@@ -10,8 +10,9 @@ from .model import RNNLM
 
 
 @torch.no_grad()
-def generate(model: RNNLM, vocab: Vocab, level: str, prompt: str = "", length: int = 200,
-             temperature: float = 0.8, seed: int = 0) -> str:
+def generate(
+    model: RNNLM, vocab: Vocab, level: str, prompt: str = "", length: int = 200, temperature: float = 0.8, seed: int = 0
+) -> str:
     """Continue `prompt` by `length` tokens. Low temperature: safe and repetitive; high: adventurous."""
     if not 0 < temperature <= 10:
         raise ConfigError(f"temperature must be in (0, 10], got {temperature}")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import worker
-from .config import (FIXED_KNOBS, KNOBS, LIVE_KNOBS, Config, ConfigError, ExplorerError, format_value,
-                     knob_for_query)
+from .config import FIXED_KNOBS, KNOBS, LIVE_KNOBS, Config, ConfigError, ExplorerError, format_value, knob_for_query
 from .data import BUNDLED, save_upload
 from .history import Snapshot
 from .live import LiveRun
@@ -87,15 +86,20 @@ def link_query(config: Config, preset: str | None = None) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------ wording
 def describe_changes(changes: dict[str, tuple]) -> str:
     """'hidden 128 → 16, cell lstm → gru' (an uploaded corpus is called 'your file')."""
+
     def show(name, value):
         return ("Tiny Shakespeare" if value in BUNDLED else "your file") if name == "corpus" else format_value(value)
+
     return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
 
 
 def setup_changes(current: Config, wanted: Config) -> dict[str, tuple]:
     """{fixed knob: (in force, wanted)} for setup that only a Reset applies."""
-    return {name: (getattr(current, name), getattr(wanted, name)) for name in FIXED_KNOBS
-            if name != "steps" and getattr(current, name) != getattr(wanted, name)}
+    return {
+        name: (getattr(current, name), getattr(wanted, name))
+        for name in FIXED_KNOBS
+        if name != "steps" and getattr(current, name) != getattr(wanted, name)
+    }
 
 
 def status_line(status: str, snap: Snapshot, device: str = "", error: str | None = None) -> str:
@@ -106,8 +110,10 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
         return "Ready: press Train."
     end = snap.final_event()
     if status == "diverged" and end:
-        return (f"Diverged at step {end['step']:,}: {end['cause']} — lower the learning rate or turn on "
-                f"clipping, then Reset.")
+        return (
+            f"Diverged at step {end['step']:,}: {end['cause']} — lower the learning rate or turn on "
+            f"clipping, then Reset."
+        )
     parts = [f"step {snap.last_step:,}"]
     if snap.steps:
         last = snap.steps[-1]
@@ -117,16 +123,22 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
     best = snap.best_eval()
     if best:
         parts.append(f"best validation loss {best['val_loss']:.3f} at step {best['step']:,}")
-    prefix = {"running": "Training", "paused": "Paused (Train goes on)", "finished": "Finished (Train goes on)",
-              "stopped": "Stopped", "early_stop": "Stopped early, best weights restored (Train goes on)"
-              }.get(status, status)
+    prefix = {
+        "running": "Training",
+        "paused": "Paused (Train goes on)",
+        "finished": "Finished (Train goes on)",
+        "stopped": "Stopped",
+        "early_stop": "Stopped early, best weights restored (Train goes on)",
+    }.get(status, status)
     return f"{prefix}: " + " · ".join(parts)
 
 
 def knob_change_lines(snap: Snapshot, limit: int = 5) -> list[str]:
     """The latest knob changes of a run, newest last: ['step 57: dropout 0 → 0.5', ...]."""
-    return [f"step {e['step']:,}: {e['knob']} {format_value(e['old'])} → {format_value(e['new'])}"
-            for e in snap.knob_changes()[-limit:]]
+    return [
+        f"step {e['step']:,}: {e['knob']} {format_value(e['old'])} → {format_value(e['new'])}"
+        for e in snap.knob_changes()[-limit:]
+    ]
 
 
 STATUS_LEVEL = {"diverged": "error", "error": "error", "finished": "success", "early_stop": "success"}
@@ -147,8 +159,13 @@ class ViewerWatchdog:
     `grace_s` seconds in a row (a brief reconnect must not end a class demo). `on_leave` is called once,
     when it gives up (to log "run stopped (viewer left)")."""
 
-    def __init__(self, is_present: Callable[[], bool], grace_s: float = 3.0,
-                 on_leave: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        is_present: Callable[[], bool],
+        grace_s: float = 3.0,
+        on_leave: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.is_present, self.grace_s, self.on_leave, self.clock = is_present, grace_s, on_leave, clock
         self._gone_since: float | None = None
 
@@ -171,17 +188,27 @@ class ViewerWatchdog:
 class Session:
     """One viewer's page: the setup and knobs they want, their run, and what the page should say."""
 
-    def __init__(self, config: Config | None = None, *, source: str, owner: str,
-                 watchdog: Callable[[], bool] | None = None, locked: dict | None = None,
-                 hidden: frozenset = frozenset(), notices: list[str] | None = None, preset: str | None = None,
-                 store: str | Path | bool = True, uploads: Path = UPLOADS):
-        self.locked = dict(locked or {})        # knob -> value: shown, not movable
-        self.hidden = frozenset(hidden)         # not shown; keep their starting value
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        source: str,
+        owner: str,
+        watchdog: Callable[[], bool] | None = None,
+        locked: dict | None = None,
+        hidden: frozenset = frozenset(),
+        notices: list[str] | None = None,
+        preset: str | None = None,
+        store: str | Path | bool = True,
+        uploads: Path = UPLOADS,
+    ):
+        self.locked = dict(locked or {})  # knob -> value: shown, not movable
+        self.hidden = frozenset(hidden)  # not shown; keep their starting value
         self.wanted = (config or Config()).replace(**self.locked)
         self.preset = preset
-        self.notices = list(notices or [])       # what a link could not do: shown until the page reloads
-        self.flash: Message | None = None        # the last action's outcome: shown until the next action
-        self.uploads: dict[str, str] = {}        # this viewer's own uploads: label -> path
+        self.notices = list(notices or [])  # what a link could not do: shown until the page reloads
+        self.flash: Message | None = None  # the last action's outcome: shown until the next action
+        self.uploads: dict[str, str] = {}  # this viewer's own uploads: label -> path
         self.uploads_dir = uploads
         self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner)
 
@@ -299,11 +326,19 @@ class Session:
         status, started = self.run.status, self.run.started
         goes_on = status in ("paused", "finished", "early_stop")
         return {
-            "train": Button("▶ Continue" if goes_on else "▶ Train", status != "running",
-                            "Go on with the same model" if goes_on else "Start a run with the setup and knobs shown"),
-            "pause": Button("▶ Resume" if status == "paused" else "❚❚ Pause", status in ("running", "paused"),
-                            "Hold the run; Resume goes on from the same step"),
-            "reset": Button("↺ Reset", True, "A fresh model with the current setup and knobs, same seed; waits for Train"),
+            "train": Button(
+                "▶ Continue" if goes_on else "▶ Train",
+                status != "running",
+                "Go on with the same model" if goes_on else "Start a run with the setup and knobs shown",
+            ),
+            "pause": Button(
+                "▶ Resume" if status == "paused" else "❚❚ Pause",
+                status in ("running", "paused"),
+                "Hold the run; Resume goes on from the same step",
+            ),
+            "reset": Button(
+                "↺ Reset", True, "A fresh model with the current setup and knobs, same seed; waits for Train"
+            ),
             "save": Button("Save run", started, "Keep this run's curves to compare later runs with (Compare runs)"),
             "clear": Button("Clear saved", bool(self.run.saved), "Forget the saved runs"),
         }

@@ -20,9 +20,10 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .config import ExplorerError
 from .history import Snapshot, coalesce_events
@@ -134,12 +135,23 @@ class RunStore:
 
             def __exit__(self, kind, *_):
                 store._db.execute("ROLLBACK" if kind else "COMMIT")
+
         return _Tx()
 
     # ------------------------------------------------------------------------------------ writing
-    def create_run(self, config: dict, source: str, name: str | None = None, owner: str | None = None,
-                   parent_id: str | None = None, branch_step: int | None = None, sweep: str | None = None,
-                   class_name: str | None = None, status: str = "running", pid: int | None = None) -> str:
+    def create_run(
+        self,
+        config: dict,
+        source: str,
+        name: str | None = None,
+        owner: str | None = None,
+        parent_id: str | None = None,
+        branch_step: int | None = None,
+        sweep: str | None = None,
+        class_name: str | None = None,
+        status: str = "running",
+        pid: int | None = None,
+    ) -> str:
         run_id = uuid.uuid4().hex[:10]
         pid = pid or os.getpid()
         now = time.time()
@@ -148,8 +160,24 @@ class RunStore:
             self._db.execute(
                 "INSERT INTO runs (id, name, created, updated, status, source, owner, host, pid, pid_start, "
                 "parent_id, branch_step, sweep, class_name, config) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, name, now, now, status, source, owner, HOST, pid, process_start(pid), parent_id,
-                 branch_step, sweep, class_name, json.dumps(config, sort_keys=True)))
+                (
+                    run_id,
+                    name,
+                    now,
+                    now,
+                    status,
+                    source,
+                    owner,
+                    HOST,
+                    pid,
+                    process_start(pid),
+                    parent_id,
+                    branch_step,
+                    sweep,
+                    class_name,
+                    json.dumps(config, sort_keys=True),
+                ),
+            )
         return run_id
 
     def append(self, run_id: str, records: list[dict], first_seq: int) -> None:
@@ -174,16 +202,20 @@ class RunStore:
         sets = ", ".join(f"{key} = ?" for key in summary)
         with self._lock, self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?)", rows)
-            self._db.execute(f"UPDATE runs SET updated = ?{', ' + sets if sets else ''}"
-                             f"{', status = ?' if status else ''} WHERE id = ?",
-                             (time.time(), *summary.values(), *([status] if status else []), run_id))
+            self._db.execute(
+                f"UPDATE runs SET updated = ?{', ' + sets if sets else ''}"
+                f"{', status = ?' if status else ''} WHERE id = ?",
+                (time.time(), *summary.values(), *([status] if status else []), run_id),
+            )
 
     def set_status(self, run_id: str, status: str, message: str | None = None) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         with self._lock:
-            self._db.execute("UPDATE runs SET status = ?, message = COALESCE(?, message), updated = ? WHERE id = ?",
-                             (status, message, time.time(), run_id))
+            self._db.execute(
+                "UPDATE runs SET status = ?, message = COALESCE(?, message), updated = ? WHERE id = ?",
+                (status, message, time.time(), run_id),
+            )
 
     def adopt(self, run_id: str, pid: int) -> None:
         """A run now trained by another process (a worker took it over): its liveness follows that pid."""
@@ -198,15 +230,17 @@ class RunStore:
             removed = sum(self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount for run_id in ids)
         return removed
 
-    def prune(self, statuses: Iterable[str] = ("interrupted", "stopped", "error", "diverged"),
-              older_than_s: float = 0.0) -> list[str]:
+    def prune(
+        self, statuses: Iterable[str] = ("interrupted", "stopped", "error", "diverged"), older_than_s: float = 0.0
+    ) -> list[str]:
         """Remove ended runs with one of `statuses` older than `older_than_s` seconds; returns their ids."""
         self.reap()
         statuses = list(statuses)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT id FROM runs WHERE status IN ({','.join('?' * len(statuses))}) AND updated < ?",
-                (*statuses, time.time() - older_than_s)).fetchall()
+                (*statuses, time.time() - older_than_s),
+            ).fetchall()
         ids = [row[0] for row in rows]
         self.remove(ids)
         return ids
@@ -216,7 +250,8 @@ class RunStore:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT id, pid, pid_start FROM runs WHERE status IN ({','.join('?' * len(ACTIVE))}) AND host = ?",
-                (*ACTIVE, HOST)).fetchall()
+                (*ACTIVE, HOST),
+            ).fetchall()
         dead = [run_id for run_id, pid, start in rows if not process_alive(pid, start)]
         for run_id in dead:
             self.set_status(run_id, "interrupted", "its process ended without finishing (killed or crashed)")
@@ -261,20 +296,27 @@ class RunStore:
         summary = self.run(run_id)
         run_id = summary["id"]
         with self._lock:
-            start = self._db.execute("SELECT data FROM records WHERE run_id = ? AND kind = 'start' ORDER BY seq "
-                                     "LIMIT 1", (run_id,)).fetchone()
+            start = self._db.execute(
+                "SELECT data FROM records WHERE run_id = ? AND kind = 'start' ORDER BY seq LIMIT 1", (run_id,)
+            ).fetchone()
             steps = self._thinned(run_id, "step", max_points, detail_only=False)
             details = self._thinned(run_id, "step", max_points // 5, detail_only=True)
             evals = self._thinned(run_id, "eval", max_points, detail_only=False)
-            events = [json.loads(row[0]) for row in self._db.execute(
-                "SELECT data FROM records WHERE run_id = ? AND kind = 'event' ORDER BY seq", (run_id,))]
-        return Snapshot(summary["name"], json.loads(start[0]) if start else None, steps, details, evals,
-                        coalesce_events(events))
+            events = [
+                json.loads(row[0])
+                for row in self._db.execute(
+                    "SELECT data FROM records WHERE run_id = ? AND kind = 'event' ORDER BY seq", (run_id,)
+                )
+            ]
+        return Snapshot(
+            summary["name"], json.loads(start[0]) if start else None, steps, details, evals, coalesce_events(events)
+        )
 
     def _thinned(self, run_id: str, kind: str, n: int, detail_only: bool) -> list[dict]:
         detail = " AND detail = 1" if detail_only else ""
-        count, last = self._db.execute(f"SELECT count(*), max(step) FROM records WHERE run_id = ? AND kind = ?"
-                                       f"{detail}", (run_id, kind)).fetchone()
+        count, last = self._db.execute(
+            f"SELECT count(*), max(step) FROM records WHERE run_id = ? AND kind = ?{detail}", (run_id, kind)
+        ).fetchone()
         if not count:
             return []
         stride = max(1, math.ceil(count / max(1, n)))
@@ -283,7 +325,9 @@ class RunStore:
             stride *= spacing
         rows = self._db.execute(
             f"SELECT data FROM records WHERE run_id = ? AND kind = ?{detail} AND (step % ? = 0 OR step = ?) "
-            f"ORDER BY step", (run_id, kind, stride, last)).fetchall()
+            f"ORDER BY step",
+            (run_id, kind, stride, last),
+        ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
 
@@ -297,8 +341,7 @@ def _summary(row: dict) -> dict:
 
 
 @contextmanager
-def recording(store: RunStore | None, config: dict, source: str, name: str | None = None
-              ) -> Iterator[RunWriter | None]:
+def recording(store: RunStore | None, config: dict, source: str, name: str | None = None) -> Iterator[RunWriter | None]:
     """A headless run's writer (None without a store): flushed at the end, the run marked `stopped` on
     Ctrl-C and `error` on a crash; finished, early-stopped and diverged runs say so in their records."""
     if store is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -63,10 +63,14 @@ class Trainer:
         self.penalised = self.model.penalised_weights()
         self.groups = self.model.param_groups()
         penalised_ids = {id(p) for p in self.penalised}
-        self.optimizer = build_optimizer(config.optimizer, [
-            {"params": self.penalised, "weight_decay": config.weight_decay},
-            {"params": [p for p in self.params if id(p) not in penalised_ids], "weight_decay": 0.0},
-        ], config.lr)
+        self.optimizer = build_optimizer(
+            config.optimizer,
+            [
+                {"params": self.penalised, "weight_decay": config.weight_decay},
+                {"params": [p for p in self.params if id(p) not in penalised_ids], "weight_decay": 0.0},
+            ],
+            config.lr,
+        )
         self.train_stream = BatchStream(self.corpus.train, config.batch_size, config.seq_len, self.device)
         self.valid_stream = BatchStream(self.corpus.valid, config.batch_size, config.seq_len, self.device)
 
@@ -117,8 +121,14 @@ class Trainer:
         if burst and now - burst[1] < BURST_S:
             event = {**burst[0], "new": value}
         else:
-            event = {"kind": "event", "event": "knob", "step": self.step_count, "knob": name,
-                     "old": self.knobs[name], "new": value}
+            event = {
+                "kind": "event",
+                "event": "knob",
+                "step": self.step_count,
+                "knob": name,
+                "old": self.knobs[name],
+                "new": value,
+            }
         self._bursts[name] = (event, now)
         return event
 
@@ -182,8 +192,15 @@ class Trainer:
         cause = _divergence_cause(loss_value, norm_before_value)
         if cause:
             self.stopped_reason = "diverged"
-            records.append({"kind": "event", "event": "diverged", "step": self.step_count, "cause": cause,
-                            "hint": "lower the learning rate or turn on gradient clipping, then reset"})
+            records.append(
+                {
+                    "kind": "event",
+                    "event": "diverged",
+                    "step": self.step_count,
+                    "cause": cause,
+                    "hint": "lower the learning rate or turn on gradient clipping, then reset",
+                }
+            )
             return records
         self.optimizer.step()
         elapsed = time.perf_counter() - start
@@ -191,10 +208,17 @@ class Trainer:
         # a smoothed rate; the first step is all warm-up, so the average starts at the second
         self.tokens_per_s = tokens if self.step_count <= 2 else 0.9 * self.tokens_per_s + 0.1 * tokens
 
-        record = {"kind": "step", "step": self.step_count, "epoch": round(self.train_stream.epoch, 4),
-                  "train_loss": loss_value, "grad_norm": norm_before_value, "grad_norm_after": norm_after_value,
-                  "clipped": self.knobs["clip"] > 0 and norm_after_value < norm_before_value * (1 - 1e-6),
-                  "tokens_per_s": round(self.tokens_per_s, 1), **self.knobs}
+        record = {
+            "kind": "step",
+            "step": self.step_count,
+            "epoch": round(self.train_stream.epoch, 4),
+            "train_loss": loss_value,
+            "grad_norm": norm_before_value,
+            "grad_norm_after": norm_after_value,
+            "clipped": self.knobs["clip"] > 0 and norm_after_value < norm_before_value * (1 - 1e-6),
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            **self.knobs,
+        }
         if details is not None:
             record.update(details.to_record())
         records.append(record)
@@ -224,17 +248,32 @@ class Trainer:
         under dropout is inflated, so the generalisation gap is measured against this one instead."""
         val = self.mean_loss(self.valid_stream, self.config.eval_batches)
         train = self.mean_loss(self.train_stream, self.config.eval_batches)
-        return {"kind": "eval", "step": self.step_count, "epoch": round(self.train_stream.epoch, 4),
-                "val_loss": val, "val_ppl": perplexity(val), "train_eval_loss": train,
-                "train_eval_ppl": perplexity(train), "gap": val - train, **self.knobs}
+        return {
+            "kind": "eval",
+            "step": self.step_count,
+            "epoch": round(self.train_stream.epoch, 4),
+            "val_loss": val,
+            "val_ppl": perplexity(val),
+            "train_eval_loss": train,
+            "train_eval_ppl": perplexity(train),
+            "gap": val - train,
+            **self.knobs,
+        }
 
     def _evaluate_and_maybe_stop(self) -> list[dict]:
         record = self.evaluate()
         if not math.isfinite(record["val_loss"]):
             self.stopped_reason = "diverged"
-            return [record, {"kind": "event", "event": "diverged", "step": self.step_count,
-                             "cause": "validation loss became NaN or infinite",
-                             "hint": "lower the learning rate or turn on gradient clipping, then reset"}]
+            return [
+                record,
+                {
+                    "kind": "event",
+                    "event": "diverged",
+                    "step": self.step_count,
+                    "cause": "validation loss became NaN or infinite",
+                    "hint": "lower the learning rate or turn on gradient clipping, then reset",
+                },
+            ]
         if record["val_loss"] < self.best_val_loss:
             self.best_val_loss, self.best_step, self.evals_since_best = record["val_loss"], self.step_count, 0
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -246,9 +285,16 @@ class Trainer:
         if patience and self.evals_since_best >= patience:
             self.restore_best()
             self.stopped_reason = "early_stop"
-            records.append({"kind": "event", "event": "early_stop", "step": self.step_count,
-                            "best_step": self.best_step, "best_val_loss": self.best_val_loss,
-                            "patience": patience})
+            records.append(
+                {
+                    "kind": "event",
+                    "event": "early_stop",
+                    "step": self.step_count,
+                    "best_step": self.best_step,
+                    "best_val_loss": self.best_val_loss,
+                    "patience": patience,
+                }
+            )
         return records
 
     def continue_training(self) -> None:
@@ -265,16 +311,27 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- whole runs
     def start_record(self) -> dict:
-        return {"kind": "start", "config": self.config.to_dict(), "device": str(self.device),
-                "vocab_size": self.vocab_size, "parameters": count_parameters(self.model),
-                "train_tokens": len(self.corpus.train), "valid_tokens": len(self.corpus.valid),
-                "batches_per_epoch": self.train_stream.batches_per_epoch,
-                "groups": list(self.groups), "grad_hist_edges": GRAD_HIST_EDGES.tolist(),
-                "note": "train_loss is the step loss in training mode (inflated by dropout); "
-                        "train_eval_loss is eval mode on a fixed training subset; gap = val_loss - train_eval_loss"}
+        return {
+            "kind": "start",
+            "config": self.config.to_dict(),
+            "device": str(self.device),
+            "vocab_size": self.vocab_size,
+            "parameters": count_parameters(self.model),
+            "train_tokens": len(self.corpus.train),
+            "valid_tokens": len(self.corpus.valid),
+            "batches_per_epoch": self.train_stream.batches_per_epoch,
+            "groups": list(self.groups),
+            "grad_hist_edges": GRAD_HIST_EDGES.tolist(),
+            "note": "train_loss is the step loss in training mode (inflated by dropout); "
+            "train_eval_loss is eval mode on a fixed training subset; gap = val_loss - train_eval_loss",
+        }
 
-    def run(self, schedule: dict[int, dict] | None = None, start: bool = True,
-            between_steps: Callable[[], None] | None = None) -> Iterator[dict]:
+    def run(
+        self,
+        schedule: dict[int, dict] | None = None,
+        start: bool = True,
+        between_steps: Callable[[], None] | None = None,
+    ) -> Iterator[dict]:
         """THE loop driver (the CLI, the live worker and the lessons all train through it): every record
         until the run ends. `schedule` maps a step to knob changes in force from that step; `start`
         False goes on without a start record (a live worker sends its own, then may continue a run);

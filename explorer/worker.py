@@ -24,7 +24,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -34,8 +34,8 @@ from .sample import generate
 from .store import ACTIVE, ENDED, RunStore, RunWriter, process_alive
 from .train import Trainer
 
-SEND_S = 0.1          # records reach the page at most this far behind
-WATCH_S = 1.0         # the page's reader calls its watchdog this often
+SEND_S = 0.1  # records reach the page at most this far behind
+WATCH_S = 1.0  # the page's reader calls its watchdog this often
 START_TIMEOUT_S = 120.0
 WORKER_NAME = "explorer-worker"
 PRELOAD = ["explorer.preload"]  # torch, the trainer and the bundled corpus, once, in the forkserver
@@ -45,12 +45,14 @@ def _leave_main_alone(get_preparation_data):
     """A worker needs nothing from its page's `__main__` (the forkserver preloaded explorer), and
     importing it would do harm: Streamlit runs the app script as `__main__`, so every worker would run
     the whole page again; a script without an `if __name__ == "__main__":` guard would start over."""
+
     def preparation_data(name):
         data = get_preparation_data(name)
         if name == WORKER_NAME:
             data.pop("init_main_from_name", None)
             data.pop("init_main_from_path", None)
         return data
+
     preparation_data.leaves_main_alone = True
     return preparation_data
 
@@ -68,7 +70,7 @@ def _context():
 
 
 _CTX = _context()
-_WORKERS: "weakref.WeakSet[Worker]" = weakref.WeakSet()
+_WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
 
 
 def active_count() -> int:
@@ -90,7 +92,7 @@ class Worker:
     def __init__(self, store_path: str | None = None):
         self.store_path = store_path
         self.history = History()
-        self.status = "idle"     # idle | running | paused | finished | early_stop | diverged | stopped | error
+        self.status = "idle"  # idle | running | paused | finished | early_stop | diverged | stopped | error
         self.error: str | None = None
         self.run_id: str | None = None
         self.device = ""
@@ -102,8 +104,7 @@ class Worker:
         self._samples: dict[int, list] = {}
         self._sample_ids = itertools.count()
         self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=serve, args=(child, os.getpid(), store_path), daemon=True,
-                                    name=WORKER_NAME)
+        self.process = _CTX.Process(target=serve, args=(child, os.getpid(), store_path), daemon=True, name=WORKER_NAME)
         self.process.start()
         child.close()
         _WORKERS.add(self)
@@ -211,8 +212,10 @@ class Worker:
             self._mark_stopped()
         elif self.status not in ENDED:
             if not self.error:
-                self.error = (f"the training process ended unexpectedly ({describe_exit(self.process.exitcode)}); "
-                              f"press Reset to start again")
+                self.error = (
+                    f"the training process ended unexpectedly ({describe_exit(self.process.exitcode)}); "
+                    f"press Reset to start again"
+                )
             self.status = "error"
             if self.run_id and self.store_path:
                 _store(self.store_path).set_status(self.run_id, "error", self.error)
@@ -366,8 +369,13 @@ class _Child:
         start_record = self.trainer.start_record()
         run_id = None
         if self.store is not None:
-            run_id = self.store.create_run(config.to_dict(), meta.get("source", "app"), name=meta.get("name"),
-                                           owner=meta.get("owner"), status=status)
+            run_id = self.store.create_run(
+                config.to_dict(),
+                meta.get("source", "app"),
+                name=meta.get("name"),
+                owner=meta.get("owner"),
+                status=status,
+            )
             self.writer = RunWriter(self.store, run_id)
             self.writer.add(start_record)
         self.status = status

@@ -45,8 +45,18 @@ from explorer.widgets import chart_widget, dashboard, experiment
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
 # An LSTM with 128 hidden units (about 90k weights): plenty of capacity for a few thousand characters.
-model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=3e-3,
-               steps=300 if FAST else 600, eval_every=10, eval_batches=4 if FAST else 10, seed=0)
+model = Config(
+    cell="lstm",
+    hidden=128,
+    embed=32,
+    seq_len=32,
+    batch_size=16,
+    lr=3e-3,
+    steps=300 if FAST else 600,
+    eval_every=10,
+    eval_batches=4 if FAST else 10,
+    seed=0,
+)
 
 # %% [markdown]
 # ## The experiment
@@ -56,10 +66,14 @@ model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=
 # on fixed batches. The chart redraws while it trains (under a minute on a laptop).
 
 # %%
-runs = experiment({
-    "0.5% of the text": model.replace(train_fraction=0.005),
-    "5% of the text": model.replace(train_fraction=0.05),
-}, chart=lambda snaps: charts.gap_chart(snaps[-1]), threads=1)
+runs = experiment(
+    {
+        "0.5% of the text": model.replace(train_fraction=0.005),
+        "5% of the text": model.replace(train_fraction=0.05),
+    },
+    chart=lambda snaps: charts.gap_chart(snaps[-1]),
+    threads=1,
+)
 
 # %% [markdown]
 # ## The chart that proves it
@@ -85,22 +99,34 @@ chart_widget(charts.gap_chart(large))
 
 # %%
 first, best, last = small.evals[0], small.best_eval(), small.evals[-1]
-gap_growth = last["gap"] - first["gap"]          # how much wider the gap got
-val_rise = last["val_loss"] - best["val_loss"]   # > 0: validation loss turned and climbed
+gap_growth = last["gap"] - first["gap"]  # how much wider the gap got
+val_rise = last["val_loss"] - best["val_loss"]  # > 0: validation loss turned and climbed
 gap_more_data = large.evals[-1]["gap"]
 
 print(f"0.5% of the text ({runs['0.5% of the text'].trainer.corpus.train.numel():,} training characters):")
-print(f"  gap {first['gap']:.3f} at step {first['step']} -> {last['gap']:.3f} at step {last['step']} "
-      f"(grew by {gap_growth:.3f} nats/token)")
-print(f"  best validation loss {best['val_loss']:.3f} (perplexity {best['val_ppl']:.1f}) at step {best['step']}, "
-      f"then {last['val_loss']:.3f} (perplexity {last['val_ppl']:.1f}): up {val_rise:.3f}")
+print(
+    f"  gap {first['gap']:.3f} at step {first['step']} -> {last['gap']:.3f} at step {last['step']} "
+    f"(grew by {gap_growth:.3f} nats/token)"
+)
+print(
+    f"  best validation loss {best['val_loss']:.3f} (perplexity {best['val_ppl']:.1f}) at step {best['step']}, "
+    f"then {last['val_loss']:.3f} (perplexity {last['val_ppl']:.1f}): up {val_rise:.3f}"
+)
 print(f"  training perplexity {last['train_eval_ppl']:.1f} vs validation perplexity {last['val_ppl']:.1f}")
 print(f"5% of the text: final gap {gap_more_data:.3f}, {last['gap'] / gap_more_data:.1f}x smaller")
 
-results = {"gap_first": first["gap"], "gap_last": last["gap"], "gap_growth": gap_growth,
-           "best_step": best["step"], "best_val_loss": best["val_loss"], "final_val_loss": last["val_loss"],
-           "val_rise": val_rise, "final_train_ppl": last["train_eval_ppl"], "final_val_ppl": last["val_ppl"],
-           "gap_last_more_data": gap_more_data}
+results = {
+    "gap_first": first["gap"],
+    "gap_last": last["gap"],
+    "gap_growth": gap_growth,
+    "best_step": best["step"],
+    "best_val_loss": best["val_loss"],
+    "final_val_loss": last["val_loss"],
+    "val_rise": val_rise,
+    "final_train_ppl": last["train_eval_ppl"],
+    "final_val_ppl": last["val_ppl"],
+    "gap_last_more_data": gap_more_data,
+}
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]
@@ -114,5 +140,8 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Fewer **Hidden units** is another cure: a smaller model cannot memorise as much. Try 32.
 
 # %%
-dashboard(config=model.replace(train_fraction=0.005), show=("dropout", "train_fraction", "hidden", "layers"),
-          views=("gap", "compare"))
+dashboard(
+    config=model.replace(train_fraction=0.005),
+    show=("dropout", "train_fraction", "hidden", "layers"),
+    views=("gap", "compare"),
+)

@@ -52,8 +52,19 @@ from explorer.widgets import chart_widget, dashboard, experiment
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
 # The overfitting setup of lesson 1: 128 LSTM units on 0.5% of Tiny Shakespeare.
-model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=3e-3, train_fraction=0.005,
-               steps=300 if FAST else 600, eval_every=10, eval_batches=4 if FAST else 10, seed=0)
+model = Config(
+    cell="lstm",
+    hidden=128,
+    embed=32,
+    seq_len=32,
+    batch_size=16,
+    lr=3e-3,
+    train_fraction=0.005,
+    steps=300 if FAST else 600,
+    eval_every=10,
+    eval_batches=4 if FAST else 10,
+    seed=0,
+)
 
 # %% [markdown]
 # ## The experiment
@@ -61,11 +72,14 @@ model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=
 # Three runs that differ only in dropout: none, standard $p = 0.5$, variational $p = 0.5$.
 
 # %%
-runs = experiment({
-    "no dropout": model,
-    "standard dropout 0.5": model.replace(dropout=0.5),
-    "variational dropout 0.5": model.replace(dropout=0.5, dropout_kind="variational"),
-}, threads=1)
+runs = experiment(
+    {
+        "no dropout": model,
+        "standard dropout 0.5": model.replace(dropout=0.5),
+        "variational dropout 0.5": model.replace(dropout=0.5, dropout_kind="variational"),
+    },
+    threads=1,
+)
 
 # %% [markdown]
 # ## The chart that proves it
@@ -85,6 +99,7 @@ chart_widget(charts.gap_chart(runs["variational dropout 0.5"].snapshot))
 # Take the trained dropout model and score the *same* training batches twice: in training mode (dropout
 # on, as during training) and in evaluation mode (dropout off).
 
+
 # %%
 @torch.no_grad()
 def loss_on_training_batches(trainer, training_mode: bool, batches: int = 4) -> float:
@@ -103,10 +118,17 @@ for name, result in runs.items():
     train_mode = loss_on_training_batches(result.trainer, True)
     eval_mode = loss_on_training_batches(result.trainer, False)
     last = result.snapshot.evals[-1]
-    numbers[name] = {"train_mode_loss": train_mode, "eval_mode_loss": eval_mode, "final_gap": last["gap"],
-                     "best_val_loss": result.snapshot.best_eval()["val_loss"], "final_val_loss": last["val_loss"]}
-    print(f"{name:24s} training batches: {train_mode:.3f} with dropout on, {eval_mode:.3f} off · "
-          f"final gap {last['gap']:.3f} · best validation loss {numbers[name]['best_val_loss']:.3f}")
+    numbers[name] = {
+        "train_mode_loss": train_mode,
+        "eval_mode_loss": eval_mode,
+        "final_gap": last["gap"],
+        "best_val_loss": result.snapshot.best_eval()["val_loss"],
+        "final_val_loss": last["val_loss"],
+    }
+    print(
+        f"{name:24s} training batches: {train_mode:.3f} with dropout on, {eval_mode:.3f} off · "
+        f"final gap {last['gap']:.3f} · best validation loss {numbers[name]['best_val_loss']:.3f}"
+    )
 
 # %% [markdown]
 # With dropout the training-mode loss is clearly higher than the evaluation-mode loss on the very same
@@ -119,12 +141,17 @@ results = {
     "inflation_standard": standard["train_mode_loss"] - standard["eval_mode_loss"],
     "inflation_variational": variational["train_mode_loss"] - variational["eval_mode_loss"],
     "inflation_none": none["train_mode_loss"] - none["eval_mode_loss"],
-    "gap_none": none["final_gap"], "gap_standard": standard["final_gap"], "gap_variational": variational["final_gap"],
-    "final_val_none": none["final_val_loss"], "final_val_standard": standard["final_val_loss"],
+    "gap_none": none["final_gap"],
+    "gap_standard": standard["final_gap"],
+    "gap_variational": variational["final_gap"],
+    "final_val_none": none["final_val_loss"],
+    "final_val_standard": standard["final_val_loss"],
     "final_val_variational": variational["final_val_loss"],
 }
-print(f"the gap with dropout is {results['gap_standard'] / results['gap_none']:.0%} (standard) and "
-      f"{results['gap_variational'] / results['gap_none']:.0%} (variational) of the gap without")
+print(
+    f"the gap with dropout is {results['gap_standard'] / results['gap_none']:.0%} (standard) and "
+    f"{results['gap_variational'] / results['gap_none']:.0%} (variational) of the gap without"
+)
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]

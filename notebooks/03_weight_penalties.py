@@ -46,8 +46,20 @@ from explorer.widgets import chart_widget, dashboard, experiment
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
-model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=3e-3, train_fraction=0.005,
-               steps=200 if FAST else 500, eval_every=10, eval_batches=4 if FAST else 10, detail_every=5, seed=0)
+model = Config(
+    cell="lstm",
+    hidden=128,
+    embed=32,
+    seq_len=32,
+    batch_size=16,
+    lr=3e-3,
+    train_fraction=0.005,
+    steps=200 if FAST else 500,
+    eval_every=10,
+    eval_batches=4 if FAST else 10,
+    detail_every=5,
+    seed=0,
+)
 
 # %% [markdown]
 # ## The experiment
@@ -56,12 +68,15 @@ model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=
 # AdamW with decoupled weight decay $\lambda = 0.3$.
 
 # %%
-runs = experiment({
-    "no penalty": model,
-    "L2 1e-3": model.replace(l2=1e-3),
-    "L1 1e-4": model.replace(l1=1e-4),
-    "AdamW decay 0.3": model.replace(optimizer="adamw", weight_decay=0.3),
-}, threads=1)
+runs = experiment(
+    {
+        "no penalty": model,
+        "L2 1e-3": model.replace(l2=1e-3),
+        "L1 1e-4": model.replace(l1=1e-4),
+        "AdamW decay 0.3": model.replace(optimizer="adamw", weight_decay=0.3),
+    },
+    threads=1,
+)
 
 # %% [markdown]
 # ## The charts that prove it
@@ -81,6 +96,7 @@ chart_widget(charts.weight_norm_chart(runs["L1 1e-4"].snapshot))
 # Measured on the final weights themselves: the overall L2 norm $\sqrt{\sum w^2}$ and the share of
 # near-zero weights, plus each run's generalisation gap at the end.
 
+
 # %%
 def weight_stats(trainer) -> dict:
     weights = torch.cat([w.detach().flatten() for w in trainer.penalised])  # the penalised matrices
@@ -92,17 +108,31 @@ for name, result in runs.items():
     last = result.snapshot.evals[-1]
     numbers[name] = {**weight_stats(result.trainer), "final_gap": last["gap"], "final_val_loss": last["val_loss"]}
     n = numbers[name]
-    print(f"{name:16s} weight norm {n['l2_norm']:6.1f} · near-zero weights {n['near_zero']:6.1%} · "
-          f"gap {n['final_gap']:.3f} · validation loss {n['final_val_loss']:.3f}")
+    print(
+        f"{name:16s} weight norm {n['l2_norm']:6.1f} · near-zero weights {n['near_zero']:6.1%} · "
+        f"gap {n['final_gap']:.3f} · validation loss {n['final_val_loss']:.3f}"
+    )
 
 none, l2, l1, adamw = (numbers[k] for k in runs)
-results = {"near_zero_none": none["near_zero"], "near_zero_l2": l2["near_zero"], "near_zero_l1": l1["near_zero"],
-           "near_zero_adamw": adamw["near_zero"], "norm_none": none["l2_norm"], "norm_l2": l2["l2_norm"],
-           "norm_l1": l1["l2_norm"], "norm_adamw": adamw["l2_norm"], "gap_none": none["final_gap"],
-           "gap_l2": l2["final_gap"], "gap_l1": l1["final_gap"], "gap_adamw": adamw["final_gap"]}
-print(f"L1 leaves {l1['near_zero'] / l2['near_zero']:.0f}x as many near-zero weights as L2; "
-      f"L2 shrinks the weight norm to {l2['l2_norm'] / none['l2_norm']:.0%}, AdamW to "
-      f"{adamw['l2_norm'] / none['l2_norm']:.0%} of the unpenalised run's")
+results = {
+    "near_zero_none": none["near_zero"],
+    "near_zero_l2": l2["near_zero"],
+    "near_zero_l1": l1["near_zero"],
+    "near_zero_adamw": adamw["near_zero"],
+    "norm_none": none["l2_norm"],
+    "norm_l2": l2["l2_norm"],
+    "norm_l1": l1["l2_norm"],
+    "norm_adamw": adamw["l2_norm"],
+    "gap_none": none["final_gap"],
+    "gap_l2": l2["final_gap"],
+    "gap_l1": l1["final_gap"],
+    "gap_adamw": adamw["final_gap"],
+}
+print(
+    f"L1 leaves {l1['near_zero'] / l2['near_zero']:.0f}x as many near-zero weights as L2; "
+    f"L2 shrinks the weight norm to {l2['l2_norm'] / none['l2_norm']:.0%}, AdamW to "
+    f"{adamw['l2_norm'] / none['l2_norm']:.0%} of the unpenalised run's"
+)
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]

@@ -52,9 +52,21 @@ from explorer.widgets import chart_widget, dashboard, experiment
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
 # A vanilla tanh RNN with plain SGD and a large step size: the textbook recipe for an explosion.
-rnn = Config(cell="rnn", hidden=128, embed=32, seq_len=64, batch_size=16, optimizer="sgd", lr=2.0,
-             train_fraction=0.05, steps=150 if FAST else 400, eval_every=10, eval_batches=4 if FAST else 10,
-             detail_every=5, seed=0)
+rnn = Config(
+    cell="rnn",
+    hidden=128,
+    embed=32,
+    seq_len=64,
+    batch_size=16,
+    optimizer="sgd",
+    lr=2.0,
+    train_fraction=0.05,
+    steps=150 if FAST else 400,
+    eval_every=10,
+    eval_batches=4 if FAST else 10,
+    detail_every=5,
+    seed=0,
+)
 
 # %% [markdown]
 # ## The experiment
@@ -63,12 +75,15 @@ rnn = Config(cell="rnn", hidden=128, embed=32, seq_len=64, batch_size=16, optimi
 # LSTM with the same optimiser, step size and no clipping.
 
 # %%
-runs = experiment({
-    "RNN, no clipping": rnn,
-    "RNN, clip norm 1": rnn.replace(clip=1.0),
-    "RNN, clip value 0.05": rnn.replace(clip=0.05, clip_mode="value"),
-    "LSTM, no clipping": rnn.replace(cell="lstm"),
-}, threads=1)
+runs = experiment(
+    {
+        "RNN, no clipping": rnn,
+        "RNN, clip norm 1": rnn.replace(clip=1.0),
+        "RNN, clip value 0.05": rnn.replace(clip=0.05, clip_mode="value"),
+        "LSTM, no clipping": rnn.replace(cell="lstm"),
+    },
+    threads=1,
+)
 
 # %% [markdown]
 # ## The charts that prove it
@@ -92,13 +107,17 @@ chart_widget(charts.gradient_histogram_chart(runs["RNN, clip norm 1"].snapshot))
 numbers = {}
 for name, result in runs.items():
     steps, snap = result.snapshot.steps, result.snapshot
-    numbers[name] = {"max_grad_norm": max(r["grad_norm"] for r in steps),             # before clipping
-                     "max_grad_norm_applied": max(r["grad_norm_after"] for r in steps),  # what the optimiser used
-                     "final_val_loss": snap.evals[-1]["val_loss"] if snap.evals else float("nan"),
-                     "ended": snap.final_event()["event"] if snap.final_event() else "running"}
+    numbers[name] = {
+        "max_grad_norm": max(r["grad_norm"] for r in steps),  # before clipping
+        "max_grad_norm_applied": max(r["grad_norm_after"] for r in steps),  # what the optimiser used
+        "final_val_loss": snap.evals[-1]["val_loss"] if snap.evals else float("nan"),
+        "ended": snap.final_event()["event"] if snap.final_event() else "running",
+    }
     n = numbers[name]
-    print(f"{name:22s} largest gradient norm {n['max_grad_norm']:9.2f} (applied {n['max_grad_norm_applied']:7.2f})"
-          f" · final validation loss {n['final_val_loss']:.3f} · {n['ended']}")
+    print(
+        f"{name:22s} largest gradient norm {n['max_grad_norm']:9.2f} (applied {n['max_grad_norm_applied']:7.2f})"
+        f" · final validation loss {n['final_val_loss']:.3f} · {n['ended']}"
+    )
 
 # %% [markdown]
 # ## Norm vs value: what clipping does to the direction
@@ -116,15 +135,18 @@ by_norm = g * min(1.0, tau_norm / g.norm().item())
 by_value = g.clamp(-tau_value, tau_value)
 cos_norm = F.cosine_similarity(g, by_norm, dim=0).item()
 cos_value = F.cosine_similarity(g, by_value, dim=0).item()
-print(f"|g| = {g.norm():.3f}; clipped by norm: |g| = {by_norm.norm():.3f}, cosine {cos_norm:.4f}; "
-      f"by value: |g| = {by_value.norm():.3f}, cosine {cos_value:.4f} "
-      f"({(g.abs() > tau_value).float().mean():.1%} of the entries were cut)")
+print(
+    f"|g| = {g.norm():.3f}; clipped by norm: |g| = {by_norm.norm():.3f}, cosine {cos_norm:.4f}; "
+    f"by value: |g| = {by_value.norm():.3f}, cosine {cos_value:.4f} "
+    f"({(g.abs() > tau_value).float().mean():.1%} of the entries were cut)"
+)
 
 # %% [markdown]
 # ## Vanishing: how far back does the gradient reach?
 #
 # For the trained RNN and LSTM: the size of $\partial \ell_T / \partial x_t$, the gradient of the loss at
 # the **last** time step with respect to the input at each earlier step $t$, relative to $t = T$.
+
 
 # %%
 def gradient_reach(trainer) -> list[float]:
@@ -142,29 +164,48 @@ def gradient_reach(trainer) -> list[float]:
     return (per_step / per_step[-1]).tolist()
 
 
-reach = {"RNN (clip norm 1)": gradient_reach(runs["RNN, clip norm 1"].trainer),
-         "LSTM": gradient_reach(runs["LSTM, no clipping"].trainer)}
-rows = [{"model": name, "steps back": len(values) - 1 - t, "relative gradient": value}
-        for name, values in reach.items() for t, value in enumerate(values) if value > 0]
-chart_widget(alt.Chart(alt.Data(values=rows), title="How far back the gradient reaches").mark_line(strokeWidth=2.5)
-             .encode(x=alt.X("steps back:Q"), y=alt.Y("relative gradient:Q", scale=alt.Scale(type="log")),
-                     color=alt.Color("model:N")).properties(width=560, height=260))
+reach = {
+    "RNN (clip norm 1)": gradient_reach(runs["RNN, clip norm 1"].trainer),
+    "LSTM": gradient_reach(runs["LSTM, no clipping"].trainer),
+}
+rows = [
+    {"model": name, "steps back": len(values) - 1 - t, "relative gradient": value}
+    for name, values in reach.items()
+    for t, value in enumerate(values)
+    if value > 0
+]
+chart_widget(
+    alt.Chart(alt.Data(values=rows), title="How far back the gradient reaches")
+    .mark_line(strokeWidth=2.5)
+    .encode(
+        x=alt.X("steps back:Q"), y=alt.Y("relative gradient:Q", scale=alt.Scale(type="log")), color=alt.Color("model:N")
+    )
+    .properties(width=560, height=260)
+)
 
 # %%
 rnn_reach, lstm_reach = reach["RNN (clip norm 1)"][0], reach["LSTM"][0]
-print(f"{len(reach['LSTM']) - 1} steps back the gradient is {rnn_reach:.1e} of its size for the RNN, "
-      f"{lstm_reach:.1e} for the LSTM ({lstm_reach / rnn_reach:.0e}x more)")
+print(
+    f"{len(reach['LSTM']) - 1} steps back the gradient is {rnn_reach:.1e} of its size for the RNN, "
+    f"{lstm_reach:.1e} for the LSTM ({lstm_reach / rnn_reach:.0e}x more)"
+)
 
 exploding, by_norm_run = numbers["RNN, no clipping"], numbers["RNN, clip norm 1"]
-results = {"max_grad_norm_exploding": exploding["max_grad_norm"],
-           "max_grad_norm_clipped_before": by_norm_run["max_grad_norm"],
-           "max_grad_norm_clipped_applied": by_norm_run["max_grad_norm_applied"],
-           "max_grad_norm_value_clipped_applied": numbers["RNN, clip value 0.05"]["max_grad_norm_applied"],
-           "max_grad_norm_lstm": numbers["LSTM, no clipping"]["max_grad_norm"],
-           "final_val_exploding": exploding["final_val_loss"], "final_val_clipped": by_norm_run["final_val_loss"],
-           "final_val_value_clipped": numbers["RNN, clip value 0.05"]["final_val_loss"],
-           "final_val_lstm": numbers["LSTM, no clipping"]["final_val_loss"],
-           "cos_norm": cos_norm, "cos_value": cos_value, "rnn_reach": rnn_reach, "lstm_reach": lstm_reach}
+results = {
+    "max_grad_norm_exploding": exploding["max_grad_norm"],
+    "max_grad_norm_clipped_before": by_norm_run["max_grad_norm"],
+    "max_grad_norm_clipped_applied": by_norm_run["max_grad_norm_applied"],
+    "max_grad_norm_value_clipped_applied": numbers["RNN, clip value 0.05"]["max_grad_norm_applied"],
+    "max_grad_norm_lstm": numbers["LSTM, no clipping"]["max_grad_norm"],
+    "final_val_exploding": exploding["final_val_loss"],
+    "final_val_clipped": by_norm_run["final_val_loss"],
+    "final_val_value_clipped": numbers["RNN, clip value 0.05"]["final_val_loss"],
+    "final_val_lstm": numbers["LSTM, no clipping"]["final_val_loss"],
+    "cos_norm": cos_norm,
+    "cos_value": cos_value,
+    "rnn_reach": rnn_reach,
+    "lstm_reach": lstm_reach,
+}
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]

@@ -44,18 +44,33 @@ from explorer.widgets import chart_widget, dashboard, experiment
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
-model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=3e-3, train_fraction=0.005,
-               steps=200 if FAST else 500, eval_every=10, eval_batches=4 if FAST else 10, seed=0)
+model = Config(
+    cell="lstm",
+    hidden=128,
+    embed=32,
+    seq_len=32,
+    batch_size=16,
+    lr=3e-3,
+    train_fraction=0.005,
+    steps=200 if FAST else 500,
+    eval_every=10,
+    eval_batches=4 if FAST else 10,
+    seed=0,
+)
 
 # %% [markdown]
 # ## The experiment
 
 # %%
-runs = experiment({
-    "no normalisation": model,
-    "batch norm": model.replace(batchnorm=True),
-    "layer norm": model.replace(layernorm=True),
-}, chart=lambda snaps: charts.comparison_chart(snaps), threads=1)
+runs = experiment(
+    {
+        "no normalisation": model,
+        "batch norm": model.replace(batchnorm=True),
+        "layer norm": model.replace(layernorm=True),
+    },
+    chart=lambda snaps: charts.comparison_chart(snaps),
+    threads=1,
+)
 
 # %% [markdown]
 # ## The charts that prove it
@@ -75,6 +90,7 @@ chart_widget(charts.gap_chart(runs["batch norm"].snapshot))
 # Speed: the training loss halfway through the run. Gap: at the end. Plus the very first evaluation,
 # where batch norm's running averages are still poor.
 
+
 # %%
 def eval_at(snap, step):
     return min(snap.evals, key=lambda e: abs(e["step"] - step))
@@ -84,21 +100,36 @@ halfway = model.steps // 2
 numbers = {}
 for name, result in runs.items():
     snap = result.snapshot
-    numbers[name] = {"train_loss_halfway": eval_at(snap, halfway)["train_eval_loss"],
-                     "first_val_loss": snap.evals[0]["val_loss"], "best_val_loss": snap.best_eval()["val_loss"],
-                     "best_step": snap.best_eval()["step"], "final_gap": snap.evals[-1]["gap"]}
+    numbers[name] = {
+        "train_loss_halfway": eval_at(snap, halfway)["train_eval_loss"],
+        "first_val_loss": snap.evals[0]["val_loss"],
+        "best_val_loss": snap.best_eval()["val_loss"],
+        "best_step": snap.best_eval()["step"],
+        "final_gap": snap.evals[-1]["gap"],
+    }
     n = numbers[name]
-    print(f"{name:17s} training loss at step {halfway}: {n['train_loss_halfway']:.3f} · first validation loss "
-          f"{n['first_val_loss']:.3f} · best validation {n['best_val_loss']:.3f} at step {n['best_step']} · "
-          f"final gap {n['final_gap']:.3f}")
+    print(
+        f"{name:17s} training loss at step {halfway}: {n['train_loss_halfway']:.3f} · first validation loss "
+        f"{n['first_val_loss']:.3f} · best validation {n['best_val_loss']:.3f} at step {n['best_step']} · "
+        f"final gap {n['final_gap']:.3f}"
+    )
 
 plain, bn, ln = (numbers[k] for k in runs)
-results = {"train_loss_halfway_none": plain["train_loss_halfway"], "train_loss_halfway_bn": bn["train_loss_halfway"],
-           "train_loss_halfway_ln": ln["train_loss_halfway"], "gap_none": plain["final_gap"],
-           "gap_bn": bn["final_gap"], "gap_ln": ln["final_gap"], "best_val_none": plain["best_val_loss"],
-           "best_val_bn": bn["best_val_loss"], "best_val_ln": ln["best_val_loss"],
-           "best_step_none": plain["best_step"], "best_step_bn": bn["best_step"],
-           "first_val_none": plain["first_val_loss"], "first_val_bn": bn["first_val_loss"]}
+results = {
+    "train_loss_halfway_none": plain["train_loss_halfway"],
+    "train_loss_halfway_bn": bn["train_loss_halfway"],
+    "train_loss_halfway_ln": ln["train_loss_halfway"],
+    "gap_none": plain["final_gap"],
+    "gap_bn": bn["final_gap"],
+    "gap_ln": ln["final_gap"],
+    "best_val_none": plain["best_val_loss"],
+    "best_val_bn": bn["best_val_loss"],
+    "best_val_ln": ln["best_val_loss"],
+    "best_step_none": plain["best_step"],
+    "best_step_bn": bn["best_step"],
+    "first_val_none": plain["first_val_loss"],
+    "first_val_bn": bn["first_val_loss"],
+}
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]

@@ -36,8 +36,19 @@ from explorer.widgets import chart_widget, dashboard, experiment
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
-model = Config(cell="lstm", hidden=128, embed=32, seq_len=32, batch_size=16, lr=3e-3, train_fraction=0.005,
-               steps=300 if FAST else 800, eval_every=10, eval_batches=4 if FAST else 10, seed=0)
+model = Config(
+    cell="lstm",
+    hidden=128,
+    embed=32,
+    seq_len=32,
+    batch_size=16,
+    lr=3e-3,
+    train_fraction=0.005,
+    steps=300 if FAST else 800,
+    eval_every=10,
+    eval_batches=4 if FAST else 10,
+    seed=0,
+)
 PATIENCE = 3
 
 # %% [markdown]
@@ -46,10 +57,13 @@ PATIENCE = 3
 # The same overfitting model twice: trained for all its steps, and with early stopping (patience 3).
 
 # %%
-runs = experiment({
-    "no early stopping": model,
-    f"early stopping, patience {PATIENCE}": model.replace(early_stop=PATIENCE),
-}, threads=1)
+runs = experiment(
+    {
+        "no early stopping": model,
+        f"early stopping, patience {PATIENCE}": model.replace(early_stop=PATIENCE),
+    },
+    threads=1,
+)
 
 # %% [markdown]
 # ## The chart that proves it
@@ -71,19 +85,29 @@ chart_widget(charts.gap_chart(stopped.snapshot))
 trainer = stopped.trainer
 end = stopped.snapshot.final_event()
 restored_val = trainer.mean_loss(trainer.valid_stream, model.eval_batches)  # the kept model, evaluated now
-last_val = stopped.snapshot.evals[-1]["val_loss"]                           # the weights at the stop
+last_val = stopped.snapshot.evals[-1]["val_loss"]  # the weights at the stop
 full_final = full.snapshot.evals[-1]["val_loss"]
 
-print(f"stopped at step {end['step']} ({end['event']}); best step {end['best_step']}, "
-      f"{end['step'] - end['best_step']} steps = {PATIENCE} evaluations later")
+print(
+    f"stopped at step {end['step']} ({end['event']}); best step {end['best_step']}, "
+    f"{end['step'] - end['best_step']} steps = {PATIENCE} evaluations later"
+)
 print(f"best validation loss during training {end['best_val_loss']:.4f}; the kept model now: {restored_val:.4f}")
 print(f"the weights at the stop had {last_val:.4f}; training on to step {model.steps} would end at {full_final:.4f}")
 print(f"steps saved: {model.steps - end['step']} of {model.steps}")
 
-results = {"event": end["event"], "stop_step": end["step"], "best_step": end["best_step"],
-           "best_val_loss": end["best_val_loss"], "restored_val_loss": restored_val, "val_at_stop": last_val,
-           "full_run_final_val": full_final, "patience": PATIENCE, "eval_every": model.eval_every,
-           "steps": model.steps}
+results = {
+    "event": end["event"],
+    "stop_step": end["step"],
+    "best_step": end["best_step"],
+    "best_val_loss": end["best_val_loss"],
+    "restored_val_loss": restored_val,
+    "val_at_stop": last_val,
+    "full_run_final_val": full_final,
+    "patience": PATIENCE,
+    "eval_every": model.eval_every,
+    "steps": model.steps,
+}
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]

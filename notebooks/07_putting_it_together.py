@@ -44,11 +44,22 @@ from explorer.widgets import chart_widget, dashboard, experiment
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
-data = Config(cell="lstm", embed=32, seq_len=32, batch_size=16, lr=3e-3, train_fraction=0.005,
-              steps=250 if FAST else 600, eval_every=10, eval_batches=4 if FAST else 10, seed=0)
+data = Config(
+    cell="lstm",
+    embed=32,
+    seq_len=32,
+    batch_size=16,
+    lr=3e-3,
+    train_fraction=0.005,
+    steps=250 if FAST else 600,
+    eval_every=10,
+    eval_batches=4 if FAST else 10,
+    seed=0,
+)
 big = data.replace(hidden=256)
-small = data.replace(hidden=96, dropout=0.3, dropout_kind="variational", optimizer="adamw", weight_decay=0.1,
-                     clip=1.0, early_stop=4)
+small = data.replace(
+    hidden=96, dropout=0.3, dropout_kind="variational", optimizer="adamw", weight_decay=0.1, clip=1.0, early_stop=4
+)
 
 # %% [markdown]
 # ## The experiment
@@ -79,19 +90,35 @@ numbers = {}
 for name, result in runs.items():
     trainer = result.trainer
     val = trainer.mean_loss(trainer.valid_stream, data.eval_batches)
-    numbers[name] = {"parameters": count_parameters(trainer.model), "val_loss": val, "val_ppl": math.exp(val),
-                     "best_val_ppl": result.snapshot.best_eval()["val_ppl"], "steps": trainer.step_count,
-                     "seconds": result.seconds}
+    numbers[name] = {
+        "parameters": count_parameters(trainer.model),
+        "val_loss": val,
+        "val_ppl": math.exp(val),
+        "best_val_ppl": result.snapshot.best_eval()["val_ppl"],
+        "steps": trainer.step_count,
+        "seconds": result.seconds,
+    }
     n = numbers[name]
-    print(f"{name:20s} {n['parameters']:7,} parameters · {n['steps']} steps in {n['seconds']:.0f} s · "
-          f"final validation perplexity {n['val_ppl']:.2f} (best seen {n['best_val_ppl']:.2f})")
+    print(
+        f"{name:20s} {n['parameters']:7,} parameters · {n['steps']} steps in {n['seconds']:.0f} s · "
+        f"final validation perplexity {n['val_ppl']:.2f} (best seen {n['best_val_ppl']:.2f})"
+    )
 
 b, s = numbers["big, unregularised"], numbers["small, regularised"]
-results = {"big_val_ppl": b["val_ppl"], "small_val_ppl": s["val_ppl"], "big_best_val_ppl": b["best_val_ppl"],
-           "small_best_val_ppl": s["best_val_ppl"], "big_parameters": b["parameters"],
-           "small_parameters": s["parameters"], "small_steps": s["steps"], "big_steps": b["steps"]}
-print(f"the small model has {s['parameters'] / b['parameters']:.0%} of the parameters and a validation "
-      f"perplexity {b['val_ppl'] / s['val_ppl']:.2f}x lower")
+results = {
+    "big_val_ppl": b["val_ppl"],
+    "small_val_ppl": s["val_ppl"],
+    "big_best_val_ppl": b["best_val_ppl"],
+    "small_best_val_ppl": s["best_val_ppl"],
+    "big_parameters": b["parameters"],
+    "small_parameters": s["parameters"],
+    "small_steps": s["steps"],
+    "big_steps": b["steps"],
+}
+print(
+    f"the small model has {s['parameters'] / b['parameters']:.0%} of the parameters and a validation "
+    f"perplexity {b['val_ppl'] / s['val_ppl']:.2f}x lower"
+)
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]

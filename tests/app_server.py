@@ -15,16 +15,32 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 # A model that trains fast on a busy 2-core machine; steps high so it is still running when looked at.
-TINY = dict(hidden=16, embed=16, seq_len=16, batch_size=8, train_fraction=0.01, eval_every=5, eval_batches=2,
-            detail_every=5, steps=1_000_000, device="cpu")
+TINY = dict(
+    hidden=16,
+    embed=16,
+    seq_len=16,
+    batch_size=8,
+    train_fraction=0.01,
+    eval_every=5,
+    eval_batches=2,
+    detail_every=5,
+    steps=1_000_000,
+    device="cpu",
+)
 
 
 def tiny_query(**changes) -> dict[str, str]:
     """TINY (plus `changes`) as the app's URL query parameters."""
     from explorer.config import Config
+
     return Config(**{**TINY, **changes}).to_query()
 
 
@@ -52,14 +68,25 @@ class StreamlitServer:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.lines: list[str] = []
         self.startup_timeout = startup_timeout
-        self.command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
-                        f"--server.port={self.port}", "--server.address=127.0.0.1",
-                        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *options]
+        self.command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.headless=true",
+            f"--server.port={self.port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+            "--server.fileWatcherType=none",
+            *options,
+        ]
 
-    def __enter__(self) -> "StreamlitServer":
+    def __enter__(self) -> StreamlitServer:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env=env)
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
         threading.Thread(target=self._read, daemon=True).start()
         if not wait_until(self._healthy, self.startup_timeout, every=0.5):
             self.__exit__()
@@ -101,8 +128,9 @@ def launch_chromium(playwright):
 # ------------------------------------------------------------------------------ page helpers
 def status_text(page) -> str:
     """The status line (an st.info/success/error alert that mentions the step)."""
-    alerts = page.locator("[data-testid='stAlertContentInfo'], [data-testid='stAlertContentSuccess'], "
-                          "[data-testid='stAlertContentError']")
+    alerts = page.locator(
+        "[data-testid='stAlertContentInfo'], [data-testid='stAlertContentSuccess'], [data-testid='stAlertContentError']"
+    )
     try:
         for text in alerts.all_inner_texts():
             if "step " in text or "Ready" in text:
@@ -115,6 +143,7 @@ def status_text(page) -> str:
 def step_of(text: str) -> int:
     """The step number in 'Training: step 1,234 · ...' (0 if absent)."""
     import re
+
     found = re.search(r"step ([\d,]+)", text)
     return int(found.group(1).replace(",", "")) if found else 0
 

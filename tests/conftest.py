@@ -17,8 +17,18 @@ os.environ["EXPLORER_HOME"] = tempfile.mkdtemp(prefix="explorer-tests-")
 
 def tiny(**changes) -> Config:
     """A model small enough that a step takes about a millisecond, on 10k characters of Shakespeare."""
-    base = dict(hidden=16, embed=8, seq_len=16, batch_size=4, train_fraction=0.01, steps=20,
-                eval_every=5, eval_batches=2, detail_every=2, device="cpu")
+    base = dict(
+        hidden=16,
+        embed=8,
+        seq_len=16,
+        batch_size=4,
+        train_fraction=0.01,
+        steps=20,
+        eval_every=5,
+        eval_batches=2,
+        detail_every=2,
+        device="cpu",
+    )
     base.update(changes)
     return Config(**base)
 
@@ -26,6 +36,7 @@ def tiny(**changes) -> Config:
 def wait_until(condition, timeout=20.0, every=0.01) -> bool:
     """Poll `condition` until it holds or `timeout` seconds pass (real processes take real time)."""
     import time
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -37,6 +48,7 @@ def wait_until(condition, timeout=20.0, every=0.01) -> bool:
 @pytest.fixture
 def text_file(tmp_path):
     """Write a text file and return its path."""
+
     def write(content: str | bytes, name: str = "corpus.txt"):
         path = tmp_path / name
         if isinstance(content, bytes):
@@ -44,4 +56,5 @@ def text_file(tmp_path):
         else:
             path.write_text(content, encoding="utf-8")
         return path
+
     return write

@@ -4,24 +4,27 @@ state) and re-run the script where a viewer's page would have refreshed."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.config import Config
 from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
-from explorer.store import RunStore
 from explorer.data import MAX_UPLOAD_BYTES, bundled_text
 from explorer.presets import PRESETS, preset_config
+from explorer.store import RunStore
 from tests.app_server import tiny_query, wait_until
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TINY_QUERY = tiny_query()
-WIDGET = {"slider": "slider", "choice_slider": "select_slider", "select": "radio", "toggle": "toggle",
-          "number": "number_input"}
+WIDGET = {
+    "slider": "slider",
+    "choice_slider": "select_slider",
+    "select": "radio",
+    "toggle": "toggle",
+    "number": "number_input",
+}
 KIND = {c.name: c.kind for c in ALL_CONTROLS}
 
 
@@ -53,6 +56,7 @@ def apps():
     def make(query: dict | None = None) -> AppTest:
         opened.append(open_app(query))
         return opened[-1]
+
     yield make
     for at in opened:
         if "session" in at.session_state:
@@ -167,6 +171,7 @@ def test_every_live_knob_reaches_the_running_model(app):
 
     def changed():
         return {e["knob"]: e["new"] for e in run.snapshot().knob_changes()}
+
     assert wait_until(lambda: changed().keys() >= wanted.keys(), 30), changed()
     assert changed() == wanted
     assert run.status == "running" and run.snapshot().steps[0]["step"] == 1
@@ -256,12 +261,15 @@ def test_the_run_is_in_the_store_tagged_with_its_session(app):
 
 
 # ------------------------------------------------------------------------------ uploads
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 50, "binary"),
-    ("héllo wörld ".encode("latin-1") * 100, "not UTF-8"),
-    (b"a" * (MAX_UPLOAD_BYTES + 1), "the limit is 5 MB"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 50, "binary"),
+        ("héllo wörld ".encode("latin-1") * 100, "not UTF-8"),
+        (b"a" * (MAX_UPLOAD_BYTES + 1), "the limit is 5 MB"),
+    ],
+)
 def test_a_bad_upload_shows_an_error_and_the_app_stays_usable(app, content, message):
     app.file_uploader(key="upload").set_value(("notes.txt", content, "text/plain")).run()
     no_trouble(app)
@@ -281,8 +289,9 @@ def test_an_upload_too_short_for_the_batch_shape_is_one_message_then_a_good_one_
     run = the_run(app)
     assert run.status == "idle"
 
-    app.file_uploader(key="upload").set_value(("plays.txt", bundled_text("tinyshakespeare")[:300_000].encode(),
-                                               "text/plain")).run()
+    app.file_uploader(key="upload").set_value(
+        ("plays.txt", bundled_text("tinyshakespeare")[:300_000].encode(), "text/plain")
+    ).run()
     assert not app.error
     train(app)
     corpus = run.snapshot().start["config"]["corpus"]

@@ -16,12 +16,25 @@ from pathlib import Path
 import pytest
 
 from explorer.store import RunStore, process_alive
-from tests.app_server import (CHROMIUM, ROOT, StreamlitServer, gap_chart_text, launch_chromium, status_text,
-                              step_of, tiny_query, wait_until)
+from tests.app_server import (
+    CHROMIUM,
+    ROOT,
+    StreamlitServer,
+    gap_chart_text,
+    launch_chromium,
+    status_text,
+    step_of,
+    tiny_query,
+    wait_until,
+)
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} "
-                                 "(apt-get install chromium; scripts/ensure_chromium.sh does it as root)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; scripts/ensure_chromium.sh does it as root)",
+    ),
+]
 ARTIFACTS = ROOT / "artifacts"
 
 
@@ -158,8 +171,9 @@ def test_a_killed_server_leaves_no_worker_behind():
         descendants = children_of(server.process.pid)
         assert run["pid"] in descendants
         os.kill(server.process.pid, signal.SIGKILL)
-        assert wait_until(lambda: not any(process_alive(pid, None) for pid in descendants), 10), \
-            [pid for pid in descendants if process_alive(pid, None)]
+        assert wait_until(lambda: not any(process_alive(pid, None) for pid in descendants), 10), [
+            pid for pid in descendants if process_alive(pid, None)
+        ]
         assert wait_until(lambda: RunStore().run(run["id"])["status"] == "interrupted", 5)
         assert RunStore().run(run["id"])["steps"] >= 1
         browser.close()

@@ -49,31 +49,62 @@ def synthetic_history(steps: int = 100_000) -> History:
     history = History()
     groups = ["embedding", "layer1.input", "layer1.recurrent", "layer2.input", "layer2.recurrent", "norm", "decoder"]
     config = tiny(layers=2, steps=steps)
-    history.add({"kind": "start", "config": config.to_dict(), "vocab_size": 65, "groups": groups,
-                 "grad_hist_edges": GRAD_HIST_EDGES.tolist()})
+    history.add(
+        {
+            "kind": "start",
+            "config": config.to_dict(),
+            "vocab_size": 65,
+            "groups": groups,
+            "grad_hist_edges": GRAD_HIST_EDGES.tolist(),
+        }
+    )
     knobs = config.live()
     changes = {20_000: ("dropout", 0.5), 40_000: ("clip", 1.0), 60_000: ("l2", 1e-4), 80_000: ("l1", 1e-5)}
     hist = [0] * 10 + [50, 400, 2000, 900, 100, 5] + [0] * (len(GRAD_HIST_EDGES) - 17)
     for step in range(1, steps + 1):
         if step in changes:
             knob, value = changes[step]
-            history.add({"kind": "event", "event": "knob", "step": step, "knob": knob, "old": knobs[knob], "new": value})
+            history.add(
+                {"kind": "event", "event": "knob", "step": step, "knob": knob, "old": knobs[knob], "new": value}
+            )
             knobs[knob] = value
         norm = 1e4 if step == SPIKE else 0.5 + (step % 7) / 7
-        record = {"kind": "step", "step": step, "epoch": step / 500, "train_loss": 1.5 + 2.5 * math.exp(-step / 9000),
-                  "grad_norm": norm, "grad_norm_after": min(norm, knobs["clip"] or norm),
-                  "clipped": bool(knobs["clip"] and norm > knobs["clip"]), "tokens_per_s": 1e5, **knobs}
+        record = {
+            "kind": "step",
+            "step": step,
+            "epoch": step / 500,
+            "train_loss": 1.5 + 2.5 * math.exp(-step / 9000),
+            "grad_norm": norm,
+            "grad_norm_after": min(norm, knobs["clip"] or norm),
+            "clipped": bool(knobs["clip"] and norm > knobs["clip"]),
+            "tokens_per_s": 1e5,
+            **knobs,
+        }
         if step % 10 == 0:
-            record.update(grad_norms={g: norm / (i + 1) for i, g in enumerate(groups)},
-                          weight_l2={g: 10.0 + i for i, g in enumerate(groups)},
-                          weight_l1={g: 900.0 + i for i, g in enumerate(groups)},
-                          near_zero={g: 0.01 * i for i, g in enumerate(groups)}, grad_hist=hist)
+            record.update(
+                grad_norms={g: norm / (i + 1) for i, g in enumerate(groups)},
+                weight_l2={g: 10.0 + i for i, g in enumerate(groups)},
+                weight_l1={g: 900.0 + i for i, g in enumerate(groups)},
+                near_zero={g: 0.01 * i for i, g in enumerate(groups)},
+                grad_hist=hist,
+            )
         history.add(record)
         if step % 25 == 0:
             val = 1.6 + 2.5 * math.exp(-step / 9000) + step / 300_000
-            history.add({"kind": "eval", "step": step, "val_loss": val, "val_ppl": math.exp(val),
-                         "train_eval_loss": val - 0.1, "train_eval_ppl": math.exp(val - 0.1), "gap": 0.1,
-                         "best_val_loss": 1.9, "best_step": 30_000, **knobs})
+            history.add(
+                {
+                    "kind": "eval",
+                    "step": step,
+                    "val_loss": val,
+                    "val_ppl": math.exp(val),
+                    "train_eval_loss": val - 0.1,
+                    "train_eval_ppl": math.exp(val - 0.1),
+                    "gap": 0.1,
+                    "best_val_loss": 1.9,
+                    "best_step": 30_000,
+                    **knobs,
+                }
+            )
     return history
 
 
@@ -95,6 +126,7 @@ def data_rows(spec: dict) -> list[dict]:
         elif isinstance(node, list):
             for value in node:
                 inline(value)
+
     inline({k: v for k, v in spec.items() if k != "datasets"})
     return rows
 
@@ -131,8 +163,9 @@ def test_every_chart_in_the_registry_builds_through_one_signature_and_exports(ru
             spec = built.to_dict(validate=True)
             assert spec["config"]["axis"]["labelFontSize"] >= 19, chart.name
             assert chart_to_png(built, scale=1).startswith(PNG_MAGIC), chart.name
-            same = charts.build_chart(chart.name, runs[name], [runs["tiny run"]], width=500, height=300,
-                                      metric="ppl", projector=True).to_dict(validate=False)
+            same = charts.build_chart(
+                chart.name, runs[name], [runs["tiny run"]], width=500, height=300, metric="ppl", projector=True
+            ).to_dict(validate=False)
             assert json.dumps(same, sort_keys=True) == json.dumps(built.to_dict(validate=False), sort_keys=True)
     with pytest.raises(KeyError, match="no chart 'nope'"):
         charts.build_chart("nope", runs[name])
@@ -208,9 +241,13 @@ def test_thinning_keeps_gradient_spikes(long_snap):
 def test_describe_differences_names_what_differs(runs):
     baseline, dropout = runs["tiny run"], runs["knob change"]
     assert charts.describe_differences([baseline, dropout]) == {
-        "baseline": "dropout 0", "dropout": "dropout 0.5 (from step 30)"}
+        "baseline": "dropout 0",
+        "dropout": "dropout 0.5 (from step 30)",
+    }
     assert charts.describe_differences([baseline, baseline]) == {
-        "baseline": "same settings", "baseline (2)": "same settings"}
+        "baseline": "same settings",
+        "baseline (2)": "same settings",
+    }
     spec = charts.comparison_chart([baseline, dropout]).to_dict()
     assert {row["series"] for row in data_rows(spec)} == {"baseline: dropout 0", "dropout: dropout 0.5 (from step 30)"}
 
@@ -247,8 +284,11 @@ def walk(node, path=()):
 
 
 def text_marks(spec: dict) -> list[dict]:
-    return [value for _, key, value in walk(spec) if key == "mark" and isinstance(value, dict)
-            and value.get("type") == "text"]
+    return [
+        value
+        for _, key, value in walk(spec)
+        if key == "mark" and isinstance(value, dict) and value.get("type") == "text"
+    ]
 
 
 @pytest.mark.parametrize("projector", [False, True])
@@ -281,8 +321,14 @@ def test_projector_mode_makes_every_size_about_1_4_times_bigger():
 
 def nominal_legends(spec: dict) -> list[dict]:
     """The legends that name series (colour or shape of a nominal field)."""
-    return [value["legend"] for path, key, value in walk(spec) if key in ("color", "shape")
-            and isinstance(value, dict) and value.get("type") == "nominal" and value.get("legend") is not None]
+    return [
+        value["legend"]
+        for path, key, value in walk(spec)
+        if key in ("color", "shape")
+        and isinstance(value, dict)
+        and value.get("type") == "nominal"
+        and value.get("legend") is not None
+    ]
 
 
 def test_series_are_named_inside_the_plot_above_the_data(runs, long_snap):
@@ -301,8 +347,9 @@ def test_series_are_named_inside_the_plot_above_the_data(runs, long_snap):
                 assert legend["orient"] == "none", name
                 assert 0 <= legend["legendX"] < 700 and 0 <= legend["legendY"] < 400 * 0.5, name
                 assert "0.85" in legend["fillColor"], name
-            assert "bottom" not in {legend.get("orient") for _, key, legend in walk(spec) if key == "legend"
-                                    and isinstance(legend, dict)}, name
+            assert "bottom" not in {
+                legend.get("orient") for _, key, legend in walk(spec) if key == "legend" and isinstance(legend, dict)
+            }, name
     spec = charts.gap_chart(runs["knob change"], width=700, height=400).to_dict()
     legend = nominal_legends(spec)[0]
     lo, hi = spec["layer"][1]["encoding"]["y"]["scale"]["domain"]
@@ -328,21 +375,30 @@ def label_boxes(spec: dict, width: int, size: int) -> list[tuple[int, float, flo
 
 
 def assert_no_overlap(boxes, width):
-    for y, left, right, text in boxes:
+    for _y, left, right, text in boxes:
         assert -1 <= left and right <= width + 1, text
     for i, (y, left, right, text) in enumerate(boxes):
-        for y2, left2, right2, text2 in boxes[i + 1:]:
+        for y2, left2, right2, text2 in boxes[i + 1 :]:
             assert y != y2 or right <= left2 or right2 <= left, (text, text2)
 
 
 def with_events(snap: Snapshot, events: list[tuple[int, str, object, object]]) -> Snapshot:
-    knob_events = [{"kind": "event", "event": "knob", "step": step, "knob": knob, "old": old, "new": new}
-                   for step, knob, old, new in events]
+    knob_events = [
+        {"kind": "event", "event": "knob", "step": step, "knob": knob, "old": old, "new": new}
+        for step, knob, old, new in events
+    ]
     return Snapshot(snap.name, snap.start, snap.steps, snap.details, snap.evals, knob_events)
 
 
-CLOSE_CHANGES = [(20, "dropout", 0.0, 0.5), (21, "l2", 0.0, 1e-5), (22, "clip", 0.0, 1.0), (40, "lr", 0.002, 0.003),
-                 (41, "l1", 0.0, 1e-5), (44, "dropout", 0.5, 0.2), (58, "batchnorm", False, True)]
+CLOSE_CHANGES = [
+    (20, "dropout", 0.0, 0.5),
+    (21, "l2", 0.0, 1e-5),
+    (22, "clip", 0.0, 1.0),
+    (40, "lr", 0.002, 0.003),
+    (41, "l1", 0.0, 1e-5),
+    (44, "dropout", 0.5, 0.2),
+    (58, "batchnorm", False, True),
+]
 
 
 @pytest.mark.parametrize("width, projector", [(640, False), (900, False), (640, True), (1000, True)])
@@ -366,10 +422,13 @@ def test_knob_change_labels_never_overlap(runs, width, projector):
 
 def test_many_random_knob_changes_still_never_overlap(runs):
     import random
+
     rng = random.Random(1)
-    for trial in range(20):
-        events = sorted((rng.randint(1, 60), rng.choice(["dropout", "l2", "clip", "lr"]), rng.random(), rng.random())
-                        for _ in range(rng.randint(2, 30)))
+    for _trial in range(20):
+        events = sorted(
+            (rng.randint(1, 60), rng.choice(["dropout", "l2", "clip", "lr"]), rng.random(), rng.random())
+            for _ in range(rng.randint(2, 30))
+        )
         snap = with_events(runs["tiny run"], events)
         for width, projector in ((500, True), (800, False)):
             spec = charts.gap_chart(snap, width=width, projector=projector).to_dict()

@@ -9,8 +9,23 @@ import pytest
 from explorer.cli import main
 from explorer.presets import PRESETS
 
-TINY = ["--hidden", "16", "--embed", "8", "--seq-len", "16", "--batch-size", "4", "--train-fraction", "0.01",
-        "--eval-batches", "2", "--device", "cpu", "--quiet"]
+TINY = [
+    "--hidden",
+    "16",
+    "--embed",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "4",
+    "--train-fraction",
+    "0.01",
+    "--eval-batches",
+    "2",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 def explorer(*args: str) -> subprocess.CompletedProcess:
@@ -29,8 +44,12 @@ def run_in_process(capsys, *args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def bad_files(tmp_path):
-    files = {"empty": tmp_path / "empty.txt", "binary": tmp_path / "img.bin", "latin1": tmp_path / "latin.txt",
-             "short": tmp_path / "short.txt"}
+    files = {
+        "empty": tmp_path / "empty.txt",
+        "binary": tmp_path / "img.bin",
+        "latin1": tmp_path / "latin.txt",
+        "short": tmp_path / "short.txt",
+    }
     files["empty"].write_text("")
     files["binary"].write_bytes(bytes(range(256)) * 10)
     files["latin1"].write_bytes("Ça va très bien, merci. ".encode("latin-1") * 200)
@@ -38,21 +57,24 @@ def bad_files(tmp_path):
     return files
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--corpus", "/no/such/file.txt"], "corpus file not found"),
-    (["--corpus", "{empty}"], "corpus file is empty"),
-    (["--corpus", "{binary}"], "looks binary"),
-    (["--corpus", "{latin1}"], "not UTF-8"),
-    (["--corpus", "{short}"], "one batch needs"),
-    (["--dropout", "1.5"], "dropout must be in [0, 1)"),
-    (["--l2", "-0.1"], "l2 must be in"),
-    (["--clip", "-1"], "clip must be in"),
-    (["--cell", "transformer"], "invalid choice: 'transformer'"),
-    (["--preset", "nope"], "unknown preset 'nope'"),
-    (["--at", "10", "wobble=1"], "unknown knob 'wobble'"),
-    (["--at", "10", "hidden=3"], "hidden is fixed"),
-    (["--at", "ten", "dropout=0.1"], "--at needs a whole step number"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--corpus", "/no/such/file.txt"], "corpus file not found"),
+        (["--corpus", "{empty}"], "corpus file is empty"),
+        (["--corpus", "{binary}"], "looks binary"),
+        (["--corpus", "{latin1}"], "not UTF-8"),
+        (["--corpus", "{short}"], "one batch needs"),
+        (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+        (["--l2", "-0.1"], "l2 must be in"),
+        (["--clip", "-1"], "clip must be in"),
+        (["--cell", "transformer"], "invalid choice: 'transformer'"),
+        (["--preset", "nope"], "unknown preset 'nope'"),
+        (["--at", "10", "wobble=1"], "unknown knob 'wobble'"),
+        (["--at", "10", "hidden=3"], "hidden is fixed"),
+        (["--at", "ten", "dropout=0.1"], "--at needs a whole step number"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_code_2(capsys, bad_files, args, words):
     args = [a.format(**bad_files) for a in args]
     code, err = run_in_process(capsys, "train", *TINY, "--steps", "2", *args)
@@ -64,14 +86,34 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys, bad_files, args, words):
 def test_a_real_process_shows_no_traceback_for_a_mistake(bad_files):
     result = explorer("train", *TINY, "--corpus", str(bad_files["binary"]))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [f"explorer: error: corpus file looks binary (it contains NUL "
-                                                  f"bytes), not text: {bad_files['binary']}"]
+    assert result.stderr.strip().splitlines() == [
+        f"explorer: error: corpus file looks binary (it contains NUL bytes), not text: {bad_files['binary']}"
+    ]
 
 
 def test_at_changes_a_live_knob_from_exactly_that_step(tmp_path):
     out = tmp_path / "m.jsonl"
-    assert main(["train", *TINY, "--steps", "12", "--eval-every", "4", "--at", "7", "dropout=0.5",
-                 "--at", "9", "batchnorm=on", "--metrics-out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                *TINY,
+                "--steps",
+                "12",
+                "--eval-every",
+                "4",
+                "--at",
+                "7",
+                "dropout=0.5",
+                "--at",
+                "9",
+                "batchnorm=on",
+                "--metrics-out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     steps = {r["step"]: r for r in records if r["kind"] == "step"}
     assert len(steps) == 12 and records[0]["kind"] == "start"

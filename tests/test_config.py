@@ -5,17 +5,20 @@ import pytest
 from explorer.config import KNOBS, LIVE_KNOBS, Config, ConfigError, parse_assignment
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"dropout": 1.0}, "dropout must be in [0, 1)"),
-    ({"dropout": -0.1}, "dropout must be in [0, 1)"),
-    ({"l2": -1e-4}, "l2 must be in"),
-    ({"clip": -1}, "clip must be in"),
-    ({"cell": "transformer"}, "cell must be one of rnn, gru, lstm"),
-    ({"train_fraction": 0}, "train_fraction must be in (0, 1]"),
-    ({"layers": 4}, "layers must be in [1, 3]"),
-    ({"batchnorm": "maybe"}, "batchnorm must be on|off|true|false"),
-    ({"hidden": "12.5"}, "hidden must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+        ({"dropout": -0.1}, "dropout must be in [0, 1)"),
+        ({"l2": -1e-4}, "l2 must be in"),
+        ({"clip": -1}, "clip must be in"),
+        ({"cell": "transformer"}, "cell must be one of rnn, gru, lstm"),
+        ({"train_fraction": 0}, "train_fraction must be in (0, 1]"),
+        ({"layers": 4}, "layers must be in [1, 3]"),
+        ({"batchnorm": "maybe"}, "batchnorm must be on|off|true|false"),
+        ({"hidden": "12.5"}, "hidden must be a whole number"),
+    ],
+)
 def test_out_of_range_knobs_are_named(changes, words):
     with pytest.raises(ConfigError, match=re.escape(words)):
         Config().replace(**changes)

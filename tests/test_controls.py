@@ -8,8 +8,7 @@ import pytest
 from explorer.config import KNOBS, Config, plural
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
 from explorer.presets import PRESETS, preset_config
-from explorer.session import (ViewerWatchdog, describe_changes, link_query, parse_link, setup_changes,
-                              torch_threads_for)
+from explorer.session import ViewerWatchdog, describe_changes, link_query, parse_link, setup_changes, torch_threads_for
 
 
 def test_controls_cover_knobs_once_and_advanced_names_exist():
@@ -40,11 +39,19 @@ def test_widget_value_snaps_to_the_widgets_grid():
 
 def test_a_link_keeps_its_good_values_names_its_bad_ones_and_guards_the_corpus():
     config, preset, problems = parse_link(
-        {"dropout": "0.5", "hidden": "abc", "corpus": "/etc/passwd", "utm_source": "x", "cell": ["rnn", "gru"]})
-    assert (config.dropout, config.hidden, config.corpus, config.cell, preset) == (0.5, 128, "tinyshakespeare",
-                                                                                  "gru", None)
-    assert problems == ["hidden must be a number, got 'abc'; using 128",
-                        "corpus '/etc/passwd' is not available from a link; using Tiny Shakespeare"]
+        {"dropout": "0.5", "hidden": "abc", "corpus": "/etc/passwd", "utm_source": "x", "cell": ["rnn", "gru"]}
+    )
+    assert (config.dropout, config.hidden, config.corpus, config.cell, preset) == (
+        0.5,
+        128,
+        "tinyshakespeare",
+        "gru",
+        None,
+    )
+    assert problems == [
+        "hidden must be a number, got 'abc'; using 128",
+        "corpus '/etc/passwd' is not available from a link; using Tiny Shakespeare",
+    ]
 
 
 def test_a_link_names_a_preset_and_what_differs_from_it():
@@ -66,27 +73,29 @@ def test_the_embedding_size_travels_under_a_name_streamlit_leaves_alone():
 def test_setup_changes_are_told_apart_and_said_in_words():
     running, wanted = Config(), Config(dropout=0.5, hidden=32, cell="gru", corpus="/tmp/x/poem.txt")
     assert describe_changes(setup_changes(running, wanted)) == (
-        "corpus Tiny Shakespeare → your file, cell lstm → gru, hidden 128 → 32")
+        "corpus Tiny Shakespeare → your file, cell lstm → gru, hidden 128 → 32"
+    )
     assert setup_changes(wanted, wanted) == {}
     assert (plural(1, "token"), plural(2, "token"), plural(1000, "step")) == ("1 token", "2 tokens", "1,000 steps")
 
 
-@pytest.mark.parametrize("cores, others, threads", [(2, 0, 1), (2, 4, 1), (4, 0, 3), (8, 1, 3), (16, 0, 4),
-                                                    (1, 0, 1)])
+@pytest.mark.parametrize("cores, others, threads", [(2, 0, 1), (2, 4, 1), (4, 0, 3), (8, 1, 3), (16, 0, 4), (1, 0, 1)])
 def test_threads_leave_a_core_for_the_page_and_are_shared_out(cores, others, threads):
     assert torch_threads_for(others, cores) == threads
 
 
 def test_the_watchdog_waits_out_a_short_absence_then_gives_up_once():
     present, now, left = [True], [0.0], []
-    watchdog = ViewerWatchdog(lambda: present[0], grace_s=3.0, on_leave=lambda: left.append(now[0]),
-                              clock=lambda: now[0])
+    watchdog = ViewerWatchdog(
+        lambda: present[0], grace_s=3.0, on_leave=lambda: left.append(now[0]), clock=lambda: now[0]
+    )
 
     def check(t, here):
         now[0], present[0] = t, here
         return watchdog()
+
     assert check(0.0, True)
-    assert check(1.0, False) and check(3.0, False)      # gone for 2 s: still within the grace period
-    assert check(3.5, True)                              # came back: the clock starts over
+    assert check(1.0, False) and check(3.0, False)  # gone for 2 s: still within the grace period
+    assert check(3.5, True)  # came back: the clock starts over
     assert check(4.0, False) and check(6.9, False)
-    assert not check(7.1, False) and left == [7.1]       # gone for 3.1 s: the run stops, logged once
+    assert not check(7.1, False) and left == [7.1]  # gone for 3.1 s: the run stops, logged once

@@ -7,11 +7,14 @@ from explorer.data import UNK, BatchStream, Corpus, CorpusError, tokenize
 from tests.conftest import tiny
 
 
-@pytest.mark.parametrize("content, words", [
-    ("", "empty"),
-    (b"\x00\x01\x02binary\x00", "binary"),
-    (b"caf\xe9 au lait " * 100, "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("", "empty"),
+        (b"\x00\x01\x02binary\x00", "binary"),
+        (b"caf\xe9 au lait " * 100, "not UTF-8"),
+    ],
+)
 def test_bad_files_are_refused_with_a_reason(text_file, content, words):
     path = text_file(content)
     with pytest.raises(CorpusError, match=words):
@@ -45,8 +48,9 @@ def test_split_is_deterministic_and_train_fraction_shrinks_only_training():
 
 def test_word_level_lowercase_and_vocab_cap(text_file):
     path = text_file(("The cat sat on the mat . the dog sat too\n" * 200) + "Rare words here\n" * 30)
-    corpus = Corpus.from_config(tiny(corpus=str(path), level="word", lowercase=True, vocab_size=5,
-                                     train_fraction=1.0, batch_size=2, seq_len=4))
+    corpus = Corpus.from_config(
+        tiny(corpus=str(path), level="word", lowercase=True, vocab_size=5, train_fraction=1.0, batch_size=2, seq_len=4)
+    )
     assert len(corpus.vocab) == 5 and corpus.vocab.itos[0] == UNK
     assert "the" in corpus.vocab.stoi and "The" not in corpus.vocab.stoi
     assert (corpus.valid == corpus.vocab.stoi[UNK]).any()  # "rare words here" fall outside the cap
@@ -67,13 +71,14 @@ def test_batches_continue_each_row_for_truncated_bptt():
     x0, y0, first = stream.next()
     x1, _, again = stream.next()
     assert first and not again
-    assert torch.equal(y0[:, :-1], x0[:, 1:])           # targets are the inputs shifted by one
-    assert torch.equal(x1[:, 0], x0[:, -1] + 1)          # each row continues where it stopped
+    assert torch.equal(y0[:, :-1], x0[:, 1:])  # targets are the inputs shifted by one
+    assert torch.equal(x1[:, 0], x0[:, -1] + 1)  # each row continues where it stopped
     assert stream.batches_per_epoch == (50 - 1) // 5
 
 
 def test_uploads_are_named_by_content_and_the_folder_is_bounded(tmp_path):
     from explorer.data import save_upload
+
     first = save_upload(b"first student's notes\n" * 100, tmp_path, "notes.txt")
     second = save_upload(b"second student's notes\n" * 100, tmp_path, "notes.txt")
     assert first != second and first.read_bytes().startswith(b"first") and second.read_bytes().startswith(b"second")

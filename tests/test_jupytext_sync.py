@@ -3,12 +3,12 @@ open) must say exactly the same. After editing a .py: `.venv/bin/jupytext --sync
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -35,8 +35,9 @@ def test_notebook_matches_its_script(source):
     committed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     assert cells(committed) == cells(from_script), f"run: .venv/bin/jupytext --sync {source.relative_to(ROOT)}"
     assert committed.metadata["kernelspec"]["name"] == "python3"
-    assert not [c for c in committed.cells if c.cell_type == "code" and (c.outputs or c.execution_count)], \
+    assert not [c for c in committed.cells if c.cell_type == "code" and (c.outputs or c.execution_count)], (
         "commit notebooks without outputs"
+    )
 
 
 @pytest.mark.parametrize("source", [p for p in SOURCES if p.stem[:2].isdigit()], ids=lambda p: p.stem)

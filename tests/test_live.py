@@ -104,8 +104,18 @@ def test_fifty_start_stop_cycles_leave_no_process_or_thread_behind(run):
 
 def test_a_stuck_step_is_still_stopped_within_the_timeout(run):
     # a step of this model takes many seconds on a CPU: the worker cannot notice a polite stop in time
-    run.start(tiny(hidden=2048, layers=3, seq_len=200, batch_size=200, embed=512, train_fraction=1.0,
-                   steps=100_000, detail_every=1000))
+    run.start(
+        tiny(
+            hidden=2048,
+            layers=3,
+            seq_len=200,
+            batch_size=200,
+            embed=512,
+            train_fraction=1.0,
+            steps=100_000,
+            detail_every=1000,
+        )
+    )
     time.sleep(1.0)  # it is inside its first step now
     pid, began = run.pid, time.monotonic()
     run.stop(timeout=1.0)

@@ -8,7 +8,7 @@ import json
 import math
 import os
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -17,12 +17,12 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 LESSONS = sorted(p.stem for p in NOTEBOOKS.glob("0*.ipynb"))
-BUDGET_S = 60          # the goal per notebook on a 2-core laptop
-TIMEOUT_S = 300        # what a test allows, for a CI machine shared with other jobs
+BUDGET_S = 60  # the goal per notebook on a 2-core laptop
+TIMEOUT_S = 300  # what a test allows, for a CI machine shared with other jobs
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def execute(stem: str) -> tuple[nbformat.NotebookNode, float]:
     """The notebook executed in fast mode (once per test session), and its wall time."""
     notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
@@ -30,8 +30,13 @@ def execute(stem: str) -> tuple[nbformat.NotebookNode, float]:
     os.environ["EXPLORER_FAST"] = "1"  # the kernel inherits it
     try:
         began = time.monotonic()
-        NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3", allow_errors=False,
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        NotebookClient(
+            notebook,
+            timeout=TIMEOUT_S,
+            kernel_name="python3",
+            allow_errors=False,
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
+        ).execute()
         return notebook, time.monotonic() - began
     finally:
         if previous is None:
@@ -46,15 +51,27 @@ def outputs(notebook) -> list:
 
 def results(stem: str) -> dict:
     notebook, _ = execute(stem)
-    lines = [line for o in outputs(notebook) if o.output_type == "stream"
-             for line in o.text.splitlines() if line.startswith("RESULTS ")]
+    lines = [
+        line
+        for o in outputs(notebook)
+        if o.output_type == "stream"
+        for line in o.text.splitlines()
+        if line.startswith("RESULTS ")
+    ]
     assert len(lines) == 1, f"{stem} should print exactly one RESULTS line"
     return json.loads(lines[0].removeprefix("RESULTS "))
 
 
 def test_the_lessons_are_all_there():
-    assert LESSONS == ["01_overfitting", "02_dropout", "03_weight_penalties", "04_exploding_vanishing_gradients",
-                       "05_batch_norm", "06_early_stopping", "07_putting_it_together"]
+    assert LESSONS == [
+        "01_overfitting",
+        "02_dropout",
+        "03_weight_penalties",
+        "04_exploding_vanishing_gradients",
+        "05_batch_norm",
+        "06_early_stopping",
+        "07_putting_it_together",
+    ]
 
 
 @pytest.mark.parametrize("stem", ["dashboard", *LESSONS])

@@ -18,8 +18,12 @@ from tests.test_cli import TINY
 
 def train_process(store, *args: str) -> subprocess.Popen:
     """`explorer train` as a user starts it, in its own process."""
-    return subprocess.Popen([sys.executable, "-m", "explorer.cli", "train", *TINY, "--store", str(store), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "explorer.cli", "train", *TINY, "--store", str(store), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_kill_9_of_a_training_process_keeps_its_records_and_marks_it_interrupted(tmp_path):
@@ -40,8 +44,10 @@ def test_kill_9_of_a_training_process_keeps_its_records_and_marks_it_interrupted
 
 def test_three_processes_writing_one_store_lose_nothing(tmp_path):
     path = tmp_path / "runs.sqlite"
-    procs = [train_process(path, "--steps", "150", "--eval-every", "10", "--seed", str(seed), "--threads", "1")
-             for seed in range(3)]
+    procs = [
+        train_process(path, "--steps", "150", "--eval-every", "10", "--seed", str(seed), "--threads", "1")
+        for seed in range(3)
+    ]
     for proc in procs:
         assert proc.wait(120) == 0, proc.stderr.read()
         assert "locked" not in proc.stderr.read()
@@ -83,11 +89,13 @@ def test_a_long_run_loads_thinned_for_charts(tmp_path):
     run_id = store.create_run(tiny().to_dict(), "test")
     records = [{"kind": "start", "config": tiny().to_dict()}]
     for step in range(1, 20_001):
-        records.append({"kind": "step", "step": step, "train_loss": 1.0,
-                        **({"grad_hist": [0] * 4} if step % 10 == 0 else {})})
+        records.append(
+            {"kind": "step", "step": step, "train_loss": 1.0, **({"grad_hist": [0] * 4} if step % 10 == 0 else {})}
+        )
         if step % 25 == 0:
-            records.append({"kind": "eval", "step": step, "val_loss": 2.0, "gap": 0.1, "best_val_loss": 2.0,
-                            "best_step": step})
+            records.append(
+                {"kind": "eval", "step": step, "val_loss": 2.0, "gap": 0.1, "best_val_loss": 2.0, "best_step": step}
+            )
     store.append(run_id, records, 0)
     snap = store.load_snapshot(run_id, max_points=1000)
     assert 900 <= len(snap.steps) <= 1001 and snap.steps[-1]["step"] == 20_000 and snap.steps[0]["step"] <= 20
@@ -152,14 +160,20 @@ def test_a_paused_worker_run_killed_with_its_page_is_interrupted(tmp_path):
         f"    run = LiveRun(store={str(path)!r})\n"
         "    run.start(tiny())\n"
         "    print(run.pid, flush=True)\n"
-        "    time.sleep(600)\n")
-    page = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
+        "    time.sleep(600)\n"
+    )
+    page = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     worker_pid = int(page.stdout.readline())
     store = RunStore(path)
     assert wait_until(lambda: store.runs() and store.runs()[0]["steps"] > 0, timeout=30)
     page.send_signal(signal.SIGKILL)
     page.wait(10)
     from explorer.store import process_alive
+
     assert wait_until(lambda: not process_alive(worker_pid, None), timeout=10)
     assert wait_until(lambda: store.runs()[0]["status"] == "interrupted", timeout=5)

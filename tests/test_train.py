@@ -41,8 +41,9 @@ def test_l1_penalty_gradient_is_lambda_sign_w():
     trainer._apply_pending()
     penalised = gradients(trainer)
     w = trainer.model.rnns[0].weight_hh_l0
-    assert torch.allclose(penalised["rnns.0.weight_hh_l0"] - plain["rnns.0.weight_hh_l0"],
-                          0.001 * torch.sign(w.detach()), atol=1e-7)
+    assert torch.allclose(
+        penalised["rnns.0.weight_hh_l0"] - plain["rnns.0.weight_hh_l0"], 0.001 * torch.sign(w.detach()), atol=1e-7
+    )
 
 
 def test_clipping_by_norm_caps_the_total_norm_and_records_the_true_one():
@@ -83,7 +84,9 @@ def test_a_knob_set_between_steps_is_in_force_from_the_next_step():
     assert steps[5]["batchnorm"] is False and steps[6]["batchnorm"] is True
     events = [r for r in records if r["kind"] == "event" and r["event"] == "knob"]
     assert {(e["step"], e["knob"], e["old"], e["new"]) for e in events} == {
-        (6, "dropout", 0.0, 0.5), (6, "batchnorm", False, True)}
+        (6, "dropout", 0.0, 0.5),
+        (6, "batchnorm", False, True),
+    }
     assert trainer.model.dropout == 0.5 and trainer.model.use_batchnorm
 
 
@@ -124,6 +127,7 @@ def test_same_seed_same_knobs_same_numbers():
     def run(seed):
         records = list(Trainer(tiny(seed=seed, dropout=0.3, weight_drop=0.2, embed_dropout=0.1)).run())
         return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in records if r["kind"] != "start"]
+
     assert run(3) == run(3)
     assert run(3) != run(4)
 
@@ -139,10 +143,28 @@ def test_detail_records_carry_group_norms_and_a_histogram():
 
 def test_every_cell_and_regulariser_trains():
     for cell in ("rnn", "gru", "lstm"):
-        trainer = Trainer(tiny(cell=cell, layers=3, dropout=0.2, dropout_kind="variational", weight_drop=0.3,
-                               embed_dropout=0.1, batchnorm=True, layernorm=True, l2=1e-4, l1=1e-5, clip=1.0,
-                               tie_weights=True, init="orthogonal", optimizer="adamw", weight_decay=0.01,
-                               lr=0.01, steps=40, eval_every=40))
+        trainer = Trainer(
+            tiny(
+                cell=cell,
+                layers=3,
+                dropout=0.2,
+                dropout_kind="variational",
+                weight_drop=0.3,
+                embed_dropout=0.1,
+                batchnorm=True,
+                layernorm=True,
+                l2=1e-4,
+                l1=1e-5,
+                clip=1.0,
+                tie_weights=True,
+                init="orthogonal",
+                optimizer="adamw",
+                weight_decay=0.01,
+                lr=0.01,
+                steps=40,
+                eval_every=40,
+            )
+        )
         records = list(trainer.run())
         losses = [r["train_loss"] for r in records if r["kind"] == "step"]
         assert trainer.stopped_reason == "finished", cell
@@ -152,6 +174,7 @@ def test_every_cell_and_regulariser_trains():
 def test_resolve_device_refuses_missing_cuda():
     from explorer.config import ConfigError
     from explorer.train import resolve_device
+
     if not torch.cuda.is_available():
         try:
             resolve_device("cuda")
