@@ -2,7 +2,7 @@
 at 2 Hz, against the bare Trainer stepping in this process, same model, same torch threads
 (target ≥ 0.97×); and the time to build every chart from a 100k-step in-memory history (target ≤ 150 ms).
 
-    python benchmarks/live_overhead.py [--seconds 20] [--threads 1] [--rounds 2]
+    python benchmarks/live_overhead.py [--seconds 20] [--threads 1] [--rounds 4] [--hz 2] [--no-store]
 
 The two loops alternate in `rounds` blocks (the LiveRun is paused while the bare Trainer runs), each
 getting `seconds` in all, so a busy machine slows both alike. The LiveRun's steps are counted between
@@ -49,17 +49,19 @@ def next_arrival(run: LiveRun, after: int, timeout: float = 30.0) -> tuple[int, 
     raise RuntimeError(f"the LiveRun made no step in {timeout:.0f} s (status {run.status}, error {run.error})")
 
 
-def watched_block(run: LiveRun, seconds: float, build_times: list[float]) -> tuple[int, float]:
+def watched_block(run: LiveRun, seconds: float, build_times: list[float], hz: float = 2.0) -> tuple[int, float]:
     """Resume the run, chart it at 2 Hz for `seconds` the way the Streamlit app sends charts (to_dict
     without Altair's schema check; tests validate the specs), pause it; the steps it made and the time."""
     run.resume()
     first, start = next_arrival(run, run.snapshot().last_step)
     while time.perf_counter() - start < seconds:
         tick = time.perf_counter()
-        for chart in all_charts(run.snapshot()).values():
-            chart.to_dict(validate=False)
-        build_times.append(time.perf_counter() - tick)
-        time.sleep(max(0.0, min(0.5 - (time.perf_counter() - tick), seconds - (time.perf_counter() - start))))
+        if hz:
+            for chart in all_charts(run.snapshot()).values():
+                chart.to_dict(validate=False)
+            build_times.append(time.perf_counter() - tick)
+        period = 1 / hz if hz else seconds
+        time.sleep(max(0.0, min(period - (time.perf_counter() - tick), seconds - (time.perf_counter() - start))))
     last, end = next_arrival(run, run.snapshot().last_step)
     run.pause()
     time.sleep(0.3)  # let the pause land before the bare Trainer has the core
@@ -129,8 +131,10 @@ def synthetic_history(steps: int = 100_000) -> History:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of each loop, in all")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating blocks of each loop")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating blocks of each loop")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both loops (the app gives a run 1)")
+    parser.add_argument("--hz", type=float, default=2.0, help="redraws per second (0: watch without charting)")
+    parser.add_argument("--no-store", action="store_true", help="the LiveRun writes no run store")
     parser.add_argument("--no-history", action="store_true", help="skip the 100k-step history chart timing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -138,7 +142,7 @@ def main() -> None:
     block = args.seconds / args.rounds
 
     with tempfile.TemporaryDirectory(prefix="explorer-bench-") as home:
-        run = LiveRun(config, torch_threads=args.threads, store=f"{home}/runs.sqlite")
+        run = LiveRun(config, torch_threads=args.threads, store=False if args.no_store else f"{home}/runs.sqlite")
         try:
             trainer = Trainer(config, open_ended=True)
             for _ in range(3):
@@ -147,24 +151,32 @@ def main() -> None:
             next_arrival(run, 3)
             run.pause()
             time.sleep(0.3)
-            bare_steps = bare_time = live_steps = live_time = 0.0
-            build_times: list[float] = []
+            bare_blocks, live_blocks, build_times = [], [], []
             for _ in range(args.rounds):
-                steps, elapsed = bare_block(trainer, block)
-                bare_steps, bare_time = bare_steps + steps, bare_time + elapsed
-                steps, elapsed = watched_block(run, block, build_times)
-                live_steps, live_time = live_steps + steps, live_time + elapsed
+                bare_blocks.append(bare_block(trainer, block))
+                live_blocks.append(watched_block(run, block, build_times, args.hz))
         finally:
             run.close()
+    (bare_steps, bare_time), (live_steps, live_time) = map(sum, zip(*bare_blocks)), map(sum, zip(*live_blocks))
     bare, watched = bare_steps / bare_time, live_steps / live_time
     print(
         f"model: {config.cell} {config.layers}×{config.hidden}, batch {config.batch_size}×{config.seq_len}, "
         f"torch threads {args.threads}, {args.rounds} alternating blocks of {block:.0f} s each"
     )
-    print(f"bare Trainer (this process)      : {bare:6.1f} steps/s  ({bare_steps:.0f} steps in {bare_time:.1f} s)")
     print(
-        f"LiveRun worker, charted at 2 Hz  : {watched:6.1f} steps/s  ({live_steps:.0f} steps in {live_time:.1f} s; "
-        f"all charts built+serialised in {statistics.median(build_times) * 1000:.0f} ms median per redraw)"
+        f"bare Trainer (this process)      : {bare:6.1f} steps/s  ({bare_steps:.0f} steps in {bare_time:.1f} s; "
+        f"blocks: {', '.join(f'{n / t:.1f}' for n, t in bare_blocks)})"
+    )
+    charting = (
+        f"all charts built+serialised in {statistics.median(build_times) * 1000:.0f} ms median per redraw"
+        if build_times
+        else "no charting"
+    )
+    print(
+        f"LiveRun worker, charted at {args.hz:g} Hz  : {watched:6.1f} steps/s  ({live_steps:.0f} steps in "
+        f"{live_time:.1f} s; "
+        f"blocks: {', '.join(f'{n / t:.1f}' for n, t in live_blocks)}; {charting}"
+        f"{'; no store' if args.no_store else ''})"
     )
     print(f"ratio LiveRun/bare               : {watched / bare:.3f}  (target ≥ 0.97)")
 

@@ -28,7 +28,7 @@ from typing import Any
 from .config import ExplorerError
 from .history import Snapshot, coalesce_events
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FLUSH_S = 1.0
 ACTIVE = ("running", "paused")
 ENDED = ("finished", "early_stop", "diverged", "stopped", "interrupted", "error")
@@ -48,6 +48,17 @@ MIGRATIONS = {  # version -> SQL that brings the previous version to it
         run_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, step INTEGER NOT NULL,
         detail INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
     CREATE INDEX records_by_kind ON records (run_id, kind, step);
+    """,
+    # A rowid table: its index scans read only the rows they keep (WITHOUT ROWID re-read the table for
+    # every index entry, so a 100k-step run took 334 ms to chart instead of 84).
+    2: """
+    CREATE TABLE records_v2 (
+        run_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, step INTEGER NOT NULL,
+        detail INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+    INSERT INTO records_v2 SELECT run_id, seq, kind, step, detail, data FROM records;
+    DROP TABLE records;
+    ALTER TABLE records_v2 RENAME TO records;
+    CREATE INDEX records_by_kind ON records (run_id, kind, step, detail);
     """,
 }
 
@@ -297,7 +308,7 @@ class RunStore:
         run_id = summary["id"]
         with self._lock:
             start = self._db.execute(
-                "SELECT data FROM records WHERE run_id = ? AND kind = 'start' ORDER BY seq LIMIT 1", (run_id,)
+                "SELECT data FROM records WHERE run_id = ? AND kind = 'start' ORDER BY step, seq LIMIT 1", (run_id,)
             ).fetchone()
             steps = self._thinned(run_id, "step", max_points, detail_only=False)
             details = self._thinned(run_id, "step", max_points // 5, detail_only=True)
@@ -305,7 +316,7 @@ class RunStore:
             events = [
                 json.loads(row[0])
                 for row in self._db.execute(
-                    "SELECT data FROM records WHERE run_id = ? AND kind = 'event' ORDER BY seq", (run_id,)
+                    "SELECT data FROM records WHERE run_id = ? AND kind = 'event' ORDER BY step, seq", (run_id,)
                 )
             ]
         return Snapshot(
@@ -320,13 +331,16 @@ class RunStore:
         if not count:
             return []
         stride = max(1, math.ceil(count / max(1, n)))
-        if stride > 1:  # records are numbered densely by step: keep every stride-th, and always the last
-            spacing = max(1, round(last / count))
-            stride *= spacing
+        # Records come every `spacing` steps: keep every stride-th, and always the last. The plain step series
+        # takes the steps just after a multiple, which are never the (large) detail records.
+        offset = 0
+        if stride > 1:
+            stride *= max(1, round(last / count))
+            offset = 0 if detail_only or kind != "step" else 1
         rows = self._db.execute(
-            f"SELECT data FROM records WHERE run_id = ? AND kind = ?{detail} AND (step % ? = 0 OR step = ?) "
+            f"SELECT data FROM records WHERE run_id = ? AND kind = ?{detail} AND (step % ? = ? OR step = ?) "
             f"ORDER BY step",
-            (run_id, kind, stride, last),
+            (run_id, kind, stride, offset, last),
         ).fetchall()
         return [json.loads(row[0]) for row in rows]
 

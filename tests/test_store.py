@@ -84,6 +84,28 @@ def test_the_schema_is_versioned_and_a_newer_file_is_refused(tmp_path):
         RunStore(path)
 
 
+def test_an_older_store_is_migrated_with_its_runs(tmp_path):
+    from explorer.store import MIGRATIONS
+
+    path = tmp_path / "runs.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[1] + ";PRAGMA user_version = 1;")
+    db.execute(
+        "INSERT INTO runs (id, name, created, updated, status, source, config) VALUES ('abc', 'old', 1, 1, "
+        "'finished', 'cli', '{}')"
+    )
+    db.executemany(
+        "INSERT INTO records VALUES ('abc', ?, 'step', ?, 0, ?)",
+        [(i, i + 1, json.dumps({"kind": "step", "step": i + 1})) for i in range(5)],
+    )
+    db.commit()
+    db.close()
+    store = RunStore(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert [r["step"] for r in store.records("abc")] == [1, 2, 3, 4, 5]
+    assert store.run("abc")["name"] == "old"
+
+
 def test_a_long_run_loads_thinned_for_charts(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     run_id = store.create_run(tiny().to_dict(), "test")
