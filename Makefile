@@ -23,4 +23,6 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/live_overhead.py
+	$(BIN)/python benchmarks/workers.py
+	$(BIN)/python benchmarks/store_load.py
 	$(BIN)/python benchmarks/presets_demo.py

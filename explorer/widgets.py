@@ -479,11 +479,12 @@ class Dashboard(W.VBox):
         shown = self._shown
         while not self._closed.is_set():
             self._wake.clear()
+            status = self.session.run.status  # read BEFORE drawing: a run that ends mid-draw is drawn again
             try:
                 shown = self._refresh(shown)
             except Exception as err:  # noqa: BLE001 - the pump must survive a bad redraw and say so
                 self.pump_error = f"{type(err).__name__}: {err}"
-            moving = self.session.run.status == "running" or time.monotonic() < self._busy_until
+            moving = status == "running" or time.monotonic() < self._busy_until
             self._wake.wait(self._period if moving else None)  # idle: sleep until a button or knob moves
 
     def _refresh(self, shown: tuple | None) -> tuple:
