@@ -8,6 +8,7 @@ imported) waits for the next Train, so pressing it does not wait for `import tor
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,26 +47,36 @@ class LiveRun:
         self.saved: OrderedDict[str, Snapshot] = OrderedDict()
         self._worker: Worker | None = None  # the current run's
         self._warm: Future | None = None  # a Worker getting ready for the next start
+        self._viewer_gone = False
+        self._viewer_lock = threading.Lock()
         self._warm_up()
 
     def _warm_up(self) -> None:
         """Start the next run's worker in the background (the first one in a process also starts the
         forkserver, about 2 s), so the page never waits for it unless Train is pressed at once."""
         if self._warm is None:
-            self._warm = _STARTER.submit(Worker, self.store_path)
+            self._warm = _STARTER.submit(Worker, self.store_path, self._viewer_here)
 
     def _take_warm(self) -> Worker:
         self._warm_up()
         worker, self._warm = self._warm.result(), None
-        return worker if worker.alive else Worker(self.store_path)
+        return worker if worker.ready else Worker(self.store_path, self._viewer_here)
+
+    def _viewer_here(self) -> bool:
+        """Both workers' watchdog: asks the front end's once a second, and once it says the viewer left,
+        every worker of this run stops (the warm one and a finished run's too)."""
+        with self._viewer_lock:
+            if not self._viewer_gone and self.watchdog is not None and not self.watchdog():
+                self._viewer_gone = True
+            return not self._viewer_gone
 
     # ------------------------------------------------------------------------------------ control
     def start(self, config: Config | None = None, paused: bool = False) -> None:
         """A fresh run from `config` (or the current one); `paused` holds it at step 0. Raises
         ExplorerError for bad setup, leaving the current run untouched."""
         config = (config or self.config).validate()
+        self._viewer_gone = False  # someone pressed a button: a viewer is here
         worker = self._take_warm()
-        worker.watchdog = self.watchdog
         meta = {
             "threads": self.torch_threads,
             "source": self.source,

@@ -219,12 +219,14 @@ class RunStore:
                 (time.time(), *summary.values(), *([status] if status else []), run_id),
             )
 
-    def set_status(self, run_id: str, status: str, message: str | None = None) -> None:
+    def set_status(self, run_id: str, status: str, message: str | None = None, only_if_active: bool = False) -> None:
+        """`only_if_active`: leave a run alone that has already ended (an ending must not overwrite another)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
+        active = f" AND status IN {ACTIVE}" if only_if_active else ""
         with self._lock:
             self._db.execute(
-                "UPDATE runs SET status = ?, message = COALESCE(?, message), updated = ? WHERE id = ?",
+                f"UPDATE runs SET status = ?, message = COALESCE(?, message), updated = ? WHERE id = ?{active}",
                 (status, message, time.time(), run_id),
             )
 

@@ -89,17 +89,21 @@ def describe_exit(code: int | None) -> str:
 class Worker:
     """One child process and its run: start it, steer it, read its records into `history`."""
 
-    def __init__(self, store_path: str | None = None):
+    def __init__(self, store_path: str | None = None, watchdog: Callable[[], bool] | None = None):
+        """`watchdog` is called about once a second; once it says False (the viewer left) this worker
+        stops, whatever its run is doing: a finished run or a warm worker still holds a process."""
         self.store_path = store_path
         self.history = History()
         self.status = "idle"  # idle | running | paused | finished | early_stop | diverged | stopped | error
         self.error: str | None = None
         self.run_id: str | None = None
         self.device = ""
-        self.watchdog: Callable[[], bool] | None = None  # False once the viewer left: the run stops
+        self.watchdog = watchdog
         self._started = threading.Event()
         self._start_error: str | None = None
         self._stopping = False
+        self._stop_lock = threading.Lock()
+        self._closed = False  # the child has gone and the reader has finished
         self._send_lock = threading.Lock()
         self._samples: dict[int, list] = {}
         self._sample_ids = itertools.count()
@@ -127,29 +131,37 @@ class Worker:
             raise ExplorerError("the training process did not start in time; try again")
         if self._start_error:
             raise ExplorerError(self._start_error)
+        if self.status == "idle":  # the child ended (a viewer watchdog stopped it) before it took the run
+            raise ExplorerError("the training process ended before the run started; press Train again")
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Always ends the run: asked nicely first, then terminated, then killed."""
-        self._stopping = True
-        self.send("stop")
-        self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(2.0)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self._mark_stopped()
+        """Always ends the run: asked nicely first, then terminated, then killed. Once, whoever asks: a
+        second caller waits for the first to finish."""
+        with self._stop_lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self.send("stop")
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(2.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            self._mark_stopped()
 
     def _mark_stopped(self) -> None:
         if self.status in ACTIVE:
             self.status = "stopped"
-            if self.run_id and self.store_path:
-                _store(self.store_path).set_status(self.run_id, "stopped")
+            if self.run_id and self.store_path:  # only if the child's last word (finished, ...) is not there yet
+                _store(self.store_path).set_status(self.run_id, "stopped", only_if_active=True)
 
     def sample(self, timeout: float = 60.0, **kwargs) -> str:
         request = next(self._sample_ids)
         waiter = self._samples[request] = [threading.Event(), None, None]
+        if self._closed:
+            raise ExplorerError("the training process has ended: press Reset for a fresh model")
         self.send("sample", request, kwargs)
         if not waiter[0].wait(timeout):
             self._samples.pop(request, None)
@@ -162,6 +174,11 @@ class Worker:
     @property
     def alive(self) -> bool:
         return self.process.is_alive()
+
+    @property
+    def ready(self) -> bool:
+        """Can take a run: alive, and not on its way out (a viewer watchdog may be stopping it)."""
+        return self.process.is_alive() and not self._stopping and not self._closed
 
     # ------------------------------------------------------------------------------------ reading
     def _read(self) -> None:
@@ -178,7 +195,7 @@ class Worker:
                 self._dispatch(message)
             if self.watchdog and time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + WATCH_S
-                if self.status in ACTIVE and not self.watchdog():
+                if not self._stopping and not self.watchdog():
                     threading.Thread(target=self.stop, daemon=True).start()
         self._ended()
 
@@ -218,7 +235,8 @@ class Worker:
                 )
             self.status = "error"
             if self.run_id and self.store_path:
-                _store(self.store_path).set_status(self.run_id, "error", self.error)
+                _store(self.store_path).set_status(self.run_id, "error", self.error, only_if_active=True)
+        self._closed = True
         self._started.set()
         for waiter in list(self._samples.values()):
             waiter[2] = "the training process has ended"
@@ -338,6 +356,12 @@ class _Child:
                 self.send("sample", message[1], None, "no model yet: press Train first")
         elif kind == "knobs":
             self.trainer.set_knobs(**message[1])
+        elif (
+            kind in ("pause", "resume", "step")
+            and self.trainer.done
+            or (kind == "continue" and self.trainer.stopped_reason == "diverged")
+        ):
+            self.send("status", self.status)  # the run ended before this arrived: put the page right
         elif kind == "pause":
             self.paused = True
             self.set_status("paused")

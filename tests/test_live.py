@@ -194,6 +194,25 @@ def test_the_watchdog_stops_a_run_whose_viewer_left(store_path):
         live.close()
 
 
+def test_when_the_viewer_leaves_a_finished_run_and_the_warm_worker_stop_too(store_path):
+    viewer_here = threading.Event()
+    viewer_here.set()
+    live = LiveRun(torch_threads=1, watchdog=viewer_here.is_set, store=store_path, open_ended=False)
+    try:
+        live.start(tiny(steps=5))
+        assert wait_until(lambda: live.status == "finished")
+        warm = live._warm.result()  # the worker waiting for the next Train
+        pids = [live.pid, warm.process.pid]
+        viewer_here.clear()
+        assert wait_until(lambda: not any(process_alive(pid, None) for pid in pids), timeout=5)
+        assert live.status == "finished" and RunStore(store_path).run(live.run_id)["status"] == "finished"
+        viewer_here.set()  # the viewer is back and presses Train: a fresh worker takes it
+        live.start(tiny(steps=5))
+        assert wait_until(lambda: live.status == "finished")
+    finally:
+        live.close()
+
+
 def test_bad_setup_raises_and_leaves_the_current_run_alone(run, tmp_path):
     run.start(tiny(steps=100_000))
     assert wait_until(lambda: run.snapshot().last_step >= 2)
@@ -211,6 +230,10 @@ def test_a_crashed_worker_is_one_line_and_the_run_is_in_the_store(run, store_pat
     os.kill(run.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     assert wait_until(lambda: run.status == "error", timeout=5)
     assert "ended unexpectedly (signal 9" in run.error and "\n" not in run.error
+    began = time.monotonic()
+    with pytest.raises(ExplorerError, match="has ended"):
+        run.sample(length=5)  # at once, not after a time-out
+    assert time.monotonic() - began < 1.0
     stored = RunStore(store_path).run(run.run_id)
     assert stored["status"] == "error" and stored["steps"] >= 1
     run.start(tiny(steps=100_000))  # the page stays usable
