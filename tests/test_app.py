@@ -162,6 +162,7 @@ def test_a_live_knob_changes_the_running_model_without_a_restart(app):
 def test_every_live_knob_reaches_the_running_model(app):
     train(app)
     run = the_run(app)
+    run_id = run.run_id
     wanted = {}
     for control in LIVE_CONTROLS:
         value = control.hi if control.name == "early_stop" else another(control, widget(app, control.name).value)
@@ -174,7 +175,9 @@ def test_every_live_knob_reaches_the_running_model(app):
 
     assert wait_until(lambda: changed().keys() >= wanted.keys(), 30), changed()
     assert changed() == wanted
-    assert run.status == "running" and run.snapshot().steps[0]["step"] == 1
+    # the same run took them all (with patience switched on it may since have stopped early: that is its right)
+    assert run.run_id == run_id and run.snapshot().steps[0]["step"] == 1
+    assert run.status in ("running", "early_stop")
 
 
 def test_setup_waits_for_reset_then_builds_the_new_model(app):
