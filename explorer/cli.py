@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import KNOBS, Config, ConfigError, ExplorerError, format_value, parse_assignment
+from .config import KNOBS, Config, ConfigError, ExplorerError, format_value, parse_assignment, plural
 from .export import history_csv
 from .history import snapshot_of
 from .presets import PRESETS, preset_config
@@ -331,11 +331,11 @@ def command_runs(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
     elif action == "rm":
         ids = [store.run(run_id)["id"] for run_id in args.ids]  # every id checked before anything goes
-        print(f"removed {store.remove(ids)} run{'s' * (len(ids) != 1)}")
+        print(f"removed {plural(store.remove(ids), 'run')}")
     elif action == "prune":
         statuses = ENDED if args.all else tuple(s for s in ENDED if s not in ("finished", "early_stop"))
         removed = store.prune(statuses, older_than_s=args.older_than * 86400)
-        print(f"removed {len(removed)} run{'s' * (len(removed) != 1)}")
+        print(f"removed {plural(len(removed), 'run')}")
     return 0
 
 

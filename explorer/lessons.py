@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .config import Config
+from .config import Config, plural
 from .history import History, Snapshot
 from .store import RunStore, recording
 from .train import Trainer
@@ -49,7 +49,7 @@ class Progress:
     @property
     def text(self) -> str:
         if self.done:
-            return f"{self.runs} run{'s' * (self.runs != 1)} done in {self.seconds:.0f} s."
+            return f"{plural(self.runs, 'run')} done in {self.seconds:.0f} s."
         return f"Run {self.run}/{self.runs} {self.name}: step {self.step:,} of {self.steps:,}"
 
 
