@@ -15,7 +15,7 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import charts
-from explorer.config import KNOBS
+from explorer.config import KNOBS, format_value
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
 from explorer.data import MAX_UPLOAD_BYTES
 from explorer.export import chart_to_png, history_csv
@@ -77,17 +77,13 @@ def file_uploaded() -> None:
 
 
 # ------------------------------------------------------------------------------ sidebar
-def fmt(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def widget(c) -> None:
     kind = KNOBS[c.name].kind
     common = dict(key=c.name, help=c.help, on_change=knobs_moved, disabled=not session.movable(c.name))
     if c.kind == "slider":
         st.slider(c.label, kind(c.lo), kind(c.hi), step=kind(c.step), **common)
     elif c.kind == "choice_slider":
-        st.select_slider(c.label, c.options, format_func=fmt, **common)
+        st.select_slider(c.label, c.options, format_func=format_value, **common)
     elif c.kind == "select":
         st.radio(c.label, c.options, horizontal=True, **common)
     elif c.kind == "toggle":

@@ -230,11 +230,6 @@ class RunStore:
                 (status, message, time.time(), run_id),
             )
 
-    def adopt(self, run_id: str, pid: int) -> None:
-        """A run now trained by another process (a worker took it over): its liveness follows that pid."""
-        with self._lock:
-            self._db.execute("UPDATE runs SET pid = ?, pid_start = ? WHERE id = ?", (pid, process_start(pid), run_id))
-
     def remove(self, run_ids: Iterable[str]) -> int:
         ids = list(run_ids)
         with self._lock, self._transaction():

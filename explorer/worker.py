@@ -159,8 +159,9 @@ class Worker:
 
     def sample(self, timeout: float = 60.0, **kwargs) -> str:
         request = next(self._sample_ids)
-        waiter = self._samples[request] = [threading.Event(), None, None]
+        waiter = self._samples[request] = [threading.Event(), None, None]  # before the check: _ended wakes it
         if self._closed:
+            self._samples.pop(request, None)
             raise ExplorerError("the training process has ended: press Reset for a fresh model")
         self.send("sample", request, kwargs)
         if not waiter[0].wait(timeout):
