@@ -23,6 +23,8 @@ from .history import snapshot_of
 from .presets import PRESETS, preset_config
 from .sample import generate
 from .store import ENDED, HOST, RunStore, recording
+from .summary import summarize, sweeps
+from .sweep import MAX_TRIALS, SweepError, grid_plan, parse_grid, parse_seeds, pending_trials, run_sweep
 from .train import Trainer
 
 
@@ -47,6 +49,30 @@ def _add_store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """Every knob as a flag, --preset and --at: the run's configuration (train) or a sweep's base."""
+    for name, knob in KNOBS.items():  # every knob is a flag; values are parsed and checked by Config
+        flag = "--" + name.replace("_", "-")
+        if knob.kind is bool:
+            parser.add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=_knob_help(name)
+            )
+        else:
+            metavar = "PATIENCE" if name == "early_stop" else name.upper()
+            parser.add_argument(
+                flag, dest=name, default=None, metavar=metavar, help=_knob_help(name), choices=knob.choices or None
+            )
+    parser.add_argument("--preset", help="start from a preset (see `explorer presets`); other flags override it")
+    parser.add_argument(
+        "--at",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("STEP", "KNOB=VALUE"),
+        help="change a live knob from STEP on, in the same run (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="explorer", description="Train small RNN language models and watch regularisation work.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -56,26 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train headless; every run goes to the run store",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for name, knob in KNOBS.items():  # every knob is a flag; values are parsed and checked by Config
-        flag = "--" + name.replace("_", "-")
-        if knob.kind is bool:
-            train.add_argument(
-                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=_knob_help(name)
-            )
-        else:
-            metavar = "PATIENCE" if name == "early_stop" else name.upper()
-            train.add_argument(
-                flag, dest=name, default=None, metavar=metavar, help=_knob_help(name), choices=knob.choices or None
-            )
-    train.add_argument("--preset", help="start from a preset (see `explorer presets`); other flags override it")
-    train.add_argument(
-        "--at",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("STEP", "KNOB=VALUE"),
-        help="change a live knob from STEP on, in the same run (repeatable)",
-    )
+    _add_config_options(train)
     train.add_argument(
         "--metrics-out", metavar="FILE.jsonl", help="also write every record as JSON Lines ('-' = stdout)"
     )
@@ -100,6 +107,44 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="cpu")
 
     commands.add_parser("presets", help="list the presets, one lesson each")
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="train a grid of knob values × seeds in parallel; every trial a run in the store",
+        description="Every `explorer train` option sets the base configuration the grid varies. Running the "
+        "same command again resumes: finished trials are skipped.",
+    )
+    _add_config_options(sweep)
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KNOB=V1,V2",
+        help="values of one knob, live or setup (repeatable: the grid is every combination)",
+    )
+    sweep.add_argument("--seeds", default="3", help="a count from --seed (5) or a list (0,3,7); default 3")
+    sweep.add_argument("--name", help="the sweep's name in the store (default: made from the preset and grid)")
+    sweep.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    sweep.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the trials on Ray: auto (the running cluster), HOST:PORT, or local (start one here)",
+    )
+    sweep.add_argument(
+        "--max-trials", type=int, default=MAX_TRIALS, help=f"refuse bigger sweeps (default {MAX_TRIALS})"
+    )
+    sweep.add_argument("--json", action="store_true", help="print the summary as JSON when done")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    sweep_actions = sweep.add_subparsers(dest="sweep_command", parser_class=Parser)
+    sweep_show = sweep_actions.add_parser("show", help="a sweep's summary: per-arm intervals, paired comparisons")
+    sweep_show.add_argument("sweep_name", metavar="NAME")
+    sweep_show.add_argument("--json", action="store_true", help="an object with name, trials, arms, comparisons")
+    sweep_list = sweep_actions.add_parser("list", help="the sweeps in the store")
+    sweep_rm = sweep_actions.add_parser("rm", help="remove a sweep's runs")
+    sweep_rm.add_argument("sweep_name", metavar="NAME")
+    _add_store_option(sweep)
+    for sub in (sweep_show, sweep_list, sweep_rm):
+        _add_store_option(sub)
 
     runs = commands.add_parser("runs", help="list the runs in the store (CLI, app, notebooks alike)")
     _add_store_option(runs)
@@ -159,13 +204,13 @@ class _Lines:
         self.stream.flush()
 
 
-def progress_bar(total: int, enabled: bool) -> tqdm:
+def progress_bar(total: int, enabled: bool, unit: str = "step") -> tqdm:
     """A bar with an ETA on a terminal; a plain line every 5 s in a log (CI, nohup)."""
     tty = sys.stderr.isatty()
     return tqdm(
         total=total,
         disable=not enabled,
-        unit="step",
+        unit=unit,
         file=sys.stderr if tty else _Lines(sys.stderr),
         mininterval=0.25 if tty else 5.0,
         dynamic_ncols=tty,
@@ -239,6 +284,57 @@ def command_train(args: argparse.Namespace) -> int:
     if args.save:
         save_checkpoint(args.save, trainer.model, trainer.corpus.vocab, config, trainer.step_count)
     return 0
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    store = RunStore(args.store)
+    action = args.sweep_command
+    if action == "show":
+        summary = summarize(store, args.sweep_name)
+        if not summary.trials:
+            raise SweepError(f"no sweep {args.sweep_name!r} in {store.path} (see `explorer sweep list`)")
+        print(json.dumps(summary.to_json(), indent=1) if args.json else summary.table())
+        return 0
+    if action == "list":
+        found = sweeps(store)
+        for entry in found:
+            print(f"{entry['name']}  {entry['finished']}/{plural(entry['trials'], 'trial')} finished")
+        if not found:
+            print(f"no sweeps yet in {store.path}")
+        return 0
+    if action == "rm":
+        ids = [run["id"] for run in store.runs(sweep=args.sweep_name)]
+        if not ids:
+            raise SweepError(f"no sweep {args.sweep_name!r} in {store.path}")
+        print(f"removed {plural(store.remove(ids), 'run')}")
+        return 0
+    base = config_from_args(args)
+    grid = parse_grid(args.grid)
+    if not grid:
+        raise SweepError("give at least one --grid KNOB=V1,V2 (e.g. --grid dropout=0,0.5)")
+    name = args.name or "-".join([args.preset or "sweep", *grid])
+    schedule = parse_schedule(args.at)
+    plan = grid_plan(name, base, grid, parse_seeds(args.seeds, base.seed), schedule).check(args.max_trials)
+    todo, skipped = pending_trials(plan, store)
+    if skipped and not args.quiet:
+        sys.stderr.write(f"sweep {name!r}: {skipped} of {plural(len(plan.trials), 'trial')} already done\n")
+    bar = None
+
+    def show(progress) -> None:  # the bar appears once the trials start (a bad Ray address fails first)
+        nonlocal bar
+        if bar is None:
+            bar = progress_bar(len(todo), not args.quiet and bool(todo), unit="trial")
+        bar.n = progress.done + progress.failed
+        bar.set_postfix(running=progress.running, left=progress.left, failed=progress.failed)
+
+    try:
+        final = run_sweep(plan, store, args.workers, args.ray, show, max_trials=args.max_trials)
+    finally:
+        if bar is not None:
+            bar.close()
+    summary = summarize(store, name)
+    print(json.dumps(summary.to_json(), indent=1) if args.json else summary.table())
+    return 1 if final.failed else 0
 
 
 def command_sample(args: argparse.Namespace) -> int:
@@ -341,9 +437,13 @@ def command_runs(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": command_train, "sample": command_sample, "presets": command_presets, "runs": command_runs}[
-        args.command
-    ]
+    handler = {
+        "train": command_train,
+        "sweep": command_sweep,
+        "sample": command_sample,
+        "presets": command_presets,
+        "runs": command_runs,
+    }[args.command]
     try:
         return handler(args)
     except ExplorerError as err:

@@ -12,6 +12,7 @@ import torch  # noqa: E402
 
 from .config import Config  # noqa: E402
 from .data import Corpus  # noqa: E402
+from .sweep import run_trial  # noqa: E402, F401 - a sweep trial's code too
 from .worker import serve  # noqa: E402, F401 - the worker's code, imported before any fork
 
 torch.optim.Adam([torch.zeros(1, requires_grad=True)])

@@ -28,7 +28,7 @@ from typing import Any
 from .config import ExplorerError
 from .history import Snapshot, coalesce_events
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FLUSH_S = 1.0
 ACTIVE = ("running", "paused")
 ENDED = ("finished", "early_stop", "diverged", "stopped", "interrupted", "error")
@@ -59,6 +59,12 @@ MIGRATIONS = {  # version -> SQL that brings the previous version to it
     DROP TABLE records;
     ALTER TABLE records_v2 RENAME TO records;
     CREATE INDEX records_by_kind ON records (run_id, kind, step, detail);
+    """,
+    # A sweep's trial says which arm it belongs to (label, knobs, schedule): arms that differ only by a
+    # knob moved mid-run cannot be told apart from their configs.
+    3: """
+    ALTER TABLE runs ADD COLUMN arm TEXT;
+    CREATE INDEX runs_by_sweep ON runs (sweep);
     """,
 }
 
@@ -162,6 +168,7 @@ class RunStore:
         class_name: str | None = None,
         status: str = "running",
         pid: int | None = None,
+        arm: dict | None = None,
     ) -> str:
         run_id = uuid.uuid4().hex[:10]
         pid = pid or os.getpid()
@@ -170,7 +177,7 @@ class RunStore:
         with self._lock:
             self._db.execute(
                 "INSERT INTO runs (id, name, created, updated, status, source, owner, host, pid, pid_start, "
-                "parent_id, branch_step, sweep, class_name, config) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "parent_id, branch_step, sweep, class_name, config, arm) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     name,
@@ -187,6 +194,7 @@ class RunStore:
                     sweep,
                     class_name,
                     json.dumps(config, sort_keys=True),
+                    None if arm is None else json.dumps(arm, sort_keys=True),
                 ),
             )
         return run_id
@@ -299,6 +307,23 @@ class RunStore:
         kept = {id(e) for e in coalesce_events([r for r in records if r["kind"] == "event"])}
         return (r for r in records if r["kind"] != "event" or id(r) in kept)
 
+    def evals(self, run_ids: Iterable[str]) -> dict[str, list[dict]]:
+        """Every evaluation record of these runs, in step order: the curves a sweep's statistics need,
+        in one query rather than a snapshot each."""
+        ids = list(run_ids)
+        out: dict[str, list[dict]] = {run_id: [] for run_id in ids}
+        with self._lock:
+            for start in range(0, len(ids), 500):  # SQLite's limit on parameters
+                chunk = ids[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT run_id, data FROM records WHERE kind = 'eval' AND run_id IN ({','.join('?' * len(chunk))})"
+                    " ORDER BY run_id, step",
+                    chunk,
+                ).fetchall()
+                for run_id, data in rows:
+                    out[run_id].append(json.loads(data))
+        return out
+
     def load_snapshot(self, run_id: str, max_points: int = 2000) -> Snapshot:
         """A run as the charts want it: thinned in SQL to about `max_points` records per series."""
         summary = self.run(run_id)
@@ -348,6 +373,7 @@ def _finite(value: float) -> float | None:
 
 def _summary(row: dict) -> dict:
     row["config"] = json.loads(row["config"])
+    row["arm"] = json.loads(row["arm"]) if row.get("arm") else None
     return row
 
 

@@ -69,7 +69,7 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
-_CTX = _context()
+CONTEXT = _context()
 _WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
 
 
@@ -107,8 +107,10 @@ class Worker:
         self._send_lock = threading.Lock()
         self._samples: dict[int, list] = {}
         self._sample_ids = itertools.count()
-        self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=serve, args=(child, os.getpid(), store_path), daemon=True, name=WORKER_NAME)
+        self.conn, child = CONTEXT.Pipe()
+        self.process = CONTEXT.Process(
+            target=serve, args=(child, os.getpid(), store_path), daemon=True, name=WORKER_NAME
+        )
         self.process.start()
         child.close()
         _WORKERS.add(self)
@@ -263,12 +265,13 @@ class _Stop(Exception):
 
 def serve(conn, page_pid: int, store_path: str | None) -> None:
     """The child's main: one run, steered by the page until it says stop or goes away."""
-    threading.Thread(target=_exit_with_page, args=(page_pid, store_path), daemon=True).start()
+    threading.Thread(target=exit_with_page, args=(page_pid, store_path), daemon=True).start()
     _Child(conn, store_path).serve()
 
 
-def _exit_with_page(page_pid: int, store_path: str | None) -> None:
-    """Die with the page (a killed server or kernel leaves no orphan), marking the run interrupted."""
+def exit_with_page(page_pid: int, store_path: str | None) -> None:
+    """Die with the page (a killed server or kernel leaves no orphan), marking the run interrupted.
+    Also the guard of a sweep's trial processes, which die with their sweep."""
     while process_alive(page_pid, None):
         time.sleep(0.5)
     if store_path:
