@@ -36,8 +36,10 @@ from dataclasses import dataclass
 import altair as alt
 import numpy as np
 
-from .config import format_value
+from .config import format_value, plural
 from .history import Snapshot
+from .summary import METRICS, SweepSummary
+from .train import perplexity
 
 WIDTH, HEIGHT = 640, 380  # plot area; 380 keeps the gap chart whole on 1024×768 below a 150 px page header
 MAX_POINTS = 300  # points per curve after thinning
@@ -1003,6 +1005,254 @@ def comparison_chart(
     )
 
 
+# --------------------------------------------------------------------------- over seeds: a sweep's summary
+def _arm_colours(n: int) -> list[str]:
+    return [PALETTE[i % 7] for i in range(n)]  # Okabe–Ito without yellow and grey (too faint for a band)
+
+
+def variance_band_chart(
+    summary: SweepSummary,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    projector: bool = False,
+    show_train: bool = False,
+) -> alt.TopLevelMixin:
+    """Each arm's mean validation curve over its seeds with the 95 % interval as a band (training loss in
+    eval mode dashed, optional): where two bands overlap, the seeds cannot tell the arms apart there."""
+    title = "Validation loss over seeds: mean and 95 % interval"
+    arms = [arm for arm in summary.arms if arm.runs]
+    if not arms:
+        return _placeholder(
+            title, "No finished trial yet — the bands fill in as seeds finish", width, height, projector
+        )
+    labels = [f"{arm.label} ({plural(len(arm.runs), 'seed')})" for arm in arms]
+    columns: dict[str, list] = {"step": [], "mean": [], "lo": [], "hi": [], "series": [], "curve": []}
+    for arm, label in zip(arms, labels):
+        for key, curve in (("val_loss", "validation"), ("train_eval_loss", "training")):
+            if curve == "training" and not show_train:
+                continue
+            b = arm.band(key)
+            keep = _bucket_starts(b.step, MAX_POINTS // max(1, len(arms)))
+            columns["step"].append(b.step[keep])
+            columns["mean"].append(b.mean[keep])
+            columns["lo"].append(b.lo[keep])
+            columns["hi"].append(b.hi[keep])
+            columns["series"] += [label] * len(keep)
+            columns["curve"] += [curve] * len(keep)
+    means = np.concatenate(columns["mean"])
+    bounds = np.concatenate([np.concatenate(columns["lo"]), np.concatenate(columns["hi"]), means])
+    legend, band_bottom = _inside_legend(labels, fonts(projector), width, 4)
+    rows = _rows(
+        step=np.concatenate(columns["step"]),
+        mean=means,
+        lo=np.concatenate(columns["lo"]),
+        hi=np.concatenate(columns["hi"]),
+        series=columns["series"],
+        curve=columns["curve"],
+    )
+    colour = _series_colour(labels, _arm_colours(len(labels)), legend)
+    y_scale = _y_scale(bounds, room=_band_room(band_bottom, height))
+    return alt.LayerChart(
+        {"values": rows},
+        layer=[
+            _unit(
+                {"type": "area", "opacity": 0.22},
+                y=alt.Y("lo:Q", title="validation " + LOSS_TITLE, scale=y_scale),
+                y2=alt.Y2("hi:Q"),
+                color=colour,
+                detail=alt.Detail("curve:N"),
+            ),
+            _unit(
+                {"type": "line", "strokeWidth": 2.6},
+                y=alt.Y("mean:Q", scale=y_scale),
+                color=colour,
+                strokeDash=alt.StrokeDash(
+                    "curve:N",
+                    legend=None,
+                    scale={"domain": ["validation", "training"], "range": [[1, 0], [6, 4]]},
+                ),
+            ),
+        ],
+        title=_title(
+            title,
+            "Each arm's seeds share nothing but the knobs in the legend; the band is where the mean would be "
+            "in 95 of 100 repeats of this many seeds." + (" Dashed: training loss (eval mode)." if show_train else ""),
+            width=width,
+            projector=projector,
+        ),
+        width=width,
+        height=height,
+        encoding={"x": _step_x()},
+        config=vega_config(projector),
+    )
+
+
+def paired_difference_chart(
+    summary: SweepSummary,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    projector: bool = False,
+    metric: str = "best_val_loss",
+) -> alt.TopLevelMixin:
+    """Every arm against the first, seed by seed: one dot per seed (its difference), the 95 % interval as a
+    bar, the mean as a tick, zero marked. A bar that crosses zero: not distinguishable from seed noise."""
+    name = METRICS[metric]
+    title = f"Paired differences: {name}"
+    comparisons = [(a, b, p) for a, b, p in summary.comparisons(metric) if p.seeds]
+    if not comparisons:
+        return _placeholder(
+            title, "Needs two arms with a seed finished in both", width=width, height=height, projector=projector
+        )
+    base = comparisons[0][0].label
+    labels = [b.label for _, b, _ in comparisons]
+    dots = [
+        {"arm": b.label, "difference": d, "seed": f"seed {s}"}
+        for _, b, p in comparisons
+        for s, d in zip(p.seeds, p.differences)
+    ]
+    bars = _rows(
+        arm=labels,
+        lo=np.array([p.interval.lo for _, _, p in comparisons]),
+        hi=np.array([p.interval.hi for _, _, p in comparisons]),
+        mean=np.array([p.interval.mean for _, _, p in comparisons]),
+    )
+    f = fonts(projector)
+    values = [d["difference"] for d in dots] + [v for r in bars for v in (r["lo"], r["hi"]) if v is not None] + [0.0]
+    span = (max(values) - min(values)) or 1.0
+    x_scale = {"domain": [min(values) - 0.08 * span, max(values) + 0.08 * span], "nice": False, "zero": False}
+    x_title = f"{name} minus {base}'s (nats); left of 0 = lower"
+    x = alt.X("difference:Q", title=x_title, scale=x_scale)
+    y = alt.Y("arm:N", title=None, sort=labels, axis={"labelLimit": max(120, width // 3)})
+    sentences = [f"{b.label}: {p.sentence(name)}" for _, b, p in comparisons[:3]]
+    return alt.LayerChart(
+        layer=[
+            _unit(
+                {"type": "rule", "strokeWidth": max(6, f["tick"] // 2), "color": SKY, "opacity": 0.8},
+                bars,
+                x=alt.X("lo:Q", scale=x_scale, title=x_title),
+                x2=alt.X2("hi:Q"),
+                y=y,
+            ),
+            _unit(
+                {"type": "tick", "color": BLUE, "thickness": 3, "size": f["tick"] * 2},
+                bars,
+                x=alt.X("mean:Q", scale=x_scale),
+                y=y,
+            ),
+            _unit(
+                {"type": "circle", "size": f["tick"] * 8, "color": VERMILLION, "opacity": 0.9},
+                dots,
+                x=x,
+                y=y,
+                tooltip=[alt.Tooltip("seed:N"), alt.Tooltip("difference:Q", format=".3f")],
+            ),
+            _unit(
+                {"type": "rule", "color": INK, "strokeDash": [4, 3], "strokeWidth": 1.5},
+                [{"zero": 0.0}],
+                x=alt.X("zero:Q", scale=x_scale),
+            ),
+        ],
+        title=_title(title, *sentences, width=width, projector=projector),
+        width=width,
+        height=min(height, max(90, 70 * len(labels))),
+        config=vega_config(projector),
+    )
+
+
+LANDSCAPE_METRICS = {"best_val_ppl": "mean best validation perplexity", "final_gap": "mean final gap (nats)"}
+
+
+def landscape_chart(
+    summary: SweepSummary,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    projector: bool = False,
+    metric: str = "best_val_ppl",
+) -> alt.TopLevelMixin:
+    """Two knobs of the grid against each other, each cell the mean over seeds (perplexity: lower is
+    better), the best cell outlined; one knob gives one row. Colour: viridis, readable without hue."""
+    title = f"Landscape: {LANDSCAPE_METRICS[metric]}"
+    knobs = summary.knobs
+    arms = [arm for arm in summary.arms if arm.runs]
+    if not arms or not knobs:
+        return _placeholder(title, "No finished trial yet — cells fill in as trials finish", width, height, projector)
+    x_knob, y_knob = knobs[0], (knobs[1] if len(knobs) > 1 else None)
+    cells = []
+    for arm in arms:
+        best = arm.interval("best_val_loss")
+        value = perplexity(best.mean) if metric == "best_val_ppl" else arm.interval("final_gap").mean
+        cells.append(
+            {
+                "x": format_value(arm.knobs.get(x_knob)),
+                "y": format_value(arm.knobs.get(y_knob)) if y_knob else "",
+                "value": value if math.isfinite(value) else None,
+                "label": "–" if not math.isfinite(value) else f"{value:.2f}",
+                "seeds": plural(len(arm.runs), "seed"),
+            }
+        )
+    finite = [c for c in cells if c["value"] is not None]
+    best = min(finite, key=lambda c: c["value"]) if finite else None
+    middle = (min(c["value"] for c in finite) + max(c["value"] for c in finite)) / 2 if finite else 0.0
+    for c in cells:
+        c["best"] = c is best
+        c["dark"] = c["value"] is not None and c["value"] > middle  # the reversed viridis is dark at the top
+    plot_height = min(height, max(80, 70 * len({c["y"] for c in cells})))
+    order = lambda knob: [format_value(v) for v in sorted({a.knobs.get(knob) for a in summary.arms}, key=_sort_key)]  # noqa: E731
+    f = fonts(projector)
+    x = alt.X("x:O", title=x_knob, sort=order(x_knob), axis={"labelAngle": 0})
+    y = alt.Y("y:O", title=y_knob or None, sort=list(reversed(order(y_knob))) if y_knob else None)
+    lower = "lower is better" if metric == "best_val_ppl" else "smaller gap: less overfitting"
+    return alt.LayerChart(
+        {"values": cells},
+        layer=[
+            _unit(
+                {"type": "rect", "stroke": "white", "strokeWidth": 2},
+                x=x,
+                y=y,
+                color=alt.Color(
+                    "value:Q",
+                    title=None,
+                    scale={"scheme": "viridis", "reverse": True},
+                    legend={"orient": "right", "gradientLength": max(60, plot_height - 10)},
+                ),
+                tooltip=[
+                    alt.Tooltip("x:N", title=x_knob),
+                    alt.Tooltip("label:N", title="mean"),
+                    alt.Tooltip("seeds:N"),
+                ],
+            ),
+            _unit(
+                {"type": "rect", "fill": None, "stroke": VERMILLION, "strokeWidth": 5},
+                transform=[{"filter": "datum.best"}],
+                x=x,
+                y=y,
+            ),
+            _unit(
+                {"type": "text", "fontSize": f["annotation"], "fontWeight": "bold"},
+                x=x,
+                y=y,
+                text=alt.Text("label:N"),
+                color=alt.Color("dark:N", legend=None, scale={"domain": [False, True], "range": [INK, "white"]}),
+            ),
+        ],
+        title=_title(
+            title,
+            f"Each cell: the mean over its seeds ({lower}); outlined: the best cell."
+            + (f" Best: {x_knob}={best['x']}{f', {y_knob}=' + best['y'] if y_knob else ''}." if best else ""),
+            width=width,
+            projector=projector,
+        ),
+        width=width,
+        height=plot_height,
+        resolve={"scale": {"color": "independent"}},
+        config=vega_config(projector),
+    )
+
+
+def _sort_key(value) -> tuple:
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+
 # --------------------------------------------------------------------------- the registry of views
 @dataclass(frozen=True)
 class ChartSpec:
@@ -1066,6 +1316,23 @@ VIEWS: dict[str, View] = {
     )
 }
 CHARTS: dict[str, ChartSpec] = {chart.name: chart for view in VIEWS.values() for chart in view.charts}
+
+# Views of a sweep (a `SweepSummary` in: `build(summary, **opts)`), for the "over seeds" and Sweep tabs.
+SWEEP_VIEWS: dict[str, View] = {
+    view.name: view
+    for view in (
+        View(
+            "seeds",
+            "Over seeds",
+            (
+                _chart("variance_bands", "Variance bands", variance_band_chart),
+                _chart("paired_differences", "Paired differences", paired_difference_chart),
+            ),
+        ),
+        View("landscape", "Landscape", (_chart("landscape", "Landscape", landscape_chart),)),
+    )
+}
+SWEEP_CHARTS: dict[str, ChartSpec] = {chart.name: chart for view in SWEEP_VIEWS.values() for chart in view.charts}
 
 
 def build_chart(name: str, snap: Snapshot, saved: Sequence[Snapshot] = (), **opts) -> alt.TopLevelMixin:
