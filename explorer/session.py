@@ -16,11 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import worker
-from .config import FIXED_KNOBS, KNOBS, LIVE_KNOBS, Config, ConfigError, ExplorerError, format_value, knob_for_query
+from .charts import describe_differences
+from .config import (
+    FIXED_KNOBS,
+    KNOBS,
+    LIVE_KNOBS,
+    Config,
+    ConfigError,
+    ExplorerError,
+    format_value,
+    knob_for_query,
+    plural,
+)
 from .data import BUNDLED, save_upload
 from .history import Snapshot
 from .live import LiveRun
 from .presets import PRESETS, preset_config
+from .sweep import grid_plan, parse_grid, parse_seeds, repeat_plan
+from .sweep_job import SweepJob
 
 UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
 BUNDLED_LABEL = "Tiny Shakespeare (bundled)"
@@ -184,6 +197,26 @@ class ViewerWatchdog:
         return False
 
 
+def trials_limit(cores: int | None = None) -> int:
+    """The most trials a page may start at once: a lesson's worth of waiting on this machine (8 per
+    core: on 2 cores 16 trials of a 700-step preset take about 10 minutes)."""
+    return 8 * (cores or os.cpu_count() or 1)
+
+
+def sweep_workers(cores: int | None = None) -> int:
+    """Trial processes for a page's sweep: the cores the live runs leave free, at least one."""
+    return max(1, (cores or os.cpu_count() or 1) - worker.active_count())
+
+
+def schedule_of(snap: Snapshot) -> dict[int, dict]:
+    """A run's knob moves as a schedule ({step: {knob: value}}), to repeat it with other seeds."""
+    schedule: dict[int, dict] = {}
+    for event in snap.events:
+        if event["event"] == "knob":
+            schedule.setdefault(event["step"], {})[event["knob"]] = event["new"]
+    return schedule
+
+
 # ------------------------------------------------------------------------------------------------ the session
 class Session:
     """One viewer's page: the setup and knobs they want, their run, and what the page should say."""
@@ -211,6 +244,8 @@ class Session:
         self.uploads: dict[str, str] = {}  # this viewer's own uploads: label -> path
         self.uploads_dir = uploads
         self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner)
+        self.owner = owner
+        self.jobs: dict[str, SweepJob] = {}  # "seeds": the comparison repeated over seeds; "sweep": a grid
 
     # ------------------------------------------------------------------------------------ actions
     def act(self, action: Callable, *args, **kwargs):
@@ -305,7 +340,66 @@ class Session:
         except ExplorerError as err:
             return None, Message("info" if not self.run.started else "warning", str(err))
 
+    def repeat_over_seeds(self, seeds: int) -> None:
+        """The comparison on screen (the saved runs and the current one) trained again over `seeds` seeds
+        in the background, each as long as it ran and with its knob moves at the same steps."""
+        snaps = [s for s in self.comparison() if s.start is not None]
+        if not snaps:
+            raise ConfigError("nothing to repeat yet: press Train first")
+        differences = describe_differences(snaps)
+        runs = [
+            (
+                f"{snap.name}: {differences[snap.name]}" if differences.get(snap.name) else snap.name,
+                snap.start["config"],
+                snap.last_step,
+                schedule_of(snap),
+            )
+            for snap in snaps
+        ]
+        first = min(snap.start["config"]["seed"] for snap in snaps)
+        plan = repeat_plan(self._job_name("seeds"), runs, parse_seeds(seeds, first))
+        self._start_job("seeds", plan)
+
+    def start_sweep(self, grid: dict[str, str], seeds: int) -> None:
+        """A grid of knob values ({knob: "0, 0.25, 0.5"}) × seeds on top of the setup shown, each trial
+        trained for `steps` (the setup's budget) in the background."""
+        items = [f"{knob}={values}" for knob, values in grid.items() if knob]
+        if not items:
+            raise ConfigError("pick at least one knob and its values")
+        plan = grid_plan(self._job_name("sweep"), self.wanted, parse_grid(items), parse_seeds(seeds, self.wanted.seed))
+        self._start_job("sweep", plan)
+
+    def cancel_job(self, kind: str) -> None:
+        if kind in self.jobs:
+            self.jobs[kind].cancel()
+
+    def _job_name(self, kind: str) -> str:
+        return f"{kind}-{self.owner[:8]}-{time.strftime('%H%M%S')}"
+
+    def _start_job(self, kind: str, plan) -> None:
+        if kind in self.jobs and self.jobs[kind].running:
+            raise ConfigError("one is still running: cancel it first, or wait for it to finish")
+        limit = trials_limit()
+        trials = len(plan.arms) * len(plan.seeds)
+        if trials > limit:
+            raise ConfigError(
+                f"{plural(trials, 'trial')} is more than this machine trains in a lesson (at most {limit} on "
+                f"{plural(os.cpu_count() or 1, 'core')}): use fewer values or seeds"
+            )
+        plan.check(limit)
+        if self.run.store_path is None:
+            raise ConfigError("sweeps need the run store, and this page runs without one")
+        workers = sweep_workers()
+        self.jobs[kind] = SweepJob(plan, self.run.store_path, workers, limit)
+        self.flash = Message(
+            "success",
+            f"Started {plural(trials, 'trial')} ({plural(len(plan.arms), 'arm')} × {plural(len(plan.seeds), 'seed')})"
+            f" in the background on {plural(workers, 'worker')}; the charts fill in as trials finish.",
+        )
+
     def close(self) -> None:
+        for job in self.jobs.values():
+            job.cancel(wait=False)
         self.run.close()
 
     # ------------------------------------------------------------------------------------ what to draw

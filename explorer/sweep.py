@@ -434,3 +434,14 @@ def run_sweep(
     finally:
         pool.close()
     return report()
+
+
+def repeat_plan(name: str, runs: Sequence[tuple[str, dict, int, dict[int, dict]]], seeds: Sequence[int]) -> Plan:
+    """Runs on screen repeated over `seeds`: each (label, config, steps trained, knob moves) becomes an
+    arm that trains as long as that run did and moves its knobs at the same steps."""
+    arms = []
+    for index, (label, config, steps, schedule) in enumerate(runs):
+        if steps < 1:
+            raise SweepError(f"{label} has not trained a step yet: nothing to repeat")
+        arms.append(Arm(label, {}, Config.from_dict({**config, "steps": steps}), dict(schedule), index))
+    return Plan(name, tuple(arms), tuple(seeds))
