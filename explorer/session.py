@@ -360,13 +360,14 @@ class Session:
         plan = repeat_plan(self._job_name("seeds"), runs, parse_seeds(seeds, first))
         self._start_job("seeds", plan)
 
-    def start_sweep(self, grid: dict[str, str], seeds: int) -> None:
+    def start_sweep(self, grid: dict[str, str], seeds: int, steps: int | None = None) -> None:
         """A grid of knob values ({knob: "0, 0.25, 0.5"}) × seeds on top of the setup shown, each trial
-        trained for `steps` (the setup's budget) in the background."""
+        trained for `steps` (default: the setup's budget) in the background."""
         items = [f"{knob}={values}" for knob, values in grid.items() if knob]
         if not items:
             raise ConfigError("pick at least one knob and its values")
-        plan = grid_plan(self._job_name("sweep"), self.wanted, parse_grid(items), parse_seeds(seeds, self.wanted.seed))
+        base = self.wanted if steps is None else self.wanted.replace(steps=steps)
+        plan = grid_plan(self._job_name("sweep"), base, parse_grid(items), parse_seeds(seeds, base.seed))
         self._start_job("sweep", plan)
 
     def cancel_job(self, kind: str) -> None:
