@@ -1,0 +1,191 @@
+"""Sweeps: real trial processes, a real SQLite store, a real local Ray; results compared seed for seed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import tiny, wait_until
+
+from explorer.cli import main
+from explorer.config import ExplorerError
+from explorer.store import RunStore
+from explorer.summary import summarize
+from explorer.sweep import SweepError, grid_plan, parse_grid, parse_seeds, repeat_plan, run_sweep
+
+TINY_FLAGS = (
+    "--hidden 16 --embed 8 --seq-len 16 --batch-size 4 --train-fraction 0.01 --eval-every 5 --eval-batches 2 "
+    "--detail-every 10 --device cpu"
+).split()
+
+
+def plan_2x2(name: str, seeds=(0, 1)):
+    return grid_plan(name, tiny(steps=30), parse_grid(["dropout=0,0.5", "hidden=8,16"]), seeds)
+
+
+def results(store: RunStore, name: str) -> dict:
+    return {
+        (t["arm"], t["seed"]): (t["status"], t["best_val_loss"], t["final_gap"]) for t in summarize(store, name).trials
+    }
+
+
+def test_grid_and_seeds_are_parsed_and_checked():
+    assert parse_grid(["dropout=0,0.25,0.25", "l2=0,1e-5", "cell=rnn,lstm"]) == {
+        "dropout": (0.0, 0.25),
+        "l2": (0.0, 1e-5),
+        "cell": ("rnn", "lstm"),
+    }
+    assert parse_seeds("3", first=5) == (5, 6, 7) and parse_seeds("0,3,7") == (0, 3, 7)
+    for bad, words in [
+        (["dropout=0,2"], "dropout must be in [0, 1)"),
+        (["foo=1"], "unknown knob 'foo'"),
+        (["dropout="], "has no values"),
+        (["seed=1,2"], "use --seeds"),
+        (["dropout"], "KNOB=V1,V2"),
+    ]:
+        with pytest.raises(ExplorerError, match=words.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+            parse_grid(bad)
+    with pytest.raises(SweepError, match="8 trials .* is more than the limit of 3"):
+        plan_2x2("big", seeds=(0, 1)).check(max_trials=3)
+    with pytest.raises(SweepError, match="--seeds takes"):
+        parse_seeds("a few")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--grid", "dropout=0,2"], "dropout must be in [0, 1)"),
+        (["--grid", "nope=1"], "unknown knob 'nope'"),
+        (["--grid", "dropout="], "has no values"),
+        ([], "give at least one --grid"),
+        (["--grid", "dropout=0,0.5", "--seeds", "11", "--max-trials", "20"], "22 trials (2 arms × 11 seeds)"),
+    ],
+)
+def test_bad_sweeps_fail_in_one_line_before_anything_trains(tmp_path, capsys, args, words):
+    store = tmp_path / "runs.sqlite"
+    assert main(["sweep", *TINY_FLAGS, "--store", str(store), *args]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+    assert RunStore(store).runs() == []
+
+
+def test_a_sweep_lands_in_the_store_with_its_statistics(tmp_path, capsys):
+    store = tmp_path / "runs.sqlite"
+    code = main(
+        ["sweep", *TINY_FLAGS, "--steps", "30", "--store", str(store), "--grid", "dropout=0,0.5", "--grid", "l2=0,1e-3"]
+        + ["--seeds", "2", "--name", "grid", "--workers", "2", "--quiet", "--json"]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["name"] == "grid" and len(out["trials"]) == 8 and len(out["arms"]) == 4
+    trial = out["trials"][0]
+    assert {"run_id", "knobs", "seed", "status", "best_val_loss", "final_gap"} <= set(trial)
+    assert trial["knobs"] == {"dropout": 0.0, "l2": 0.0} and trial["status"] == "finished"
+    arm = out["arms"][3]
+    assert arm["knobs"] == {"dropout": 0.5, "l2": 1e-3} and arm["n"] == 2 and arm["seeds"] == [0, 1]
+    assert arm["best_val_loss"]["lo"] < arm["best_val_loss"]["mean"] < arm["best_val_loss"]["hi"]
+    assert {c["metric"] for c in out["comparisons"]} == {"best_val_loss", "final_gap"}
+    runs = RunStore(store).runs(sweep="grid")
+    assert len(runs) == 8 and {r["source"] for r in runs} == {"sweep"}
+    assert all(r["steps"] == 30 and r["arm"]["label"] for r in runs)
+    # the summary table reads the same store
+    assert main(["sweep", "show", "grid", "--store", str(store)]) == 0
+    table = capsys.readouterr().out
+    assert "dropout=0.5, l2=0.001" in table and "paired against dropout=0, l2=0" in table
+    # same command again: nothing left to train
+    before = {r["id"] for r in runs}
+    assert (
+        main(
+            ["sweep", *TINY_FLAGS, "--steps", "30", "--store", str(store), "--grid", "dropout=0,0.5"]
+            + ["--grid", "l2=0,1e-3", "--seeds", "2", "--name", "grid", "--quiet"]
+        )
+        == 0
+    )
+    assert {r["id"] for r in RunStore(store).runs(sweep="grid")} == before
+
+
+def test_a_sweep_name_with_other_settings_is_refused(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_sweep(grid_plan("s", tiny(steps=10), parse_grid(["dropout=0"]), (0,)), store, workers=1)
+    with pytest.raises(SweepError, match="already holds trials with other settings"):
+        run_sweep(grid_plan("s", tiny(steps=11), parse_grid(["dropout=0"]), (0,)), store, workers=1)
+    # more seeds for the same settings extend it
+    run_sweep(grid_plan("s", tiny(steps=10), parse_grid(["dropout=0"]), (0, 1)), store, workers=1)
+    assert len(store.runs(sweep="s")) == 2
+
+
+def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
+    store_path = tmp_path / "runs.sqlite"
+    command = [sys.executable, "-m", "explorer.cli", "sweep", *TINY_FLAGS, "--steps", "400", "--store", str(store_path)]
+    command += ["--grid", "dropout=0,0.5", "--seeds", "3", "--name", "resume", "--workers", "1", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = RunStore(store_path)
+    assert wait_until(lambda: len(store.runs(sweep="resume")) >= 2, timeout=120), process.stderr.read()
+    # the trial in flight: a child of the workers' forkserver, itself a child of the sweep
+    assert wait_until(lambda: any(_children(server) for server in _children(process.pid)), timeout=30)
+    in_flight = [trial for server in _children(process.pid) for trial in _children(server)]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = {r["id"]: r["config"]["seed"] for r in store.runs(sweep="resume")}
+    assert 2 <= len(finished) < 6
+    # it dies with its sweep (it watches the sweep's pid): no orphan keeps training
+    assert wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in in_flight), timeout=10)
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    runs = store.runs(sweep="resume")
+    assert len(runs) == 6 and all(r["status"] == "finished" for r in runs)
+    assert set(finished) <= {r["id"] for r in runs}  # the finished ones were kept, not trained again
+
+
+def _children(parent_pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    status = f.read()
+            except OSError:
+                continue
+            if f"PPid:\t{parent_pid}\n" in status:
+                found.append(int(entry))
+    return found
+
+
+def test_repeating_runs_over_seeds_keeps_their_knob_moves(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    config = tiny(steps=999).to_dict()
+    plan = repeat_plan("again", [("run 1", config, 25, {}), ("current", config, 25, {11: {"dropout": 0.5}})], (0, 1))
+    run_sweep(plan, store, workers=2)
+    summary = summarize(store, "again")
+    assert [a.label for a in summary.arms] == ["run 1", "current"]
+    current = summary.arm("current")
+    assert all(run["steps"] == 25 for run in current.runs.values())
+    records = list(store.records(current.runs[0]["id"]))
+    assert [(e["step"], e["knob"], e["new"]) for e in records if e.get("event") == "knob"] == [(11, "dropout", 0.5)]
+    # up to the knob move, the two arms trained the same model on the same seed: the same losses
+    steps = {
+        arm.label: {r["step"]: r["train_loss"] for r in store.records(arm.runs[0]["id"]) if r["kind"] == "step"}
+        for arm in summary.arms
+    }
+    assert [steps["run 1"][s] for s in range(1, 11)] == [steps["current"][s] for s in range(1, 11)]
+    assert steps["run 1"][12] != steps["current"][12]
+
+
+@pytest.mark.slow
+def test_ray_and_local_processes_give_the_same_results_seed_for_seed(tmp_path):
+    ray = pytest.importorskip("ray")
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_sweep(plan_2x2("local"), store, workers=2)
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        started = time.monotonic()
+        final = run_sweep(plan_2x2("ray"), store, ray="auto")
+        assert final.done == 8 and final.failed == 0, time.monotonic() - started
+    finally:
+        ray.shutdown()
+    local, on_ray = results(store, "local"), results(store, "ray")
+    assert len(local) == 8 and local == on_ray
+    assert all(r["source"] == "sweep" for r in store.runs(sweep="ray"))
