@@ -1,4 +1,5 @@
-"""Save and load a trained model with what is needed to use it again (config and vocabulary).
+"""Save and load a trained model with what is needed to use it again (config and vocabulary), and a
+run's periodic full checkpoints, the points a branch can start from.
 
 Only tensors, numbers, strings, lists and dicts go in, so `torch.load(..., weights_only=True)` can
 read it back without running any pickled code.
@@ -7,6 +8,7 @@ read it back without running any pickled code.
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 
 import torch
@@ -34,3 +36,64 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[RNNLM, Vocab
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as err:
         raise CorpusError(f"{path} is not an explorer checkpoint ({type(err).__name__})") from None
     return model.to(device), vocab, config, saved["step"]
+
+
+CHECKPOINTS_PER_RUN = 8
+CHECKPOINT_RUNS = 20  # runs whose checkpoints are kept (the newest); older runs keep their records only
+FIRST_EVERY = 50  # steps between a run's checkpoints, doubled whenever it would keep more than CHECKPOINTS_PER_RUN
+
+
+def checkpoints_root(store_path: str | Path) -> Path:
+    return Path(store_path).expanduser().parent / "checkpoints"
+
+
+class RunCheckpoints:
+    """A run's periodic full checkpoints (`Trainer.checkpoint()`), the steps it can be branched from.
+
+    Bounded: at most CHECKPOINTS_PER_RUN per run — when one more is due, every other one goes and the
+    spacing doubles, so the whole run stays covered evenly — and only the newest CHECKPOINT_RUNS runs
+    keep theirs (a 2×256 LSTM's checkpoint is about 16 MB: 8 × 20 runs stay under 3 GB)."""
+
+    def __init__(self, store_path: str | Path, run_id: str):
+        self.root = checkpoints_root(store_path)
+        self.folder = self.root / run_id
+        self.every = FIRST_EVERY
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def save(self, state: dict) -> None:
+        if not self.folder.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _keep_newest(self.root, CHECKPOINT_RUNS)
+        torch.save(state, self.folder / f"step-{state['step']:09d}.pt")
+        files = sorted(self.folder.glob("step-*.pt"))
+        if len(files) > CHECKPOINTS_PER_RUN:
+            for old in files[-2::-2]:  # every other one, counting back from the newest, which stays
+                old.unlink(missing_ok=True)
+            self.every *= 2
+
+
+def branch_steps(store_path: str | Path, run_id: str) -> list[int]:
+    """The steps of `run_id` that a branch can start from."""
+    folder = checkpoints_root(store_path) / run_id
+    return sorted(int(p.stem.split("-")[1]) for p in folder.glob("step-*.pt")) if folder.exists() else []
+
+
+def load_branch_point(store_path: str | Path, run_id: str, step: int) -> dict:
+    steps = branch_steps(store_path, run_id)
+    if step not in steps:
+        where = f"steps you can branch from: {', '.join(map(str, steps))}" if steps else "it kept no checkpoints"
+        raise CorpusError(f"run {run_id} has no checkpoint at step {step}; {where}")
+    return torch.load(checkpoints_root(store_path) / run_id / f"step-{step:09d}.pt", weights_only=True)
+
+
+def remove_checkpoints(store_path: str | Path, run_ids) -> None:
+    for run_id in run_ids:
+        shutil.rmtree(checkpoints_root(store_path) / run_id, ignore_errors=True)
+
+
+def _keep_newest(root: Path, runs: int) -> None:
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in folders[runs:]:
+        shutil.rmtree(old, ignore_errors=True)

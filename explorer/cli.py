@@ -16,8 +16,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import KNOBS, Config, ConfigError, ExplorerError, format_value, parse_assignment, plural
+from .checkpoint import (
+    RunCheckpoints,
+    branch_steps,
+    load_branch_point,
+    load_checkpoint,
+    remove_checkpoints,
+    save_checkpoint,
+)
+from .config import FIXED_KNOBS, KNOBS, Config, ConfigError, ExplorerError, format_value, parse_assignment, plural
 from .export import history_csv
 from .history import snapshot_of
 from .presets import PRESETS, preset_config
@@ -88,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--save", metavar="CKPT", help="save the final model (the best one after early stopping)")
     train.add_argument("--name", help="a name for the run in the store")
+    train.add_argument(
+        "--branch-from",
+        metavar="RUN@STEP",
+        help="go on from a stored run's checkpoint at STEP (see `explorer runs show RUN`), with the live knobs "
+        "given here; same weights, optimiser state and data position",
+    )
     _add_store_option(train)
     train.add_argument("--no-store", action="store_true", help="do not write the run to the store")
     train.add_argument(
@@ -243,14 +256,48 @@ def describe_end(trainer: Trainer, last_event: dict | None) -> str:
     )
 
 
+def branch_point(args: argparse.Namespace, store: RunStore | None) -> tuple[Config, dict, dict]:
+    """`--branch-from RUN@STEP`: (the branch's config, the checkpoint, the store tags). The setup is the
+    parent's; the live knobs given on the command line act from the step after STEP."""
+    run_text, sep, step_text = args.branch_from.rpartition("@")
+    if not sep or not step_text.isdigit():
+        raise ConfigError(f"--branch-from takes RUN@STEP (e.g. 3f2a@300), got {args.branch_from!r}")
+    if store is None:
+        raise ConfigError("--branch-from reads the run store: drop --no-store")
+    if args.preset:
+        raise ConfigError("--branch-from starts from the parent's setup: drop --preset")
+    parent = store.run(run_text)
+    state = load_branch_point(store.path, parent["id"], int(step_text))
+    base = Config.from_dict({**state["config"], **state["knobs"]})
+    given = {name: value for name in KNOBS if (value := getattr(args, name)) is not None}
+    changed = base.replace(**given)
+    setup = [n for n in FIXED_KNOBS if n != "steps" and getattr(changed, n) != getattr(base, n)]
+    if setup:
+        raise ConfigError(f"a branch keeps its parent's setup; only live knobs can change, not {', '.join(setup)}")
+    if changed.steps <= state["step"]:
+        raise ConfigError(f"--steps must be more than the branch step {state['step']}, got {changed.steps}")
+    return changed, state, {"parent_id": parent["id"], "branch_step": state["step"]}
+
+
+def _branch_name(tags: dict) -> str | None:
+    return f"branch of {tags['parent_id']} at step {tags['branch_step']}" if tags else None
+
+
 def command_train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
     schedule = parse_schedule(args.at)
     store = None if args.no_store else RunStore(args.store)
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be ≥ 1, got {args.threads}")
+    state, tags = None, {}
+    if args.branch_from:
+        config, state, tags = branch_point(args, store)
+    else:
+        config = config_from_args(args)
     torch.set_num_threads(args.threads or default_threads(store))
     trainer = Trainer(config)
+    if state is not None:
+        trainer.restore(state)
+        trainer.set_knobs(**{k: v for k, v in config.live().items() if v != state["knobs"][k]})
     last_event = None
     if args.metrics_out and args.metrics_out != "-":
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
@@ -262,15 +309,18 @@ def command_train(args: argparse.Namespace) -> int:
         else nullcontext(None)
     )
     with (
-        recording(store, config.to_dict(), "cli", args.name) as writer,
+        recording(store, config.to_dict(), "cli", args.name or _branch_name(tags), **tags) as writer,
         out as sink,
-        progress_bar(config.steps, not args.quiet) as bar,
+        progress_bar(config.steps - trainer.step_count, not args.quiet) as bar,
     ):
+        checkpoints = RunCheckpoints(store.path, writer.run_id) if writer is not None else None
         for record in trainer.run(schedule):
             if sink is not None:
                 sink.write(json.dumps(record) + "\n")
             if writer is not None:
                 writer.add(record)
+                if record["kind"] == "step" and checkpoints.due(record["step"]):
+                    checkpoints.save(trainer.checkpoint())
             kind = record["kind"]
             if kind == "event" and record["event"] in ("diverged", "early_stop"):
                 last_event = record
@@ -306,6 +356,7 @@ def command_sweep(args: argparse.Namespace) -> int:
         ids = [run["id"] for run in store.runs(sweep=args.sweep_name)]
         if not ids:
             raise SweepError(f"no sweep {args.sweep_name!r} in {store.path}")
+        remove_checkpoints(store.path, ids)
         print(f"removed {plural(store.remove(ids), 'run')}")
         return 0
     base = config_from_args(args)
@@ -396,6 +447,8 @@ def run_details(run: dict) -> str:
     ]
     lines = [f"{field:<14} {run[field]}" for field in fields if run.get(field) is not None]
     lines.insert(3, f"{'created':<14} {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run['created']))}")
+    steps = run.get("branch_steps")
+    lines.append(f"{'branch from':<14} " + (f"steps {', '.join(map(str, steps))}" if steps else "no checkpoints kept"))
     changed = {k: v for k, v in run["config"].items() if v != getattr(Config(), k, v)}
     lines.append("config         " + (", ".join(f"{k}={format_value(v)}" for k, v in changed.items()) or "defaults"))
     return "\n".join(lines)
@@ -412,6 +465,7 @@ def command_runs(args: argparse.Namespace) -> int:
             print(runs_table(runs) if runs else f"no runs yet in {store.path}")
     elif action == "show":
         run = store.run(args.id)
+        run["branch_steps"] = branch_steps(store.path, run["id"])
         print(json.dumps(run, indent=1) if args.json else run_details(run))
     elif action == "export":
         run = store.run(args.id)
@@ -427,10 +481,12 @@ def command_runs(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
     elif action == "rm":
         ids = [store.run(run_id)["id"] for run_id in args.ids]  # every id checked before anything goes
+        remove_checkpoints(store.path, ids)
         print(f"removed {plural(store.remove(ids), 'run')}")
     elif action == "prune":
         statuses = ENDED if args.all else tuple(s for s in ENDED if s not in ("finished", "early_stop"))
         removed = store.prune(statuses, older_than_s=args.older_than * 86400)
+        remove_checkpoints(store.path, removed)
         print(f"removed {plural(len(removed), 'run')}")
     return 0
 

@@ -20,6 +20,7 @@ from .store import ENDED, default_path
 from .worker import Worker
 
 MAX_SAVED_RUNS = 8
+MAX_BRANCHES = 2  # live branches at once: each trains in its own process, on a core of its own
 _STARTER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="explorer-worker-starter")
 
 
@@ -45,6 +46,7 @@ class LiveRun:
         self.store_path = None if store is False else str(default_path() if store is True else Path(store))
         self.source, self.owner, self.open_ended = source, owner, open_ended
         self.saved: OrderedDict[str, Snapshot] = OrderedDict()
+        self.branches: OrderedDict[str, Worker] = OrderedDict()  # name -> a branch training beside this run
         self._worker: Worker | None = None  # the current run's
         self._warm: Future | None = None  # a Worker getting ready for the next start
         self._viewer_gone = False
@@ -92,6 +94,7 @@ class LiveRun:
         old, self._worker, self.config = self._worker, worker, config
         if old is not None:
             old.stop()
+        self._stop_branches()
         self._warm_up()
 
     def train(self, config: Config | None = None) -> None:
@@ -123,24 +126,80 @@ class LiveRun:
             self._worker.send("knobs", {name: getattr(self.config, name) for name in changes})
 
     def pause(self) -> None:
-        if self.status == "running":
-            self._worker.send("pause")
-            self._worker.status = "paused"
+        """Pause the run and its branches (they keep step with it)."""
+        for worker in self._workers():
+            if worker.status == "running":
+                worker.send("pause")
+                worker.status = "paused"
 
     def resume(self) -> None:
-        if self.status == "paused":
-            self._worker.send("resume")
-            self._worker.status = "running"
+        for worker in self._workers():
+            if worker.status == "paused":
+                worker.send("resume")
+                worker.status = "running"
 
     def step_once(self) -> None:
-        """While paused: advance exactly one training step."""
-        if self.status == "paused":
-            self._worker.send("step")
+        """While paused: advance exactly one training step (the branches too)."""
+        for worker in self._workers():
+            if worker.status == "paused":
+                worker.send("step")
 
     def stop(self, timeout: float = 5.0) -> None:
-        """End the run: cooperatively, then by terminating its process after `timeout` seconds."""
+        """End the run and its branches: cooperatively, then by terminating after `timeout` seconds."""
         if self._worker is not None:
             self._worker.stop(timeout)
+        self._stop_branches(timeout)
+
+    def _workers(self) -> list[Worker]:
+        return ([self._worker] if self._worker is not None else []) + list(self.branches.values())
+
+    def _stop_branches(self, timeout: float = 5.0) -> None:
+        for worker in self.branches.values():
+            worker.stop(timeout)
+        self.branches.clear()
+
+    def branch(self) -> str:
+        """Fork the run here: a branch starts from this step's exact state (weights, optimiser moments,
+        data position, hidden state, dropout generator) and keeps the knobs as they are, in a process of
+        its own, while this run goes on and takes whatever knob moves next. Returns the branch's name.
+        The oldest branch stops when there would be more than MAX_BRANCHES."""
+        if self.status in ("idle", "stopped", "error", "diverged"):
+            raise ConfigError(
+                "nothing to branch: press Train first" if self.status == "idle" else "this run cannot go on"
+            )
+        state = self._worker.checkpoint()
+        step = state["step"]
+        name = f"⑂ step {step}"
+        worker = self._take_warm()
+        parent = self.snapshot()
+        for record in (*parent.steps, *parent.evals, *parent.events):
+            if record["step"] <= step:
+                worker.history.add(record)  # its curves start where the parent's were
+        worker.history.name = name
+        config = Config.from_dict({**state["config"], **state["knobs"]})
+        meta = {
+            "threads": self.torch_threads,
+            "source": self.source,
+            "owner": self.owner,
+            "open_ended": True,
+            "resume": state,
+            "parent_id": self.run_id,
+            "branch_step": step,
+            "name": f"branch of {self.run_id} at step {step}",
+        }
+        try:
+            worker.start(config, meta, paused=self.status != "running")
+        except Exception:
+            worker.stop()
+            self._warm_up()
+            raise
+        if name in self.branches:
+            self.branches.pop(name).stop()
+        self.branches[name] = worker
+        while len(self.branches) > MAX_BRANCHES:
+            self.branches.popitem(last=False)[1].stop()
+        self._warm_up()
+        return name
 
     def close(self) -> None:
         """Stop the run and let the warm worker go too (the page is closing)."""
@@ -204,7 +263,8 @@ class LiveRun:
         self.saved.clear()
 
     def comparison(self) -> list[Snapshot]:
-        return [*self.saved.values(), self.snapshot()]
+        """The saved runs, the branches (live), then this run."""
+        return [*self.saved.values(), *(w.history.snapshot() for w in self.branches.values()), self.snapshot()]
 
     # ------------------------------------------------------------------------------------ samples
     def sample(self, prompt: str = "", length: int = 200, temperature: float = 0.8, seed: int = 0) -> str:

@@ -333,6 +333,17 @@ class Session:
     def clear_saved(self) -> None:
         self.run.clear_saved()
 
+    def branch(self) -> str:
+        """ "What if I had turned dropout on at step 300?": fork the run here; the branch keeps the knobs,
+        this run takes the next move; Compare runs shows both from the same point."""
+        name = self.run.branch()
+        self.flash = Message(
+            "success",
+            f"Branched: “{name}” goes on with the knobs as they are; move a knob now and only this run takes "
+            f"it. Compare runs shows both.",
+        )
+        return name
+
     def sample(self, prompt: str, length: int, temperature: float, seed: int) -> tuple[str | None, Message | None]:
         """(text, None) or (None, why not): the sample panel shows one or the other."""
         try:
@@ -433,6 +444,11 @@ class Session:
             ),
             "reset": Button(
                 "↺ Reset", True, "A fresh model with the current setup and knobs, same seed; waits for Train"
+            ),
+            "branch": Button(
+                "⑂ Branch here",
+                status in ("running", "paused", "finished", "early_stop"),
+                "Fork the run at this step: the branch keeps the knobs, this run takes your next change",
             ),
             "save": Button("Save run", started, "Keep this run's curves to compare later runs with (Compare runs)"),
             "clear": Button("Clear saved", bool(self.run.saved), "Forget the saved runs"),

@@ -378,13 +378,16 @@ def _summary(row: dict) -> dict:
 
 
 @contextmanager
-def recording(store: RunStore | None, config: dict, source: str, name: str | None = None) -> Iterator[RunWriter | None]:
+def recording(
+    store: RunStore | None, config: dict, source: str, name: str | None = None, **tags: Any
+) -> Iterator[RunWriter | None]:
     """A headless run's writer (None without a store): flushed at the end, the run marked `stopped` on
-    Ctrl-C and `error` on a crash; finished, early-stopped and diverged runs say so in their records."""
+    Ctrl-C and `error` on a crash; finished, early-stopped and diverged runs say so in their records.
+    `tags`: more of `create_run`'s columns (parent_id and branch_step for a branch)."""
     if store is None:
         yield None
         return
-    writer = RunWriter(store, store.create_run(config, source, name=name))
+    writer = RunWriter(store, store.create_run(config, source, name=name, **tags))
     ending: tuple[str, str] | None = ("stopped", "interrupted by the user")
     try:
         yield writer

@@ -7,6 +7,7 @@ Records are plain dicts (the metrics contract in DESIGN.md); the trainer never d
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -304,6 +305,38 @@ class Trainer:
             raise ConfigError("this run diverged (its weights are NaN): press Reset for a fresh model")
         self.stopped_reason, self.evals_since_best, self.open_ended = None, 0, True
 
+    def checkpoint(self) -> dict:
+        """Everything the next step depends on — weights, optimiser moments, data position, hidden state,
+        the dropout generator, the knobs, the best-so-far — so a run restored from it takes exactly the
+        step this one would (a branch, `explorer train --branch-from`). Tensors, numbers, lists, dicts
+        only: `torch.load(weights_only=True)` reads it back."""
+        return {
+            "config": self.config.to_dict(),
+            "step": self.step_count,
+            "knobs": dict(self.knobs),
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "position": self.train_stream.position,
+            "hidden": detach_state(self.state),
+            "generator": self.model.generator.get_state(),
+            "best": [self.best_val_loss, self.best_step, self.evals_since_best],
+            "best_weights": self.best_weights,
+        }
+
+    def restore(self, saved: dict) -> None:
+        """Continue from `checkpoint()`'s state (this trainer was built from the same setup)."""
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.step_count = saved["step"]
+        self.knobs = dict(saved["knobs"])
+        self.model.apply_knobs(self.knobs)
+        self.train_stream.position = saved["position"]
+        hidden = saved["hidden"]
+        self.state = None if hidden is None else [_to(layer, self.device) for layer in hidden]
+        self.model.generator.set_state(saved["generator"])
+        self.best_val_loss, self.best_step, self.evals_since_best = saved["best"]
+        self.best_weights = saved["best_weights"]
+
     def restore_best(self) -> None:
         """Put back the weights of the best validation loss seen so far."""
         if self.best_weights is not None:
@@ -347,6 +380,10 @@ class Trainer:
                 self._bursts.clear()  # a scheduled change is its own event however soon it follows another
                 self.set_knobs(**schedule[self.step_count + 1])
             yield from self.step()
+
+
+def _to(layer, device: torch.device):
+    return tuple(t.to(device) for t in layer) if isinstance(layer, (tuple, list)) else layer.to(device)
 
 
 def _divergence_cause(loss: float, grad_norm: float) -> str | None:

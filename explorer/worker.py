@@ -8,9 +8,10 @@ torch's memory with its siblings; a page's own process, which runs threads, is n
 
 `Worker` is the page's handle on one child, which serves exactly one run. Messages are tuples:
     page -> child: ("start", config, meta) ("knobs", {..}) ("pause",) ("resume",) ("step",) ("continue",)
-                   ("sample", request_id, kwargs) ("stop",)
+                   ("sample", request_id, kwargs) ("checkpoint", request_id, {}) ("stop",)
     child -> page: ("ready", pid) ("started", run_id, start_record) ("failed", message) ("records", [..])
-                   ("status", status) ("sample", request_id, text, error) ("crashed", message)
+                   ("status", status) ("answer", request_id, answer, error) ("crashed", message)
+A start's meta may carry `resume` (a `Trainer.checkpoint()`), `parent_id` and `branch_step`: a branch.
 The child writes every record to the run store itself (batched), so the run survives its page.
 """
 
@@ -28,6 +29,7 @@ from collections.abc import Callable
 
 import torch
 
+from .checkpoint import RunCheckpoints
 from .config import Config, ConfigError, ExplorerError
 from .history import History
 from .sample import generate
@@ -105,8 +107,8 @@ class Worker:
         self._stop_lock = threading.Lock()
         self._closed = False  # the child has gone and the reader has finished
         self._send_lock = threading.Lock()
-        self._samples: dict[int, list] = {}
-        self._sample_ids = itertools.count()
+        self._questions: dict[int, list] = {}
+        self._question_ids = itertools.count()
         self.conn, child = CONTEXT.Pipe()
         self.process = CONTEXT.Process(
             target=serve, args=(child, os.getpid(), store_path), daemon=True, name=WORKER_NAME
@@ -160,19 +162,27 @@ class Worker:
                 _store(self.store_path).set_status(self.run_id, "stopped", only_if_active=True)
 
     def sample(self, timeout: float = 60.0, **kwargs) -> str:
-        request = next(self._sample_ids)
-        waiter = self._samples[request] = [threading.Event(), None, None]  # before the check: _ended wakes it
+        return self._ask("sample", kwargs, timeout)
+
+    def checkpoint(self, timeout: float = 60.0) -> dict:
+        """The run's full state now, between two steps (`Trainer.checkpoint()`), to branch from."""
+        return self._ask("checkpoint", {}, timeout)
+
+    def _ask(self, kind: str, kwargs: dict, timeout: float):
+        """A question the child answers between two steps; its error comes back as one line."""
+        request = next(self._question_ids)
+        waiter = self._questions[request] = [threading.Event(), None, None]  # before the check: _ended wakes it
         if self._closed:
-            self._samples.pop(request, None)
+            self._questions.pop(request, None)
             raise ExplorerError("the training process has ended: press Reset for a fresh model")
-        self.send("sample", request, kwargs)
+        self.send(kind, request, kwargs)
         if not waiter[0].wait(timeout):
-            self._samples.pop(request, None)
+            self._questions.pop(request, None)
             raise ExplorerError("the model did not answer in time; try again")
-        text, error = waiter[1], waiter[2]
+        answer, error = waiter[1], waiter[2]
         if error:
             raise ExplorerError(error)
-        return text
+        return answer
 
     @property
     def alive(self) -> bool:
@@ -216,8 +226,8 @@ class Worker:
         elif kind == "failed":
             self._start_error = message[1]
             self._started.set()
-        elif kind == "sample":
-            waiter = self._samples.pop(message[1], None)
+        elif kind == "answer":
+            waiter = self._questions.pop(message[1], None)
             if waiter:
                 waiter[1], waiter[2] = message[2], message[3]
                 waiter[0].set()
@@ -241,7 +251,7 @@ class Worker:
                 _store(self.store_path).set_status(self.run_id, "error", self.error, only_if_active=True)
         self._closed = True
         self._started.set()
-        for waiter in list(self._samples.values()):
+        for waiter in list(self._questions.values()):
             waiter[2] = "the training process has ended"
             waiter[0].set()
 
@@ -291,6 +301,7 @@ class _Child:
         self.store = RunStore(store_path) if store_path else None
         self.trainer: Trainer | None = None
         self.writer: RunWriter | None = None
+        self.checkpoints: RunCheckpoints | None = None
         self.paused = True
         self.single_steps = 0
         self.outbox: list[dict] = []
@@ -356,8 +367,8 @@ class _Child:
         elif kind == "stop":
             raise _Stop
         elif self.trainer is None:
-            if kind == "sample":
-                self.send("sample", message[1], None, "no model yet: press Train first")
+            if kind in ("sample", "checkpoint"):
+                self.send("answer", message[1], None, "no model yet: press Train first")
         elif kind == "knobs":
             self.trainer.set_knobs(**message[1])
         elif (
@@ -381,11 +392,15 @@ class _Child:
             self.set_status("running")
         elif kind == "sample":
             self.sample(message[1], message[2])
+        elif kind == "checkpoint":
+            self.send("answer", message[1], self.trainer.checkpoint(), None)
 
     def start(self, config: Config, meta: dict) -> None:
         torch.set_num_threads(meta.get("threads", 1))
         try:
             self.trainer = Trainer(config, open_ended=meta.get("open_ended", True))
+            if meta.get("resume"):
+                self.trainer.restore(meta["resume"])  # a branch: the parent's state at the branch step
         except ExplorerError as err:
             self.send("failed", str(err))
             return
@@ -403,8 +418,11 @@ class _Child:
                 name=meta.get("name"),
                 owner=meta.get("owner"),
                 status=status,
+                parent_id=meta.get("parent_id"),
+                branch_step=meta.get("branch_step"),
             )
             self.writer = RunWriter(self.store, run_id)
+            self.checkpoints = RunCheckpoints(self.store.path, run_id)
             self.writer.add(start_record)
         self.status = status
         self.send("started", run_id, start_record, status)
@@ -421,17 +439,19 @@ class _Child:
         model = copy.deepcopy(self.trainer.model)  # generation must not touch the training model's state
         try:
             text = generate(model, self.trainer.corpus.vocab, self.trainer.config.level, **kwargs)
-            self.send("sample", request, text, None)
+            self.send("answer", request, text, None)
         except ConfigError as err:
-            self.send("sample", request, None, str(err))
+            self.send("answer", request, None, str(err))
         except Exception as err:  # noqa: BLE001 - a diverged model has NaN weights
-            self.send("sample", request, None, f"no sample from this model: {type(err).__name__}: {err}")
+            self.send("answer", request, None, f"no sample from this model: {type(err).__name__}: {err}")
 
     # ------------------------------------------------------------------------------------ records
     def emit(self, record: dict) -> None:
         self.outbox.append(record)
         if self.writer is not None:
             self.writer.add(record)
+            if record["kind"] == "step" and self.checkpoints.due(record["step"]):
+                self.checkpoints.save(self.trainer.checkpoint())
         if time.monotonic() - self.last_send >= SEND_S:
             self.flush_page()
 
