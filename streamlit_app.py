@@ -3,8 +3,9 @@
     make app        (= .venv/bin/streamlit run streamlit_app.py --browser.gatherUsageStats=false)
 
 It only draws: the widgets come from `explorer.controls`, every decision (links, presets, uploads, buttons,
-messages) from one `explorer.session.Session` per browser session, the charts from `explorer.charts.VIEWS`.
-The run trains in its own worker process; the whole setup lives in the URL.
+messages, sweeps) from one `explorer.session.Session` per browser session, the charts from
+`explorer.charts.VIEWS` and `SWEEP_VIEWS`. The run trains in its own worker process, a sweep's trials in
+theirs; the whole setup lives in the URL.
 """
 
 from __future__ import annotations
@@ -15,17 +16,26 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import charts
-from explorer.config import KNOBS, format_value
+from explorer.config import KNOBS, ConfigError, format_value
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
 from explorer.data import MAX_UPLOAD_BYTES
 from explorer.export import chart_to_png, history_csv
 from explorer.presets import PRESETS
 from explorer.session import Session, ViewerWatchdog, parse_link
 
-REFRESH_S = 1.0  # charts redraw once a second while the run trains
+REFRESH_S = 1.0  # charts redraw once a second while the run trains or a sweep runs
 NO_PRESET = "— pick a lesson —"
-SAMPLE_TAB = "Text sample"
-TABS = [view.title for view in charts.VIEWS.values()] + [SAMPLE_TAB]
+SWEEP_TAB, SAMPLE_TAB = "Sweep", "Text sample"
+TABS = [view.title for view in charts.VIEWS.values()] + [SWEEP_TAB, SAMPLE_TAB]
+# What each background job draws: "seeds" (Compare runs → Repeat over seeds) and "sweep" (the Sweep tab).
+JOB_CHARTS = {
+    "seeds": charts.SWEEP_VIEWS["seeds"].charts,
+    "sweep": charts.SWEEP_VIEWS["landscape"].charts + charts.SWEEP_VIEWS["seeds"].charts,
+}
+NOT_SWEPT = {"seed", "corpus", "device", "steps"}  # seeds and steps have their own boxes; the rest is per machine
+SWEEP_KNOBS = [name for name in KNOBS if name not in NOT_SWEPT]
+NO_KNOB = "— none —"
+GRID_DEFAULTS = {"dropout": "0, 0.5", "l2": "0, 1e-4"}  # 2 × 2 arms × 3 seeds: 12 trials, inside a 2-core limit
 SHOW = {"error": st.error, "warning": st.warning, "success": st.success, "info": st.info}
 
 st.set_page_config(page_title="explorer — watch an RNN overfit", page_icon="📉", layout="wide")
@@ -166,20 +176,134 @@ with st.container(horizontal=True):
         )
 for notice in session.notices:
     st.warning(f"From the link: {notice}")
-if message := session.message():
+
+
+def job_message(kind: str):
+    """The page's one message when it answers this job's own button (drawn next to that button)."""
+    kind_and_message = ss.get("job_message")
+    if kind_and_message and kind_and_message[0] == kind and kind_and_message[1] is session.flash:
+        return session.flash
+    return None
+
+
+if (message := session.message()) and not any(job_message(kind) for kind in JOB_CHARTS):
     SHOW[message.level](message.text)
+
+
+def vega(chart) -> dict:
+    """An Altair chart as the page draws it. The charts are valid by construction (tests/test_charts.py):
+    Altair's slow schema check is skipped."""
+    spec = chart.to_dict(validate=False)
+    if "hconcat" not in spec:  # stretch to the page's width only: Streamlit's default "fit" would squeeze
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # title, legend and plot into one height
+    return spec
+
+
+def draw(make_vega) -> None:
+    try:
+        st.vega_lite_chart(make_vega(), width="stretch")
+    except Exception as err:  # noqa: BLE001 - one odd chart must not take the lesson down
+        st.warning(f"This chart could not be drawn: {type(err).__name__}: {err}")
 
 
 def show_chart(spec, snap, **opts) -> None:
     height = 560 if ss.projector else 300  # the gap chart whole on 1024×768 below the buttons and the status
-    try:  # the charts are valid by construction (tests/test_charts.py): skip Altair's slow schema check
-        chart = spec.build(snap, list(session.run.saved.values()), height=height, projector=ss.projector, **opts)
-        vega = chart.to_dict(validate=False)
-        if "hconcat" not in vega:  # stretch to the page's width only: Streamlit's default "fit" would squeeze
-            vega["autosize"] = {"type": "fit-x", "contains": "padding"}  # title, legend and plot into one height
-        st.vega_lite_chart(vega, width="stretch")
-    except Exception as err:  # noqa: BLE001 - one odd chart must not take the lesson down
-        st.warning(f"This chart could not be drawn: {type(err).__name__}: {err}")
+    saved = list(session.run.saved.values())
+    draw(lambda: vega(spec.build(snap, saved, height=height, projector=ss.projector, **opts)))
+
+
+# ------------------------------------------------------------------------------ background jobs: seeds, sweep
+def busy() -> bool:
+    """The page refreshes while its run trains or one of its jobs runs."""
+    return session.run.status == "running" or any(job.running for job in session.jobs.values())
+
+
+def job_action(kind: str, action, *args) -> None:
+    """A job's button: the session acts, its answer is drawn next to the button, the whole page follows."""
+    session.act(action, *args)
+    ss.job_message = (kind, session.flash)
+    st.rerun()
+
+
+def start_sweep(knobs: list[tuple[str, str]], seeds: int, steps: int) -> None:
+    names = [knob for knob, _ in knobs]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"{names[0]} is picked twice: pick another second knob, or {NO_KNOB}")
+    session.start_sweep(dict(knobs), seeds, steps)
+
+
+def job_panel(kind: str) -> None:
+    """The job's one status line (its Cancel button while it runs), then its charts from the store."""
+    if message := job_message(kind):
+        SHOW[message.level](message.text)
+    job = session.jobs.get(kind)
+    if job is None:
+        return
+    with st.container(horizontal=True, vertical_alignment="center", key=f"job_{kind}"):
+        if job.error:
+            st.error(job.text)
+        else:
+            icon = "hourglass_top" if job.running else ("cancel" if job.cancelled else "check_circle")
+            st.markdown(f":material/{icon}: {job.text}", width="content")
+        if job.running and st.button("Cancel", key=f"cancel_{kind}", help="Stop it; finished trials stay"):
+            job_action(kind, session.cancel_job, kind)
+    summary = job.summary()  # read again only when another trial has ended
+    for spec in JOB_CHARTS[kind]:
+        draw(lambda spec=spec: job_chart(kind, spec, summary))
+
+
+def job_chart(kind: str, spec, summary) -> dict:
+    """A job's chart, built again only when its summary changes (a trial ended) or the projector toggles."""
+    key, built = (kind, spec.name, ss.projector), ss.setdefault("job_charts", {})
+    if key not in built or built[key][0] is not summary:
+        height = 420 if ss.projector else 240
+        built[key] = (summary, vega(spec.build(summary, height=height, projector=ss.projector)))
+    return built[key][1]
+
+
+def seeds_panel() -> None:
+    st.markdown(
+        "**Repeat over seeds** — is the difference real? Every run above trains again with other seeds, "
+        "as long as it ran and with its knob moves, in the background."
+    )
+    running = "seeds" in session.jobs and session.jobs["seeds"].running
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.number_input("Seeds", 2, 10, 3, key="repeat_seeds", width=120)
+        if st.button("Repeat over seeds", key="repeat", disabled=running, help="Runs on the cores the live run leaves"):
+            job_action("seeds", session.repeat_over_seeds, ss.repeat_seeds)
+    job_panel("seeds")
+
+
+def sweep_panel() -> None:
+    st.markdown(
+        "**Sweep** — a grid of knob values on top of the setup in the sidebar, each trained with several seeds "
+        "in the background while the live run goes on."
+    )
+    if "sweep_steps" not in ss:
+        ss.sweep_steps = session.wanted.steps
+    knobs = []
+    for column, slot, default in zip(st.columns(2), (1, 2), ("dropout", "l2")):
+        options = SWEEP_KNOBS if slot == 1 else [NO_KNOB, *SWEEP_KNOBS]
+        knob = column.selectbox(
+            "First knob" if slot == 1 else "Second knob (optional)",
+            options,
+            index=options.index(default),
+            key=f"sweep_knob_{slot}",
+        )
+        if knob != NO_KNOB:
+            values = column.text_input(
+                f"{knob} values, comma-separated",
+                GRID_DEFAULTS.get(knob, format_value(getattr(session.wanted, knob))),
+                key=f"sweep_values_{slot}_{knob}",
+            )
+            knobs.append((knob, values))
+    running = "sweep" in session.jobs and session.jobs["sweep"].running
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.number_input("Seeds", 1, 10, 3, key="sweep_seeds", width=120)
+        st.number_input("Steps per trial", 1, KNOBS["steps"].hi, step=100, key="sweep_steps", width=160)
+        if st.button("Start sweep", key="sweep_start", type="primary", disabled=running):
+            job_action("sweep", start_sweep, knobs, ss.sweep_seeds, ss.sweep_steps)
+    job_panel("sweep")
 
 
 def sample_panel() -> None:
@@ -205,10 +329,9 @@ def sample_panel() -> None:
 
 
 def live_panel() -> None:
-    """Redrawn every REFRESH_S seconds while the run trains (st.fragment, rendered on every run)."""
-    status = session.run.status
-    if ss.refreshing != (status == "running"):
-        st.rerun()  # the run ended, paused or went on: one full rerun updates the buttons and the refresh
+    """Redrawn every REFRESH_S seconds while the run trains or a job runs (st.fragment, rendered on every run)."""
+    if ss.refreshing != busy():
+        st.rerun()  # the run or a job ended, paused or went on: one full rerun updates the buttons and the refresh
     snap = session.run.snapshot()
     line = session.status()
     SHOW[line.level](line.text)
@@ -224,12 +347,17 @@ def live_panel() -> None:
                     opts["metric"] = "ppl" if metric == "perplexity" else "loss"
                 for spec in view.charts:
                     show_chart(spec, snap, **opts)
+                if view.name == "compare":
+                    seeds_panel()
+    if tabs[-2].open:
+        with tabs[-2]:
+            sweep_panel()
     if tabs[-1].open:
         with tabs[-1]:
             sample_panel()
 
 
-ss.refreshing = session.run.status == "running"
+ss.refreshing = busy()
 st.fragment(live_panel, run_every=REFRESH_S if ss.refreshing else None)()
 
 
@@ -260,3 +388,16 @@ with st.container(horizontal=True, vertical_alignment="center"):
             icon=":material/download:",
             type="tertiary",
         )
+    for kind, job in session.jobs.items():
+        for spec in JOB_CHARTS[kind]:
+            name = f"{kind}-{spec.file_name.removeprefix('explorer-')}"
+            st.download_button(
+                name,
+                lambda job=job, spec=spec: chart_to_png(spec.build(job.summary())),
+                f"explorer-{name}",
+                "image/png",
+                key=f"download_{kind}_{spec.name}",
+                on_click="ignore",
+                icon=":material/download:",
+                type="tertiary",
+            )

@@ -310,3 +310,94 @@ def test_two_students_uploading_the_same_file_name_do_not_share_a_file(apps):
     assert mine != theirs
     assert Path(mine).read_bytes().startswith(b"first") and Path(theirs).read_bytes().startswith(b"second")
     assert mine not in second.session_state["session"].corpus_choices().values()
+
+
+# ------------------------------------------------------------------------------ over seeds, sweeps
+def vega_specs(at: AppTest) -> list[str]:
+    return [chart.proto.spec for chart in at.get("vega_lite_chart")]
+
+
+def wait_for_job(at: AppTest, kind: str, timeout: float = 180):
+    """Until the session's background job ends (AppTest does not refresh the page: re-run it after)."""
+    job = at.session_state["session"].jobs[kind]
+    assert wait_until(lambda: not job.running, timeout), job.text
+    at.run()
+    no_trouble(at)
+    return job
+
+
+def test_repeat_over_seeds_repeats_the_comparison_and_draws_bands_and_paired_differences(app):
+    train(app, steps=8)
+    app.button(key="pause").click().run()
+    app.button(key="save").click().run()
+    widget(app, "dropout").set_value(0.3).run()  # the current run goes on with a knob move: its schedule
+    app.button(key="train").click().run()
+    run = the_run(app)
+    assert wait_until(lambda: run.snapshot().knob_changes() and run.snapshot().last_step >= 14, 60)
+    app.button(key="pause").click().run()
+    app.session_state["view"] = "Compare runs"
+    app.run()
+    app.number_input(key="repeat_seeds").set_value(2).run()
+    app.button(key="repeat").click().run()
+    no_trouble(app)
+    assert "Started 4 trials (2 arms × 2 seeds)" in texts(app.success)
+    job = wait_for_job(app, "seeds")
+    assert job.text.startswith("Done: 4 trials"), job.text
+    assert job.text in texts(app.markdown)
+    specs = vega_specs(app)
+    assert len(specs) == 3  # the comparison, then the bands and the paired differences
+    assert "Validation loss over seeds" in specs[1] and "run 1" in specs[1] and "No finished trial" not in specs[1]
+    assert "Paired differences" in specs[2] and "dropout 0.3" in specs[2] and "Needs two arms" not in specs[2]
+    assert {b.key for b in app.get("download_button")} >= {
+        "download_seeds_variance_bands",
+        "download_seeds_paired_differences",
+    }
+    assert [arm.seeds for arm in job.summary().arms] == [[0, 1], [0, 1]]
+
+
+def test_the_sweep_tab_runs_a_grid_over_seeds_and_draws_its_landscape(app):
+    app.session_state["view"] = "Sweep"
+    app.run()
+    no_trouble(app)
+    assert app.selectbox(key="sweep_knob_1").value == "dropout" and app.selectbox(key="sweep_knob_2").value == "l2"
+    assert app.text_input(key="sweep_values_1_dropout").value == "0, 0.5"
+    app.text_input(key="sweep_values_2_l2").set_value("0, 0.001")
+    app.number_input(key="sweep_seeds").set_value(2)
+    app.number_input(key="sweep_steps").set_value(20).run()
+    app.button(key="sweep_start").click().run()
+    no_trouble(app)
+    assert "Started 8 trials (4 arms × 2 seeds)" in texts(app.success)
+    assert app.button(key="cancel_sweep").label == "Cancel"
+    job = wait_for_job(app, "sweep")
+    assert job.text.startswith("Done: 8 trials"), job.text
+    specs = vega_specs(app)
+    assert len(specs) == 3 and "Landscape" in specs[0] and "Best:" in specs[0] and "No finished" not in specs[0]
+    assert "Validation loss over seeds" in specs[1] and "Paired differences" in specs[2]
+    summary = job.summary()
+    assert [arm.label for arm in summary.arms] == [
+        "dropout=0, l2=0",
+        "dropout=0, l2=0.001",
+        "dropout=0.5, l2=0",
+        "dropout=0.5, l2=0.001",
+    ]
+    assert all(t["steps"] == 20 and t["status"] == "finished" for t in summary.trials)
+    assert the_run(app).status == "idle"  # the live run is untouched
+
+
+def test_a_sweep_too_big_for_the_machine_is_one_line_next_to_its_button_and_nothing_starts(app):
+    from explorer.session import trials_limit
+
+    app.session_state["view"] = "Sweep"
+    app.run()
+    values = ", ".join(f"{v / 100:g}" for v in range(trials_limit() // 10 + 1))  # × 10 seeds: past the limit
+    app.text_input(key="sweep_values_1_dropout").set_value(values)
+    app.selectbox(key="sweep_knob_2").set_value("— none —")
+    app.number_input(key="sweep_seeds").set_value(10).run()
+    app.button(key="sweep_start").click().run()
+    no_trouble(app)
+    assert len(app.error) == 1 and "more than this machine trains in a lesson" in app.error[0].value
+    assert "sweep" not in app.session_state["session"].jobs
+    app.selectbox(key="sweep_knob_2").set_value("dropout").run()  # the same knob twice: one line too
+    app.button(key="sweep_start").click().run()
+    assert len(app.error) == 1 and "dropout is picked twice" in app.error[0].value
+    assert "sweep" not in app.session_state["session"].jobs

@@ -177,3 +177,142 @@ def test_a_killed_server_leaves_no_worker_behind():
         assert wait_until(lambda: RunStore().run(run["id"])["status"] == "interrupted", 5)
         assert RunStore().run(run["id"])["steps"] >= 1
         browser.close()
+
+
+# ------------------------------------------------------------------------------ over seeds, sweeps
+SHOTS = Path("/tmp/explorer-shots")
+
+
+def chart_texts(page) -> list[str]:
+    """The text drawn in each chart on the page, in page order."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll("[data-testid='stVegaLiteChart']"),
+        c => Array.from(c.querySelectorAll('svg text'), t => t.textContent).join(' | '))""")
+
+
+def job_line(page, kind: str) -> str:
+    """The job's status line ("3 done · 2 running · …", "Done: …"), its icon's name first."""
+    line = page.locator(f".st-key-job_{kind}")
+    try:
+        return line.inner_text(timeout=1000) if line.count() else ""
+    except Exception:  # noqa: BLE001 - replaced mid-read by a refresh: read again next time
+        return ""
+
+
+def shoot_charts(page, prefix: str, names: list[str]) -> None:
+    """Each chart on the page as its own screenshot (the main area scrolls inside the page)."""
+    for index, name in enumerate(names):
+        if name:
+            page.locator("[data-testid='stVegaLiteChart']").nth(index).screenshot(
+                path=str(SHOTS / f"{prefix}-{name}.png")
+            )
+
+
+def open_tiny_app(playwright, server):
+    browser = launch_chromium(playwright)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(60_000)
+    page.goto(server.link(**tiny_query()))
+    page.get_by_role("button", name="▶ Train", exact=True).wait_for(timeout=90_000)
+    return browser, page, errors
+
+
+def enter(page, key: str, value) -> None:
+    """Type into the text or number box of widget `key` and commit it, as a teacher would."""
+    box = page.locator(f".st-key-{key} input")
+    box.fill(str(value))
+    box.press("Enter")
+    time.sleep(0.5)  # the rerun that takes the value
+
+
+def test_repeat_over_seeds_in_a_real_browser_while_the_run_trains():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with StreamlitServer() as server, sync_playwright() as playwright:
+        browser, page, errors = open_tiny_app(playwright, server)
+
+        def press(name: str) -> None:
+            page.get_by_role("button", name=name, exact=True).click()
+
+        # the lesson: a run saved, dropout moved, a fresh model from the same seed (README, minutes 3–4)
+        press("▶ Train")
+        assert wait_until(lambda: step_of(status_text(page)) >= 10, 60), status_text(page)
+        press("❚❚ Pause")
+        assert wait_until(lambda: "Paused" in status_text(page), 20), status_text(page)
+        press("Save run")
+        assert wait_until(lambda: page.get_by_text("Saved as").count(), 20)
+        slider = page.locator(".st-key-dropout").get_by_role("slider")
+        for _ in range(3):  # dropout all the way, 0.9 (a key pressed while the page re-renders can be lost)
+            slider.focus()
+            slider.press("End")
+            if wait_until(lambda: "dropout=0.9&" in page.url, 10):
+                break
+        assert "dropout=0.9&" in page.url, page.url
+        press("↺ Reset")
+        assert wait_until(lambda: step_of(status_text(page)) == 0 and "Paused" in status_text(page), 20)
+        press("▶ Continue")
+        assert wait_until(lambda: step_of(status_text(page)) >= 10, 60), status_text(page)
+        press("❚❚ Pause")  # the repeat trains each run as long as it ran: keep them short for the test
+        assert wait_until(lambda: "Paused" in status_text(page), 20), status_text(page)
+
+        page.get_by_role("tab", name="Compare runs").click()
+        enter(page, "repeat_seeds", 2)
+        press("Repeat over seeds")
+        assert wait_until(lambda: "Started 4 trials" in page.inner_text("body"), 30)
+        press("▶ Continue")  # the live run trains on while the trials run
+        assert wait_until(lambda: "Training" in status_text(page), 20), status_text(page)
+        assert wait_until(lambda: "Done: 4 trials" in job_line(page, "seeds"), 180), job_line(page, "seeds")
+        assert "Training" in status_text(page), status_text(page)
+        drawn = wait_until(lambda: (t := chart_texts(page)) and len(t) == 3 and "dropout 0.9" in t[2] and t, 30)
+        assert drawn, chart_texts(page)
+        assert "Validation loss over seeds" in drawn[1] and "run 1: dropout 0 (2 seeds)" in drawn[1]
+        assert "Paired differences" in drawn[2]
+        page.locator(".st-key-job_seeds").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "app-seeds-1024x768.png"))
+        shoot_charts(page, "app-seeds", ["comparison", "bands", "paired"])
+        with page.expect_download() as download:
+            page.get_by_role("button", name=re.compile("seeds-variance-bands.png")).click()
+        assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert page.locator("[data-testid='stException']").count() == 0 and not errors, errors
+        browser.close()
+
+
+def test_a_sweep_in_a_real_browser():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with StreamlitServer() as server, sync_playwright() as playwright:
+        browser, page, errors = open_tiny_app(playwright, server)
+        page.get_by_role("tab", name="Sweep").click()
+        page.locator(".st-key-sweep_start").wait_for()
+        page.screenshot(path=str(SHOTS / "app-sweep-empty.png"))
+        enter(page, "sweep_values_2_l2", "0, 0.001")
+        enter(page, "sweep_seeds", 2)
+        enter(page, "sweep_steps", 30)
+        page.get_by_role("button", name="Start sweep").click()
+        assert wait_until(lambda: "hourglass" in job_line(page, "sweep"), 30), job_line(page, "sweep")
+        page.screenshot(path=str(SHOTS / "app-sweep-running.png"))
+        assert wait_until(lambda: "Done: 8 trials" in job_line(page, "sweep"), 180), job_line(page, "sweep")
+        drawn = wait_until(lambda: (t := chart_texts(page)) and "Best:" in t[0] and t, 30)
+        assert drawn and len(drawn) == 3, chart_texts(page)
+        assert "dropout" in drawn[0] and "l2" in drawn[0] and "Landscape" in drawn[0]
+        assert "Validation loss over seeds" in drawn[1] and "Paired differences" in drawn[2]
+        assert "Ready: press Train." in status_text(page)  # the sweep left the live run alone
+        page.screenshot(path=str(SHOTS / "app-sweep-1024x768.png"))
+        shoot_charts(page, "app-sweep", ["landscape", "bands", "paired"])
+
+        # too big for the machine: one line next to the button, nothing starts
+        enter(page, "sweep_seeds", 10)
+        enter(page, "sweep_values_1_dropout", ", ".join(f"{v / 100:g}" for v in range(40)))
+        page.get_by_role("button", name="Start sweep").click()
+        message = page.locator("[data-testid='stAlertContentError']")
+        assert wait_until(
+            lambda: "more than this machine trains in a lesson" in " ".join(message.all_inner_texts()), 30
+        )
+        assert message.count() == 1 and "Done: 8 trials" in job_line(page, "sweep")
+        page.locator(".st-key-sweep_start").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "app-sweep-too-big.png"))
+        assert page.locator("[data-testid='stException']").count() == 0 and not errors, errors
+        browser.close()
