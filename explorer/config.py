@@ -284,14 +284,20 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """'dropout=0.5' -> ('dropout', 0.5), for live knobs only (the `--at` option)."""
+def split_assignment(text: str, form: str = "KNOB=VALUE", known: tuple[str, ...] = tuple(KNOBS)) -> tuple[str, str]:
+    """'dropout=0.5' -> ('dropout', '0.5'): a known knob's name (dashes allowed) and its unparsed value."""
     name, sep, value = text.partition("=")
     name = name.strip().replace("-", "_")
     if not sep:
-        raise ConfigError(f"expected KNOB=VALUE, got {text!r}")
+        raise ConfigError(f"expected {form}, got {text!r}")
     if name not in KNOBS:
-        raise ConfigError(f"unknown knob {name!r} in {text!r}; live knobs: {', '.join(LIVE_KNOBS)}")
+        raise ConfigError(f"unknown knob {name!r} in {text!r}; knobs: {', '.join(known)}")
+    return name, value.strip()
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """'dropout=0.5' -> ('dropout', 0.5), for live knobs only (the `--at` option)."""
+    name, value = split_assignment(text, known=LIVE_KNOBS)
     if not KNOBS[name].live:
         raise ConfigError(f"{name} is fixed for a run and cannot change mid-run; live knobs: {', '.join(LIVE_KNOBS)}")
-    return name, KNOBS[name].parse(value.strip())
+    return name, KNOBS[name].parse(value)

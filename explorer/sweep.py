@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from .config import KNOBS, Config, ExplorerError, format_value, plural
+from .config import KNOBS, Config, ExplorerError, format_value, plural, split_assignment
 from .store import RunStore
 from .train import Trainer
 from .worker import CONTEXT, WORKER_NAME, describe_exit, exit_with_page
@@ -47,12 +47,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, tuple]:
     """['dropout=0,0.25', 'l2=0,1e-5'] -> {'dropout': (0.0, 0.25), 'l2': (0.0, 1e-05)}, every value checked."""
     grid: dict[str, tuple] = {}
     for item in items:
-        name, sep, values = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep:
-            raise SweepError(f"--grid needs KNOB=V1,V2,…, got {item!r}")
-        if name not in KNOBS:
-            raise SweepError(f"unknown knob {name!r} in --grid {item!r}; knobs: {', '.join(KNOBS)}")
+        name, values = split_assignment(item, "--grid KNOB=V1,V2,…")
         if name == "seed":
             raise SweepError("seeds are not a grid knob: use --seeds N (or --seeds 0,3,7)")
         if name in grid:

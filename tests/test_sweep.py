@@ -44,7 +44,7 @@ def test_grid_and_seeds_are_parsed_and_checked():
         (["foo=1"], "unknown knob 'foo'"),
         (["dropout="], "has no values"),
         (["seed=1,2"], "use --seeds"),
-        (["dropout"], "KNOB=V1,V2"),
+        (["dropout"], "expected --grid KNOB=V1,V2"),
     ]:
         with pytest.raises(ExplorerError, match=words.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
             parse_grid(bad)
