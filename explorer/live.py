@@ -193,6 +193,7 @@ class LiveRun:
             worker.stop()
             self._warm_up()
             raise
+        worker.history.add(parent.start)  # its whole story starts as the parent's (repeating it over seeds)
         if name in self.branches:
             self.branches.pop(name).stop()
         self.branches[name] = worker

@@ -1,8 +1,9 @@
 """Presets: each lesson as one click. A preset is a line saying what it teaches plus the knobs it sets.
 
 The overfitting pair shares everything (seed included) but dropout, so their curves differ only by
-the knob the lesson is about; likewise exploding/clip. The numbers were tuned on a 2-core laptop CPU
-so that the effect shows within about 90 seconds (README: "Seeing it happen").
+the knob the lesson is about; likewise exploding/clip. The numbers were tuned with ONE torch thread (what
+the app gives a run) on a 2-core CPU, on seeds 10-12, and checked on seeds 0-4: the overfit run's
+validation loss turns within about 30 seconds, and each lesson's claim held in at least 4 of 5 seeds.
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ class Preset:
     changes: dict = field(default_factory=dict)
 
 
-# A big two-layer LSTM on 3% of Tiny Shakespeare (30k characters): it memorises the text within a minute.
+# A big two-layer LSTM on 1% of Tiny Shakespeare (11k characters): it memorises the text in seconds.
 OVERFIT = dict(
     cell="lstm",
     layers=2,
     hidden=256,
     embed=64,
-    train_fraction=0.03,
+    batch_size=16,
+    train_fraction=0.01,
     lr=3e-3,
-    steps=700,
-    eval_every=25,
-    eval_batches=10,
+    steps=400,
+    eval_every=20,
+    eval_batches=8,
     seed=0,
 )
 # A vanilla tanh RNN, plain SGD with a large step: the gradient norm spikes and the loss blows up.
@@ -56,7 +58,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "l2": Preset(
         "the same model with an L2 penalty: smaller weights, a slower climb of the validation loss",
-        {**OVERFIT, "l2": 1e-4},
+        {**OVERFIT, "l2": 1e-3},
     ),
     "exploding": Preset(
         "a vanilla RNN with a high learning rate and no clipping: gradient spikes and a loss blow-up", EXPLODING

@@ -7,16 +7,19 @@ which draws a lesson's headless experiment (explorer.lessons) while it trains.
     dashboard(config=model, locked={"cell": "rnn"}, hidden=("layernorm",))
 
 It only draws: every decision (presets, links, uploads, locked knobs, errors, the status line, the one
-message, which buttons are on) is the session's; the tabs and charts come from `charts.VIEWS`.
+message, which buttons are on, sweeps) is the session's; the tabs and charts come from `charts.VIEWS`, and
+a sweep's (Compare runs → Repeat over seeds, the Sweep tab) from `charts.SWEEP_VIEWS`.
 
 Threads, and who may touch what:
 - the run trains in its own worker process; the session's LiveRun reads its records on a reader thread;
 - button and knob callbacks run on the kernel's main thread: they call the session, put the knob widgets
   back to what the session holds, and wake the pump; they never draw charts;
+- a sweep (`SweepJob`) runs its trials in worker processes, driven by a thread of its own; the dashboard
+  only reads its status line and its summary from the store;
 - ONE pump thread per dashboard turns the session's answers into widget trait updates (status line, message,
-  buttons, knob changes, charts), at most every `refresh_s` seconds while the run advances, and sleeps while
-  it is idle, paused or ended, so an abandoned kernel is left quiet. Nothing here calls display() or writes
-  to an Output from a thread.
+  buttons, knob changes, charts, the jobs' lines and charts), at most every `refresh_s` seconds while the run
+  or a job advances, and sleeps while all are idle, paused or ended, so an abandoned kernel is left quiet.
+  Nothing here calls display() or writes to an Output from a thread.
 - an invisible heartbeat widget pings the kernel from the open page; once the pings stop (tab closed) for
   `viewer_timeout_s`, the run's watchdog stops it.
 """
@@ -46,19 +49,33 @@ from .history import Snapshot
 from .lessons import Progress, Result, run_experiment
 from .presets import PRESETS, preset_config
 from .session import Message, Session, ViewerWatchdog, knob_change_lines, parse_link
+from .summary import SweepSummary
+from .sweep_job import SweepJob
 
+SWEEP = "sweep"  # the Sweep tab: a grid × seeds in the background, drawn from charts.SWEEP_VIEWS
 SAMPLE = "sample"  # the text sample tab: not a chart view, so not in charts.VIEWS
-TAB_TITLES = {**{name: view.title for name, view in charts.VIEWS.items()}, SAMPLE: "Text sample"}
+TAB_TITLES = {**{name: view.title for name, view in charts.VIEWS.items()}, SWEEP: "Sweep", SAMPLE: "Text sample"}
 VIEWS = tuple(TAB_TITLES)  # every tab, in order
+# The session's background jobs: the tab that shows each, and its charts.
+JOB_TABS = {"seeds": "compare", "sweep": SWEEP}
+JOB_CHARTS = {
+    "seeds": charts.SWEEP_VIEWS["seeds"].charts,
+    "sweep": charts.SWEEP_VIEWS["landscape"].charts + charts.SWEEP_VIEWS["seeds"].charts,
+}
+NOT_SWEPT = {"seed", "corpus", "device", "steps"}  # seeds and steps have their own boxes; the rest is per machine
+SWEEP_KNOBS = [name for name in KNOBS if name not in NOT_SWEPT]
+NO_KNOB = "— none —"
+GRID_DEFAULTS = {"dropout": "0, 0.5", "l2": "0, 1e-4"}  # 2 × 2 arms × 3 seeds: 12 trials, inside a 2-core limit
 CHART_WIDTH = 520  # plot width in pixels (axes and legends come on top): knobs and chart side by side at 1024 px
 CHART_HEIGHT, PROJECTOR_HEIGHT = 300, 560  # plot heights: whole on 1024×768; with the projector toggle on
+JOB_HEIGHT, JOB_PROJECTOR_HEIGHT = 240, 420  # a job's charts come below its controls: a little shorter
 REFRESH_S = 0.5  # at most two chart redraws a second
 VIEWER_TIMEOUT_S = 90.0  # no heartbeat for this long: the page is gone (background tabs beat once a minute)
 BEAT_MS = 5000
 LABEL_WIDTH, ROW_WIDTH = "150px", "330px"
 NO_PRESET = "— pick a lesson —"
 EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
-BUTTON_STYLES = {"train": "success", "pause": "warning", "reset": "", "save": "", "clear": ""}
+BUTTON_STYLES = {"train": "success", "pause": "warning", "reset": "", "branch": "", "save": "", "clear": ""}
 
 
 # ------------------------------------------------------------------------------------------ offline charts
@@ -179,9 +196,12 @@ def _line(message: Message, size: str = "1em", bold: bool = False) -> str:
 class Dashboard(W.VBox):
     """Build it with `dashboard(...)`. Parts a test or a lesson may reach: `.session` (its run is
     `.session.run`), `.controls` {knob: widget}, `.corpus`, `.upload`, `.preset`, `.buttons` {train, pause,
-    reset, save, clear, generate, export}, `.charts` {chart name: JupyterChart}, `.status`, `.notice` (the
-    link's notices and the session's one message), `.knob_list`, `.tabs`, `.views`, `.metric`, `.projector`,
-    `.heartbeat`, `.redraws`."""
+    reset, branch, save, clear, generate, export, repeat, sweep, cancel_seeds, cancel_sweep}, `.charts`
+    {chart name: JupyterChart}, `.status`, `.notice` (the link's notices and the session's one message),
+    `.knob_list`, `.tabs`, `.views`, `.metric`, `.projector`, `.heartbeat`, `.redraws`; for the jobs ("seeds":
+    Compare runs → Repeat over seeds, "sweep": the Sweep tab): `.job_lines` {kind: HTML}, `.job_charts`
+    {kind: {chart name: JupyterChart}}, `.repeat_seeds`, `.sweep_knobs`, `.sweep_values` (two each),
+    `.sweep_seeds`, `.sweep_steps`."""
 
     def __init__(
         self,
@@ -262,6 +282,7 @@ class Dashboard(W.VBox):
             "train": self.session.train,
             "pause": self.session.pause_or_resume,
             "reset": self.session.reset,
+            "branch": self.session.branch,
             "save": self._save,
             "clear": self.session.clear_saved,
         }
@@ -285,15 +306,23 @@ class Dashboard(W.VBox):
         )
         self.metric.observe(lambda _: self._poke(), names="value")
         self.charts: dict[str, alt.JupyterChart] = {}
+        self.job_lines: dict[str, W.HTML] = {}
+        self.job_charts: dict[str, dict[str, alt.JupyterChart]] = {}
+        self._job_message: tuple[str, Message | None] | None = None  # (job, the message its button got)
         pages = []
         for name in self.views:
             if name == SAMPLE:
                 pages.append(self._sample_panel())
                 continue
+            if name == SWEEP:
+                pages.append(self._sweep_panel())
+                continue
             widgets = [self.metric] if name == "gap" else []
             for spec in charts.VIEWS[name].charts:
                 self.charts[spec.name] = chart_widget(spec.build(Snapshot(), [], width=width), width=width)
                 widgets.append(self.charts[spec.name])
+            if name == "compare":
+                widgets.append(self._seeds_panel())
             pages.append(W.VBox(widgets))
         self.tabs = W.Tab(children=pages, titles=[TAB_TITLES[v] for v in self.views])
         self.tabs.observe(lambda _: self._poke(), names="selected_index")
@@ -378,6 +407,80 @@ class Dashboard(W.VBox):
             layout=W.Layout(align_items="flex-start"),
         )
 
+    def _job_panel(self, kind: str, controls: list[W.Widget], start: W.Button) -> list[W.Widget]:
+        """A job's controls and start button, its Cancel button, its status line and its charts."""
+        cancel = self.buttons[f"cancel_{kind}"] = _button("Cancel", "Stop it; the finished trials stay", "danger")
+        cancel.layout.display = "none"  # shown while the job runs
+        cancel.on_click(lambda _: self._job_act(kind, self.session.cancel_job, kind))
+        self.job_lines[kind] = W.HTML()
+        empty = SweepSummary("", [], [])
+        self.job_charts[kind] = {
+            spec.name: chart_widget(spec.build(empty, width=self._width, height=JOB_HEIGHT), width=self._width)
+            for spec in JOB_CHARTS[kind]
+        }
+        row = W.HBox([*controls, start, cancel], layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        return [row, self.job_lines[kind], *self.job_charts[kind].values()]
+
+    def _seeds_panel(self) -> W.Widget:
+        self.repeat_seeds = W.BoundedIntText(
+            value=3,
+            min=2,
+            max=10,
+            description="Seeds",
+            style={"description_width": "50px"},
+            layout=W.Layout(width="130px"),
+        )
+        repeat = self.buttons["repeat"] = _button(
+            "Repeat over seeds", "Every run above trains again with other seeds, as long as it ran, in the background"
+        )
+        repeat.on_click(lambda _: self._job_act("seeds", self.session.repeat_over_seeds, self.repeat_seeds.value))
+        intro = W.HTML(
+            "<b>Repeat over seeds</b> — is the difference real? Every run above trains again with other seeds, "
+            "as long as it ran and with its knob moves, in the background."
+        )
+        return W.VBox([intro, *self._job_panel("seeds", [self.repeat_seeds], repeat)])
+
+    def _sweep_panel(self) -> W.Widget:
+        wanted, style = self.session.wanted, {"description_width": "110px"}
+        self.sweep_knobs = [
+            W.Dropdown(options=SWEEP_KNOBS, value="dropout", description="First knob", style=style),
+            W.Dropdown(options=[NO_KNOB, *SWEEP_KNOBS], value="l2", description="Second knob", style=style),
+        ]
+        self.sweep_values = [
+            W.Text(value=GRID_DEFAULTS[knob.value], description="values", placeholder="0, 0.25, 0.5", style=style)
+            for knob in self.sweep_knobs
+        ]
+        for knob, values in zip(self.sweep_knobs, self.sweep_values):
+            knob.observe(lambda change, values=values: self._on_sweep_knob(change["new"], values), names="value")
+        self.sweep_seeds = W.BoundedIntText(value=3, min=1, max=10, description="Seeds", style=style)
+        self.sweep_steps = W.BoundedIntText(
+            value=wanted.steps, min=1, max=int(KNOBS["steps"].hi), step=100, description="Steps per trial", style=style
+        )
+        for widget in (*self.sweep_knobs, *self.sweep_values, self.sweep_seeds, self.sweep_steps):
+            widget.layout = W.Layout(width="290px")
+        start = self.buttons["sweep"] = _button("Start sweep", "The grid × seeds, in the background", "primary")
+        start.on_click(lambda _: self._job_act("sweep", self._start_sweep))
+        intro = W.HTML(
+            "<b>Sweep</b> — a grid of knob values on top of the setup on the left, each trained with several seeds "
+            "in the background while the live run goes on."
+        )
+        grid = W.GridBox(
+            [self.sweep_knobs[0], self.sweep_knobs[1], self.sweep_values[0], self.sweep_values[1]],
+            layout=W.Layout(grid_template_columns="repeat(2, 300px)"),
+        )
+        return W.VBox([intro, grid, *self._job_panel("sweep", [self.sweep_seeds, self.sweep_steps], start)])
+
+    def _on_sweep_knob(self, knob: str, values: W.Text) -> None:
+        values.disabled = knob == NO_KNOB
+        if knob != NO_KNOB:
+            values.value = GRID_DEFAULTS.get(knob, format_value(getattr(self.session.wanted, knob)))
+
+    def _start_sweep(self) -> None:
+        knobs = [(k.value, v.value) for k, v in zip(self.sweep_knobs, self.sweep_values) if k.value != NO_KNOB]
+        if len({k for k, _ in knobs}) < len(knobs):
+            raise ConfigError(f"{knobs[0][0]} is picked twice: pick another second knob, or {NO_KNOB}")
+        self.session.start_sweep(dict(knobs), self.sweep_seeds.value, self.sweep_steps.value)
+
     def _corpus_options(self) -> list[tuple[str, str]]:
         return list(self.session.corpus_choices().items())
 
@@ -393,6 +496,18 @@ class Dashboard(W.VBox):
         self._sync_widgets()
         self._poke()
         return result
+
+    def _job_act(self, kind: str, action: Callable, *args) -> None:
+        """A job's button: the session's answer is drawn next to that button, not at the top of the page."""
+        self.session.act(action, *args)
+        self._job_message = (kind, self.session.flash)
+        self._poke()
+
+    def _job_says(self, kind: str) -> Message | None:
+        """The page's one message, when it answers this job's button."""
+        said = self._job_message
+        flash = self.session.flash
+        return flash if said is not None and said[0] == kind and said[1] is flash and flash is not None else None
 
     def _sync_widgets(self) -> None:
         """Every knob widget back to the session's value (a refused or adjusted move does not stay shown)."""
@@ -480,15 +595,16 @@ class Dashboard(W.VBox):
         while not self._closed.is_set():
             self._wake.clear()
             status = self.session.run.status  # read BEFORE drawing: a run that ends mid-draw is drawn again
+            jobs = any(job.running for job in self.session.jobs.values())  # (and so is a job)
             try:
                 shown = self._refresh(shown)
             except Exception as err:  # noqa: BLE001 - the pump must survive a bad redraw and say so
                 self.pump_error = f"{type(err).__name__}: {err}"
-            moving = status == "running" or time.monotonic() < self._busy_until
+            moving = status == "running" or jobs or time.monotonic() < self._busy_until
             self._wake.wait(self._period if moving else None)  # idle: sleep until a button or knob moves
 
     def _refresh(self, shown: tuple | None) -> tuple:
-        """Push what changed since `shown` (the (page, charts) keys last drawn); returns the new keys."""
+        """Push what changed since `shown` (the (page, charts, jobs) keys last drawn); returns the new keys."""
         session, run = self.session, self.session.run
         snap = run.snapshot()
         tab = self.tabs.selected_index
@@ -513,21 +629,38 @@ class Dashboard(W.VBox):
             self.metric.value,
             self.projector.value,
         )
-        old_page, old_drawn = shown or (None, None)
+        jobs = {kind: self._job_key(kind, view) for kind in self.job_lines}
+        old_page, old_drawn, old_jobs = shown or (None, None, {})
         began = time.monotonic()
         if page != old_page:
             self._draw_page(status, message, buttons, snap)
         if drawn != old_drawn:
             self._draw_charts(view, snap)
+        for kind, key in jobs.items():
+            old = old_jobs.get(kind)
+            if old is None or key[:3] != old[:3]:
+                self._draw_job_line(kind)
+            if key[1] is not None and key[3] and (old is None or key != old):
+                self._draw_job_charts(kind)
         elapsed = time.monotonic() - began
         self._period = max(self._refresh_s, 3 * elapsed)  # on a busy 2-core laptop, drawing never crowds out training
-        return page, drawn
+        return page, drawn, jobs
+
+    def _job_key(self, kind: str, view: str | None) -> tuple:
+        """(message, job, its line, shown?, trials ended, projector): the line is drawn again when one of the
+        first three changes, the charts when anything does while its tab is open. The job itself is in the
+        key, so a new job with the same line is drawn anew."""
+        job: SweepJob | None = self.session.jobs.get(kind)
+        progress = job.progress if job is not None else None
+        ended = -1 if progress is None else progress.done + progress.failed
+        line = None if job is None else (job.text, job.running)
+        return self._job_says(kind), job, line, view == JOB_TABS[kind], ended, self.projector.value
 
     def _draw_page(self, status: Message, message: Message | None, buttons: dict, snap: Snapshot) -> None:
         big = self.projector.value
         self.status.value = _line(status, "1.5em" if big else "1.15em", bold=True)
         lines = [_line(Message("warning", f"From the link: {notice}")) for notice in self.session.notices]
-        if message is not None:
+        if message is not None and not any(self._job_says(kind) for kind in self.job_lines):
             lines.append(_line(message, "1.2em" if big else "1em"))
         if self.pump_error:
             lines.append(_line(Message("warning", f"(display problem: {self.pump_error})")))
@@ -555,6 +688,29 @@ class Dashboard(W.VBox):
                 metric=self.metric.value,
                 projector=big,
                 height=PROJECTOR_HEIGHT if big else CHART_HEIGHT,
+            )
+            self.redraws += 1
+
+    def _draw_job_line(self, kind: str) -> None:
+        """The job's button's answer (if the last action was it), then the job's one status line."""
+        lines = []
+        if (message := self._job_says(kind)) is not None:
+            lines.append(_line(message))
+        job = self.session.jobs.get(kind)
+        if job is not None:
+            level = "error" if job.error else "info" if job.running else "warning" if job.cancelled else "success"
+            lines.append(_line(Message(level, job.text), bold=True))
+        self.job_lines[kind].value = "".join(lines)
+        running = job is not None and job.running
+        self.buttons[f"cancel_{kind}"].layout.display = None if running else "none"
+        self.buttons["repeat" if kind == "seeds" else "sweep"].disabled = running
+
+    def _draw_job_charts(self, kind: str) -> None:
+        big = self.projector.value
+        summary = self.session.jobs[kind].summary()  # read again only when another trial has ended
+        for spec in JOB_CHARTS[kind]:
+            self.job_charts[kind][spec.name].chart = spec.build(
+                summary, width=self._width, height=JOB_PROJECTOR_HEIGHT if big else JOB_HEIGHT, projector=big
             )
             self.redraws += 1
 
@@ -591,7 +747,8 @@ def dashboard(
     config   the starting Config (the preset is applied on top of it; default: Config()).
     locked   knobs shown but not movable; a mapping also sets them: locked={"cell": "rnn"}.
     hidden   knobs not shown at all (they keep the starting value); `show` is the opposite: only these.
-    views    tabs, from "gap", "gradients", "weights", "compare" (charts.VIEWS) and "sample".
+    views    tabs, from "gap", "gradients", "weights", "compare" (charts.VIEWS), "sweep" and "sample";
+             "compare" brings Repeat over seeds with it.
     presets  False hides the preset picker.
     query    a shared link's query string ("preset=dropout&hidden=64"; Voilà passes the page's as the
              QUERY_STRING environment variable), read by `session.parse_link` exactly as the app reads its
