@@ -161,6 +161,7 @@ with st.container(horizontal=True):
         ("train", session.train, "primary"),
         ("pause", session.pause_or_resume, "secondary"),
         ("reset", session.reset, "secondary"),
+        ("branch", session.branch, "secondary"),
         ("save", session.save, "secondary"),
         ("clear", session.clear_saved, "secondary"),
     ):
@@ -208,8 +209,8 @@ def draw(make_vega) -> None:
 
 def show_chart(spec, snap, **opts) -> None:
     height = 560 if ss.projector else 300  # the gap chart whole on 1024×768 below the buttons and the status
-    saved = list(session.run.saved.values())
-    draw(lambda: vega(spec.build(snap, saved, height=height, projector=ss.projector, **opts)))
+    others = session.comparison()[:-1]  # the saved runs and the live branches: Compare runs draws them with snap
+    draw(lambda: vega(spec.build(snap, others, height=height, projector=ss.projector, **opts)))
 
 
 # ------------------------------------------------------------------------------ background jobs: seeds, sweep
@@ -362,7 +363,8 @@ st.fragment(live_panel, run_every=REFRESH_S if ss.refreshing else None)()
 
 
 def png(spec) -> bytes:  # built when the button is clicked, from the run as it is then
-    return chart_to_png(spec.build(session.run.snapshot(), list(session.run.saved.values())))
+    *others, snap = session.comparison()  # the saved runs, the live branches, then this run
+    return chart_to_png(spec.build(snap, others))
 
 
 with st.container(horizontal=True, vertical_alignment="center"):

@@ -625,6 +625,7 @@ class Dashboard(W.VBox):
             len(snap.evals),
             len(snap.events),
             tuple(run.saved),
+            tuple(run.branches),
             view,
             self.metric.value,
             self.projector.value,
@@ -679,7 +680,7 @@ class Dashboard(W.VBox):
         if view not in charts.VIEWS:
             return
         big = self.projector.value
-        saved = list(self.session.run.saved.values())
+        saved = self.session.comparison()[:-1]  # the saved runs and the live branches
         for spec in charts.VIEWS[view].charts:
             self.charts[spec.name].chart = spec.build(
                 snap,

@@ -4,6 +4,7 @@ state) and re-run the script where a viewer's page would have refreshed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,18 @@ def test_pause_resume_save_and_clear(app):
     app.button(key="clear").click().run()
     assert not run.saved and app.button(key="clear").disabled
     no_trouble(app)
+
+
+def test_branch_here_forks_the_running_model_and_compare_runs_shows_both(app):
+    assert app.button(key="branch").disabled and app.button(key="branch").label == "⑂ Branch here"
+    train(app)
+    app.button(key="branch").click().run()
+    no_trouble(app)
+    run = the_run(app)
+    assert "Branched" in texts(app.success) and len(run.branches) == 1
+    app.session_state["view"] = "Compare runs"
+    app.run()
+    assert next(iter(run.branches)) in json.dumps(json.loads(vega_specs(app)[0]), ensure_ascii=False)
 
 
 # ------------------------------------------------------------------------------ views

@@ -83,7 +83,7 @@ def last_knobs(board: Dashboard) -> dict:
 def labels(board: Dashboard) -> dict[str, tuple[str, bool]]:
     return {
         key: (board.buttons[key].description, not board.buttons[key].disabled)
-        for key in ("train", "pause", "reset", "save", "clear")
+        for key in ("train", "pause", "reset", "branch", "save", "clear")
     }
 
 
@@ -108,8 +108,12 @@ def test_every_control_spec_becomes_a_widget_and_every_view_a_tab(make):
         assert widget.description == control.label and control.help in widget.tooltip
     assert shown(board) == set(board.controls)  # the full dashboard shows everything
     assert board.controls["l2"].options[0] == ("0", 0.0) and board.controls["hidden"].value == 16
-    assert list(board.tabs.titles) == [view.title for view in charts.VIEWS.values()] + ["Text sample"]
-    assert set(board.charts) == set(charts.CHARTS) and list(VIEWS) == [*charts.VIEWS, "sample"]
+    assert list(board.tabs.titles) == [view.title for view in charts.VIEWS.values()] + ["Sweep", "Text sample"]
+    assert set(board.charts) == set(charts.CHARTS) and list(VIEWS) == [*charts.VIEWS, "sweep", "sample"]
+    assert {kind: set(found) for kind, found in board.job_charts.items()} == {
+        "seeds": {"variance_bands", "paired_differences"},
+        "sweep": {"landscape", "variance_bands", "paired_differences"},
+    }
 
 
 def test_nothing_trains_until_train_is_pressed(make):
@@ -195,6 +199,20 @@ def test_the_buttons_agree_with_the_status_after_pause_and_after_the_run_ends(ma
     assert labels(board)["pause"] == ("▶ Resume", True) and labels(board)["train"] == ("▶ Continue", True)
 
 
+def test_branch_here_forks_the_running_model(make):
+    board = make()
+    assert labels(board)["branch"] == ("⑂ Branch here", False)
+    board.buttons["train"].click()
+    assert wait_until(lambda: snap(board).last_step >= 5)
+    assert wait_until(lambda: not board.buttons["branch"].disabled)
+    board.buttons["branch"].click()
+    assert len(board.session.run.branches) == 1
+    assert wait_until(lambda: "Branched" in board.notice.value)
+    name = next(iter(board.session.run.branches))
+    board.tabs.selected_index = board.views.index("compare")
+    assert wait_until(lambda: name in spec_text(board, "comparison"))  # the branch beside the run
+
+
 def test_save_and_clear_comparisons(make):
     board = make()
     board.buttons["train"].click()
@@ -233,6 +251,76 @@ def test_the_projector_toggle_draws_bigger_type(make):
     big = charts.fonts(True)["title"]
     assert wait_until(lambda: json.loads(spec_text(board))["config"]["title"]["fontSize"] == big)
     assert "1.5em" in board.status.value
+
+
+# ------------------------------------------------------------------------------------------ seeds, sweeps
+def job_spec(board: Dashboard, kind: str, name: str) -> str:
+    return json.dumps(board.job_charts[kind][name].spec, ensure_ascii=False)
+
+
+def test_repeat_over_seeds_then_a_sweep_fill_in_their_charts_while_the_run_trains(make):
+    board = make()
+    board.buttons["repeat"].click()  # nothing on screen yet: one line next to the button, nothing starts
+    assert wait_until(lambda: "nothing to repeat yet" in board.job_lines["seeds"].value)
+    assert "nothing to repeat" not in board.notice.value and not board.session.jobs
+
+    board.buttons["train"].click()
+    assert wait_until(lambda: snap(board).last_step >= 10)
+    board.buttons["pause"].click()
+    board.buttons["save"].click()  # switches to Compare runs
+    board.controls["dropout"].value = 0.5
+    board.buttons["reset"].click()
+    board.buttons["train"].click()
+    assert wait_until(lambda: snap(board).last_step >= 10)
+    board.buttons["pause"].click()
+    board.repeat_seeds.value = 2
+    board.buttons["repeat"].click()
+    assert wait_until(lambda: "Started 4 trials (2 arms × 2 seeds)" in board.job_lines["seeds"].value)
+    assert "Started" not in board.notice.value  # the one message is drawn next to its button
+    assert wait_until(lambda: board.buttons["repeat"].disabled and board.buttons["cancel_seeds"].layout.display is None)
+    board.buttons["train"].click()  # the live run trains on meanwhile
+    job = board.session.jobs["seeds"]
+    assert wait_until(lambda: "Done: 4 trials" in board.job_lines["seeds"].value, timeout=120), job.text
+    assert board.session.run.status == "running"
+    assert wait_until(lambda: "dropout 0.5 (2 seeds)" in job_spec(board, "seeds", "variance_bands"))
+    assert "run 1: dropout 0 (2 seeds)" in job_spec(board, "seeds", "variance_bands")
+    assert wait_until(lambda: "dropout 0.5" in job_spec(board, "seeds", "paired_differences"))
+    assert wait_until(lambda: not board.buttons["repeat"].disabled)
+    assert board.buttons["cancel_seeds"].layout.display == "none"
+    board.buttons["pause"].click()
+
+    board.tabs.selected_index = board.views.index("sweep")
+    assert [k.value for k in board.sweep_knobs] == ["dropout", "l2"]
+    assert [v.value for v in board.sweep_values] == ["0, 0.5", "0, 1e-4"]
+    board.sweep_knobs[1].value = "cell"  # another knob: its values box starts at the value in force
+    assert board.sweep_values[1].value == "lstm"
+    board.sweep_values[1].value = "gru, lstm"
+    board.sweep_seeds.value, board.sweep_steps.value = 2, 20
+    board.buttons["sweep"].click()
+    assert wait_until(lambda: "Started 8 trials (4 arms × 2 seeds)" in board.job_lines["sweep"].value)
+    job = board.session.jobs["sweep"]
+    assert wait_until(lambda: "Done: 8 trials" in board.job_lines["sweep"].value, timeout=120), job.text
+    landscape = job_spec(board, "sweep", "landscape")
+    assert "Landscape" in landscape and '"title": "cell"' in landscape and "Best:" in landscape
+    assert "cell=gru" in job_spec(board, "sweep", "variance_bands")
+    assert all(t["steps"] == 20 for t in job.summary().trials)
+    assert board.pump_error is None
+
+
+def test_a_sweep_too_big_for_the_machine_is_one_line_and_nothing_starts(make):
+    from explorer.session import trials_limit
+
+    board = make(views=("gap", "sweep"))
+    board.sweep_values[0].value = ", ".join(f"{v / 100:g}" for v in range(trials_limit() // 10 + 1))
+    board.sweep_knobs[1].value = "— none —"
+    board.sweep_seeds.value = 10
+    board.buttons["sweep"].click()
+    assert wait_until(lambda: "more than this machine trains in a lesson" in board.job_lines["sweep"].value)
+    assert not board.session.jobs and "more than this machine" not in board.notice.value  # said once, by its button
+    board.sweep_knobs[1].value = "dropout"
+    board.buttons["sweep"].click()
+    assert wait_until(lambda: "dropout is picked twice" in board.job_lines["sweep"].value)
+    assert not board.session.jobs
 
 
 # ------------------------------------------------------------------------------------------ messages
@@ -320,7 +408,7 @@ def test_show_keeps_only_the_lesson_knobs_in_view(make):
     board = make("dropout", show=("dropout", "dropout_kind"), views=("gap", "compare"), presets=False)
     assert shown(board) == {"dropout", "dropout_kind"}
     assert list(board.tabs.titles) == ["Generalisation gap", "Compare runs"]
-    assert set(board.charts) == {"gap", "comparison"}
+    assert set(board.charts) == {"gap", "comparison"} and set(board.job_charts) == {"seeds"}  # no Sweep tab
     assert board.preset not in descendants(board) and board.corpus not in descendants(board)
     assert not [w for w in descendants(board) if isinstance(w, W.Accordion)]  # no empty "Setup" section
     assert board.controls["dropout"].value == 0.5  # the preset's value
