@@ -69,6 +69,9 @@ GRID_DEFAULTS = {"dropout": "0, 0.5", "l2": "0, 1e-4"}  # 2 × 2 arms × 3 seeds
 CHART_WIDTH = 520  # plot width in pixels (axes and legends come on top): knobs and chart side by side at 1024 px
 CHART_HEIGHT, PROJECTOR_HEIGHT = 300, 560  # plot heights: whole on 1024×768; with the projector toggle on
 JOB_HEIGHT, JOB_PROJECTOR_HEIGHT = 240, 420  # a job's charts come below its controls: a little shorter
+# A sweep chart's labels and colour legend come on top of its plot width: drawn to fit this many pixels in all.
+JOB_EXTRA_WIDTH = 60
+FIT = alt.AutoSizeParams(type="fit-x", contains="padding")
 REFRESH_S = 0.5  # at most two chart redraws a second
 VIEWER_TIMEOUT_S = 90.0  # no heartbeat for this long: the page is gone (background tabs beat once a minute)
 BEAT_MS = 5000
@@ -414,10 +417,7 @@ class Dashboard(W.VBox):
         cancel.on_click(lambda _: self._job_act(kind, self.session.cancel_job, kind))
         self.job_lines[kind] = W.HTML()
         empty = SweepSummary("", [], [])
-        self.job_charts[kind] = {
-            spec.name: chart_widget(spec.build(empty, width=self._width, height=JOB_HEIGHT), width=self._width)
-            for spec in JOB_CHARTS[kind]
-        }
+        self.job_charts[kind] = {spec.name: chart_widget(self._job_chart(spec, empty)) for spec in JOB_CHARTS[kind]}
         row = W.HBox([*controls, start, cancel], layout=W.Layout(flex_flow="row wrap", align_items="center"))
         return [row, self.job_lines[kind], *self.job_charts[kind].values()]
 
@@ -707,13 +707,17 @@ class Dashboard(W.VBox):
         self.buttons["repeat" if kind == "seeds" else "sweep"].disabled = running
 
     def _draw_job_charts(self, kind: str) -> None:
-        big = self.projector.value
         summary = self.session.jobs[kind].summary()  # read again only when another trial has ended
         for spec in JOB_CHARTS[kind]:
-            self.job_charts[kind][spec.name].chart = spec.build(
-                summary, width=self._width, height=JOB_PROJECTOR_HEIGHT if big else JOB_HEIGHT, projector=big
-            )
+            self.job_charts[kind][spec.name].chart = self._job_chart(spec, summary)
             self.redraws += 1
+
+    def _job_chart(self, spec: charts.ChartSpec, summary: SweepSummary) -> alt.TopLevelMixin:
+        """A sweep chart whose long arm labels and colour legend fit beside the knobs, as the gap chart does."""
+        big = self.projector.value
+        width = self._width + JOB_EXTRA_WIDTH
+        chart = spec.build(summary, width=width, height=JOB_PROJECTOR_HEIGHT if big else JOB_HEIGHT, projector=big)
+        return chart.properties(autosize=FIT)
 
     # -------------------------------------------------------------------------------- ending
     def close(self) -> None:

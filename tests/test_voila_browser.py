@@ -168,3 +168,82 @@ def test_voila_dashboard_trains_and_a_slider_moves_the_running_model(voila_url):
             browser.close()
     real = [p for p in problems if not any(n.lower() in p.lower() for n in NOISE)]
     assert not real, real
+
+
+SHOTS = Path("/tmp/explorer-shots")
+
+
+def shoot_charts(page, prefix: str, names: list[str]) -> None:
+    """The open tab's charts, one screenshot each (to look at)."""
+    charts = page.locator(".explorer-dashboard .vega-embed:visible")
+    for index, name in enumerate(names):
+        charts.nth(index).screenshot(path=str(SHOTS / f"{prefix}-{name}.png"))
+
+
+def test_voila_sweep_tab_and_repeat_over_seeds_draw_their_charts(voila_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+
+        def box(label: str):
+            return page.locator(".explorer-dashboard .widget-inline-hbox", has_text=label).locator("input:visible")
+
+        def svgs_text() -> str:
+            return " | ".join(page.locator(".explorer-dashboard .vega-embed svg.marks").all_text_contents())
+
+        try:
+            page.goto(voila_url, timeout=120_000)
+            page.wait_for_selector(".explorer-dashboard .vega-embed svg.marks", timeout=120_000)
+
+            # the Sweep tab: a 2 × 2 grid × 2 seeds of short trials; the live run is never touched
+            page.get_by_role("tab", name="Sweep").click()
+            for label, value in (("Seeds", "2"), ("Steps per trial", "30")):
+                box(label).fill(value)
+                box(label).press("Enter")
+            page.get_by_role("button", name="Start sweep").click()
+            expect(page.get_by_text("Started 8 trials", exact=False)).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Done: 8 trials", exact=False)).to_be_visible(timeout=180_000)
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('.explorer-dashboard svg.marks')]
+                        .some(s => s.textContent.includes('Landscape') && s.textContent.includes('Best:'))""",
+                timeout=30_000,
+            )
+            assert "Validation loss over seeds" in svgs_text() and "Paired differences" in svgs_text()
+            page.screenshot(path=str(SHOTS / "voila-sweep-1024x768.png"))
+            shoot_charts(page, "voila-sweep", ["landscape", "bands", "paired"])
+
+            # Repeat over seeds: a short run saved, then the comparison over 2 seeds
+            page.get_by_role("button", name="▶ Train").click()
+            expect(page.get_by_text("Training: step", exact=False)).to_be_visible(timeout=60_000)
+            page.get_by_role("button", name="❚❚ Pause").click()
+            expect(page.get_by_text(re.compile(r"^Paused.*: step"))).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Save run").click()  # opens Compare runs
+            page.get_by_role("button", name="▶ Continue").click()  # the current run goes on past the saved one
+            time.sleep(1)
+            page.get_by_role("button", name="❚❚ Pause").click()
+            expect(page.get_by_role("button", name="▶ Resume")).to_be_visible(timeout=30_000)
+            box("Seeds").fill("2")
+            box("Seeds").press("Enter")
+            page.get_by_role("button", name="Repeat over seeds").click()
+            expect(page.get_by_text("Started 4 trials", exact=False)).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Done: 4 trials", exact=False)).to_be_visible(timeout=180_000)
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('.explorer-dashboard svg.marks')]
+                        .some(s => s.textContent.includes('run 1: same settings (2 seeds)'))""",
+                timeout=30_000,
+            )
+            shoot_charts(page, "voila-seeds", ["comparison", "bands", "paired"])
+        finally:
+            browser.close()
+    real = [p for p in problems if not any(n.lower() in p.lower() for n in NOISE)]
+    assert not real, real
