@@ -397,6 +397,22 @@ def test_the_sweep_tab_runs_a_grid_over_seeds_and_draws_its_landscape(app):
     assert the_run(app).status == "idle"  # the live run is untouched
 
 
+def test_cancel_stops_a_sweep_and_the_page_stops_refreshing(app):
+    app.session_state["view"] = "Sweep"
+    app.run()
+    app.selectbox(key="sweep_knob_2").set_value("— none —")
+    app.number_input(key="sweep_seeds").set_value(1)
+    app.number_input(key="sweep_steps").set_value(1_000_000).run()  # far longer than the test waits
+    app.button(key="sweep_start").click().run()
+    job = app.session_state["session"].jobs["sweep"]
+    assert job.running and app.session_state["refreshing"] and app.button(key="sweep_start").disabled
+    app.button(key="cancel_sweep").click().run()
+    no_trouble(app)
+    assert not job.running and job.text.startswith("Cancelled: 0 of "), job.text
+    assert job.text in texts(app.markdown) and not app.session_state["refreshing"]
+    assert not app.button(key="sweep_start").disabled and not [b for b in app.button if b.key == "cancel_sweep"]
+
+
 def test_a_sweep_too_big_for_the_machine_is_one_line_next_to_its_button_and_nothing_starts(app):
     from explorer.session import trials_limit
 

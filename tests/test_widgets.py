@@ -307,6 +307,19 @@ def test_repeat_over_seeds_then_a_sweep_fill_in_their_charts_while_the_run_train
     assert board.pump_error is None
 
 
+def test_cancel_stops_a_sweep(make):
+    board = make(views=("gap", "sweep"))
+    board.sweep_knobs[1].value = "— none —"
+    board.sweep_seeds.value, board.sweep_steps.value = 1, 1_000_000
+    board.buttons["sweep"].click()
+    assert wait_until(lambda: board.buttons["cancel_sweep"].layout.display is None)
+    board.buttons["cancel_sweep"].click()
+    assert not board.session.jobs["sweep"].running
+    assert wait_until(lambda: "Cancelled: 0 of " in board.job_lines["sweep"].value)
+    assert wait_until(lambda: board.buttons["cancel_sweep"].layout.display == "none")
+    assert not board.buttons["sweep"].disabled
+
+
 def test_a_sweep_too_big_for_the_machine_is_one_line_and_nothing_starts(make):
     from explorer.session import trials_limit
 
