@@ -21,21 +21,12 @@ from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTR
 from explorer.data import MAX_UPLOAD_BYTES
 from explorer.export import chart_to_png, history_csv
 from explorer.presets import PRESETS
-from explorer.session import Session, ViewerWatchdog, parse_link
+from explorer.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Session, ViewerWatchdog, parse_link
 
 REFRESH_S = 1.0  # charts redraw once a second while the run trains or a sweep runs
 NO_PRESET = "— pick a lesson —"
 SWEEP_TAB, SAMPLE_TAB = "Sweep", "Text sample"
 TABS = [view.title for view in charts.VIEWS.values()] + [SWEEP_TAB, SAMPLE_TAB]
-# What each background job draws: "seeds" (Compare runs → Repeat over seeds) and "sweep" (the Sweep tab).
-JOB_CHARTS = {
-    "seeds": charts.SWEEP_VIEWS["seeds"].charts,
-    "sweep": charts.SWEEP_VIEWS["landscape"].charts + charts.SWEEP_VIEWS["seeds"].charts,
-}
-NOT_SWEPT = {"seed", "corpus", "device", "steps"}  # seeds and steps have their own boxes; the rest is per machine
-SWEEP_KNOBS = [name for name in KNOBS if name not in NOT_SWEPT]
-NO_KNOB = "— none —"
-GRID_DEFAULTS = {"dropout": "0, 0.5", "l2": "0, 1e-4"}  # 2 × 2 arms × 3 seeds: 12 trials, inside a 2-core limit
 SHOW = {"error": st.error, "warning": st.warning, "success": st.success, "info": st.info}
 
 st.set_page_config(page_title="explorer — watch an RNN overfit", page_icon="📉", layout="wide")

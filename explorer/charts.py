@@ -1059,7 +1059,7 @@ def variance_band_chart(
                 {"type": "area", "opacity": 0.22},
                 y=alt.Y("lo:Q", title="validation " + LOSS_TITLE, scale=y_scale),
                 y2=alt.Y2("hi:Q"),
-                color=colour,
+                color=_series_colour(labels, _arm_colours(len(labels)), None),  # the lines' legend, in full colour
                 detail=alt.Detail("curve:N"),
             ),
             _unit(
@@ -1083,6 +1083,7 @@ def variance_band_chart(
         width=width,
         height=height,
         encoding={"x": _step_x()},
+        resolve={"legend": {"color": "independent"}},
         config=vega_config(projector),
     )
 
@@ -1120,10 +1121,12 @@ def paired_difference_chart(
     values = [d["difference"] for d in dots] + [v for r in bars for v in (r["lo"], r["hi"]) if v is not None] + [0.0]
     span = (max(values) - min(values)) or 1.0
     x_scale = {"domain": [min(values) - 0.08 * span, max(values) + 0.08 * span], "nice": False, "zero": False}
-    x_title = f"{name} minus {base}'s (nats); left of 0 = lower"
+    x_title = f"difference in {name} (nats); left of 0 = lower"
     x = alt.X("difference:Q", title=x_title, scale=x_scale)
     y = alt.Y("arm:N", title=None, sort=labels, axis={"labelLimit": max(120, width // 3)})
-    sentences = [f"{b.label}: {p.sentence(name)}" for _, b, p in comparisons[:3]]
+    sentences = [f"Each arm minus {base}, seed by seed."] + [
+        f"{b.label}: {p.sentence(name)}" for _, b, p in comparisons[:3]
+    ]
     return alt.LayerChart(
         layer=[
             _unit(

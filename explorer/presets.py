@@ -57,7 +57,8 @@ PRESETS: dict[str, Preset] = {
         {**OVERFIT, "dropout": 0.5},
     ),
     "l2": Preset(
-        "the same model with an L2 penalty: smaller weights, a slower climb of the validation loss",
+        "the same model with an L2 penalty (λ = 0.001): the validation loss barely climbs; the final gap is "
+        "under half of overfit's",
         {**OVERFIT, "l2": 1e-3},
     ),
     "exploding": Preset(
@@ -68,7 +69,8 @@ PRESETS: dict[str, Preset] = {
         {**EXPLODING, "clip": 1.0},
     ),
     "batchnorm": Preset(
-        "the overfitting model with batch norm on each layer's output: faster early training; compare the gap",
+        "the overfitting model with batch norm on each layer's output: training loss falls far faster, "
+        "validation turns sooner and the final gap is bigger",
         {**OVERFIT, "batchnorm": True},
     ),
     "early-stop": Preset(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import worker
-from .charts import describe_differences
+from .charts import SWEEP_VIEWS, describe_differences
 from .config import (
     FIXED_KNOBS,
     KNOBS,
@@ -195,6 +195,18 @@ class ViewerWatchdog:
             self.on_leave()
         self._gone_since = None  # a later run with the same watchdog starts with a fresh grace period
         return False
+
+
+# The page's background jobs and what each draws: "seeds" (Compare runs → Repeat over seeds) and "sweep"
+# (the Sweep tab); the knobs a Sweep tab offers (seeds and steps have their own boxes; corpus and device
+# are the machine's), its starting grid (2 × 2 arms × 3 seeds: 12 trials, inside a 2-core machine's limit).
+JOB_CHARTS = {
+    "seeds": SWEEP_VIEWS["seeds"].charts,
+    "sweep": SWEEP_VIEWS["landscape"].charts + SWEEP_VIEWS["seeds"].charts,
+}
+SWEEP_KNOBS = [name for name in KNOBS if name not in ("seed", "corpus", "device", "steps")]
+GRID_DEFAULTS = {"dropout": "0, 0.5", "l2": "0, 1e-4"}
+NO_KNOB = "— none —"
 
 
 def trials_limit(cores: int | None = None) -> int:
@@ -402,7 +414,7 @@ class Session:
         if self.run.store_path is None:
             raise ConfigError("sweeps need the run store, and this page runs without one")
         workers = sweep_workers()
-        self.jobs[kind] = SweepJob(plan, self.run.store_path, workers, limit)
+        self.jobs[kind] = SweepJob(plan, self.run.store_path, workers, limit, watchdog=self.run.watchdog)
         self.flash = Message(
             "success",
             f"Started {plural(trials, 'trial')} ({plural(len(plan.arms), 'arm')} × {plural(len(plan.seeds), 'seed')})"
@@ -446,7 +458,7 @@ class Session:
                 "↺ Reset", True, "A fresh model with the current setup and knobs, same seed; waits for Train"
             ),
             "branch": Button(
-                "⑂ Branch here",
+                "↳ Branch here",
                 status in ("running", "paused", "finished", "early_stop"),
                 "Fork the run at this step: the branch keeps the knobs, this run takes your next change",
             ),

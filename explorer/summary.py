@@ -131,7 +131,7 @@ def summarize(store: RunStore, name: str) -> SweepSummary:
     latest: dict[str, dict] = {}
     for run in reversed(store.runs(sweep=name)):  # oldest first, so a later run of a trial wins
         arm = run["arm"] or {"label": "base", "knobs": {}, "schedule": {}}
-        key = trial_key(run["config"], arm.get("schedule", {}))
+        key = trial_key(arm["label"], run["config"], arm.get("schedule", {}))
         if key not in latest or run["status"] in DONE or latest[key]["status"] not in DONE:
             latest[key] = run
     runs = list(latest.values())

@@ -107,15 +107,16 @@ class Trial:
 
     @property
     def key(self) -> str:
-        """What makes two trials the same: their config and schedule (not the arm's label)."""
-        return trial_key(self.config.to_dict(), self.arm.to_dict()["schedule"])
+        """What makes two trials the same: their arm, config and schedule (two saved runs with the same
+        settings are still two arms)."""
+        return trial_key(self.arm.label, self.config.to_dict(), self.arm.to_dict()["schedule"])
 
     def name(self, sweep: str) -> str:
         return f"{sweep}: {self.arm.label} seed {self.seed}"
 
 
-def trial_key(config: dict, schedule: dict) -> str:
-    return json.dumps([config, schedule], sort_keys=True)
+def trial_key(label: str, config: dict, schedule: dict) -> str:
+    return json.dumps([label, config, schedule], sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,8 @@ def pending_trials(plan: Plan, store: RunStore) -> tuple[list[Trial], int]:
     keys = {t.key for t in plan.trials}
     done = set()
     for run in store.runs(sweep=plan.name):
-        key = trial_key(run["config"], (run["arm"] or {}).get("schedule", {}))
+        arm = run["arm"] or {}
+        key = trial_key(arm.get("label", "base"), run["config"], arm.get("schedule", {}))
         if run["status"] not in DONE:
             continue
         if key not in keys:

@@ -4,16 +4,29 @@ tab start one, keep drawing while it runs, and read its summary from the store a
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from .config import ExplorerError
 from .store import RunStore
 from .summary import SweepSummary, summarize
 from .sweep import Plan, Progress, run_sweep
 
+WATCH_S = 1.0
+
 
 class SweepJob:
-    def __init__(self, plan: Plan, store_path: str, workers: int, max_trials: int):
+    def __init__(
+        self,
+        plan: Plan,
+        store_path: str,
+        workers: int,
+        max_trials: int,
+        watchdog: Callable[[], bool] | None = None,
+    ):
+        """`watchdog`: the page's "is my viewer still here?"; once it says no, the job is cancelled (a
+        closed tab must not keep the machine busy)."""
         self.plan = plan
+        self.watchdog = watchdog
         self.progress: Progress | None = None
         self.error: str | None = None
         self._cancel = threading.Event()
@@ -23,6 +36,15 @@ class SweepJob:
             target=self._run, args=(workers, max_trials), name="explorer-sweep", daemon=True
         )
         self._thread.start()
+        if watchdog is not None:
+            threading.Thread(target=self._watch, name="explorer-sweep-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        while self._thread.is_alive():
+            if not self.watchdog():
+                self._cancel.set()
+                return
+            self._thread.join(WATCH_S)
 
     def _run(self, workers: int, max_trials: int) -> None:
         try:
@@ -60,7 +82,7 @@ class SweepJob:
         if p is None:
             return "Starting…"
         if self.cancelled and not self.running:
-            return f"Cancelled: {p.done} of {p.done + p.running + p.left} trials finished (kept in the store)."
+            return f"Cancelled: {p.done + p.skipped} of {len(self.plan.trials)} trials finished (kept in the store)."
         if not self.running:
             return f"Done: {p.done} trials{f', {p.failed} failed' if p.failed else ''} in {p.seconds:.0f} s."
         return p.text

@@ -48,7 +48,17 @@ from .export import history_csv
 from .history import Snapshot
 from .lessons import Progress, Result, run_experiment
 from .presets import PRESETS, preset_config
-from .session import Message, Session, ViewerWatchdog, knob_change_lines, parse_link
+from .session import (
+    GRID_DEFAULTS,
+    JOB_CHARTS,
+    NO_KNOB,
+    SWEEP_KNOBS,
+    Message,
+    Session,
+    ViewerWatchdog,
+    knob_change_lines,
+    parse_link,
+)
 from .summary import SweepSummary
 from .sweep_job import SweepJob
 
@@ -56,16 +66,8 @@ SWEEP = "sweep"  # the Sweep tab: a grid × seeds in the background, drawn from 
 SAMPLE = "sample"  # the text sample tab: not a chart view, so not in charts.VIEWS
 TAB_TITLES = {**{name: view.title for name, view in charts.VIEWS.items()}, SWEEP: "Sweep", SAMPLE: "Text sample"}
 VIEWS = tuple(TAB_TITLES)  # every tab, in order
-# The session's background jobs: the tab that shows each, and its charts.
+# The session's background jobs: the tab that shows each.
 JOB_TABS = {"seeds": "compare", "sweep": SWEEP}
-JOB_CHARTS = {
-    "seeds": charts.SWEEP_VIEWS["seeds"].charts,
-    "sweep": charts.SWEEP_VIEWS["landscape"].charts + charts.SWEEP_VIEWS["seeds"].charts,
-}
-NOT_SWEPT = {"seed", "corpus", "device", "steps"}  # seeds and steps have their own boxes; the rest is per machine
-SWEEP_KNOBS = [name for name in KNOBS if name not in NOT_SWEPT]
-NO_KNOB = "— none —"
-GRID_DEFAULTS = {"dropout": "0, 0.5", "l2": "0, 1e-4"}  # 2 × 2 arms × 3 seeds: 12 trials, inside a 2-core limit
 CHART_WIDTH = 520  # plot width in pixels (axes and legends come on top): knobs and chart side by side at 1024 px
 CHART_HEIGHT, PROJECTOR_HEIGHT = 300, 560  # plot heights: whole on 1024×768; with the projector toggle on
 JOB_HEIGHT, JOB_PROJECTOR_HEIGHT = 240, 420  # a job's charts come below its controls: a little shorter

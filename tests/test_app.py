@@ -216,7 +216,7 @@ def test_pause_resume_save_and_clear(app):
 
 
 def test_branch_here_forks_the_running_model_and_compare_runs_shows_both(app):
-    assert app.button(key="branch").disabled and app.button(key="branch").label == "⑂ Branch here"
+    assert app.button(key="branch").disabled and app.button(key="branch").label == "↳ Branch here"
     train(app)
     app.button(key="branch").click().run()
     no_trouble(app)

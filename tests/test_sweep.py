@@ -189,3 +189,12 @@ def test_ray_and_local_processes_give_the_same_results_seed_for_seed(tmp_path):
     local, on_ray = results(store, "local"), results(store, "ray")
     assert len(local) == 8 and local == on_ray
     assert all(r["source"] == "sweep" for r in store.runs(sweep="ray"))
+
+
+def test_two_saved_runs_with_the_same_settings_stay_two_arms(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    config = tiny().to_dict()
+    run_sweep(repeat_plan("twins", [("run 1", config, 10, {}), ("current", config, 10, {})], (0, 1)), store, workers=2)
+    summary = summarize(store, "twins")
+    assert [len(a.runs) for a in summary.arms] == [2, 2]
+    assert "not distinguishable" in summary.comparisons()[0][2].sentence()

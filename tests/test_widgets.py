@@ -201,7 +201,7 @@ def test_the_buttons_agree_with_the_status_after_pause_and_after_the_run_ends(ma
 
 def test_branch_here_forks_the_running_model(make):
     board = make()
-    assert labels(board)["branch"] == ("⑂ Branch here", False)
+    assert labels(board)["branch"] == ("↳ Branch here", False)
     board.buttons["train"].click()
     assert wait_until(lambda: snap(board).last_step >= 5)
     assert wait_until(lambda: not board.buttons["branch"].disabled)
