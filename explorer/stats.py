@@ -65,6 +65,8 @@ class Paired:
         if n == 0:
             return f"{who}no seed finished in both arms yet"
         i = self.interval
+        if not any(self.differences):
+            return f"{who}the same {metric} in all {n} seeds — not distinguishable"
         direction = "lower" if i.mean < 0 else "higher"
         held = self.lower if i.mean < 0 else n - self.lower
         text = f"{who}{direction} {metric} in {held} of {n} seeds, by {abs(i.mean):.3f}"
