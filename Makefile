@@ -25,4 +25,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/live_overhead.py
 	$(BIN)/python benchmarks/workers.py
 	$(BIN)/python benchmarks/store_load.py
-	$(BIN)/python benchmarks/presets_demo.py
+	$(BIN)/python benchmarks/sweep_speed.py
+	$(BIN)/python benchmarks/lessons_over_seeds.py

@@ -1,6 +1,6 @@
 """The presets are lessons: each must be a valid setup, pairs must differ only by the lesson's knob,
-and the exploding/clip pair must show its effect (the overfit/dropout pair takes minutes: see
-benchmarks/presets_demo.py and the README's measured figures)."""
+and the exploding/clip pair must show its effect (the claims over five seeds take minutes: see
+benchmarks/lessons_over_seeds.py and the README's table)."""
 
 from explorer.config import Config
 from explorer.model import uniform_loss
