@@ -16,7 +16,7 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import charts
-from explorer.config import KNOBS, ConfigError, format_value
+from explorer.config import KNOBS, format_value
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
 from explorer.data import MAX_UPLOAD_BYTES
 from explorer.export import chart_to_png, history_csv
@@ -218,13 +218,6 @@ def job_action(kind: str, action, *args) -> None:
     st.rerun()
 
 
-def start_sweep(knobs: list[tuple[str, str]], seeds: int, steps: int) -> None:
-    names = [knob for knob, _ in knobs]
-    if len(set(names)) < len(names):
-        raise ConfigError(f"{names[0]} is picked twice: pick another second knob, or {NO_KNOB}")
-    session.start_sweep(dict(knobs), seeds, steps)
-
-
 def job_panel(kind: str) -> None:
     """The job's one status line (its Cancel button while it runs), then its charts from the store."""
     if message := job_message(kind):
@@ -295,7 +288,7 @@ def sweep_panel() -> None:
         st.number_input("Seeds", 1, 10, 3, key="sweep_seeds", width=120)
         st.number_input("Steps per trial", 1, KNOBS["steps"].hi, step=100, key="sweep_steps", width=160)
         if st.button("Start sweep", key="sweep_start", type="primary", disabled=running):
-            job_action("sweep", start_sweep, knobs, ss.sweep_seeds, ss.sweep_steps)
+            job_action("sweep", session.start_sweep, knobs, ss.sweep_seeds, ss.sweep_steps)
     job_panel("sweep")
 
 

@@ -383,12 +383,17 @@ class Session:
         plan = repeat_plan(self._job_name("seeds"), runs, parse_seeds(seeds, first))
         self._start_job("seeds", plan)
 
-    def start_sweep(self, grid: dict[str, str], seeds: int, steps: int | None = None) -> None:
-        """A grid of knob values ({knob: "0, 0.25, 0.5"}) × seeds on top of the setup shown, each trial
-        trained for `steps` (default: the setup's budget) in the background."""
-        items = [f"{knob}={values}" for knob, values in grid.items() if knob]
-        if not items:
+    def start_sweep(self, grid: list[tuple[str, str]], seeds: int, steps: int | None = None) -> None:
+        """A grid of knob values ([("dropout", "0, 0.25, 0.5"), ...], as the Sweep tab's pickers hold them;
+        NO_KNOB is skipped) × seeds on top of the setup shown, each trial trained for `steps` (default: the
+        setup's budget) in the background."""
+        picked = [(knob, values) for knob, values in grid if knob and knob != NO_KNOB]
+        if not picked:
             raise ConfigError("pick at least one knob and its values")
+        names = [knob for knob, _ in picked]
+        if len(set(names)) < len(names):
+            raise ConfigError(f"{names[0]} is picked twice: pick another second knob, or {NO_KNOB}")
+        items = [f"{knob}={values}" for knob, values in picked]
         base = self.wanted if steps is None else self.wanted.replace(steps=steps)
         plan = grid_plan(self._job_name("sweep"), base, parse_grid(items), parse_seeds(seeds, base.seed))
         self._start_job("sweep", plan)

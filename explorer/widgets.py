@@ -478,10 +478,8 @@ class Dashboard(W.VBox):
             values.value = GRID_DEFAULTS.get(knob, format_value(getattr(self.session.wanted, knob)))
 
     def _start_sweep(self) -> None:
-        knobs = [(k.value, v.value) for k, v in zip(self.sweep_knobs, self.sweep_values) if k.value != NO_KNOB]
-        if len({k for k, _ in knobs}) < len(knobs):
-            raise ConfigError(f"{knobs[0][0]} is picked twice: pick another second knob, or {NO_KNOB}")
-        self.session.start_sweep(dict(knobs), self.sweep_seeds.value, self.sweep_steps.value)
+        knobs = [(k.value, v.value) for k, v in zip(self.sweep_knobs, self.sweep_values)]
+        self.session.start_sweep(knobs, self.sweep_seeds.value, self.sweep_steps.value)
 
     def _corpus_options(self) -> list[tuple[str, str]]:
         return list(self.session.corpus_choices().items())

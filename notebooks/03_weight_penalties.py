@@ -139,7 +139,16 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # Both penalties also narrow the gap: the model cannot afford the weights memorising would need.
 # Decoupled weight decay shrinks the weights too, but gently at this learning rate: its per-step factor
 # is $1 - \eta\lambda = 1 - 0.003 \cdot 0.3$.
+
+# %% [markdown]
+# ## How sure is this? (over seeds)
 #
+# This page trains one seed. On the `overfit` preset, L2 with λ = 0.001 (the `l2` preset) gave a final
+# validation loss at least 0.5 nats lower in **5 of 5** paired seeds (1.46 lower on average, 95 %
+# interval 1.26 to 1.65), and a final gap under half of overfit's in **5 of 5**
+# (`benchmarks/lessons_over_seeds.py`).
+
+# %% [markdown]
 # ## Try this
 #
 # - In the dashboard, **▶ Train**, wait for the gap to open, then move **L2 λ** to 0.001. Open the

@@ -209,6 +209,16 @@ results = {
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]
+# ## How sure is this? (over seeds)
+#
+# This page trains one seed. Over 5 paired seeds of the `exploding` and `clip` presets
+# (`benchmarks/lessons_over_seeds.py`):
+# - without clipping, some step's loss went beyond twice a uniform guess's in **5 of 5** seeds; with
+#   clipping at norm 1, none did;
+# - the final validation loss was at least 2 nats lower with clipping in **5 of 5** seeds (10.7 lower
+#   on average).
+
+# %% [markdown]
 # ## Try this
 #
 # - In the dashboard below (the vanilla RNN of this lesson's experiment), press **▶ Train** and open **Gradients**. When the norm
