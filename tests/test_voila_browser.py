@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_server import launch_chromium
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,11 +84,7 @@ def test_voila_dashboard_trains_and_a_slider_moves_the_running_model(voila_url):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1366, "height": 1000})
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -185,11 +183,7 @@ def test_voila_sweep_tab_and_repeat_over_seeds_draw_their_charts(voila_url):
 
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
