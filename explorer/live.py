@@ -106,6 +106,7 @@ class LiveRun:
         elif status in ("finished", "early_stop"):
             self._worker.send("continue")
             self._worker.status = "running"
+            self.resume()  # its branches (started paused beside an ended run) go on with it
         elif status != "running":
             self.start(config)
 

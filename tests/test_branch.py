@@ -119,3 +119,16 @@ def test_checkpoints_stay_bounded_and_cover_the_whole_run(tmp_path):
             saved.append(step)
     steps = branch_steps(tmp_path / "runs.sqlite", "r1")
     assert len(steps) <= CHECKPOINTS_PER_RUN and steps[-1] == 2000 and steps[0] <= 400
+
+
+def test_a_branch_of_a_finished_run_goes_on_when_the_run_continues(tmp_path):
+    run = LiveRun(tiny(steps=15), store=tmp_path / "runs.sqlite", open_ended=False)
+    try:
+        run.start()
+        assert wait_until(lambda: run.status == "finished")
+        branch = run.branches[run.branch()]
+        assert branch.status == "paused"  # beside an ended run, the branch waits
+        run.train()  # Continue
+        assert wait_until(lambda: branch.history.snapshot().last_step > 20 and run.snapshot().last_step > 20)
+    finally:
+        run.close()
