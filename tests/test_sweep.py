@@ -198,3 +198,21 @@ def test_two_saved_runs_with_the_same_settings_stay_two_arms(tmp_path):
     summary = summarize(store, "twins")
     assert [len(a.runs) for a in summary.arms] == [2, 2]
     assert "not distinguishable" in summary.comparisons()[0][2].sentence()
+
+
+def test_a_pages_sweep_stops_when_its_viewer_leaves(tmp_path):
+    from explorer.session import Session
+
+    here = [True]
+    session = Session(
+        tiny(steps=5000), source="app", owner="viewer", watchdog=lambda: here[0], store=tmp_path / "runs.sqlite"
+    )
+    try:
+        session.start_sweep([("dropout", "0, 0.5")], seeds=1)
+        job = session.jobs["sweep"]
+        assert wait_until(lambda: job.progress is not None and job.progress.running >= 1, timeout=30)
+        here[0] = False  # the tab closed
+        assert wait_until(lambda: not job.running, timeout=15)
+        assert job.cancelled and job.text.startswith("Cancelled: 0 of 2 trials")
+    finally:
+        session.close()
