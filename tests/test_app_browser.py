@@ -237,9 +237,13 @@ def test_repeat_over_seeds_in_a_real_browser_while_the_run_trains():
             page.get_by_role("button", name=name, exact=True).click()
 
         # every button in one row: the gap chart stays whole on 1024×768 below them and the status line
-        tops = page.evaluate("""() => Array.from(document.querySelectorAll('.st-key-buttons button'))
-            .map(b => b.getBoundingClientRect()).filter(r => r.width > 0).map(r => Math.round(r.top))""")
-        assert len(tops) == 6 and len(set(tops)) == 1, tops
+        def button_tops() -> list[int]:
+            return page.evaluate("""() => Array.from(document.querySelectorAll('.st-key-buttons button'))
+                .map(b => b.getBoundingClientRect()).filter(r => r.width > 0).map(r => Math.round(r.top))""")
+
+        assert wait_until(lambda: len(button_tops()) == 6, 30), button_tops()  # the row is drawn button by button
+        tops = button_tops()
+        assert len(set(tops)) == 1, tops
 
         # the lesson: a run saved, dropout moved, a fresh model from the same seed (README, minutes 3–4)
         press("▶ Train")
