@@ -320,7 +320,7 @@ def command_train(args: argparse.Namespace) -> int:
             if writer is not None:
                 writer.add(record)
                 if record["kind"] == "step" and checkpoints.due(record["step"]):
-                    checkpoints.save(trainer.checkpoint())
+                    checkpoints.save(trainer.checkpoint(copy_tensors=False))
             kind = record["kind"]
             if kind == "event" and record["event"] in ("diverged", "early_stop"):
                 last_event = record

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
+from .config import plural
+
 LEVEL = 0.95
 
 
@@ -57,6 +59,7 @@ class Paired:
     differences: tuple[float, ...]  # B − A, one per seed
     interval: Interval
     lower: int  # seeds where B's value is lower than A's
+    higher: int  # ... higher (a tie is neither)
 
     def sentence(self, metric: str = "best validation loss", b: str = "", a: str = "") -> str:
         """The comparison in words a class can read aloud, saying when seeds cannot tell the arms apart."""
@@ -68,13 +71,13 @@ class Paired:
         if not any(self.differences):
             return f"{who}the same {metric} in all {n} seeds — not distinguishable"
         direction = "lower" if i.mean < 0 else "higher"
-        held = self.lower if i.mean < 0 else n - self.lower
-        text = f"{who}{direction} {metric} in {held} of {n} seeds, by {abs(i.mean):.3f}"
+        held = self.lower if i.mean < 0 else self.higher
+        text = f"{who}{direction} {metric} in {held} of {plural(n, 'seed')}, by {abs(i.mean):.3f}"
         if n < 2:
             return text + " (one seed: no interval yet)"
         text += f" (95 % interval {_signed_range(i, i.mean < 0)})"
         if i.includes_zero:
-            text += f" — not distinguishable from seed noise at {n} seeds"
+            text += f" — not distinguishable from seed noise at {plural(n, 'seed')}"
         return text
 
     def to_dict(self) -> dict:
@@ -83,6 +86,7 @@ class Paired:
             "differences": [_json(d) for d in self.differences],
             "interval": self.interval.to_dict(),
             "lower_in": self.lower,
+            "higher_in": self.higher,
         }
 
 
@@ -90,7 +94,13 @@ def paired(a: Mapping[int, float], b: Mapping[int, float], level: float = LEVEL)
     """Pair two arms by seed ({seed: value}); seeds missing or non-finite in either arm are left out."""
     seeds = tuple(sorted(s for s in a if s in b and _finite(a[s]) and _finite(b[s])))
     differences = tuple(b[s] - a[s] for s in seeds)
-    return Paired(seeds, differences, t_interval(differences, level), sum(d < 0 for d in differences))
+    return Paired(
+        seeds,
+        differences,
+        t_interval(differences, level),
+        sum(d < 0 for d in differences),
+        sum(d > 0 for d in differences),
+    )
 
 
 @dataclass(frozen=True)

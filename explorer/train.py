@@ -305,17 +305,19 @@ class Trainer:
             raise ConfigError("this run diverged (its weights are NaN): press Reset for a fresh model")
         self.stopped_reason, self.evals_since_best, self.open_ended = None, 0, True
 
-    def checkpoint(self) -> dict:
+    def checkpoint(self, copy_tensors: bool = True) -> dict:
         """Everything the next step depends on — weights, optimiser moments, data position, hidden state,
         the dropout generator, the knobs, the best-so-far — so a run restored from it takes exactly the
         step this one would (a branch, `explorer train --branch-from`). Tensors, numbers, lists, dicts
-        only: `torch.load(weights_only=True)` reads it back."""
+        only: `torch.load(weights_only=True)` reads it back. `copy_tensors=False` shares the live tensors,
+        for a caller that writes them out at once (a periodic checkpoint: no second copy in memory)."""
+        model, optimizer = self.model.state_dict(), self.optimizer.state_dict()
         return {
             "config": self.config.to_dict(),
             "step": self.step_count,
             "knobs": dict(self.knobs),
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "model": {k: v.detach().clone() for k, v in model.items()} if copy_tensors else model,
+            "optimizer": copy.deepcopy(optimizer) if copy_tensors else optimizer,
             "position": self.train_stream.position,
             "hidden": detach_state(self.state),
             "generator": self.model.generator.get_state(),
@@ -336,6 +338,8 @@ class Trainer:
         self.model.generator.set_state(saved["generator"])
         self.best_val_loss, self.best_step, self.evals_since_best = saved["best"]
         self.best_weights = saved["best_weights"]
+        if self.knobs["early_stop"] and self.evals_since_best >= self.knobs["early_stop"]:
+            self.evals_since_best = 0  # branched where it stopped early: it goes on, as Continue would
 
     def restore_best(self) -> None:
         """Put back the weights of the best validation loss seen so far."""

@@ -393,6 +393,7 @@ class _Child:
         elif kind == "sample":
             self.sample(message[1], message[2])
         elif kind == "checkpoint":
+            self.flush_page()  # the page has every record up to this step before it copies them for a branch
             self.send("answer", message[1], self.trainer.checkpoint(), None)
 
     def start(self, config: Config, meta: dict) -> None:
@@ -451,7 +452,7 @@ class _Child:
         if self.writer is not None:
             self.writer.add(record)
             if record["kind"] == "step" and self.checkpoints.due(record["step"]):
-                self.checkpoints.save(self.trainer.checkpoint())
+                self.checkpoints.save(self.trainer.checkpoint(copy_tensors=False))
         if time.monotonic() - self.last_send >= SEND_S:
             self.flush_page()
 

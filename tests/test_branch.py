@@ -5,7 +5,7 @@ import json
 import torch
 from conftest import tiny, wait_until
 
-from explorer.checkpoint import CHECKPOINTS_PER_RUN, RunCheckpoints, branch_steps
+from explorer.checkpoint import CHECKPOINTS_PER_RUN, MAX_CHECKPOINT, RunCheckpoints, branch_steps
 from explorer.cli import main
 from explorer.live import LiveRun
 from explorer.store import RunStore
@@ -115,10 +115,15 @@ def test_checkpoints_stay_bounded_and_cover_the_whole_run(tmp_path):
     saved = []
     for step in range(1, 2001):
         if checkpoints.due(step):
-            checkpoints.save({"step": step})
+            checkpoints.save({"step": step, "model": {"w": torch.zeros(4)}})
             saved.append(step)
     steps = branch_steps(tmp_path / "runs.sqlite", "r1")
     assert len(steps) <= CHECKPOINTS_PER_RUN and steps[-1] == 2000 and steps[0] <= 400
+    assert not list((tmp_path / "checkpoints" / "r1").glob("*.part"))  # written whole, then renamed
+    # a model too big to checkpoint keeps none (it can still be branched live)
+    big = RunCheckpoints(tmp_path / "runs.sqlite", "r2")
+    big.save({"step": 50, "model": {"w": torch.zeros(MAX_CHECKPOINT // 4 // 4 + 1)}})
+    assert branch_steps(tmp_path / "runs.sqlite", "r2") == [] and not big.due(100)
 
 
 def test_a_branch_of_a_finished_run_goes_on_when_the_run_continues(tmp_path):

@@ -60,3 +60,13 @@ def test_band_averages_curves_step_by_step_and_counts_seeds():
     # two values 3 and 5: se = 1, t(0.975, 1) = 12.706205
     assert (b.lo[0], b.hi[0]) == pytest.approx((4 - 12.706205, 4 + 12.706205), abs=1e-5)
     assert math.isnan(b.lo[2])
+
+
+def test_ties_count_as_neither_lower_nor_higher():
+    p = paired({0: 1.0, 1: 1.0, 2: 1.0}, {0: 1.0, 1: 1.0, 2: 1.1})
+    assert (p.lower, p.higher) == (0, 1)
+    assert p.sentence().startswith("higher best validation loss in 1 of 3 seeds, by 0.033")
+    assert (
+        paired({0: 1.0}, {0: 0.5}).sentence()
+        == "lower best validation loss in 1 of 1 seed, by 0.500 (one seed: no interval yet)"
+    )
