@@ -1017,8 +1017,9 @@ def variance_band_chart(
     projector: bool = False,
     show_train: bool = False,
 ) -> alt.TopLevelMixin:
-    """Each arm's mean validation curve over its seeds with the 95 % interval as a band (training loss in
-    eval mode dashed, optional): where two bands overlap, the seeds cannot tell the arms apart there."""
+    """Each arm's mean validation curve over its seeds with the 95 % interval of that mean as a band
+    (training loss in eval mode dashed, optional). Bands that overlap do not settle a comparison of arms
+    run on the same seeds: the paired view compares them seed by seed."""
     title = "Validation loss over seeds: mean and 95 % interval"
     arms = [arm for arm in summary.arms if arm.runs]
     if not arms:
@@ -1075,8 +1076,8 @@ def variance_band_chart(
         ],
         title=_title(
             title,
-            "Each arm's seeds share nothing but the knobs in the legend; the band is where the mean would be "
-            "in 95 of 100 repeats of this many seeds." + (" Dashed: training loss (eval mode)." if show_train else ""),
+            "The line: the mean over the arm's seeds. The band: its 95 % interval (95 of 100 such bands from "
+            "this many seeds hold the true mean)." + (" Dashed: training loss (eval mode)." if show_train else ""),
             width=width,
             projector=projector,
         ),
@@ -1162,7 +1163,10 @@ def paired_difference_chart(
     )
 
 
-LANDSCAPE_METRICS = {"best_val_ppl": "mean best validation perplexity", "final_gap": "mean final gap (nats)"}
+LANDSCAPE_METRICS = {
+    "best_val_ppl": "best validation perplexity (of the mean loss over seeds)",
+    "final_gap": "mean final gap (nats)",
+}
 
 
 def landscape_chart(
@@ -1172,8 +1176,9 @@ def landscape_chart(
     projector: bool = False,
     metric: str = "best_val_ppl",
 ) -> alt.TopLevelMixin:
-    """Two knobs of the grid against each other, each cell the mean over seeds (perplexity: lower is
-    better), the best cell outlined; one knob gives one row. Colour: viridis, readable without hue."""
+    """Two knobs of the grid against each other, each cell the mean over seeds (perplexity: e to the mean
+    best loss, lower is better), the best cell outlined; one knob gives one row. Colour: viridis, readable
+    without hue."""
     title = f"Landscape: {LANDSCAPE_METRICS[metric]}"
     knobs = summary.knobs
     arms = [arm for arm in summary.arms if arm.runs]

@@ -48,10 +48,13 @@ def _knob_help(name: str) -> str:
     return f"{knob.help}{choices}; default {format_value(default)}"
 
 
-def _add_store_option(parser: argparse.ArgumentParser) -> None:
+def _add_store_option(parser: argparse.ArgumentParser, default=None) -> None:
+    """`default=argparse.SUPPRESS` on a sub-command: `explorer runs --store X show ID` keeps the X given
+    before it (argparse would overwrite it with the sub-command's own default)."""
     parser.add_argument(
         "--store",
         metavar="PATH",
+        default=default,
         help="the run store (default: $EXPLORER_HOME/runs.sqlite, EXPLORER_HOME defaulting to ~/.explorer)",
     )
 
@@ -151,13 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_actions = sweep.add_subparsers(dest="sweep_command", parser_class=Parser)
     sweep_show = sweep_actions.add_parser("show", help="a sweep's summary: per-arm intervals, paired comparisons")
     sweep_show.add_argument("sweep_name", metavar="NAME")
-    sweep_show.add_argument("--json", action="store_true", help="an object with name, trials, arms, comparisons")
+    sweep_show.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="an object with name, trials, arms, comparisons"
+    )
     sweep_list = sweep_actions.add_parser("list", help="the sweeps in the store")
     sweep_rm = sweep_actions.add_parser("rm", help="remove a sweep's runs")
     sweep_rm.add_argument("sweep_name", metavar="NAME")
     _add_store_option(sweep)
     for sub in (sweep_show, sweep_list, sweep_rm):
-        _add_store_option(sub)
+        _add_store_option(sub, argparse.SUPPRESS)
 
     runs = commands.add_parser("runs", help="list the runs in the store (CLI, app, notebooks alike)")
     _add_store_option(runs)
@@ -166,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = runs.add_subparsers(dest="runs_command", parser_class=Parser)
     show = actions.add_parser("show", help="one run: its summary and configuration")
     show.add_argument("id", help="a run id (a unique prefix is enough)")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     export = actions.add_parser("export", help="every record of a run, as CSV or JSON Lines")
     export.add_argument("id")
     export.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
@@ -179,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than", type=float, default=0.0, metavar="DAYS", help="only runs older than this")
     prune.add_argument("--all", action="store_true", help="also finished and early-stopped runs")
     for sub in (show, export, remove, prune):
-        _add_store_option(sub)
+        _add_store_option(sub, argparse.SUPPRESS)
     return parser
 
 

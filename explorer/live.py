@@ -57,14 +57,14 @@ class LiveRun:
         """Start the next run's worker in the background (the first one in a process also starts the
         forkserver, about 2 s), so the page never waits for it unless Train is pressed at once."""
         if self._warm is None:
-            self._warm = _STARTER.submit(Worker, self.store_path, self._viewer_here)
+            self._warm = _STARTER.submit(Worker, self.store_path, self.viewer_here)
 
     def _take_warm(self) -> Worker:
         self._warm_up()
         worker, self._warm = self._warm.result(), None
-        return worker if worker.ready else Worker(self.store_path, self._viewer_here)
+        return worker if worker.ready else Worker(self.store_path, self.viewer_here)
 
-    def _viewer_here(self) -> bool:
+    def viewer_here(self) -> bool:
         """Both workers' watchdog: asks the front end's once a second, and once it says the viewer left,
         every worker of this run stops (the warm one and a finished run's too)."""
         with self._viewer_lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,7 +212,7 @@ NO_KNOB = "— none —"
 
 def trials_limit(cores: int | None = None) -> int:
     """The most trials a page may start at once: a lesson's worth of waiting on this machine (8 per
-    core: on 2 cores 16 trials of a 700-step preset take about 10 minutes)."""
+    core: on 2 cores 16 trials of a 400-step preset take about 4 minutes)."""
     return 8 * (cores or os.cpu_count() or 1)
 
 
@@ -223,9 +224,8 @@ def sweep_workers(cores: int | None = None) -> int:
 def schedule_of(snap: Snapshot) -> dict[int, dict]:
     """A run's knob moves as a schedule ({step: {knob: value}}), to repeat it with other seeds."""
     schedule: dict[int, dict] = {}
-    for event in snap.events:
-        if event["event"] == "knob":
-            schedule.setdefault(event["step"], {})[event["knob"]] = event["new"]
+    for event in snap.knob_changes():
+        schedule.setdefault(event["step"], {})[event["knob"]] = event["new"]
     return schedule
 
 
@@ -403,7 +403,7 @@ class Session:
             self.jobs[kind].cancel()
 
     def _job_name(self, kind: str) -> str:
-        return f"{kind}-{self.owner[:8]}-{time.strftime('%H%M%S')}"
+        return f"{kind}-{self.owner[:8]}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
 
     def _start_job(self, kind: str, plan) -> None:
         if kind in self.jobs and self.jobs[kind].running:
@@ -419,7 +419,7 @@ class Session:
         if self.run.store_path is None:
             raise ConfigError("sweeps need the run store, and this page runs without one")
         workers = sweep_workers()
-        self.jobs[kind] = SweepJob(plan, self.run.store_path, workers, limit, watchdog=self.run.watchdog)
+        self.jobs[kind] = SweepJob(plan, self.run.store_path, workers, limit, watchdog=self.run.viewer_here)
         self.flash = Message(
             "success",
             f"Started {plural(trials, 'trial')} ({plural(len(plan.arms), 'arm')} × {plural(len(plan.seeds), 'seed')})"

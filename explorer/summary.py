@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .config import format_value, plural
 from .stats import Band, Interval, Paired, band, paired, t_interval
 from .store import RunStore
-from .sweep import DONE, trial_key
+from .sweep import DONE, stored_arm, stored_trial_key
 
 METRICS = {  # run-summary column -> how a sentence names it
     "best_val_loss": "best validation loss",
@@ -31,7 +31,15 @@ class ArmSummary:
     curves: dict[int, list[dict]] = field(default_factory=dict)  # seed -> its eval records
 
     def values(self, metric: str) -> dict[int, float]:
-        return {seed: _number(run[metric]) for seed, run in self.runs.items()}
+        """{seed: value}; a diverged seed's is NaN (its last finite numbers are not an outcome), so the
+        statistics leave it out and the tables count it apart."""
+        return {
+            seed: math.nan if run["status"] == "diverged" else _number(run[metric]) for seed, run in self.runs.items()
+        }
+
+    @property
+    def diverged(self) -> int:
+        return sum(run["status"] == "diverged" for run in self.runs.values())
 
     def interval(self, metric: str) -> Interval:
         return t_interval(list(self.values(metric).values()))
@@ -50,6 +58,7 @@ class ArmSummary:
             "knobs": self.knobs,
             "seeds": self.seeds,
             "n": len(self.runs),
+            "diverged": self.diverged,
             **{metric: self.interval(metric).to_dict() for metric in METRICS},
         }
 
@@ -117,7 +126,8 @@ class SweepSummary:
         ]
         for arm in self.arms:
             best, gap = arm.interval("best_val_loss"), arm.interval("final_gap")
-            lines.append(f"{arm.label:<{width}}  {best.n:>5}  {_cell(best):<30}  {_cell(gap)}")
+            diverged = f" ({arm.diverged} diverged)" if arm.diverged else ""
+            lines.append(f"{arm.label:<{width}}  {best.n:>5}  {_cell(best):<30}  {_cell(gap)}{diverged}")
         for metric in ("best_val_loss", "final_gap"):
             comparisons = self.comparisons(metric)
             if comparisons:
@@ -130,15 +140,14 @@ def summarize(store: RunStore, name: str) -> SweepSummary:
     """The sweep `name` as it is in the store now (finished trials count; the latest run per trial)."""
     latest: dict[str, dict] = {}
     for run in reversed(store.runs(sweep=name)):  # oldest first, so a later run of a trial wins
-        arm = run["arm"] or {"label": "base", "knobs": {}, "schedule": {}}
-        key = trial_key(arm["label"], run["config"], arm.get("schedule", {}))
+        key = stored_trial_key(run)
         if key not in latest or run["status"] in DONE or latest[key]["status"] not in DONE:
             latest[key] = run
     runs = list(latest.values())
     arms: dict[str, ArmSummary] = {}
     for run in runs:
-        arm = run["arm"] or {"label": "base", "knobs": {}}
-        summary = arms.setdefault(arm["label"], ArmSummary(arm["label"], arm["knobs"], arm.get("index", 0)))
+        arm = stored_arm(run)
+        summary = arms.setdefault(arm["label"], ArmSummary(arm["label"], arm["knobs"], arm["index"]))
         if run["status"] in DONE:
             summary.runs[run["config"]["seed"]] = run
     finished = [run["id"] for run in runs if run["status"] in DONE]
@@ -148,8 +157,8 @@ def summarize(store: RunStore, name: str) -> SweepSummary:
     trials = [
         {
             "run_id": run["id"],
-            "arm": (run["arm"] or {}).get("label", "base"),
-            "knobs": (run["arm"] or {}).get("knobs", {}),
+            "arm": stored_arm(run)["label"],
+            "knobs": stored_arm(run)["knobs"],
             "seed": run["config"]["seed"],
             "status": run["status"],
             "steps": run["steps"],
@@ -157,7 +166,7 @@ def summarize(store: RunStore, name: str) -> SweepSummary:
             "final_gap": run["final_gap"],
             "message": run["message"],
         }
-        for run in sorted(runs, key=lambda r: ((r["arm"] or {}).get("index", 0), r["config"]["seed"]))
+        for run in sorted(runs, key=lambda r: (stored_arm(r)["index"], r["config"]["seed"]))
     ]
     return SweepSummary(name, sorted(arms.values(), key=lambda a: a.index), trials)
 

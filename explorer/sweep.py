@@ -19,6 +19,7 @@ import logging
 import math
 import multiprocessing.connection
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -119,6 +120,16 @@ def trial_key(label: str, config: dict, schedule: dict) -> str:
     return json.dumps([label, config, schedule], sort_keys=True)
 
 
+def stored_arm(run: dict) -> dict:
+    """A stored run's arm (label, knobs, schedule, index); a run stored without one is the "base" arm."""
+    return {"label": "base", "knobs": {}, "schedule": {}, "index": 0, **(run["arm"] or {})}
+
+
+def stored_trial_key(run: dict) -> str:
+    arm = stored_arm(run)
+    return trial_key(arm["label"], run["config"], arm["schedule"])
+
+
 @dataclass(frozen=True)
 class Plan:
     name: str
@@ -169,6 +180,7 @@ def run_trial(config: dict, schedule: dict | None = None) -> list[dict]:
 
 
 def _trial_process(conn, parent_pid: int, config: dict, schedule: dict) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the sweep's to handle: it kills its trials
     threading.Thread(target=exit_with_page, args=(parent_pid, None), daemon=True).start()
     try:
         conn.send(("records", run_trial(config, schedule)))
@@ -178,15 +190,20 @@ def _trial_process(conn, parent_pid: int, config: dict, schedule: dict) -> None:
         conn.send(("error", f"{type(err).__name__}: {err}"))
 
 
+CORES = max(1, os.cpu_count() or 1)
+_IN_FLIGHT = threading.BoundedSemaphore(CORES)  # local trials of every sweep in this process together
+
+
 class _LocalPool:
-    """Trials in worker processes, at most `size` at once; a cancelled sweep kills its trials."""
+    """Trials in worker processes, at most `size` at once, and at most one per core for all the sweeps of
+    this process together (a class server's pages share its cores); a cancelled sweep kills its trials."""
 
     def __init__(self, size: int):
         self.size = size
         self.running: dict[Any, tuple[Trial, Any]] = {}
 
     def has_room(self) -> bool:
-        return len(self.running) < self.size
+        return len(self.running) < self.size and _IN_FLIGHT.acquire(blocking=False)
 
     def submit(self, trial: Trial) -> None:
         conn, child = CONTEXT.Pipe(duplex=False)
@@ -202,8 +219,12 @@ class _LocalPool:
 
     def wait(self, timeout: float) -> list[tuple[Trial, list | None, str | None]]:
         ended = []
+        if not self.running:
+            time.sleep(timeout)  # every core is busy with other sweeps' trials: wait for a free one
+            return []
         for conn in multiprocessing.connection.wait(list(self.running), timeout):
             trial, process = self.running.pop(conn)
+            _IN_FLIGHT.release()
             try:
                 kind, payload = conn.recv()
             except (EOFError, OSError):
@@ -219,10 +240,16 @@ class _LocalPool:
             process.kill()
             process.join(5)
             conn.close()
+            _IN_FLIGHT.release()
         self.running.clear()
 
     def close(self) -> None:
         self.cancel()
+
+
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[-1]}" if lines else type(err).__name__
 
 
 @contextmanager
@@ -259,8 +286,7 @@ class _RayPool:
                         runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
                     )
             except Exception as err:  # noqa: BLE001 - Ray raises several kinds; the user needs one line
-                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise SweepError(f"cannot reach the Ray cluster at {address!r}: {first}") from None
+                raise SweepError(f"cannot reach the Ray cluster at {address!r}: {_one_line(err)}") from None
             self.started = True
         self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial)
         self.size = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -284,7 +310,7 @@ class _RayPool:
                 ended.append((trial, self.ray.get(ref), None))
             except Exception as err:  # noqa: BLE001 - a failed task is this trial's outcome
                 cause = getattr(err, "cause", None) or err
-                ended.append((trial, None, f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1]}"))
+                ended.append((trial, None, _one_line(cause)))
         return ended
 
     def cancel(self) -> None:
@@ -334,7 +360,7 @@ def _duration(seconds: float) -> str:
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    return CORES
 
 
 def pending_trials(plan: Plan, store: RunStore) -> tuple[list[Trial], int]:
@@ -343,8 +369,7 @@ def pending_trials(plan: Plan, store: RunStore) -> tuple[list[Trial], int]:
     keys = {t.key for t in plan.trials}
     done = set()
     for run in store.runs(sweep=plan.name):
-        arm = run["arm"] or {}
-        key = trial_key(arm.get("label", "base"), run["config"], arm.get("schedule", {}))
+        key = stored_trial_key(run)
         if run["status"] not in DONE:
             continue
         if key not in keys:
@@ -357,15 +382,15 @@ def pending_trials(plan: Plan, store: RunStore) -> tuple[list[Trial], int]:
 
 
 def store_trial(store: RunStore, sweep: str, trial: Trial, records: list | None, error: str | None) -> str:
-    """One ended trial as a run of the sweep (an error too: the store says what happened)."""
-    end = next((r["event"] for r in reversed(records or []) if r.get("event") in DONE), None)
-    status = "error" if error or end is None else end
+    """One ended trial as a run of the sweep (an error too: the store says what happened). Created as
+    running and ended by its own records, so a sweep killed in between leaves it `interrupted` (run
+    again), never "finished" without its records."""
     run_id = store.create_run(
-        trial.config.to_dict(), "sweep", name=trial.name(sweep), sweep=sweep, status=status, arm=trial.arm.to_dict()
+        trial.config.to_dict(), "sweep", name=trial.name(sweep), sweep=sweep, arm=trial.arm.to_dict()
     )
     if records:
-        store.append(run_id, records, 0)
-    if status == "error":
+        store.append(run_id, records, 0)  # its end event sets the status
+    if error or store.run(run_id)["status"] not in DONE:
         store.set_status(run_id, "error", error or "the trial ended without finishing")
     return run_id
 

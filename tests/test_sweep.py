@@ -216,3 +216,26 @@ def test_a_pages_sweep_stops_when_its_viewer_leaves(tmp_path):
         assert job.cancelled and job.text.startswith("Cancelled: 0 of 2 trials")
     finally:
         session.close()
+
+
+def test_diverged_seeds_are_counted_apart_not_averaged(tmp_path):
+    import torch
+
+    from explorer.sweep import Arm, Trial, store_trial
+    from explorer.train import Trainer
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    arm = Arm("boom", {}, tiny(steps=40))
+    for seed in (0, 1):
+        trainer = Trainer(arm.config.replace(seed=seed))
+        records = [trainer.start_record(), *[r for _ in range(12) for r in trainer.step()]]
+        with torch.no_grad():
+            trainer.model.decoder.bias[0] = float("inf")  # what an exploding update leaves behind
+        records += list(trainer.run(start=False))
+        assert trainer.stopped_reason == "diverged" and records[-1]["event"] == "diverged"
+        store_trial(store, "boom", Trial(arm, seed), records, None)
+    summary = summarize(store, "boom")
+    boom = summary.arm("boom")
+    assert boom.diverged == 2 and boom.interval("best_val_loss").n == 0  # its last finite numbers are no outcome
+    assert all(r["status"] == "diverged" and r["best_val_loss"] is not None for r in boom.runs.values())
+    assert "(2 diverged)" in summary.table()
