@@ -266,7 +266,8 @@ class LiveRun:
 
     def comparison(self) -> list[Snapshot]:
         """The saved runs, the branches (live), then this run."""
-        return [*self.saved.values(), *(w.history.snapshot() for w in self.branches.values()), self.snapshot()]
+        branches = list(self.branches.values())  # copies: a page's other thread may add one meanwhile
+        return [*list(self.saved.values()), *(w.history.snapshot() for w in branches), self.snapshot()]
 
     # ------------------------------------------------------------------------------------ samples
     def sample(self, prompt: str = "", length: int = 200, temperature: float = 0.8, seed: int = 0) -> str:

@@ -595,9 +595,10 @@ class Dashboard(W.VBox):
         while not self._closed.is_set():
             self._wake.clear()
             status = self.session.run.status  # read BEFORE drawing: a run that ends mid-draw is drawn again
-            jobs = any(job.running for job in self.session.jobs.values())  # (and so is a job)
+            jobs = any(job.running for job in list(self.session.jobs.values()))  # (and so is a job)
             try:
                 shown = self._refresh(shown)
+                self.pump_error = None  # a passing problem (a dict changed mid-read) is gone once a redraw works
             except Exception as err:  # noqa: BLE001 - the pump must survive a bad redraw and say so
                 self.pump_error = f"{type(err).__name__}: {err}"
             moving = status == "running" or jobs or time.monotonic() < self._busy_until
@@ -625,7 +626,7 @@ class Dashboard(W.VBox):
             len(snap.evals),
             len(snap.events),
             tuple(run.saved),
-            tuple(run.branches),
+            tuple(list(run.branches)),  # the kernel's thread may add a branch meanwhile
             view,
             self.metric.value,
             self.projector.value,
