@@ -170,7 +170,7 @@ class LiveRun:
             )
         state = self._worker.checkpoint()
         step = state["step"]
-        name = f"↳ step {step}"
+        name = f"branch at step {step}"
         worker = self._take_warm()
         parent = self.snapshot()
         for record in (*parent.steps, *parent.evals, *parent.events):

@@ -44,7 +44,7 @@ def test_a_live_branch_starts_from_identical_weights_and_differs_only_by_the_kno
         assert wait_until(lambda: run.snapshot().last_step == 20)
         name = run.branch()
         branch = run.branches[name]
-        assert name == "↳ step 20" and branch.status == "paused"
+        assert name == "branch at step 20" and branch.status == "paused"
 
         def last(snap, step):
             return snap.steps[-1]["train_loss"] if snap.last_step == step else None
@@ -59,7 +59,7 @@ def test_a_live_branch_starts_from_identical_weights_and_differs_only_by_the_kno
         assert branch.history.snapshot().steps[-1]["dropout"] == 0.2 and run.snapshot().steps[-1]["dropout"] == 0.6
         # the comparison shows the branch beside the run, its curve starting at the parent's
         names = [snap.name for snap in run.comparison()]
-        assert names == ["↳ step 20", "current"]
+        assert names == ["branch at step 20", "current"]
         assert run.comparison()[0].steps[0]["step"] == 1
         stored = RunStore(tmp_path / "runs.sqlite").run(branch.run_id)
         assert (stored["parent_id"], stored["branch_step"]) == (run.run_id, 20)
