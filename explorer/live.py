@@ -168,6 +168,16 @@ class LiveRun:
             raise ConfigError(
                 "nothing to branch: press Train first" if self.status == "idle" else "this run cannot go on"
             )
+        running = self.status == "running"
+        self.pause()  # held while the branch starts, so both go on from the fork together
+        try:
+            name = self._fork()
+        finally:
+            if running:
+                self.resume()  # the run and every branch
+        return name
+
+    def _fork(self) -> str:
         state = self._worker.checkpoint()
         step = state["step"]
         name = f"branch at step {step}"
@@ -189,7 +199,7 @@ class LiveRun:
             "name": f"branch of {self.run_id} at step {step}",
         }
         try:
-            worker.start(config, meta, paused=self.status != "running")
+            worker.start(config, meta, paused=True)
         except Exception:
             worker.stop()
             self._warm_up()
