@@ -88,13 +88,13 @@ class Arm:
     schedule: dict[int, dict] = field(default_factory=dict)  # {step: {knob: value}}
     index: int = 0  # its place in the plan: tables and charts keep the plan's order
 
+    @property
+    def stored_schedule(self) -> dict[str, dict]:
+        """The schedule as JSON keeps it (step numbers as strings): what the store holds and trials get."""
+        return {str(k): v for k, v in self.schedule.items()}
+
     def to_dict(self) -> dict:
-        return {
-            "label": self.label,
-            "knobs": self.knobs,
-            "schedule": {str(k): v for k, v in self.schedule.items()},
-            "index": self.index,
-        }
+        return {"label": self.label, "knobs": self.knobs, "schedule": self.stored_schedule, "index": self.index}
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Trial:
     def key(self) -> str:
         """What makes two trials the same: their arm, config and schedule (two saved runs with the same
         settings are still two arms)."""
-        return trial_key(self.arm.label, self.config.to_dict(), self.arm.to_dict()["schedule"])
+        return trial_key(self.arm.label, self.config.to_dict(), self.arm.stored_schedule)
 
     def name(self, sweep: str) -> str:
         return f"{sweep}: {self.arm.label} seed {self.seed}"
@@ -209,7 +209,7 @@ class _LocalPool:
         conn, child = CONTEXT.Pipe(duplex=False)
         process = CONTEXT.Process(
             target=_trial_process,
-            args=(child, os.getpid(), trial.config.to_dict(), trial.arm.to_dict()["schedule"]),
+            args=(child, os.getpid(), trial.config.to_dict(), trial.arm.stored_schedule),
             name=WORKER_NAME,  # the workers' name: never imports the caller's __main__ (see worker.py)
             daemon=True,
         )
@@ -296,7 +296,7 @@ class _RayPool:
         return len(self.running) < self.size
 
     def submit(self, trial: Trial) -> None:
-        ref = self.remote.remote(trial.config.to_dict(), trial.arm.to_dict()["schedule"])
+        ref = self.remote.remote(trial.config.to_dict(), trial.arm.stored_schedule)
         self.running[ref] = trial
 
     def wait(self, timeout: float) -> list[tuple[Trial, list | None, str | None]]:
@@ -390,7 +390,7 @@ def store_trial(store: RunStore, sweep: str, trial: Trial, records: list | None,
     )
     if records:
         store.append(run_id, records, 0)  # its end event sets the status
-    if error or store.run(run_id)["status"] not in DONE:
+    if error or not records or records[-1].get("event") not in DONE:  # a whole run ends with its end event
         store.set_status(run_id, "error", error or "the trial ended without finishing")
     return run_id
 
