@@ -4,7 +4,7 @@
 
 It only draws: the widgets come from `explorer.controls`, every decision (links, presets, uploads, buttons,
 messages, sweeps) from one `explorer.session.Session` per browser session, the charts from
-`explorer.charts.VIEWS` and `SWEEP_VIEWS`. The run trains in its own worker process, a sweep's trials in
+`explorer.views.VIEWS` and `SWEEP_VIEWS`. The run trains in its own worker process, a sweep's trials in
 theirs; the whole setup lives in the URL.
 """
 
@@ -15,7 +15,7 @@ import torch
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from explorer import charts
+from explorer import views
 from explorer.config import KNOBS, format_value
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
 from explorer.data import MAX_UPLOAD_BYTES
@@ -26,7 +26,7 @@ from explorer.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Se
 REFRESH_S = 1.0  # charts redraw once a second while the run trains or a sweep runs
 NO_PRESET = "— pick a lesson —"
 SWEEP_TAB, SAMPLE_TAB = "Sweep", "Text sample"
-TABS = [view.title for view in charts.VIEWS.values()] + [SWEEP_TAB, SAMPLE_TAB]
+TABS = [view.title for view in views.VIEWS.values()] + [SWEEP_TAB, SAMPLE_TAB]
 SHOW = {"error": st.error, "warning": st.warning, "success": st.success, "info": st.info}
 
 st.set_page_config(page_title="explorer — watch an RNN overfit", page_icon="📉", layout="wide")
@@ -322,7 +322,7 @@ def live_panel() -> None:
     line = session.status()
     SHOW[line.level](line.text)
     tabs = st.tabs(TABS, key="view", on_change="rerun")
-    for tab, view in zip(tabs, charts.VIEWS.values()):
+    for tab, view in zip(tabs, views.VIEWS.values()):
         if tab.open:
             with tab:
                 opts = {}
@@ -364,7 +364,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
         icon=":material/download:",
         type="tertiary",
     )
-    for spec in charts.CHARTS.values():
+    for spec in views.CHARTS.values():
         st.download_button(
             spec.file_name.removeprefix("explorer-"),
             lambda spec=spec: png(spec),

@@ -48,6 +48,12 @@ def max_step_loss_over_uniform(run: dict, records: list[dict]) -> float:
     return max(r["train_loss"] for r in records if r["kind"] == "step") / math.log(start["vocab_size"])
 
 
+def last_copied_share(run: dict, records: list[dict]) -> float:
+    """The memorisation meter's last reading: the share of the sample's n-grams copied from the training text."""
+    shares = [r["copied_share"] for r in records if r["kind"] == "eval" and "copied_share" in r]
+    return shares[-1] if shares else math.nan
+
+
 @dataclass(frozen=True)
 class Claim:
     """A statement about preset B against preset A, checked seed by seed on (A's value, B's value)."""
@@ -85,6 +91,40 @@ CLAIMS = [
         column("final_gap"),
         column("final_gap"),
         under(0.5),
+    ),
+    Claim(
+        "overfit",
+        "dropout",
+        "dropout 0.5: the last sample copies under half the training-text n-grams overfit's does (and overfit's ≥ 5 %)",
+        last_copied_share,
+        last_copied_share,
+        lambda a, b: a >= 0.05 and b <= a / 2,
+        "share of n-grams",
+    ),
+    Claim(
+        "overfit",
+        "noising",
+        "data noising (unigram, γ = 0.2): a lower final gap",
+        column("final_gap"),
+        column("final_gap"),
+        lambda a, b: b < a,
+    ),
+    Claim(
+        "overfit",
+        "noising",
+        "data noising: final gap under half of overfit's",
+        column("final_gap"),
+        column("final_gap"),
+        under(0.5),
+    ),
+    Claim(
+        "overfit",
+        "noising",
+        "data noising: the last sample copies fewer training-text n-grams",
+        last_copied_share,
+        last_copied_share,
+        lambda a, b: b < a,
+        "share of n-grams",
     ),
     Claim(
         "overfit",

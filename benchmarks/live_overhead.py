@@ -20,12 +20,12 @@ import time
 
 import torch
 
-from explorer.charts import all_charts
 from explorer.config import Config
 from explorer.history import History
 from explorer.live import LiveRun
 from explorer.metrics import GRAD_HIST_EDGES
 from explorer.train import Trainer
+from explorer.views import all_charts
 
 GROUPS = ["embedding", "layer1.input", "layer1.recurrent", "norm", "decoder"]
 

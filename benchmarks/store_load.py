@@ -2,7 +2,7 @@
 short real run of the app's default model and replicated with renumbered steps: details every 10 steps,
 evaluations every 25, a knob change now and then) is written to a temp store, then
 `RunStore.load_snapshot` (thinned in SQL) is timed, and every chart built from the snapshot
-(`charts.all_charts`, and serialised as the app sends it). Target: load + downsample ≤ 150 ms.
+(`views.all_charts`, and serialised as the app sends it). Target: load + downsample ≤ 150 ms.
 
     python benchmarks/store_load.py [--steps 100000] [--repeats 5]
 """
@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from explorer.charts import all_charts
 from explorer.config import Config
 from explorer.store import RunStore
 from explorer.train import Trainer
+from explorer.views import all_charts
 
 
 def real_records(steps: int = 30) -> list[dict]:

@@ -117,6 +117,21 @@ KNOBS: dict[str, Knob] = {
             hi=1,
             hi_open=True,
         ),
+        Knob(
+            "noise",
+            float,
+            True,
+            "data noising: replace each input token with this probability γ, in training only",
+            lo=0,
+            hi=0.5,
+        ),
+        Knob(
+            "noise_kind",
+            str,
+            True,
+            "unigram: a token drawn by its frequency in the training text; blank: a blank token",
+            choices=("unigram", "blank"),
+        ),
         Knob("l2", float, True, "L2 penalty λ·Σw² on weights (not biases or norm parameters)", lo=0, hi=1),
         Knob("l1", float, True, "L1 penalty λ·Σ|w| on weights", lo=0, hi=1),
         Knob("weight_decay", float, True, "the optimiser's weight decay (decoupled with AdamW)", lo=0, hi=1),
@@ -163,9 +178,21 @@ KNOBS: dict[str, Knob] = {
             "detail_every",
             int,
             False,
-            "record gradient histograms and weight norms every this many steps",
+            "record gradient histograms, weight norms, gradient reach and dropout masks every this many steps",
             lo=1,
             hi=1_000_000,
+        ),
+        Knob(
+            "meter_every",
+            int,
+            False,
+            "measure memorisation (a sample's n-grams copied from the training text) every this many "
+            "evaluations (0 = off)",
+            lo=0,
+            hi=1_000_000,
+        ),
+        Knob(
+            "meter_n", int, False, "n-gram length of the memorisation meter (0 = 12 characters or 4 words)", lo=0, hi=64
         ),
     ]
 }
@@ -183,6 +210,8 @@ class Config:
     dropout_kind: str = "standard"
     embed_dropout: float = 0.0
     weight_drop: float = 0.0
+    noise: float = 0.0
+    noise_kind: str = "unigram"
     l2: float = 0.0
     l1: float = 0.0
     weight_decay: float = 0.0
@@ -212,6 +241,8 @@ class Config:
     eval_every: int = 25
     eval_batches: int = 10
     detail_every: int = 10
+    meter_every: int = 2
+    meter_n: int = 0
 
     def __post_init__(self) -> None:
         self.validate()

@@ -38,6 +38,8 @@ LIVE_CONTROLS: tuple[Control, ...] = (
     Control("dropout_kind", "Dropout kind", "select", options=("standard", "variational")),
     Control("embed_dropout", "Embedding (word) dropout", "slider", 0.0, 0.5, 0.05),
     Control("weight_drop", "Weight drop (recurrent DropConnect)", "slider", 0.0, 0.8, 0.05),
+    Control("noise", "Data noising γ (share of input tokens replaced)", "slider", 0.0, 0.5, 0.05),
+    Control("noise_kind", "Noising replaces with", "select", options=("unigram", "blank")),
     Control("l2", "L2 λ (penalty λ·Σw²)", "choice_slider", options=PENALTY_CHOICES),
     Control("l1", "L1 λ (penalty λ·Σ|w|)", "choice_slider", options=PENALTY_CHOICES),
     Control(
@@ -86,7 +88,9 @@ def nearest_option(control: Control, value):
 # Widgets <-> Config.
 
 # Knobs a front end may tuck into an "advanced" section; the rest stay in plain view.
-ADVANCED = frozenset({"embed_dropout", "weight_drop", "weight_decay", "layernorm", "embed", "optimizer", "init"})
+ADVANCED = frozenset(
+    {"embed_dropout", "weight_drop", "noise_kind", "weight_decay", "layernorm", "embed", "optimizer", "init"}
+)
 ALL_CONTROLS: tuple[Control, ...] = LIVE_CONTROLS + SETUP_CONTROLS
 
 

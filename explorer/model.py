@@ -25,18 +25,6 @@ def dropout_mask(like: torch.Tensor, shape: tuple, p: float, generator: torch.Ge
     return like.new_empty(shape).bernoulli_(1 - p, generator=generator) / (1 - p)
 
 
-def locked_dropout(x: torch.Tensor, p: float, generator=None) -> torch.Tensor:
-    """Variational dropout (Gal & Ghahramani 2016): one mask per sequence, shared by every time step."""
-    batch, _, features = x.shape
-    return x * dropout_mask(x, (batch, 1, features), p, generator)
-
-
-def embedding_dropout(embedding: nn.Embedding, tokens: torch.Tensor, p: float, generator=None) -> torch.Tensor:
-    """Drop whole words (Merity et al. 2017): zero rows of the embedding matrix for this batch."""
-    weight = embedding.weight
-    return F.embedding(tokens, weight * dropout_mask(weight, (weight.size(0), 1), p, generator))
-
-
 class RNNLM(nn.Module):
     def __init__(self, vocab_size: int, config: Config):
         super().__init__()
@@ -55,6 +43,9 @@ class RNNLM(nn.Module):
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight
         self.init_weights(config.init)
+        # The blank token of data noising (Xie et al. 2017) has its own learned embedding. It starts at
+        # zero and is made last, so it draws no random numbers and every other weight of a seed is unchanged.
+        self.blank = nn.Parameter(torch.zeros(config.embed))
         # live switches, set by the trainer through apply_knobs()
         self.dropout = 0.0
         self.dropout_kind = "standard"
@@ -63,6 +54,9 @@ class RNNLM(nn.Module):
         self.use_batchnorm = False
         self.use_layernorm = False
         self.generator: torch.Generator | None = None  # the trainer gives each run its own
+        # A dict on the steps the mechanism views look at: every dropout mask drawn and every layer's
+        # input, by name ("mask.input", "mask.layer1", "input.layer1", ...); None on other steps (no cost).
+        self.taps: dict[str, torch.Tensor] | None = None
         self.apply_knobs(config.live())
 
     def apply_knobs(self, knobs: dict) -> None:
@@ -92,42 +86,63 @@ class RNNLM(nn.Module):
         nn.init.xavier_uniform_(self.embedding.weight)
         nn.init.zeros_(self.decoder.bias)
 
-    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+    def _tap(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        if self.taps is not None:
+            self.taps[name] = tensor
+        return tensor
+
+    def _mask(self, site: str, like: torch.Tensor, shape: tuple, p: float) -> torch.Tensor:
+        """A dropout mask from the run's own generator, kept for the masks view when it is looking."""
+        return self._tap(f"mask.{site}", dropout_mask(like, shape, p, self.generator))
+
+    def _drop(self, x: torch.Tensor, site: str) -> torch.Tensor:
+        """standard: a new mask at every time step. variational: one mask per sequence, shared by every
+        time step (locked dropout on the layers' inputs and outputs)."""
         p = self.dropout
         if not self.training or p == 0:
             return x
-        if self.dropout_kind == "variational":
-            return locked_dropout(x, p, self.generator)
-        return x * dropout_mask(x, x.shape, p, self.generator)
+        batch, _, features = x.shape
+        shape = (batch, 1, features) if self.dropout_kind == "variational" else x.shape
+        return x * self._mask(site, x, shape, p)
 
-    def _run_layer(self, rnn: nn.Module, x: torch.Tensor, state):
-        if self.training and self.weight_drop > 0:
-            weight = rnn.weight_hh_l0
-            dropped = weight * dropout_mask(weight, weight.shape, self.weight_drop, self.generator)
-            return functional_call(rnn, {"weight_hh_l0": dropped}, (x, state))
-        return rnn(x, state)
-
-    def forward(self, tokens: torch.Tensor, state: list | None = None):
-        """tokens (B, T) -> logits (B, T, V) and the new per-layer recurrent state."""
+    def _embed(self, tokens: torch.Tensor, blank: torch.Tensor | None) -> torch.Tensor:
+        """Embedding dropout drops whole words (Merity et al. 2017): rows of the embedding matrix, so
+        every occurrence of a dropped word in the batch is zero. `blank` marks inputs noised to blank."""
+        weight = self.embedding.weight
         if self.training and self.embed_dropout > 0:
-            x = embedding_dropout(self.embedding, tokens, self.embed_dropout, self.generator)
+            x = F.embedding(tokens, weight * self._mask("embedding", weight, (weight.size(0), 1), self.embed_dropout))
         else:
             x = self.embedding(tokens)
-        x = self._drop(x)
+        if blank is not None:
+            x = torch.where(blank.unsqueeze(-1), self.blank, x)
+        return x
+
+    def _run_layer(self, i: int, rnn: nn.Module, x: torch.Tensor, state):
+        self._tap(f"input.layer{i + 1}", x)
+        if self.training and self.weight_drop > 0:
+            weight = rnn.weight_hh_l0
+            mask = self._mask(f"weight_drop.layer{i + 1}", weight, weight.shape, self.weight_drop)
+            return functional_call(rnn, {"weight_hh_l0": weight * mask}, (x, state))
+        return rnn(x, state)
+
+    def forward(self, tokens: torch.Tensor, state: list | None = None, blank: torch.Tensor | None = None):
+        """tokens (B, T) -> logits (B, T, V) and the new per-layer recurrent state. `blank` (B, T) bool:
+        inputs replaced by the blank token (data noising)."""
+        x = self._drop(self._embed(tokens, blank), "input")
         new_state = []
         for i, rnn in enumerate(self.rnns):
-            x, layer_state = self._run_layer(rnn, x, None if state is None else state[i])
+            x, layer_state = self._run_layer(i, rnn, x, None if state is None else state[i])
             if self.use_batchnorm:
                 x = self.batchnorms[i](x.reshape(-1, x.size(-1))).view_as(x)
             if self.use_layernorm:
                 x = self.layernorms[i](x)
-            x = self._drop(x)
+            x = self._drop(x, f"layer{i + 1}")
             new_state.append(layer_state)
         return self.decoder(x), new_state
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Named groups for the teaching views: where vanishing or exploding gradients show."""
-        groups = {"embedding": [self.embedding.weight]}
+        groups = {"embedding": [self.embedding.weight, self.blank]}
         for i, rnn in enumerate(self.rnns, start=1):
             groups[f"layer{i}.input"] = [rnn.weight_ih_l0, rnn.bias_ih_l0]
             groups[f"layer{i}.recurrent"] = [rnn.weight_hh_l0, rnn.bias_hh_l0]

@@ -9,36 +9,57 @@ from .data import CorpusError, Vocab, tokenize
 from .model import RNNLM
 
 
-@torch.no_grad()
-def generate(
-    model: RNNLM, vocab: Vocab, level: str, prompt: str = "", length: int = 200, temperature: float = 0.8, seed: int = 0
-) -> str:
-    """Continue `prompt` by `length` tokens. Low temperature: safe and repetitive; high: adventurous."""
+def check_sampling(length: int, temperature: float) -> None:
+    """Refuse settings that would give no text or a broken distribution, before any model runs."""
     if not 0 < temperature <= 10:
         raise ConfigError(f"temperature must be in (0, 10], got {temperature}")
     if length < 0:
         raise ConfigError(f"length must be ≥ 0, got {length}")
-    device = next(model.parameters()).device
+
+
+def prompt_ids(vocab: Vocab, level: str, prompt: str = "") -> list[int]:
+    """The prompt as token ids. With no prompt, start after a line break (the most neutral context
+    either tokeniser has)."""
     tokens = tokenize(prompt, level, lowercase=False) if prompt else []
     if level == "char":
         unknown = sorted({t for t in tokens if t not in vocab.stoi})
         if unknown:
             raise CorpusError(f"the prompt has characters the model never saw: {''.join(unknown)!r}")
-    ids = vocab.encode(tokens).tolist() if tokens else [_start_token(vocab, level)]
-    generator = torch.Generator(device).manual_seed(seed)
+    if not tokens:
+        return [vocab.stoi.get("\n" if level == "char" else "<eos>", 0)]
+    return vocab.encode(tokens).tolist()
+
+
+@torch.no_grad()
+def generate_ids(
+    model: RNNLM, ids: list[int], length: int, temperature: float, generator: torch.Generator
+) -> list[int]:
+    """The one sampling loop: `length` token ids after `ids`, drawn from `generator` alone, so sampling
+    never moves anyone else's random state. The model runs in eval mode and is left in the mode it was
+    found in; the recurrent state is local to this call. Settings are the caller's to check
+    (`check_sampling`)."""
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    logits, state = model(torch.tensor([ids], device=device))
-    out = []
-    for _ in range(length):
-        probs = torch.softmax(logits[0, -1] / temperature, dim=-1)
-        token = torch.multinomial(probs, 1, generator=generator)
-        out.append(int(token))
-        logits, state = model(token.view(1, 1), state)
-    model.train(was_training)
-    return (prompt if prompt else "") + ("" if level == "char" or not prompt else " ") + vocab.decode(out, level)
+    try:
+        logits, state = model(torch.tensor([ids], device=device))
+        out = []
+        for _ in range(length):
+            probs = torch.softmax(logits[0, -1] / temperature, dim=-1)
+            token = torch.multinomial(probs, 1, generator=generator)
+            out.append(int(token))
+            logits, state = model(token.view(1, 1), state)
+    finally:
+        model.train(was_training)
+    return out
 
 
-def _start_token(vocab: Vocab, level: str) -> int:
-    """With no prompt, start after a line break (the most neutral context either tokeniser has)."""
-    return vocab.stoi.get("\n" if level == "char" else "<eos>", 0)
+def generate(
+    model: RNNLM, vocab: Vocab, level: str, prompt: str = "", length: int = 200, temperature: float = 0.8, seed: int = 0
+) -> str:
+    """Continue `prompt` by `length` tokens. Low temperature: safe and repetitive; high: adventurous."""
+    check_sampling(length, temperature)
+    ids = prompt_ids(vocab, level, prompt)
+    generator = torch.Generator(next(model.parameters()).device).manual_seed(seed)
+    out = generate_ids(model, ids, length, temperature, generator)
+    return prompt + ("" if level == "char" or not prompt else " ") + vocab.decode(out, level)

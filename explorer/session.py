@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import worker
-from .charts import SWEEP_VIEWS, describe_differences
+from .charts import describe_differences
 from .config import (
     FIXED_KNOBS,
     KNOBS,
@@ -35,6 +35,7 @@ from .live import LiveRun
 from .presets import PRESETS, preset_config
 from .sweep import grid_plan, parse_grid, parse_seeds, repeat_plan
 from .sweep_job import SweepJob
+from .views import SWEEP_VIEWS
 
 UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
 BUNDLED_LABEL = "Tiny Shakespeare (bundled)"

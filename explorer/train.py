@@ -1,7 +1,8 @@
 """Trainer: one visible training step at a time, reading the live knobs at the start of each step.
 
-A step is: apply pending knob changes -> next batch -> forward/backward -> regulariser gradients ->
-(every `detail_every` steps: gradient histogram, per-group norms) -> clip -> optimiser step -> record.
+A step is: apply pending knob changes -> next batch -> data noising -> forward/backward -> regulariser
+gradients -> (every `detail_every` steps: gradient histogram, per-group norms, the dropout masks drawn)
+-> clip -> optimiser step -> (every `detail_every` steps: gradient reach) -> record.
 Records are plain dicts (the metrics contract in DESIGN.md); the trainer never draws anything.
 """
 
@@ -19,8 +20,11 @@ import torch.nn.functional as F
 
 from .config import KNOBS, Config, ConfigError
 from .data import BatchStream, Corpus
+from .meter import MemorisationMeter
 from .metrics import GRAD_HIST_EDGES, gradient_details
 from .model import RNNLM, count_parameters, detach_state
+from .noising import noise_inputs, unigram_distribution
+from .probes import gradient_reach, mask_record
 
 _SEED_LOCK = threading.Lock()  # global RNG seeding for initialisation must not interleave between runs
 BURST_S = 1.5  # moves of one knob less than this apart are one change (a slider dragged, ten key presses)
@@ -74,6 +78,10 @@ class Trainer:
         )
         self.train_stream = BatchStream(self.corpus.train, config.batch_size, config.seq_len, self.device)
         self.valid_stream = BatchStream(self.corpus.valid, config.batch_size, config.seq_len, self.device)
+        self.unigram = unigram_distribution(self.corpus.train, self.vocab_size).to(self.device)
+        first_x, first_y = self.train_stream.batch(0)
+        self.reach_sequence = first_x[:1], first_y[:1]  # the fixed sequence gradient reach is measured on
+        self.meter = MemorisationMeter(self.corpus, n=config.meter_n or None) if config.meter_every else None
 
         self.knobs = config.live()
         self._pending: dict = {}
@@ -138,10 +146,11 @@ class Trainer:
     def done(self) -> bool:
         return self.stopped_reason is not None
 
-    def loss_and_gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Forward, backward and the regulariser terms' gradients; leaves .grad filled, returns the data loss."""
+    def loss_and_gradients(self, x: torch.Tensor, y: torch.Tensor, blank: torch.Tensor | None = None) -> torch.Tensor:
+        """Forward, backward and the regulariser terms' gradients; leaves .grad filled, returns the data loss.
+        `blank`: the inputs data noising replaced by the blank token."""
         self.model.train()
-        logits, state = self.model(x, detach_state(self.state))
+        logits, state = self.model(x, detach_state(self.state), blank)
         self.state = state
         loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
@@ -184,8 +193,11 @@ class Trainer:
         x, y, new_epoch = self.train_stream.next()
         if new_epoch:
             self.state = None
-        loss = self.loss_and_gradients(x, y)
+        x, blank = noise_inputs(x, self.knobs["noise"], self.knobs["noise_kind"], self.unigram, self.model.generator)
         detail = self.step_count % self.config.detail_every == 0
+        self.model.taps = {} if detail and self._drops_something() else None
+        loss = self.loss_and_gradients(x, y, blank)
+        taps, self.model.taps = self.model.taps, None
         details = gradient_details(self.groups, self.penalised) if detail else None
         norm_before, norm_after = self._clip()
         loss_value, norm_before_value, norm_after_value = torch.stack([loss, norm_before, norm_after]).tolist()
@@ -222,6 +234,9 @@ class Trainer:
         }
         if details is not None:
             record.update(details.to_record())
+            record["grad_reach"] = gradient_reach(self.model, *self.reach_sequence)
+        if taps:
+            record["masks"] = mask_record(taps, self.knobs, x[0], self.corpus.vocab.itos)
         records.append(record)
 
         if self.step_count % self.config.eval_every == 0:
@@ -230,6 +245,9 @@ class Trainer:
             self.stopped_reason = "finished"
             records.append({"kind": "event", "event": "finished", "step": self.step_count})
         return records
+
+    def _drops_something(self) -> bool:
+        return any(self.knobs[k] > 0 for k in ("dropout", "embed_dropout", "weight_drop"))
 
     # ------------------------------------------------------------------------------- evaluation
     @torch.no_grad()
@@ -275,6 +293,8 @@ class Trainer:
                     "hint": "lower the learning rate or turn on gradient clipping, then reset",
                 },
             ]
+        if self.meter and (self.step_count // self.config.eval_every - 1) % self.config.meter_every == 0:
+            record.update(self.meter.measure(self.model))  # every meter_every-th evaluation, the first included
         if record["val_loss"] < self.best_val_loss:
             self.best_val_loss, self.best_step, self.evals_since_best = record["val_loss"], self.step_count, 0
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}

@@ -7,8 +7,8 @@ which draws a lesson's headless experiment (explorer.lessons) while it trains.
     dashboard(config=model, locked={"cell": "rnn"}, hidden=("layernorm",))
 
 It only draws: every decision (presets, links, uploads, locked knobs, errors, the status line, the one
-message, which buttons are on, sweeps) is the session's; the tabs and charts come from `charts.VIEWS`, and
-a sweep's (Compare runs → Repeat over seeds, the Sweep tab) from `charts.SWEEP_VIEWS`.
+message, which buttons are on, sweeps) is the session's; the tabs and charts come from `explorer.views.VIEWS`, and
+a sweep's (Compare runs → Repeat over seeds, the Sweep tab) from `explorer.views.SWEEP_VIEWS`.
 
 Threads, and who may touch what:
 - the run trains in its own worker process; the session's LiveRun reads its records on a reader thread;
@@ -42,6 +42,7 @@ import ipywidgets as W
 import traitlets
 
 from . import charts
+from . import views as chart_views
 from .config import KNOBS, Config, ConfigError, format_value
 from .controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, Control, widget_value
 from .export import history_csv
@@ -62,9 +63,9 @@ from .session import (
 from .summary import SweepSummary
 from .sweep_job import SweepJob
 
-SWEEP = "sweep"  # the Sweep tab: a grid × seeds in the background, drawn from charts.SWEEP_VIEWS
-SAMPLE = "sample"  # the text sample tab: not a chart view, so not in charts.VIEWS
-TAB_TITLES = {**{name: view.title for name, view in charts.VIEWS.items()}, SWEEP: "Sweep", SAMPLE: "Text sample"}
+SWEEP = "sweep"  # the Sweep tab: a grid × seeds in the background, drawn from chart_views.SWEEP_VIEWS
+SAMPLE = "sample"  # the text sample tab: not a chart view, so not in chart_views.VIEWS
+TAB_TITLES = {**{name: view.title for name, view in chart_views.VIEWS.items()}, SWEEP: "Sweep", SAMPLE: "Text sample"}
 VIEWS = tuple(TAB_TITLES)  # every tab, in order
 # The session's background jobs: the tab that shows each.
 JOB_TABS = {"seeds": "compare", "sweep": SWEEP}
@@ -302,7 +303,7 @@ class Dashboard(W.VBox):
         self.notice = W.HTML()
         self.knob_list = W.HTML()
 
-        # --- views: one tab per charts.VIEWS entry asked for, one chart widget per ChartSpec
+        # --- views: one tab per chart_views.VIEWS entry asked for, one chart widget per ChartSpec
         self.metric = W.ToggleButtons(
             options=[("loss", "loss"), ("perplexity", "ppl")],
             value="loss",
@@ -323,7 +324,7 @@ class Dashboard(W.VBox):
                 pages.append(self._sweep_panel())
                 continue
             widgets = [self.metric] if name == "gap" else []
-            for spec in charts.VIEWS[name].charts:
+            for spec in chart_views.VIEWS[name].charts:
                 self.charts[spec.name] = chart_widget(spec.build(Snapshot(), [], width=width), width=width)
                 widgets.append(self.charts[spec.name])
             if name == "compare":
@@ -678,11 +679,11 @@ class Dashboard(W.VBox):
             widget.description, widget.disabled, widget.tooltip = button.label, not button.enabled, button.help
 
     def _draw_charts(self, view: str | None, snap: Snapshot) -> None:
-        if view not in charts.VIEWS:
+        if view not in chart_views.VIEWS:
             return
         big = self.projector.value
         saved = self.session.comparison()[:-1]  # the saved runs and the live branches
-        for spec in charts.VIEWS[view].charts:
+        for spec in chart_views.VIEWS[view].charts:
             self.charts[spec.name].chart = spec.build(
                 snap,
                 saved,
@@ -713,7 +714,7 @@ class Dashboard(W.VBox):
             self.job_charts[kind][spec.name].chart = self._job_chart(spec, summary)
             self.redraws += 1
 
-    def _job_chart(self, spec: charts.ChartSpec, summary: SweepSummary) -> alt.TopLevelMixin:
+    def _job_chart(self, spec: chart_views.ChartSpec, summary: SweepSummary) -> alt.TopLevelMixin:
         """A sweep chart whose long arm labels and colour legend fit beside the knobs, as the gap chart does."""
         big = self.projector.value
         width = self._width + JOB_EXTRA_WIDTH
@@ -753,7 +754,8 @@ def dashboard(
     config   the starting Config (the preset is applied on top of it; default: Config()).
     locked   knobs shown but not movable; a mapping also sets them: locked={"cell": "rnn"}.
     hidden   knobs not shown at all (they keep the starting value); `show` is the opposite: only these.
-    views    tabs, from "gap", "gradients", "weights", "compare" (charts.VIEWS), "sweep" and "sample";
+    views    tabs, from "gap", "gradients", "weights", "compare", "reach", "masks", "memorisation"
+             (explorer.views.VIEWS), "sweep" and "sample";
              "compare" brings Repeat over seeds with it.
     presets  False hides the preset picker.
     query    a shared link's query string ("preset=dropout&hidden=64"; Voilà passes the page's as the

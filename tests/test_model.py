@@ -2,7 +2,7 @@
 
 import torch
 
-from explorer.model import RNNLM, dropout_mask, embedding_dropout, locked_dropout
+from explorer.model import RNNLM, dropout_mask
 from tests.conftest import tiny
 
 
@@ -21,7 +21,9 @@ def test_dropout_zeroes_a_fraction_p_and_scales_the_rest_to_keep_the_mean():
 
 
 def test_variational_dropout_uses_one_mask_for_every_time_step():
-    out = locked_dropout(torch.ones(8, 30, 16), 0.5, torch.Generator().manual_seed(1))
+    model = make(dropout=0.5, dropout_kind="variational")
+    model.generator = torch.Generator().manual_seed(1)
+    out = model._drop(torch.ones(8, 30, 16), "input")
     assert torch.equal(out, out[:, :1, :].expand_as(out))
     assert (out[:, 0, :] == 0).any() and (out[:, 0, :] == 2).any()
 
@@ -29,14 +31,15 @@ def test_variational_dropout_uses_one_mask_for_every_time_step():
 def test_standard_dropout_draws_a_new_mask_at_each_time_step():
     model = make(dropout=0.5)
     model.train()
-    out = model._drop(torch.ones(8, 30, 16))
+    out = model._drop(torch.ones(8, 30, 16), "input")
     assert not torch.equal(out[:, 0, :], out[:, 1, :])
 
 
 def test_embedding_dropout_drops_whole_words():
-    model = make()
+    model = make(embed_dropout=0.5)
+    model.generator = torch.Generator().manual_seed(0)
     tokens = torch.arange(20).repeat(5, 1)
-    out = embedding_dropout(model.embedding, tokens, 0.5, torch.Generator().manual_seed(0))
+    out = model._embed(tokens, blank=None)
     dropped = (out == 0).all(dim=-1)
     assert dropped.any() and not dropped.all()
     assert torch.equal(dropped, dropped[0].expand_as(dropped))  # the same word is dropped everywhere

@@ -11,7 +11,7 @@ import time
 import ipywidgets as W
 import pytest
 
-from explorer import charts
+from explorer import charts, views
 from explorer.config import Config, format_value
 from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS
 from explorer.history import Snapshot
@@ -108,8 +108,8 @@ def test_every_control_spec_becomes_a_widget_and_every_view_a_tab(make):
         assert widget.description == control.label and control.help in widget.tooltip
     assert shown(board) == set(board.controls)  # the full dashboard shows everything
     assert board.controls["l2"].options[0] == ("0", 0.0) and board.controls["hidden"].value == 16
-    assert list(board.tabs.titles) == [view.title for view in charts.VIEWS.values()] + ["Sweep", "Text sample"]
-    assert set(board.charts) == set(charts.CHARTS) and list(VIEWS) == [*charts.VIEWS, "sweep", "sample"]
+    assert list(board.tabs.titles) == [view.title for view in views.VIEWS.values()] + ["Sweep", "Text sample"]
+    assert set(board.charts) == set(views.CHARTS) and list(VIEWS) == [*views.VIEWS, "sweep", "sample"]
     assert {kind: set(found) for kind, found in board.job_charts.items()} == {
         "seeds": {"variance_bands", "paired_differences"},
         "sweep": {"landscape", "variance_bands", "paired_differences"},

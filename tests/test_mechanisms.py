@@ -1,0 +1,165 @@
+"""The mechanism views' measurements, each against its defining property: gradient reach is the autograd
+value, the recorded masks are the ones applied, data noising replaces tokens at rate γ by corpus frequency
+and never at evaluation."""
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from explorer.config import Config
+from explorer.model import RNNLM
+from explorer.noising import noise_inputs, unigram_distribution
+from explorer.probes import gradient_reach, mask_record
+from explorer.train import Trainer
+from tests.conftest import tiny
+
+VOCAB = 12
+
+
+def make(**changes) -> RNNLM:
+    torch.manual_seed(0)
+    model = RNNLM(VOCAB, tiny(hidden=8, embed=8, **changes))
+    model.generator = torch.Generator().manual_seed(3)
+    return model
+
+
+def test_gradient_reach_is_the_norm_of_the_last_loss_gradient_at_each_earlier_input():
+    model = make(cell="gru", layers=2)
+    tokens, targets = torch.randint(0, VOCAB, (1, 10)), torch.randint(0, VOCAB, (1, 10))
+    reach = gradient_reach(model, tokens, targets)
+    assert model.training  # put back as found
+    assert all(p.grad is None for p in model.parameters())  # the run's gradients are not touched
+
+    model.eval()  # by hand: the same network, its first layer's input made a leaf
+    embedded = model.embedding(tokens).detach().requires_grad_()
+    hidden, _ = model.rnns[0](embedded)
+    hidden2 = hidden.detach().requires_grad_()
+    out, _ = model.rnns[1](hidden2)
+    loss = F.cross_entropy(model.decoder(out)[:, -1], targets[:, -1])
+    (top,) = torch.autograd.grad(loss, hidden2)
+    first = torch.autograd.grad(hidden, embedded, top)[0]  # chain rule through layer 1
+    for layer, grad in zip(reach, (first, top)):
+        assert len(layer) == 10
+        torch.testing.assert_close(torch.tensor(layer), grad[0].norm(dim=-1), rtol=1e-3, atol=1e-12)
+
+
+def test_gradient_reach_of_the_last_position_includes_its_own_input_only_through_the_recurrence():
+    """The reach at distance 0 is the direct path; nothing after the last position exists to reach."""
+    model = make(cell="rnn")
+    reach = gradient_reach(model, torch.randint(0, VOCAB, (1, 6)), torch.randint(0, VOCAB, (1, 6)))[0]
+    assert reach[-1] > 0 and all(v is not None for v in reach)
+
+
+def test_recorded_masks_are_exactly_the_ones_the_training_forward_applied():
+    p, pe, pw = 0.4, 0.3, 0.5
+    model = make(dropout=p, embed_dropout=pe, weight_drop=pw)
+    tokens = torch.randint(0, VOCAB, (2, 9))
+    model.train()
+    model.taps = {}
+    logits, _ = model(tokens)
+    record = mask_record(model.taps, model_knobs(model), tokens[0], [str(i) for i in range(VOCAB)])
+    sites = record["sites"]
+    assert set(sites) == {"embedding", "input", "weight_drop.layer1", "layer1"}
+
+    def grid(site: str) -> torch.Tensor:
+        return torch.tensor([[int(c) for c in row] for row in sites[site]["rows"]], dtype=torch.float32)
+
+    # replay the first sequence with the recorded masks, no random draws
+    with torch.no_grad():
+        kept_words = grid("embedding")[0] / (1 - pe)  # per position: was this token's row dropped?
+        x = model.embedding(tokens[:1]) * kept_words[None, :, None]
+        x = x * grid("input").T[None] / (1 - p)
+        rnn = model.rnns[0]
+        weight = rnn.weight_hh_l0 * grid("weight_drop.layer1") / (1 - pw)
+        out, _ = functional_call(rnn, {"weight_hh_l0": weight}, (x, None))
+        replay = model.decoder(out * grid("layer1").T[None] / (1 - p))
+    torch.testing.assert_close(replay[0], logits[0].detach(), rtol=1e-5, atol=1e-6)
+
+
+def model_knobs(model: RNNLM) -> dict:
+    return {
+        "dropout": model.dropout,
+        "dropout_kind": model.dropout_kind,
+        "embed_dropout": model.embed_dropout,
+        "weight_drop": model.weight_drop,
+    }
+
+
+def test_variational_masks_are_constant_over_time_and_standard_ones_are_not():
+    for kind in ("variational", "standard"):
+        model = make(dropout=0.5, dropout_kind=kind, layers=2)
+        model.train()
+        model.taps = {}
+        model(torch.randint(0, VOCAB, (3, 40)))
+        sites = mask_record(model.taps, model_knobs(model), torch.zeros(40, dtype=torch.long), ["a"] * VOCAB)["sites"]
+        for site in ("input", "layer1", "layer2"):
+            rows = sites[site]["rows"]
+            assert len(rows) == 8 and all(len(row) == 40 for row in rows)  # units × time
+            constant = all(set(row) in ({"0"}, {"1"}) for row in rows)
+            assert constant == (kind == "variational"), (kind, site)
+
+
+def test_a_detail_step_records_masks_and_reach_and_other_steps_do_not():
+    trainer = Trainer(tiny(dropout=0.3, detail_every=2, steps=4, eval_every=100))
+    steps = [r for r in trainer.run() if r["kind"] == "step"]
+    assert ["masks" in r for r in steps] == [False, True, False, True]
+    assert ["grad_reach" in r for r in steps] == [False, True, False, True]
+    assert len(steps[1]["grad_reach"]) == trainer.config.layers
+    assert len(steps[1]["grad_reach"][0]) == trainer.config.seq_len
+    assert trainer.model.taps is None
+    no_dropout = Trainer(tiny(detail_every=2, steps=2, eval_every=100))
+    assert not any("masks" in r for r in no_dropout.run())
+
+
+# --------------------------------------------------------------------------- data noising
+def test_noising_replaces_a_share_gamma_of_tokens_with_unigram_draws():
+    corpus = torch.tensor([0] * 70 + [1] * 20 + [2] * 10)
+    unigram = unigram_distribution(corpus, 4)
+    assert unigram.tolist() == [0.7, 0.2, 0.1, 0.0]
+    x = torch.full((400, 500), 3)  # a token that never occurs in the corpus: any other value was drawn
+    noised, blank = noise_inputs(x, 0.25, "unigram", unigram, torch.Generator().manual_seed(0))
+    assert blank is None
+    replaced = noised != 3
+    assert abs(replaced.float().mean().item() - 0.25) < 0.005
+    drawn = torch.bincount(noised[replaced], minlength=4).double() / replaced.sum()
+    torch.testing.assert_close(drawn, unigram, atol=0.005, rtol=0)
+
+
+def test_blank_noising_marks_a_share_gamma_and_the_model_reads_the_blank_embedding_there():
+    x = torch.randint(0, VOCAB, (200, 300))
+    same, blank = noise_inputs(x, 0.1, "blank", torch.ones(VOCAB) / VOCAB, torch.Generator().manual_seed(1))
+    assert torch.equal(same, x) and abs(blank.float().mean().item() - 0.1) < 0.005
+    model = make()
+    with torch.no_grad():
+        model.blank.fill_(7.0)
+    model.taps = {}
+    model.eval()
+    model(x[:2, :20], blank=blank[:2, :20])
+    embedded = model.taps["input.layer1"]
+    assert (embedded[blank[:2, :20]] == 7.0).all() and not (embedded[~blank[:2, :20]] == 7.0).any()
+
+
+def test_noise_zero_draws_nothing_and_evaluation_never_noises():
+    x = torch.randint(0, VOCAB, (4, 5))
+    generator = torch.Generator().manual_seed(0)
+    before = generator.get_state()
+    assert noise_inputs(x, 0.0, "unigram", torch.ones(VOCAB), generator) == (x, None)
+    assert torch.equal(generator.get_state(), before)
+
+    config = tiny(steps=3, eval_every=100)
+    noisy, plain = Trainer(config.replace(noise=0.5)), Trainer(config)
+    assert noisy.mean_loss(noisy.valid_stream, 2) == plain.mean_loss(plain.valid_stream, 2)
+    for _ in noisy.run():
+        pass
+    for _ in plain.run():
+        pass
+    assert noisy.mean_loss(noisy.valid_stream, 2) != plain.mean_loss(plain.valid_stream, 2)  # it did train noised
+
+
+def test_noise_is_a_live_knob_in_the_records_and_reproducible():
+    config = tiny(steps=6, eval_every=3, noise=0.2, noise_kind="blank")
+    first, second = list(Trainer(config).run()), list(Trainer(config).run())
+    losses = [r["train_loss"] for r in first if r["kind"] == "step"]
+    assert losses == [r["train_loss"] for r in second if r["kind"] == "step"]
+    assert all(r["noise"] == 0.2 and r["noise_kind"] == "blank" for r in first if r["kind"] in ("step", "eval"))
+    assert Config().replace(noise="0.3").noise == 0.3
