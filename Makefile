@@ -26,4 +26,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/workers.py
 	$(BIN)/python benchmarks/store_load.py
 	$(BIN)/python benchmarks/sweep_speed.py
+	$(BIN)/python benchmarks/meter_cost.py
 	$(BIN)/python benchmarks/lessons_over_seeds.py

@@ -187,7 +187,9 @@ def vega(chart) -> dict:
     """An Altair chart as the page draws it. The charts are valid by construction (tests/test_charts.py):
     Altair's slow schema check is skipped."""
     spec = chart.to_dict(validate=False)
-    if "hconcat" not in spec:  # stretch to the page's width only: Streamlit's default "fit" would squeeze
+    if (
+        not {"hconcat", "vconcat"} & spec.keys()
+    ):  # a single view: stretch to the page's width only: Streamlit's default "fit" would squeeze
         spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # title, legend and plot into one height
     return spec
 

@@ -38,6 +38,7 @@ SNAPSHOTS = 4  # earlier reach curves drawn faded behind the latest
 MAX_REACH_COLUMNS, MAX_REACH_ROWS = 48, 32  # heatmap cells: training steps × distances
 FALL = 1e-3  # "the gradient has vanished" in the subtitle: a thousandth of its value at distance 0
 SAMPLE_COLUMNS = 64  # characters per line of the sample chart
+PANEL_MARGIN = 70  # px beside each mask grid for its axis title and the space between grids
 
 
 # --------------------------------------------------------------------------- gradient reach
@@ -57,6 +58,15 @@ def _reach_sentence(log_norms: np.ndarray) -> str:
     start = log_norms[0]
     if not np.isfinite(start):
         return ""
+    if (log_norms <= FLOOR).all():
+        return (
+            "Latest: zero at every distance — the units are saturated (a tanh at ±1 passes no gradient), "
+            "as after an explosion threw the weights far away."
+        )
+    if log_norms[-1] > start:
+        return (
+            f"Latest: {10 ** (log_norms[-1] - start):.3g}× LARGER {plural(len(log_norms) - 1, 'step')} back: exploding."
+        )
     fallen = np.flatnonzero(log_norms < start + math.log10(FALL))
     last = len(log_norms) - 1
     if not len(fallen):
@@ -86,9 +96,12 @@ def gradient_reach_chart(
     records = _reach_records(snap)
     if not records:
         return _placeholder(title, width=width, height=height, projector=projector)
-    picks = sorted({round(i) for i in np.linspace(0, len(records) - 1, SNAPSHOTS + 1)})
-    shown = [records[i] for i in picks]
-    labels = [f"step {r['step']:,}" for r in shown]
+    picks = {round(i) for i in np.linspace(0, len(records) - 1, SNAPSHOTS + 1)}
+    far = [_log_reach(r["grad_reach"][0])[-1] for r in records]
+    widest = int(np.nanargmax(np.where(np.isfinite(far), far, -np.inf)))
+    exploded = far[widest] > _log_reach(records[widest]["grad_reach"][0])[0]  # grew with distance
+    shown = [records[i] for i in sorted(picks | ({widest} if exploded else set()))]
+    labels = [f"step {r['step']:,}" + (" (exploding)" if exploded and r is records[widest] else "") for r in shown]
     parts = [(label, _log_reach(r["grad_reach"][0])) for label, r in zip(labels, shown)]
     rows = _rows(
         distance=np.concatenate([np.arange(len(v)) for _, v in parts]),
@@ -101,7 +114,8 @@ def gradient_reach_chart(
     low, high = (math.floor(finite.min()), math.ceil(finite.max())) if len(finite) else (FLOOR, 0)
     room = min(0.5, (legend_bottom + 6) / height)
     high += max(high - low, 1) * room / (1 - room)
-    greys = ["#d0d0d0", "#b0b0b0", "#8c8c8c", "#6a6a6a"][-(len(labels) - 1) :] if len(labels) > 1 else []
+    greys = ["#d0d0d0", "#b0b0b0", "#8c8c8c", "#6a6a6a", "#505050"][-(len(labels) - 1) :] if len(labels) > 1 else []
+    greys = [VERMILLION if "exploding" in label else grey for label, grey in zip(labels, greys)]
     line = _unit(
         {"type": "line", "strokeWidth": 2.5, "interpolate": "linear"},
         x=alt.X("distance:Q", title="distance back from the last position (time steps)", scale={"nice": False}),
@@ -119,6 +133,7 @@ def gradient_reach_chart(
         "The loss at the LAST position of one fixed training sequence, differentiated with respect to what "
         "the first layer received at each earlier position (eval mode, zero starting state).",
         _reach_sentence(parts[-1][1]),
+        "Vermillion: the measurement whose reach GREW with distance — an exploding gradient." if exploded else "",
         _clipping_note(snap),
     ]
     if len(shown[-1]["grad_reach"]) > 1:
@@ -216,7 +231,7 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
     """The sequence's tokens, the ones whose embedding row was dropped on vermillion: every copy of a
     dropped word (or character) is gone at once."""
     tokens, kept = entry["tokens"], [c == "1" for c in entry["rows"][0]]
-    per_line = max(8, int(width / (0.75 * f["annotation"])))
+    per_line = max(8, int((width - PANEL_MARGIN) / (0.75 * f["annotation"])))
     rows = [
         {"x": i % per_line, "line": i // per_line, "token": token, "state": "kept" if k else "dropped", "ink": k}
         for i, (token, k) in enumerate(zip(tokens, kept))
@@ -244,7 +259,7 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
         layer=[box, text],
         resolve={"scale": {"color": "independent"}},
         title=title,
-        width=width,
+        width=width - PANEL_MARGIN,
         height=max(2, math.ceil(len(tokens) / per_line)) * (f["annotation"] + 8),
     )
 
@@ -308,7 +323,7 @@ def dropout_mask_chart(
     share = {"units": 0.55 if weights else 1.0, "weights": 0.45 if units else 1.0}
     for group, kind in ((units, "units"), (weights, "weights")):
         if group:
-            panel_width = max(80, (width - 40 * (len(group) - 1)) // len(group))
+            panel_width = max(80, (width - PANEL_MARGIN * len(group)) // len(group))
             size = int(left * share[kind])
             side = min(size, panel_width) if kind == "weights" else panel_width
             panels.append(
@@ -343,6 +358,7 @@ def dropout_mask_chart(
 
 # --------------------------------------------------------------------------- memorisation
 def _meter_n(snap: Snapshot) -> str:
+    """'12 characters' / '4 words': the n-gram the meter counts, as the run's start record set it."""
     config = (snap.start or {}).get("config", {})
     level = config.get("level", "char")
     n = config.get("meter_n") or (12 if level == "char" else 4)
@@ -399,8 +415,8 @@ def copied_share_chart(
     snap, evals = measured[-1]
     last = evals[-1]
     notes = [
-        f"Every few evaluations the model writes a sample (same prompt, seed and temperature each time); "
-        f"a {_meter_n(snap)} sequence of it counts as copied when it appears verbatim in the text.",
+        f"Every few evaluations the model writes a sample (same prompt, seed and temperature each time). "
+        f"A run of {_meter_n(snap)} in it counts as copied when the text has it verbatim.",
         f"Latest{'' if len(snaps) == 1 else f' of {snap.name}'} (step {last['step']:,}): "
         f"{last['copied_share']:.0%} of its n-grams are in the training text, "
         f"{last['copied_share_valid']:.0%} in the validation text; the longest copied span is "
@@ -463,7 +479,7 @@ def sample_chart(snap: Snapshot, width: int = WIDTH, height: int = 300, projecto
         ),
         title=_title(
             title,
-            f"Step {latest['step']:,}. Vermillion: inside a {_meter_n(snap)} sequence found verbatim in the "
+            f"Step {latest['step']:,}. Vermillion: inside a run of {_meter_n(snap)} found verbatim in the "
             "training text. An overfitting model recites; a regularised one writes new text in the same style.",
             width=width,
             projector=projector,

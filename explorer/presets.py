@@ -45,7 +45,7 @@ EXPLODING = dict(
     seq_len=64,
     steps=400,
     eval_every=20,
-    detail_every=5,
+    detail_every=1,  # the explosion lasts a step or two: the gradient reach view must not miss it
     seed=0,
 )
 

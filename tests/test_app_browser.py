@@ -103,6 +103,18 @@ def test_a_lesson_in_a_real_browser():
         assert page.get_by_role("button", name="❚❚ Pause", exact=True).is_enabled()
         assert page.get_by_role("button", name="▶ Train", exact=True).is_disabled()
         page.screenshot(path=str(ARTIFACTS / "app-1024x768-training.png"))
+
+        # The mechanism views draw from the same run: the masks its steps drew since dropout went on, how far
+        # back its gradient reaches, and its memorisation meter.
+        for tab, words in (
+            ("Dropout masks", "embeddings → layer 1"),
+            ("Gradient reach", "distance back from the last position"),
+            ("Memorisation", "share of the sample's n-grams"),
+        ):
+            page.get_by_role("tab", name=tab).click()
+            assert wait_until(lambda words=words: words in gap_chart_text(page), 30), (tab, gap_chart_text(page))
+            page.screenshot(path=str(ARTIFACTS / f"app-1024x768-{tab.lower().replace(' ', '-')}.png"))
+        page.get_by_role("tab", name="Generalisation gap").click()
         events = [r for r in RunStore().records(newest_app_run()["id"]) if r["kind"] == "event"]
         assert [(e["old"], e["new"]) for e in events if e.get("knob") == "dropout"] == [(0.0, 0.5)]
 

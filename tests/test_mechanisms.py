@@ -163,3 +163,14 @@ def test_noise_is_a_live_knob_in_the_records_and_reproducible():
     assert losses == [r["train_loss"] for r in second if r["kind"] == "step"]
     assert all(r["noise"] == 0.2 and r["noise_kind"] == "blank" for r in first if r["kind"] in ("step", "eval"))
     assert Config().replace(noise="0.3").noise == 0.3
+
+
+def test_the_reach_view_separates_a_vanilla_rnn_from_an_lstm_by_three_decades_at_distance_50():
+    """The same setup, only the cell differs: 50 steps back the RNN's gradient has vanished, the LSTM's not."""
+    config = tiny(hidden=64, embed=32, seq_len=64, batch_size=8, steps=60, eval_every=1000, detail_every=20)
+    at_50 = {}
+    for cell in ("rnn", "lstm"):
+        steps = [r for r in Trainer(config.replace(cell=cell)).run() if r["kind"] == "step" and "grad_reach" in r]
+        reach = steps[-1]["grad_reach"][0]
+        at_50[cell] = reach[len(reach) - 1 - 50] or 0.0
+    assert at_50["lstm"] > 1000 * at_50["rnn"], at_50
