@@ -488,3 +488,99 @@ def sample_chart(snap: Snapshot, width: int = WIDTH, height: int = 300, projecto
         height=height,
         config={**vega_config(projector), "view": {"stroke": None}},
     )
+
+
+# --------------------------------------------------------------------------- several runs (the lessons)
+def reach_comparison_chart(
+    snaps: Sequence[Snapshot], width: int = WIDTH, height: int = HEIGHT, projector: bool = False
+) -> alt.TopLevelMixin:
+    """The latest gradient reach of several runs on one axis: which cell still feels the input 50 steps back."""
+    title = "How far back does the gradient reach? (latest measurement of each run)"
+    latest = [(s.name, _reach_records(s)[-1]) for s in snaps if _reach_records(s)]
+    if not latest:
+        return _placeholder(title, width=width, height=height, projector=projector)
+    names = [name for name, _ in latest]
+    parts = [_log_reach(r["grad_reach"][0]) for _, r in latest]
+    rows = _rows(
+        distance=np.concatenate([np.arange(len(v)) for v in parts]),
+        log_norm=np.concatenate(parts),
+        run=[name for name, v in zip(names, parts) for _ in range(len(v))],
+    )
+    f = fonts(projector)
+    legend, legend_bottom = _inside_legend(names, f, width, 4)
+    finite = np.concatenate([v[np.isfinite(v)] for v in parts])
+    low, high = math.floor(finite.min()), math.ceil(finite.max())
+    room = min(0.5, (legend_bottom + 6) / height)
+    high += max(high - low, 1) * room / (1 - room)
+    line = _unit(
+        {"type": "line", "strokeWidth": 2.5},
+        x=alt.X("distance:Q", title="distance back from the last position (time steps)", scale={"nice": False}),
+        y=alt.Y("log_norm:Q", title="log10 ‖gradient‖", scale={"domain": [low, high], "nice": False}),
+        color=alt.Color(
+            "run:N",
+            title=None,
+            sort=names,
+            scale={"domain": names, "range": [PALETTE[i % 7] for i in range(len(names))]},
+            legend=legend,
+        ),
+        order=alt.Order("distance:Q"),
+    )
+    return alt.LayerChart(
+        {"values": rows},
+        layer=[line],
+        title=_title(
+            title,
+            "‖∂(loss at the last position)/∂(first layer's input t steps earlier)‖ on the same fixed sequence.",
+            width=width,
+            projector=projector,
+        ),
+        width=width,
+        height=height,
+        config=vega_config(projector),
+    )
+
+
+def recall_chart(
+    losses: dict[str, dict[int, float]],
+    guess: float,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    projector: bool = False,
+) -> alt.TopLevelMixin:
+    """Loss on the recalled keys against how far back the key was, one line per setup, with the loss of a
+    blind guess among the keys dashed: a line at the guess has forgotten; near zero, it remembers."""
+    title = "Can the model recall a key k characters back?"
+    names = list(losses)
+    rows = [{"k": k, "loss": v, "run": name} for name in names for k, v in losses[name].items() if math.isfinite(v)]
+    if not rows:
+        return _placeholder(title, width=width, height=height, projector=projector)
+    f = fonts(projector)
+    series = [*names, "a blind guess among the keys"]
+    legend, legend_bottom = _inside_legend(series, f, width, 4)
+    room = min(0.5, (legend_bottom + 6) / height)
+    top = max(guess, max(r["loss"] for r in rows)) * 1.05 / (1 - room)
+    ks = sorted({r["k"] for r in rows})
+    rows += [{"k": k, "loss": guess, "run": series[-1]} for k in (ks[0], ks[-1])]
+    line = _unit(
+        {"type": "line", "strokeWidth": 2.5, "point": {"size": 60, "filled": True}},
+        x=alt.X("k:Q", title="distance k between the key and its recall (characters)", scale={"nice": False}),
+        y=alt.Y("loss:Q", title="loss on the recalled key (nats)", scale={"domain": [0, top], "nice": False}),
+        color=alt.Color(
+            "run:N",
+            title=None,
+            sort=series,
+            scale={"domain": series, "range": [*(PALETTE[i % 7] for i in range(len(names))), GREY]},
+            legend=legend,
+        ),
+        strokeDash=alt.StrokeDash(
+            "run:N", legend=None, scale={"domain": series, "range": [[1, 0]] * len(names) + [[6, 4]]}
+        ),
+    )
+    return alt.LayerChart(
+        {"values": rows},
+        layer=[line],
+        title=_title(title, "Measured on the validation text after training.", width=width, projector=projector),
+        width=width,
+        height=height,
+        config=vega_config(projector),
+    )
