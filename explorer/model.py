@@ -37,6 +37,28 @@ def embedding_dropout(embedding: nn.Embedding, tokens: torch.Tensor, p: float, g
     return F.embedding(tokens, weight * dropout_mask(weight, (weight.size(0), 1), p, generator))
 
 
+class CausalAttention(nn.Module):
+    """Luong-style attention over the window: position t scores the top layer's outputs at positions ≤ t
+    (h_t·W·h_s, less a learned penalty per step back, as in ALiBi: without it a query cannot tell this
+    line's key from an older one with the same content), averages those outputs by the scores, and mixes
+    [h_t, context_t] back to the layer's size, so the decoder (tied or not) is unchanged. A key read 40
+    characters ago is one look away instead of 40 recurrent steps, but only inside the window: what came
+    before it reaches the model through the hidden state alone."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.query = nn.Linear(size, size, bias=False)
+        self.recency = nn.Parameter(torch.zeros(()))
+        self.combine = nn.Linear(2 * size, size)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        steps = torch.arange(h.size(1), device=h.device)
+        back = (steps[:, None] - steps[None, :]).to(h.dtype)  # how far back position s is from position t
+        bias = (-self.recency * back).masked_fill(back < 0, -math.inf)  # causal: no look ahead
+        context = F.scaled_dot_product_attention(self.query(h), h, h, attn_mask=bias)
+        return torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
+
+
 class RNNLM(nn.Module):
     def __init__(self, vocab_size: int, config: Config):
         super().__init__()
@@ -55,6 +77,8 @@ class RNNLM(nn.Module):
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight
         self.init_weights(config.init)
+        # Built last, and only when on: a model without attention draws the same initial weights as before.
+        self.attention = CausalAttention(sizes[-1]) if config.attention else None
         # live switches, set by the trainer through apply_knobs()
         self.dropout = 0.0
         self.dropout_kind = "standard"
@@ -116,14 +140,17 @@ class RNNLM(nn.Module):
         x = self._drop(x)
         new_state = []
         for i, rnn in enumerate(self.rnns):
+            if i > 0:
+                x = self._drop(x)
             x, layer_state = self._run_layer(rnn, x, None if state is None else state[i])
             if self.use_batchnorm:
                 x = self.batchnorms[i](x.reshape(-1, x.size(-1))).view_as(x)
             if self.use_layernorm:
                 x = self.layernorms[i](x)
-            x = self._drop(x)
             new_state.append(layer_state)
-        return self.decoder(x), new_state
+        if self.attention is not None:
+            x = self.attention(x)
+        return self.decoder(self._drop(x)), new_state
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Named groups for the teaching views: where vanishing or exploding gradients show."""
@@ -133,6 +160,8 @@ class RNNLM(nn.Module):
             groups[f"layer{i}.recurrent"] = [rnn.weight_hh_l0, rnn.bias_hh_l0]
         norms = [p for m in (*self.batchnorms, *self.layernorms) for p in m.parameters()]
         groups["norm"] = norms
+        if self.attention is not None:
+            groups["attention"] = list(self.attention.parameters())
         groups["decoder"] = [p for p in self.decoder.parameters() if p is not self.embedding.weight]
         return groups
 
