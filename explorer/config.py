@@ -164,6 +164,7 @@ KNOBS: dict[str, Knob] = {
         Knob("hidden", int, False, "hidden units per layer", lo=1, hi=4096),
         Knob("embed", int, False, "embedding size", lo=1, hi=4096),
         Knob("tie_weights", bool, False, "share the embedding and decoder matrices"),
+        Knob("attention", bool, False, "causal attention of the top layer over earlier positions of its window"),
         Knob("init", str, False, "weight initialisation", choices=("default", "xavier", "orthogonal")),
         Knob("seq_len", int, False, "time steps per batch (truncated BPTT length)", lo=1, hi=4096),
         Knob("batch_size", int, False, "sequences per batch", lo=1, hi=4096),
@@ -230,6 +231,7 @@ class Config:
     hidden: int = 128
     embed: int = 64
     tie_weights: bool = False
+    attention: bool = False
     init: str = "default"
     seq_len: int = 64
     batch_size: int = 32

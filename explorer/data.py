@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 
 from .config import Config, ExplorerError, plural
+from .recall_corpus import recall_text
 
 BUNDLED = {"tinyshakespeare": "tinyshakespeare.txt"}
+GENERATED = {"recall": recall_text}  # texts made in code, the same every time (nothing to ship or download)
 ALIASES = {"shakespeare": "tinyshakespeare", "tiny-shakespeare": "tinyshakespeare"}
 SPLIT = (0.90, 0.05, 0.05)  # train / validation / test, by tokens, in reading order
 UNK, EOS = "<unk>", "<eos>"
@@ -66,6 +68,8 @@ def load_corpus_texts(corpus: str) -> tuple[str, str, str] | str:
     name = ALIASES.get(corpus, corpus)
     if name in BUNDLED:
         return bundled_text(name)
+    if name in GENERATED:
+        return GENERATED[name]()
     path = Path(corpus).expanduser()
     if path.is_dir():
         split = _ready_split(path)
@@ -73,7 +77,9 @@ def load_corpus_texts(corpus: str) -> tuple[str, str, str] | str:
             raise CorpusError(f"folder {path} has no train.txt/valid.txt/test.txt (or *.train.txt, ...) files")
         return split
     if not path.exists() and "/" not in corpus and not corpus.endswith(".txt"):
-        raise CorpusError(f"unknown corpus {corpus!r}: bundled ones are {', '.join(BUNDLED)}, or give a file path")
+        raise CorpusError(
+            f"unknown corpus {corpus!r}: bundled ones are {', '.join([*BUNDLED, *GENERATED])}, or give a file path"
+        )
     return read_text(path)
 
 

@@ -25,6 +25,28 @@ def dropout_mask(like: torch.Tensor, shape: tuple, p: float, generator: torch.Ge
     return like.new_empty(shape).bernoulli_(1 - p, generator=generator) / (1 - p)
 
 
+class CausalAttention(nn.Module):
+    """Luong-style attention over the window: position t scores the top layer's outputs at positions ≤ t
+    (h_t·W·h_s, less a learned penalty per step back, as in ALiBi: without it a query cannot tell this
+    line's key from an older one with the same content), averages those outputs by the scores, and mixes
+    [h_t, context_t] back to the layer's size, so the decoder (tied or not) is unchanged. A key read 40
+    characters ago is one look away instead of 40 recurrent steps, but only inside the window: what came
+    before it reaches the model through the hidden state alone."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.query = nn.Linear(size, size, bias=False)
+        self.recency = nn.Parameter(torch.zeros(()))
+        self.combine = nn.Linear(2 * size, size)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        steps = torch.arange(h.size(1), device=h.device)
+        back = (steps[:, None] - steps[None, :]).to(h.dtype)  # how far back position s is from position t
+        bias = (-self.recency * back).masked_fill(back < 0, -math.inf)  # causal: no look ahead
+        context = F.scaled_dot_product_attention(self.query(h), h, h, attn_mask=bias)
+        return torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
+
+
 class RNNLM(nn.Module):
     def __init__(self, vocab_size: int, config: Config):
         super().__init__()
@@ -46,6 +68,8 @@ class RNNLM(nn.Module):
         # The blank token of data noising (Xie et al. 2017) has its own learned embedding. It starts at
         # zero and is made last, so it draws no random numbers and every other weight of a seed is unchanged.
         self.blank = nn.Parameter(torch.zeros(config.embed))
+        # Built last, and only when on: a model without attention draws the same initial weights as before.
+        self.attention = CausalAttention(sizes[-1]) if config.attention else None
         # live switches, set by the trainer through apply_knobs()
         self.dropout = 0.0
         self.dropout_kind = "standard"
@@ -136,6 +160,8 @@ class RNNLM(nn.Module):
                 x = self.batchnorms[i](x.reshape(-1, x.size(-1))).view_as(x)
             if self.use_layernorm:
                 x = self.layernorms[i](x)
+            if self.attention is not None and i == len(self.rnns) - 1:
+                x = self.attention(x)  # the top layer looks back over its window before the decoder
             x = self._drop(x, f"layer{i + 1}")
             new_state.append(layer_state)
         return self.decoder(x), new_state
@@ -148,6 +174,8 @@ class RNNLM(nn.Module):
             groups[f"layer{i}.recurrent"] = [rnn.weight_hh_l0, rnn.bias_hh_l0]
         norms = [p for m in (*self.batchnorms, *self.layernorms) for p in m.parameters()]
         groups["norm"] = norms
+        if self.attention is not None:
+            groups["attention"] = list(self.attention.parameters())
         groups["decoder"] = [p for p in self.decoder.parameters() if p is not self.embedding.weight]
         return groups
 
