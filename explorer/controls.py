@@ -72,6 +72,7 @@ SETUP_CONTROLS: tuple[Control, ...] = (
     ),
     Control("optimizer", "Optimiser", "select", options=("adam", "adamw", "sgd")),
     Control("init", "Initialisation", "select", options=("default", "xavier", "orthogonal")),
+    Control("attention", "Attention over the window", "toggle"),
     Control("seed", "Seed", "number", 0, 2**31 - 1, 1),
     Control("device", "Device", "select", options=("auto", "cpu", "cuda")),
 )

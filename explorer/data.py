@@ -21,6 +21,10 @@ from .recall_corpus import recall_text
 
 BUNDLED = {"tinyshakespeare": "tinyshakespeare.txt"}
 GENERATED = {"recall": recall_text}  # texts made in code, the same every time (nothing to ship or download)
+SHIPPED = {  # every corpus that comes with explorer, by name, with the label a page shows
+    "tinyshakespeare": "Tiny Shakespeare (bundled)",
+    "recall": "Recall: keys 2–45 characters back (generated)",
+}
 ALIASES = {"shakespeare": "tinyshakespeare", "tiny-shakespeare": "tinyshakespeare"}
 SPLIT = (0.90, 0.05, 0.05)  # train / validation / test, by tokens, in reading order
 UNK, EOS = "<unk>", "<eos>"

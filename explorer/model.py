@@ -70,6 +70,7 @@ class RNNLM(nn.Module):
         self.blank = nn.Parameter(torch.zeros(config.embed))
         # Built last, and only when on: a model without attention draws the same initial weights as before.
         self.attention = CausalAttention(sizes[-1]) if config.attention else None
+        self.window = config.seq_len  # what attention looks back over: the training window
         # live switches, set by the trainer through apply_knobs()
         self.dropout = 0.0
         self.dropout_kind = "standard"

@@ -38,20 +38,54 @@ def generate_ids(
     never moves anyone else's random state. The model runs in eval mode and is left in the mode it was
     found in; the recurrent state is local to this call. Settings are the caller's to check
     (`check_sampling`)."""
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        logits, state = model(torch.tensor([ids], device=device))
+        reader = _WindowReader(model, ids) if model.attention is not None else _StepReader(model, ids)
         out = []
         for _ in range(length):
-            probs = torch.softmax(logits[0, -1] / temperature, dim=-1)
-            token = torch.multinomial(probs, 1, generator=generator)
-            out.append(int(token))
-            logits, state = model(token.view(1, 1), state)
+            probs = torch.softmax(reader.logits / temperature, dim=-1)
+            token = int(torch.multinomial(probs, 1, generator=generator))
+            out.append(token)
+            reader.read(token)
     finally:
         model.train(was_training)
     return out
+
+
+class _StepReader:
+    """A recurrent model reads one token at a time: its state holds everything it has seen."""
+
+    def __init__(self, model: RNNLM, ids: list[int]):
+        self.model, self.device = model, next(model.parameters()).device
+        logits, self.state = model(torch.tensor([ids], device=self.device))
+        self.logits = logits[0, -1]
+
+    def read(self, token: int) -> None:
+        logits, self.state = self.model(torch.tensor([[token]], device=self.device), self.state)
+        self.logits = logits[0, -1]
+
+
+class _WindowReader:
+    """With attention the model must read as it trained: in windows of `model.window` tokens, the recurrent
+    state carried from one window to the next, attention looking back over the window so far (one token
+    at a time it would see only itself)."""
+
+    def __init__(self, model: RNNLM, ids: list[int]):
+        self.model, self.device = model, next(model.parameters()).device
+        self.state, self.window = None, list(ids)
+        self._advance()
+
+    def read(self, token: int) -> None:
+        self.window.append(token)
+        self._advance()
+
+    def _advance(self) -> None:
+        while len(self.window) > self.model.window:  # a full window behind: carry its state on
+            _, self.state = self.model(torch.tensor([self.window[: self.model.window]], device=self.device), self.state)
+            self.window = self.window[self.model.window :]
+        logits, _ = self.model(torch.tensor([self.window], device=self.device), self.state)
+        self.logits = logits[0, -1]
 
 
 def generate(

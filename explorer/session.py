@@ -29,7 +29,7 @@ from .config import (
     knob_for_query,
     plural,
 )
-from .data import BUNDLED, save_upload
+from .data import SHIPPED, save_upload
 from .history import Snapshot
 from .live import LiveRun
 from .presets import PRESETS, preset_config
@@ -38,7 +38,6 @@ from .sweep_job import SweepJob
 from .views import SWEEP_VIEWS
 
 UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
-BUNDLED_LABEL = "Tiny Shakespeare (bundled)"
 COLOURS = {"error": "#D55E00", "warning": "#8a4b00", "success": "#009E73", "info": "#0072B2"}
 
 
@@ -63,7 +62,7 @@ class Button:
 def parse_link(query: dict, base: Config | None = None) -> tuple[Config, str | None, list[str]]:
     """A shared link's parameters -> (config, preset, problems). `preset=` is applied first, then each
     knob on top, one at a time, so a bad value is named and the rest of the link still applies. A link
-    may name only a bundled corpus: never a server path or another viewer's upload."""
+    may name only a corpus that ships with explorer: never a server path or another viewer's upload."""
     query = {key: (value[-1] if isinstance(value, (list, tuple)) else value) for key, value in query.items()}
     config, problems, preset = base or Config(), [], query.get("preset") or None
     if preset is not None:
@@ -76,7 +75,7 @@ def parse_link(query: dict, base: Config | None = None) -> tuple[Config, str | N
         name = knob_for_query(key)
         if name not in KNOBS:
             continue
-        if name == "corpus" and value not in BUNDLED:
+        if name == "corpus" and value not in SHIPPED:
             problems.append(f"corpus {value!r} is not available from a link; using Tiny Shakespeare")
             continue
         try:
@@ -93,7 +92,7 @@ def link_query(config: Config, preset: str | None = None) -> dict[str, str]:
         query = {"preset": preset, **config.to_query(preset_config(preset))}
     else:
         query = config.to_query()
-    if config.corpus not in BUNDLED:
+    if config.corpus not in SHIPPED:
         query.pop("corpus", None)
     return query
 
@@ -103,7 +102,9 @@ def describe_changes(changes: dict[str, tuple]) -> str:
     """'hidden 128 → 16, cell lstm → gru' (an uploaded corpus is called 'your file')."""
 
     def show(name, value):
-        return ("Tiny Shakespeare" if value in BUNDLED else "your file") if name == "corpus" else format_value(value)
+        if name != "corpus":
+            return format_value(value)
+        return SHIPPED[value].split(" (")[0] if value in SHIPPED else "your file"
 
     return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
 
@@ -292,10 +293,11 @@ class Session:
 
     def apply_preset(self, name: str) -> None:
         """A lesson's knobs, as if moved by hand: live ones reach the running model, setup waits for Reset.
-        The corpus, the device and the lesson's locked and hidden knobs stay."""
+        The corpus (unless the lesson brings its own), the device and the lesson's locked and hidden knobs stay."""
         if name not in PRESETS:
             raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
-        kept = {k: getattr(self.wanted, k) for k in ("corpus", "device", *self.locked, *self.hidden)}
+        stay = ("device", *self.locked, *self.hidden) + (() if "corpus" in PRESETS[name].changes else ("corpus",))
+        kept = {k: getattr(self.wanted, k) for k in stay}
         config = preset_config(name, Config()).replace(**kept)
         self.preset = name
         self.set_knobs({k: getattr(config, k) for k in KNOBS if getattr(config, k) != getattr(self.wanted, k)})
@@ -307,8 +309,8 @@ class Session:
         self.set_knobs({"corpus": path})
 
     def corpus_choices(self) -> dict[str, str]:
-        """Label -> corpus: the bundled text, this viewer's uploads, and a lesson's own file if it set one."""
-        choices = {BUNDLED_LABEL: "tinyshakespeare", **self.uploads}
+        """Label -> corpus: the corpora explorer ships, this viewer's uploads, and a lesson's own file if it set one."""
+        choices = {label: corpus for corpus, label in SHIPPED.items()} | self.uploads
         if self.wanted.corpus not in choices.values():
             choices[Path(self.wanted.corpus).name] = self.wanted.corpus
         return choices
@@ -330,7 +332,7 @@ class Session:
 
     def _touch_upload(self) -> None:
         """An upload in use is recently used: the uploads folder's cleaning keeps it."""
-        if self.wanted.corpus not in BUNDLED and Path(self.wanted.corpus).exists():
+        if self.wanted.corpus not in SHIPPED and Path(self.wanted.corpus).exists():
             os.utime(self.wanted.corpus)
 
     def pause_or_resume(self) -> None:

@@ -42,7 +42,9 @@ def encode(vocab: Vocab, text: str) -> np.ndarray:
 
 class Scripted(nn.Module):
     """A model that writes a given token sequence (its logits put all the mass on the next one), so the
-    meter's bookkeeping can be checked against a known sample."""
+    meter's bookkeeping can be checked against a known sample. A recurrent model: no attention."""
+
+    attention = None
 
     def __init__(self, script: list[int], vocab_size: int):
         super().__init__()

@@ -161,6 +161,15 @@ def test_memorisation_climbs_without_regularisation_and_noising_keeps_it_down():
     assert 0.27 < r["blank_share"] < 0.33  # a share γ = 0.3 of the inputs chosen
 
 
+def test_gates_and_attention_reach_and_recall_further_than_a_vanilla_rnn():
+    r = results("09_long_range_dependencies")
+    assert r["reach50_lstm"] > 1000 * r["reach50_rnn"] and r["reach50_gru"] > 1000 * r["reach50_rnn"]
+    assert r["reach50_orthogonal"] > r["reach50_rnn"]  # orthogonal init helps the RNN
+    assert r["recall_rnn_mean"] > 0.9 * r["guess"]  # the vanilla RNN only guesses
+    assert r["recall_lstm_45"] < 0.5 * r["guess"]  # the LSTM recalls 45 characters back
+    assert r["recall_attention_same_window_max"] < 0.3 and r["recall_attention_2"] < 0.5
+
+
 def test_the_python3_kernel_is_this_environments():
     """A fresh `make test` needs no kernelspec step: ipykernel's wheel installs python3 into the venv, which
     Jupyter prefers inside a venv, and "python" in its argv becomes this interpreter."""
