@@ -25,6 +25,7 @@ from .charts import (
     _inside_legend,
     _placeholder,
     _rows,
+    _step_x,
     _title,
     _unit,
     fonts,
@@ -38,7 +39,7 @@ SNAPSHOTS = 4  # earlier reach curves drawn faded behind the latest
 MAX_REACH_COLUMNS, MAX_REACH_ROWS = 48, 32  # heatmap cells: training steps × distances
 FALL = 1e-3  # "the gradient has vanished" in the subtitle: a thousandth of its value at distance 0
 SAMPLE_COLUMNS = 64  # characters per line of the sample chart
-PANEL_MARGIN = 70  # px beside each mask grid for its axis title and the space between grids
+MARGIN_EMS = 4.6  # beside each mask grid, in axis-title ems: its axis title and the space between grids
 
 
 # --------------------------------------------------------------------------- gradient reach
@@ -136,8 +137,6 @@ def gradient_reach_chart(
         "Vermillion: the measurement whose reach GREW with distance — an exploding gradient." if exploded else "",
         _clipping_note(snap),
     ]
-    if len(shown[-1]["grad_reach"]) > 1:
-        notes.append("Deeper layers are in the record (grad_reach); the chart shows the first.")
     if (finite <= FLOOR).any():
         notes.append(f"Gradients that underflowed to 0 are drawn at 1e{FLOOR}.")
     return alt.LayerChart(
@@ -183,10 +182,9 @@ def reach_heatmap_chart(
                         "log_norm": float(value.mean()),
                     }
                 )
-    f = fonts(projector)
     rect = _unit(
         {"type": "rect"},
-        x=alt.X("step:Q", title="step", scale={"nice": False, "zero": False}, axis={"format": "~s"}),
+        x=_step_x(),
         x2=alt.X2("step2:Q"),
         y=alt.Y("d:Q", title="distance back", scale={"nice": False, "zero": False, "reverse": False}),
         y2=alt.Y2("d2:Q"),
@@ -194,7 +192,7 @@ def reach_heatmap_chart(
             "log_norm:Q",
             title="log10 ‖gradient‖",
             scale={"scheme": "viridis"},
-            legend={"orient": "right", "gradientLength": min(height, 9 * f["legend"])},
+            legend={"orient": "top", "direction": "horizontal", "gradientLength": min(width // 2, 240)},
         ),
     )
     return alt.LayerChart(
@@ -214,6 +212,10 @@ def reach_heatmap_chart(
 
 
 # --------------------------------------------------------------------------- dropout masks
+def _margin(f: dict) -> int:
+    return round(MARGIN_EMS * f["axis_title"])
+
+
 def _site_title(site: str, layers: int) -> str:
     if site == "input":
         return "embeddings → layer 1"
@@ -231,7 +233,7 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
     """The sequence's tokens, the ones whose embedding row was dropped on vermillion: every copy of a
     dropped word (or character) is gone at once."""
     tokens, kept = entry["tokens"], [c == "1" for c in entry["rows"][0]]
-    per_line = max(8, int((width - PANEL_MARGIN) / (0.75 * f["annotation"])))
+    per_line = max(8, int((width - _margin(f)) / (0.75 * f["annotation"])))
     rows = [
         {"x": i % per_line, "line": i // per_line, "token": token, "state": "kept" if k else "dropped", "ink": k}
         for i, (token, k) in enumerate(zip(tokens, kept))
@@ -259,7 +261,7 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
         layer=[box, text],
         resolve={"scale": {"color": "independent"}},
         title=title,
-        width=width - PANEL_MARGIN,
+        width=width - _margin(f),
         height=max(2, math.ceil(len(tokens) / per_line)) * (f["annotation"] + 8),
     )
 
@@ -281,7 +283,7 @@ def _mask_panel(site: str, entry: dict, layers: int, width: int, height: int, f:
         mark={"type": "rect", "strokeWidth": 0.6},  # stroked in its own colour: no seams between cells
         encoding=alt.FacetedEncoding(
             x=alt.X("unit:O", title="input unit" if weights else "unit", axis={"labels": False}, scale=band),
-            y=alt.Y("t:O", title="output row" if weights else "time step ↓", axis={"labels": False}, scale=band),
+            y=alt.Y("t:O", title="output row" if weights else "time step (down)", axis={"labels": False}, scale=band),
             color=alt.Color("state:N", scale={"domain": ["kept", "dropped"], "range": ["#f2f2f2", BLACK]}, legend=None),
             stroke=alt.Stroke(
                 "state:N", scale={"domain": ["kept", "dropped"], "range": ["#f2f2f2", BLACK]}, legend=None
@@ -323,7 +325,7 @@ def dropout_mask_chart(
     share = {"units": 0.55 if weights else 1.0, "weights": 0.45 if units else 1.0}
     for group, kind in ((units, "units"), (weights, "weights")):
         if group:
-            panel_width = max(80, (width - PANEL_MARGIN * len(group)) // len(group))
+            panel_width = max(80, (width - _margin(f) * len(group)) // len(group))
             size = int(left * share[kind])
             side = min(size, panel_width) if kind == "weights" else panel_width
             panels.append(
@@ -347,7 +349,10 @@ def dropout_mask_chart(
             if kind == "standard"
             else "variational: one mask for the whole sequence, the same at every time step — vertical stripes."
         )
-    notes.append(f"Step {latest['step']:,}, the first sequence of the batch, the first 32 units of each mask.")
+    notes.append(
+        f"Black: dropped; light grey: kept. Step {latest['step']:,}, the first sequence of the batch, the first "
+        f"{max(len(entry['rows']) for entry in sites.values())} units of each mask."
+    )
     return alt.vconcat(
         *panels,
         resolve={"scale": {"color": "independent"}},
@@ -357,6 +362,12 @@ def dropout_mask_chart(
 
 
 # --------------------------------------------------------------------------- memorisation
+def _tokens(snap: Snapshot, count: int) -> str:
+    """'13 characters' / '4 words': a count of the run's tokens."""
+    level = (snap.start or {}).get("config", {}).get("level", "char")
+    return plural(count, "character" if level == "char" else "word")
+
+
 def _meter_n(snap: Snapshot) -> str:
     """'12 characters' / '4 words': the n-gram the meter counts, as the run's start record set it."""
     config = (snap.start or {}).get("config", {})
@@ -406,7 +417,7 @@ def copied_share_chart(
     colours = [VERMILLION] if len(names) == 1 else [PALETTE[i % 7] for i in range(len(names))]
     line = _unit(
         {"type": "line", "strokeWidth": 2.5, "point": {"size": 50, "filled": True}},
-        x=alt.X("step:Q", title="step", scale={"nice": False, "zero": False}, axis={"format": "~s"}),
+        x=_step_x(),
         y=alt.Y("share:Q", title="share of the sample's n-grams", axis={"format": "%"}, scale={"domain": [0, top]}),
         color=alt.Color(
             "text:N", title=None, sort=series, scale={"domain": series, "range": [*colours, GREY]}, legend=legend
@@ -420,7 +431,7 @@ def copied_share_chart(
         f"Latest{'' if len(snaps) == 1 else f' of {snap.name}'} (step {last['step']:,}): "
         f"{last['copied_share']:.0%} of its n-grams are in the training text, "
         f"{last['copied_share_valid']:.0%} in the validation text; the longest copied span is "
-        f"{plural(last['longest_copy'], 'token')}. Climbing away from the baseline: memorising.",
+        f"{_tokens(snap, last['longest_copy'])}. Climbing away from the baseline: memorising.",
     ]
     return alt.LayerChart(
         {"values": rows},

@@ -92,13 +92,13 @@ VIEWS: dict[str, View] = {
         View("compare", "Compare runs", (_chart("comparison", "Run comparison", _comparison),)),
         View(
             "reach",
-            "Gradient reach",
+            "Reach",
             (
                 _chart("gradient_reach", "Gradient reach", _of_snap(gradient_reach_chart)),
                 _chart("reach_heatmap", "Gradient reach over training", _of_snap(reach_heatmap_chart)),
             ),
         ),
-        View("masks", "Dropout masks", (_chart("dropout_masks", "Dropout masks", _of_snap(dropout_mask_chart)),)),
+        View("masks", "Masks", (_chart("dropout_masks", "Dropout masks", _of_snap(dropout_mask_chart)),)),
         View(
             "memorisation",
             "Memorisation",

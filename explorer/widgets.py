@@ -311,10 +311,15 @@ class Dashboard(W.VBox):
             tooltip="Loss in nats/token, or perplexity = e^loss",
         )
         self.metric.observe(lambda _: self._poke(), names="value")
+        # Chart widgets are made when their tab is first drawn: each loads its own copy of the offline Vega
+        # bundle, and anywidget gives a widget 2 s to load before it stops taking updates, which a slow
+        # laptop misses when a dozen load at once.
         self.charts: dict[str, alt.JupyterChart] = {}
         self.job_lines: dict[str, W.HTML] = {}
         self.job_charts: dict[str, dict[str, alt.JupyterChart]] = {}
+        self._job_boxes: dict[str, W.VBox] = {}
         self._job_message: tuple[str, Message | None] | None = None  # (job, the message its button got)
+        self._chart_boxes: dict[str, W.VBox] = {}
         pages = []
         for name in self.views:
             if name == SAMPLE:
@@ -323,10 +328,9 @@ class Dashboard(W.VBox):
             if name == SWEEP:
                 pages.append(self._sweep_panel())
                 continue
+            self._chart_boxes[name] = W.VBox()
             widgets = [self.metric] if name == "gap" else []
-            for spec in chart_views.VIEWS[name].charts:
-                self.charts[spec.name] = chart_widget(spec.build(Snapshot(), [], width=width), width=width)
-                widgets.append(self.charts[spec.name])
+            widgets.append(self._chart_boxes[name])
             if name == "compare":
                 widgets.append(self._seeds_panel())
             pages.append(W.VBox(widgets))
@@ -419,10 +423,10 @@ class Dashboard(W.VBox):
         cancel.layout.display = "none"  # shown while the job runs
         cancel.on_click(lambda _: self._job_act(kind, self.session.cancel_job, kind))
         self.job_lines[kind] = W.HTML()
-        empty = SweepSummary("", [], [])
-        self.job_charts[kind] = {spec.name: chart_widget(self._job_chart(spec, empty)) for spec in JOB_CHARTS[kind]}
+        self.job_charts[kind] = {}  # made when its first trial ends (see above: loading widgets one by one)
+        self._job_boxes[kind] = W.VBox()
         row = W.HBox([*controls, start, cancel], layout=W.Layout(flex_flow="row wrap", align_items="center"))
-        return [row, self.job_lines[kind], *self.job_charts[kind].values()]
+        return [row, self.job_lines[kind], self._job_boxes[kind]]
 
     def _seeds_panel(self) -> W.Widget:
         self.repeat_seeds = W.BoundedIntText(
@@ -683,6 +687,12 @@ class Dashboard(W.VBox):
             return
         big = self.projector.value
         saved = self.session.comparison()[:-1]  # the saved runs and the live branches
+        box = self._chart_boxes.get(view)
+        if box is not None and not box.children:
+            box.children = [
+                self.charts.setdefault(spec.name, chart_widget(width=self._width))
+                for spec in chart_views.VIEWS[view].charts
+            ]
         for spec in chart_views.VIEWS[view].charts:
             self.charts[spec.name].chart = spec.build(
                 snap,
@@ -710,6 +720,11 @@ class Dashboard(W.VBox):
 
     def _draw_job_charts(self, kind: str) -> None:
         summary = self.session.jobs[kind].summary()  # read again only when another trial has ended
+        if not self.job_charts[kind]:
+            self.job_charts[kind] = {
+                spec.name: chart_widget(self._job_chart(spec, summary)) for spec in JOB_CHARTS[kind]
+            }
+            self._job_boxes[kind].children = list(self.job_charts[kind].values())
         for spec in JOB_CHARTS[kind]:
             self.job_charts[kind][spec.name].chart = self._job_chart(spec, summary)
             self.redraws += 1

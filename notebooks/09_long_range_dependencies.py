@@ -163,11 +163,11 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # %% [markdown]
 # ## Try this
 #
-# - Press **▶ Train** below (a vanilla RNN on the recall corpus) and open **Gradient reach**: the line
+# - Press **▶ Train** below (a vanilla RNN on the recall corpus) and open the **Reach** tab: the line
 #   falls by decades. Press **↺ Reset** with *Cell* = lstm and compare.
 # - Turn *Attention over the window* on (a setup knob: press Reset) and watch the validation loss fall far
 #   below the RNN's.
-# - Pick the **exploding** preset and open **Gradient reach**: at the moment the loss blows up, the reach
+# - Pick the **exploding** preset and open the **Reach** tab: at the moment the loss blows up, the reach
 #   *grows* with distance (drawn in vermillion) and then collapses to zero: the units saturate. With the
 #   **clip** preset the reach stays a smooth, falling line.
 

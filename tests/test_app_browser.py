@@ -107,8 +107,8 @@ def test_a_lesson_in_a_real_browser():
         # The mechanism views draw from the same run: the masks its steps drew since dropout went on, how far
         # back its gradient reaches, and its memorisation meter.
         for tab, words in (
-            ("Dropout masks", "embeddings → layer 1"),
-            ("Gradient reach", "distance back from the last position"),
+            ("Masks", "embeddings → layer 1"),
+            ("Reach", "distance back from the last position"),
             ("Memorisation", "share of the sample's n-grams"),
         ):
             page.get_by_role("tab", name=tab).click()

@@ -1,5 +1,6 @@
 """The Voilà dashboard in a real browser: serve notebooks/dashboard.ipynb, open it in headless Chromium,
-press Train, move a slider, and see the chart redraw with the knob change marked. Screenshots go to
+press Train, move a slider, and see the chart redraw with the knob change marked; then the gradient and
+mechanism tabs (gradient reach, dropout masks, memorisation) draw the same run. Screenshots go to
 artifacts/ (git-ignored): look at them when this fails."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from explorer.views import VIEWS
 from tests.app_server import launch_chromium
 
 pytestmark = pytest.mark.browser
@@ -78,6 +80,52 @@ def voila_url():
 def svg(page, tab_index: int = 0) -> str:
     """The current SVG of the first chart in the given tab's page."""
     return page.locator(".explorer-dashboard .vega-embed svg.marks").nth(tab_index).inner_html()
+
+
+def real_errors(problems: list[str]) -> list[str]:
+    """The page's console errors less the harmless offline noise."""
+    return [p for p in problems if not any(n.lower() in p.lower() for n in NOISE)]
+
+
+def visible_chart_texts(page) -> list[str]:
+    """The text of each chart on the open tab (what a failure message shows)."""
+    return page.locator(".explorer-dashboard .vega-embed:visible svg.marks").all_text_contents()
+
+
+def open_chart_tab(page, tab: str, text: str, problems: list[str], timeout: int = 45_000) -> None:
+    """Open a tab and wait until one of its charts draws `text` (a redraw of the live run, not a placeholder)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.get_by_role("tab", name=tab, exact=True).click()
+    try:
+        page.wait_for_function(
+            """text => [...document.querySelectorAll('.explorer-dashboard .vega-embed svg.marks')]
+                        .some(s => s.getBoundingClientRect().width > 0 && s.textContent.includes(text))""",
+            arg=text,
+            timeout=timeout,
+        )
+    except PlaywrightTimeout:
+        pytest.fail(
+            f"the {tab!r} tab never drew {text!r}; its charts say {visible_chart_texts(page)}; "
+            f"page errors so far: {real_errors(problems)}"
+        )
+
+
+def cut_off_charts(page) -> list[str]:
+    """The open tab's charts that stick out of the box that clips them (drawn wider than their column)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.explorer-dashboard .vega-embed svg.marks')]
+            .filter(s => s.getBoundingClientRect().width > 0)
+            .flatMap(s => {
+                let box = s.parentElement;
+                while (box && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+                if (!box) return [];
+                const right = box.getBoundingClientRect().left + box.clientLeft + box.clientWidth;
+                const over = Math.round(s.getBoundingClientRect().right - right);
+                const title = s.querySelector('.role-title-text');
+                return over > 1 ? [`${title ? title.textContent : 'a chart'}: ${over} px cut off at the right`] : [];
+            })"""
+    )
 
 
 def test_voila_dashboard_trains_and_a_slider_moves_the_running_model(voila_url):
@@ -162,6 +210,31 @@ def test_voila_dashboard_trains_and_a_slider_moves_the_running_model(voila_url):
                 timeout=30_000,
             )
             page.screenshot(path=str(ARTIFACTS / "voila-gradients.png"))
+
+            # the mechanism views of the same run (dropout is on since the slider moved), on a 1024×768 laptop:
+            # each draws the live run, whole (nothing cut off at the right of the knobs-and-chart layout)
+            page.set_viewport_size({"width": 1024, "height": 768})
+            wrong: list = []  # every tab is looked at before the test says what was wrong
+            for view, text in (
+                ("reach", "distance back from the last position"),
+                ("masks", "embeddings → layer 1"),
+                ("memorisation", "share of the sample's n-grams"),
+            ):
+                tab = VIEWS[view].title
+                open_chart_tab(page, tab, text, problems)
+                time.sleep(1)  # the redraw settles (vega renders asynchronously)
+                texts = visible_chart_texts(page)
+                cut_off = cut_off_charts(page)
+                page.set_viewport_size({"width": 1024, "height": 1300})  # same width, the whole tab in the shot
+                time.sleep(0.5)
+                page.screenshot(path=str(ARTIFACTS / f"voila-{view}.png"))
+                page.set_viewport_size({"width": 1024, "height": 768})
+                # every chart of the tab drew the run (none still shows the page's first placeholder), whole
+                if len(texts) != len(VIEWS[view].charts) or any("No data yet" in t for t in texts):
+                    wrong.append((tab, "a chart was not redrawn", texts))
+                if cut_off:
+                    wrong.append((tab, cut_off))
+            assert not wrong, (wrong, real_errors(problems))
         finally:
             browser.close()
     real = [p for p in problems if not any(n.lower() in p.lower() for n in NOISE)]
