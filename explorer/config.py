@@ -242,7 +242,7 @@ class Config:
     steps: int = 1000
     eval_every: int = 25
     eval_batches: int = 10
-    detail_every: int = 10
+    detail_every: int = 20
     meter_every: int = 2
     meter_n: int = 0
 

@@ -35,9 +35,11 @@
 # is the language model's data augmentation. During training, each **input** token is, with probability
 # $\gamma$, replaced:
 #
-# - **unigram noising**: by a token drawn from the training text's unigram distribution $q(x)$ (how often
-#   each character occurs);
-# - **blank noising**: by a blank placeholder token (it has its own learned embedding).
+# $$\tilde x_t = \begin{cases} x_t & \text{with probability } 1 - \gamma, \\ \xi_t & \text{with probability } \gamma, \end{cases}$$
+#
+# - **unigram noising**: $\xi_t \sim q$, a token drawn from the training text's unigram distribution $q(x)$
+#   (how often each character occurs);
+# - **blank noising**: $\xi_t$ is a blank placeholder token (it has its own learned embedding).
 #
 # The target the model must predict is never noised, and neither is evaluation. Xie et al. show that
 # unigram noising is the neural analogue of **interpolation smoothing** in n-gram models: with a share

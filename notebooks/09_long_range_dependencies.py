@@ -35,12 +35,21 @@
 # 0. $k$ is one of 2, 5, 10, 20, 30 or 45.
 #
 # **Gradient reach.** Every `detail_every` steps explorer measures, on one fixed training sequence,
-# $\lVert \partial L_T / \partial x_t \rVert$: how strongly the loss at the last position still depends
-# on the input $T - t$ steps earlier. Vanishing gradients show as a line falling by decades.
+#
+# $$\text{reach}(d) = \left\lVert \frac{\partial L_T}{\partial x_{T-d}} \right\rVert ,$$
+#
+# how strongly the loss at the last position $T$ still depends on the input $d$ steps earlier. Vanishing
+# gradients show as a line falling by decades.
 #
 # **Attention** (Bahdanau et al. 2015, Luong et al. 2015; the design documents' "attention for long-range
 # dependencies") lets each position look back directly at the top layer's outputs at every earlier position
-# of its window — causally, never ahead — and mix what it finds into its own output before the decoder. A
+# of its window — causally, never ahead — and mix what it finds into its own output before the decoder:
+#
+# $$\alpha_{ts} = \operatorname*{softmax}_{s \le t}\!\left(\frac{(W_q h_t)^\top h_s}{\sqrt{H}} - \lambda\,(t - s)\right),
+# \qquad c_t = \sum_{s \le t} \alpha_{ts} h_s, \qquad \tilde h_t = \tanh\!\big(W_c [h_t ; c_t]\big),$$
+#
+# with $\lambda$ a learned penalty per step back (so a query can tell its own line's key from an older
+# one). A
 # key 40 characters back is then one look away instead of 40 recurrent steps, but only inside the window
 # (`seq_len` = 64 here): what came before reaches the model through the hidden state alone.
 

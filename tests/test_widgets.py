@@ -67,7 +67,8 @@ def shown(board: Dashboard) -> set[str]:
 
 
 def spec_text(board: Dashboard, name: str = "gap") -> str:
-    return json.dumps(board.charts[name].spec, ensure_ascii=False)
+    chart = board.charts.get(name)  # made when its tab is first drawn
+    return "" if chart is None else json.dumps(chart.spec, ensure_ascii=False)
 
 
 def snap(board: Dashboard) -> Snapshot:
@@ -109,11 +110,15 @@ def test_every_control_spec_becomes_a_widget_and_every_view_a_tab(make):
     assert shown(board) == set(board.controls)  # the full dashboard shows everything
     assert board.controls["l2"].options[0] == ("0", 0.0) and board.controls["hidden"].value == 16
     assert list(board.tabs.titles) == [view.title for view in views.VIEWS.values()] + ["Sweep", "Text sample"]
-    assert set(board.charts) == set(views.CHARTS) and list(VIEWS) == [*views.VIEWS, "sweep", "sample"]
-    assert {kind: set(found) for kind, found in board.job_charts.items()} == {
-        "seeds": {"variance_bands", "paired_differences"},
-        "sweep": {"landscape", "variance_bands", "paired_differences"},
-    }
+    assert list(VIEWS) == [*views.VIEWS, "sweep", "sample"]
+    # a tab's chart widgets are made when it is first drawn (few widgets load at once in the browser)
+    assert set(board.charts) <= {spec.name for spec in views.VIEWS["gap"].charts}
+    for index, name in enumerate(board.views):
+        board.tabs.selected_index = index
+        wanted = {spec.name for spec in views.VIEWS[name].charts} if name in views.VIEWS else set()
+        assert wait_until(lambda wanted=wanted: wanted <= set(board.charts)), name
+    assert set(board.charts) == set(views.CHARTS)
+    assert set(board.job_charts) == {"seeds", "sweep"}  # their charts come with their first finished trial
 
 
 def test_nothing_trains_until_train_is_pressed(make):
@@ -421,7 +426,9 @@ def test_show_keeps_only_the_lesson_knobs_in_view(make):
     board = make("dropout", show=("dropout", "dropout_kind"), views=("gap", "compare"), presets=False)
     assert shown(board) == {"dropout", "dropout_kind"}
     assert list(board.tabs.titles) == ["Generalisation gap", "Compare runs"]
-    assert set(board.charts) == {"gap", "comparison"} and set(board.job_charts) == {"seeds"}  # no Sweep tab
+    assert set(board.job_charts) == {"seeds"}  # no Sweep tab
+    board.tabs.selected_index = 1
+    assert wait_until(lambda: set(board.charts) == {"gap", "comparison"})
     assert board.preset not in descendants(board) and board.corpus not in descendants(board)
     assert not [w for w in descendants(board) if isinstance(w, W.Accordion)]  # no empty "Setup" section
     assert board.controls["dropout"].value == 0.5  # the preset's value
