@@ -100,7 +100,10 @@ def main() -> None:
         f"explorer Trainer   : {mine:7.1f} steps/s  {mine * tokens:10.0f} tokens/s "
         f"(gradient details every {config.detail_every} steps)"
     )
-    print(f"ratio Trainer/plain: {ratio:.3f}  (median of {args.blocks} paired blocks of {block_steps} steps; target ≥ 0.95)")
+    print(
+        f"ratio Trainer/plain: {ratio:.3f}  "
+        f"(median of {args.blocks} paired blocks of {block_steps} steps; target ≥ 0.95)"
+    )
 
 
 if __name__ == "__main__":

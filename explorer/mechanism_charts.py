@@ -418,7 +418,12 @@ def copied_share_chart(
     line = _unit(
         {"type": "line", "strokeWidth": 2.5, "point": {"size": 50, "filled": True}},
         x=_step_x(),
-        y=alt.Y("share:Q", title="share of the sample's n-grams", axis={"format": "%"}, scale={"domain": [0, top]}),
+        y=alt.Y(
+            "share:Q",
+            title="share of the sample's n-grams",
+            axis={"format": "%", "values": [v / 10 for v in range(11) if v / 10 <= top]},  # never above 100 %
+            scale={"domain": [0, top], "nice": False},
+        ),
         color=alt.Color(
             "text:N", title=None, sort=series, scale={"domain": series, "range": [*colours, GREY]}, legend=legend
         ),

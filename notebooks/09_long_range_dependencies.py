@@ -106,9 +106,10 @@ for name, value in reach50.items():
 
 # %% [markdown]
 # Check your prediction: the LSTM's and the GRU's gradients 50 steps back are several powers of ten larger
-# than the vanilla RNN's; orthogonal initialisation lifts the RNN's but does not close the gap. Their
-# gates let the cell state pass from step to step almost unchanged, so the product of Jacobians along that
-# path does not shrink geometrically.
+# than the vanilla RNN's: their gates let the cell state pass from step to step almost unchanged, so the
+# product of Jacobians along that path does not shrink geometrically. Orthogonal initialisation lifts the
+# RNN's too — its recurrent matrix starts with every singular value at 1 — but a reaching gradient is not
+# yet a memory: experiment 2 asks whether the model can use it.
 
 # %% [markdown]
 # ## Experiment 2: can it recall the key?
