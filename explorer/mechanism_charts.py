@@ -42,6 +42,21 @@ SAMPLE_COLUMNS = 64  # characters per line of the sample chart
 MARGIN_EMS = 4.6  # beside each mask grid, in axis-title ems: its axis title and the space between grids
 
 
+def _one_layer(layer: alt.Chart, rows: list[dict], title: dict, width: int, height: int, projector: bool):
+    """A chart of one layer over its own rows, with the shared type sizes."""
+    return alt.LayerChart(
+        {"values": rows}, layer=[layer], title=title, width=width, height=height, config=vega_config(projector)
+    )
+
+
+def _log_domain(parts: list[np.ndarray], legend_bottom: float, height: int) -> list[float]:
+    """A y domain (log10 values) around every finite value, with room above for the legend inside the plot."""
+    finite = np.concatenate([v[np.isfinite(v)] for v in parts])
+    low, high = (math.floor(finite.min()), math.ceil(finite.max())) if len(finite) else (FLOOR, 0)
+    room = min(0.5, (legend_bottom + 6) / height)
+    return [low, high + max(high - low, 1) * room / (1 - room)]
+
+
 # --------------------------------------------------------------------------- gradient reach
 def _reach_records(snap: Snapshot) -> list[dict]:
     return [r for r in snap.details if r.get("grad_reach")]
@@ -111,10 +126,7 @@ def gradient_reach_chart(
     )
     f = fonts(projector)
     legend, legend_bottom = _inside_legend(labels, f, width, 4)
-    finite = np.concatenate([v[np.isfinite(v)] for _, v in parts])
-    low, high = (math.floor(finite.min()), math.ceil(finite.max())) if len(finite) else (FLOOR, 0)
-    room = min(0.5, (legend_bottom + 6) / height)
-    high += max(high - low, 1) * room / (1 - room)
+    domain = _log_domain([v for _, v in parts], legend_bottom, height)
     greys = ["#d0d0d0", "#b0b0b0", "#8c8c8c", "#6a6a6a", "#505050"][-(len(labels) - 1) :] if len(labels) > 1 else []
     greys = [VERMILLION if "exploding" in label else grey for label, grey in zip(labels, greys)]
     line = _unit(
@@ -123,7 +135,7 @@ def gradient_reach_chart(
         y=alt.Y(
             "log_norm:Q",
             title="log10 ‖gradient‖ (per input vector)",
-            scale={"domain": [low, high], "nice": False},
+            scale={"domain": domain, "nice": False},
         ),
         color=alt.Color(
             "snapshot:N", title=None, sort=labels, scale={"domain": labels, "range": [*greys, BLUE]}, legend=legend
@@ -137,16 +149,9 @@ def gradient_reach_chart(
         "Vermillion: the measurement whose reach GREW with distance — an exploding gradient." if exploded else "",
         _clipping_note(snap),
     ]
-    if (finite <= FLOOR).any():
+    if any((v <= FLOOR).any() for _, v in parts):
         notes.append(f"Gradients that underflowed to 0 are drawn at 1e{FLOOR}.")
-    return alt.LayerChart(
-        {"values": rows},
-        layer=[line],
-        title=_title(title, *notes, width=width, projector=projector),
-        width=width,
-        height=height,
-        config=vega_config(projector),
-    )
+    return _one_layer(line, rows, _title(title, *notes, width=width, projector=projector), width, height, projector)
 
 
 def reach_heatmap_chart(
@@ -195,19 +200,19 @@ def reach_heatmap_chart(
             legend={"orient": "top", "direction": "horizontal", "gradientLength": min(width // 2, 240)},
         ),
     )
-    return alt.LayerChart(
-        {"values": cells},
-        layer=[rect],
-        title=_title(
+    return _one_layer(
+        rect,
+        cells,
+        _title(
             title,
             "Each column: one measurement of the chart above. Bright far up: the gradient still reaches far "
             "back; dark: it has vanished.",
             width=width,
             projector=projector,
         ),
-        width=width,
-        height=height,
-        config=vega_config(projector),
+        width,
+        height,
+        projector,
     )
 
 
@@ -438,14 +443,7 @@ def copied_share_chart(
         f"{last['copied_share_valid']:.0%} in the validation text; the longest copied span is "
         f"{_tokens(snap, last['longest_copy'])}. Climbing away from the baseline: memorising.",
     ]
-    return alt.LayerChart(
-        {"values": rows},
-        layer=[line],
-        title=_title(title, *notes, width=width, projector=projector),
-        width=width,
-        height=height,
-        config=vega_config(projector),
-    )
+    return _one_layer(line, rows, _title(title, *notes, width=width, projector=projector), width, height, projector)
 
 
 def _sample_rows(text: str, copied: list[list[int]], columns: int) -> list[dict]:
@@ -524,14 +522,11 @@ def reach_comparison_chart(
     )
     f = fonts(projector)
     legend, legend_bottom = _inside_legend(names, f, width, 4)
-    finite = np.concatenate([v[np.isfinite(v)] for v in parts])
-    low, high = math.floor(finite.min()), math.ceil(finite.max())
-    room = min(0.5, (legend_bottom + 6) / height)
-    high += max(high - low, 1) * room / (1 - room)
+    domain = _log_domain(parts, legend_bottom, height)
     line = _unit(
         {"type": "line", "strokeWidth": 2.5},
         x=alt.X("distance:Q", title="distance back from the last position (time steps)", scale={"nice": False}),
-        y=alt.Y("log_norm:Q", title="log10 ‖gradient‖", scale={"domain": [low, high], "nice": False}),
+        y=alt.Y("log_norm:Q", title="log10 ‖gradient‖", scale={"domain": domain, "nice": False}),
         color=alt.Color(
             "run:N",
             title=None,
@@ -541,18 +536,18 @@ def reach_comparison_chart(
         ),
         order=alt.Order("distance:Q"),
     )
-    return alt.LayerChart(
-        {"values": rows},
-        layer=[line],
-        title=_title(
+    return _one_layer(
+        line,
+        rows,
+        _title(
             title,
             "‖∂(loss at the last position)/∂(first layer's input t steps earlier)‖ on the same fixed sequence.",
             width=width,
             projector=projector,
         ),
-        width=width,
-        height=height,
-        config=vega_config(projector),
+        width,
+        height,
+        projector,
     )
 
 
@@ -592,11 +587,11 @@ def recall_chart(
             "run:N", legend=None, scale={"domain": series, "range": [[1, 0]] * len(names) + [[6, 4]]}
         ),
     )
-    return alt.LayerChart(
-        {"values": rows},
-        layer=[line],
-        title=_title(title, "Measured on the validation text after training.", width=width, projector=projector),
-        width=width,
-        height=height,
-        config=vega_config(projector),
+    return _one_layer(
+        line,
+        rows,
+        _title(title, "Measured on the validation text after training.", width=width, projector=projector),
+        width,
+        height,
+        projector,
     )

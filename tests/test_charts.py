@@ -119,8 +119,8 @@ def data_rows(spec: dict) -> list[dict]:
 
     def inline(node):
         if isinstance(node, dict):
-            if isinstance(node.get("values"), list):
-                rows.extend(node["values"])
+            if isinstance(node.get("values"), list):  # data rows (an axis's tick "values" are numbers)
+                rows.extend(row for row in node["values"] if isinstance(row, dict))
             for value in node.values():
                 inline(value)
         elif isinstance(node, list):
