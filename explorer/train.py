@@ -347,6 +347,7 @@ class Trainer:
 
     def restore(self, saved: dict) -> None:
         """Continue from `checkpoint()`'s state (this trainer was built from the same setup)."""
+        saved = _with_blank(saved, self.model.blank)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.step_count = saved["step"]
@@ -404,6 +405,25 @@ class Trainer:
                 self._bursts.clear()  # a scheduled change is its own event however soon it follows another
                 self.set_knobs(**schedule[self.step_count + 1])
             yield from self.step()
+
+
+def _with_blank(saved: dict, blank: torch.Tensor) -> dict:
+    """A checkpoint written before data noising gave the model its blank embedding: the blank starts at zero,
+    as in a new model (it is unused until blank noising is on), and the optimiser holds it as its newest
+    parameter, where a new optimiser has it (the model's last parameter, in the unpenalised group)."""
+    if "blank" in saved["model"]:
+        return saved
+    zero = torch.zeros_like(blank, device="cpu")
+    optimizer = copy.deepcopy(saved["optimizer"])
+    groups = optimizer["param_groups"]
+    groups[-1]["params"].append(1 + max(i for group in groups for i in group["params"]))
+    best = saved["best_weights"]
+    return {
+        **saved,
+        "model": {**saved["model"], "blank": zero},
+        "optimizer": optimizer,
+        "best_weights": None if best is None else {**best, "blank": zero},
+    }
 
 
 def _to(layer, device: torch.device):

@@ -137,3 +137,21 @@ def test_a_branch_of_a_finished_run_goes_on_when_the_run_continues(tmp_path):
         assert wait_until(lambda: branch.history.snapshot().last_step > 20 and run.snapshot().last_step > 20)
     finally:
         run.close()
+
+
+def test_a_checkpoint_from_before_the_blank_token_still_branches():
+    """Checkpoints written before data noising have no blank embedding: a branch from one trains on exactly
+    as the run itself did (the blank is unused until blank noising is on)."""
+    config = tiny(steps=12, eval_every=4)
+    original = Trainer(config)
+    for _ in range(6):
+        original.step()
+    saved = original.checkpoint()
+    del saved["model"]["blank"]  # as an older explorer wrote it
+    saved["best_weights"].pop("blank")
+    saved["optimizer"]["param_groups"][-1]["params"].pop()
+    branch = Trainer(config)
+    branch.restore(saved)
+    ahead = [r["train_loss"] for r in (original.step() + original.step()) if r["kind"] == "step"]
+    assert ahead == [r["train_loss"] for r in (branch.step() + branch.step()) if r["kind"] == "step"]
+    branch.restore_best()  # the best weights load too
