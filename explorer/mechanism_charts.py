@@ -7,6 +7,7 @@ out, pure functions, Okabe–Ito and viridis colours, type sizes from `charts.fo
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import altair as alt
@@ -39,6 +40,7 @@ SNAPSHOTS = 4  # earlier reach curves drawn faded behind the latest
 MAX_REACH_COLUMNS, MAX_REACH_ROWS = 48, 32  # heatmap cells: training steps × distances
 FALL = 1e-3  # "the gradient has vanished" in the subtitle: a thousandth of its value at distance 0
 SAMPLE_COLUMNS = 64  # characters per line of the sample chart
+MIN_PANEL = 120  # px: the narrowest mask grid worth drawing; fewer grids per row below it
 MARGIN_EMS = 4.6  # beside each mask grid, in axis-title ems: its axis title and the space between grids
 
 
@@ -225,13 +227,17 @@ def _site_title(site: str, layers: int) -> str:
     if site == "input":
         return "embeddings → layer 1"
     if site.startswith("weight_drop."):
-        return f"weight drop, {site.removeprefix('weight_drop.').replace('layer', 'layer ')} (hidden → hidden)"
+        return f"weight drop, {site.removeprefix('weight_drop.').replace('layer', 'layer ')}"
     n = int(site.removeprefix("layer"))
     return f"layer {n} → " + ("decoder" if n == layers else f"layer {n + 1}")
 
 
-def _panel_title(text: str, kept: float, f: dict) -> dict:
-    return {"text": [text, f"kept {kept:.0%}"], "fontSize": f["subtitle"], "anchor": "start", "fontWeight": "bold"}
+def _panel_title(text: str, kept: str, f: dict, width: int) -> dict:
+    """A grid's heading, wrapped to the grid and its axis (a title never wraps by itself and would widen
+    the chart), then what share of it was kept."""
+    chars = max(10, int((width + _margin(f)) / (0.6 * f["subtitle"])))
+    lines = textwrap.wrap(text, chars) + textwrap.wrap(kept, chars)
+    return {"text": lines, "fontSize": f["subtitle"], "anchor": "start", "fontWeight": "bold"}
 
 
 def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
@@ -259,8 +265,9 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
     )
     heading = "embedding dropout: whole words (here characters) zeroed, every copy in the batch"
     share = sum(kept) / max(1, len(kept))
-    title = _panel_title(heading, share, f)
-    title["text"][1] = f"kept {share:.0%} of this sequence; dropped: {' '.join(dropped) or 'none'}"
+    title = _panel_title(
+        heading, f"kept {share:.0%} of this sequence; dropped: {' '.join(dropped) or 'none'}", f, width
+    )
     return alt.LayerChart(
         {"values": rows},
         layer=[box, text],
@@ -294,7 +301,7 @@ def _mask_panel(site: str, entry: dict, layers: int, width: int, height: int, f:
                 "state:N", scale={"domain": ["kept", "dropped"], "range": ["#f2f2f2", BLACK]}, legend=None
             ),
         ),
-        title=_panel_title(_site_title(site, layers), kept, f),
+        title=_panel_title(_site_title(site, layers), f"kept {kept:.0%}", f, width),
         width=width,
         height=height,
     )
@@ -330,15 +337,19 @@ def dropout_mask_chart(
     share = {"units": 0.55 if weights else 1.0, "weights": 0.45 if units else 1.0}
     for group, kind in ((units, "units"), (weights, "weights")):
         if group:
-            panel_width = max(80, (width - _margin(f) * len(group)) // len(group))
-            size = int(left * share[kind])
+            # as many grids side by side as fit at a readable size (fewer with the projector's bigger type)
+            columns = max(1, min(len(group), width // (MIN_PANEL + _margin(f))))
+            rows = [group[i : i + columns] for i in range(0, len(group), columns)]
+            panel_width = (width - _margin(f) * columns) // columns
+            size = int(left * share[kind] / len(rows))
             side = min(size, panel_width) if kind == "weights" else panel_width
-            panels.append(
-                alt.hconcat(
-                    *[_mask_panel(s, sites[s], layers, side, size, f) for s in group],
-                    resolve={"scale": {"color": "independent"}},
+            for row in rows:
+                panels.append(
+                    alt.hconcat(
+                        *[_mask_panel(s, sites[s], layers, side, size, f) for s in row],
+                        resolve={"scale": {"color": "independent"}},
+                    )
                 )
-            )
     notes = []
     if units:
         p = 1 - sites[units[0]]["keep"]
