@@ -20,9 +20,10 @@ from .charts import (
     GREY,
     HEIGHT,
     INK,
-    PALETTE,
     VERMILLION,
     WIDTH,
+    _arm_colours,
+    _band_room,
     _inside_legend,
     _placeholder,
     _rows,
@@ -55,7 +56,7 @@ def _log_domain(parts: list[np.ndarray], legend_bottom: float, height: int) -> l
     """A y domain (log10 values) around every finite value, with room above for the legend inside the plot."""
     finite = np.concatenate([v[np.isfinite(v)] for v in parts])
     low, high = (math.floor(finite.min()), math.ceil(finite.max())) if len(finite) else (FLOOR, 0)
-    room = min(0.5, (legend_bottom + 6) / height)
+    room = min(0.5, _band_room(legend_bottom, height))
     return [low, high + max(high - low, 1) * room / (1 - room)]
 
 
@@ -428,9 +429,9 @@ def copied_share_chart(
     rows += [{"step": r["step"], "share": r["copied_share_valid"], "text": baseline} for r in base_evals]
     f = fonts(projector)
     legend, legend_bottom = _inside_legend(series, f, width, 4)
-    room = min(0.5, (legend_bottom + 6) / height)
+    room = min(0.5, _band_room(legend_bottom, height))
     top = max(max(r["share"] for r in rows), 0.05) / (1 - room)
-    colours = [VERMILLION] if len(names) == 1 else [PALETTE[i % 7] for i in range(len(names))]
+    colours = [VERMILLION] if len(names) == 1 else _arm_colours(len(names))
     line = _unit(
         {"type": "line", "strokeWidth": 2.5, "point": {"size": 50, "filled": True}},
         x=_step_x(),
@@ -542,7 +543,7 @@ def reach_comparison_chart(
             "run:N",
             title=None,
             sort=names,
-            scale={"domain": names, "range": [PALETTE[i % 7] for i in range(len(names))]},
+            scale={"domain": names, "range": _arm_colours(len(names))},
             legend=legend,
         ),
         order=alt.Order("distance:Q"),
@@ -579,7 +580,7 @@ def recall_chart(
     f = fonts(projector)
     series = [*names, "a blind guess among the keys"]
     legend, legend_bottom = _inside_legend(series, f, width, 4)
-    room = min(0.5, (legend_bottom + 6) / height)
+    room = min(0.5, _band_room(legend_bottom, height))
     top = max(guess, max(r["loss"] for r in rows)) * 1.05 / (1 - room)
     ks = sorted({r["k"] for r in rows})
     rows += [{"k": k, "loss": guess, "run": series[-1]} for k in (ks[0], ks[-1])]
@@ -591,7 +592,7 @@ def recall_chart(
             "run:N",
             title=None,
             sort=series,
-            scale={"domain": series, "range": [*(PALETTE[i % 7] for i in range(len(names))), GREY]},
+            scale={"domain": series, "range": [*_arm_colours(len(names)), GREY]},
             legend=legend,
         ),
         strokeDash=alt.StrokeDash(

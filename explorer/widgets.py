@@ -688,11 +688,10 @@ class Dashboard(W.VBox):
         big = self.projector.value
         saved = self.session.comparison()[:-1]  # the saved runs and the live branches
         box = self._chart_boxes.get(view)
-        if box is not None and not box.children:
-            box.children = [
-                self.charts.setdefault(spec.name, chart_widget(width=self._width))
-                for spec in chart_views.VIEWS[view].charts
-            ]
+        if box is not None and not box.children:  # the tab's first draw: its widgets are made now
+            for spec in chart_views.VIEWS[view].charts:
+                self.charts[spec.name] = chart_widget(width=self._width)
+            box.children = [self.charts[spec.name] for spec in chart_views.VIEWS[view].charts]
         for spec in chart_views.VIEWS[view].charts:
             self.charts[spec.name].chart = spec.build(
                 snap,
