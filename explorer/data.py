@@ -81,9 +81,7 @@ def load_corpus_texts(corpus: str) -> tuple[str, str, str] | str:
             raise CorpusError(f"folder {path} has no train.txt/valid.txt/test.txt (or *.train.txt, ...) files")
         return split
     if not path.exists() and "/" not in corpus and not corpus.endswith(".txt"):
-        raise CorpusError(
-            f"unknown corpus {corpus!r}: bundled ones are {', '.join([*BUNDLED, *GENERATED])}, or give a file path"
-        )
+        raise CorpusError(f"unknown corpus {corpus!r}: bundled ones are {', '.join(SHIPPED)}, or give a file path")
     return read_text(path)
 
 
