@@ -30,6 +30,7 @@ from .history import Snapshot, coalesce_events
 
 SCHEMA_VERSION = 3
 FLUSH_S = 1.0
+OPEN_TIMEOUT_S = 60.0
 ACTIVE = ("running", "paused")
 ENDED = ("finished", "early_stop", "diverged", "stopped", "interrupted", "error")
 STATUSES = ACTIVE + ENDED
@@ -117,12 +118,25 @@ class RunStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout = 60000")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._enter_wal()
             self._db.execute("PRAGMA synchronous = NORMAL")
         except (OSError, sqlite3.Error) as err:
             raise StoreError(f"cannot open the run store {self.path}: {err}") from None
         self._lock = threading.RLock()
         self._migrate()
+
+    def _enter_wal(self) -> None:
+        """Switch the file to WAL. SQLite answers "database is locked" at once, without waiting
+        out busy_timeout, when another process opens a new file at the same moment, so retry."""
+        deadline = time.monotonic() + OPEN_TIMEOUT_S
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         with self._lock:

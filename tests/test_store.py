@@ -1,6 +1,7 @@
 """The run store with real processes and a real SQLite file: kill -9, concurrent writers, the CLI."""
 
 import json
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -40,6 +41,29 @@ def test_kill_9_of_a_training_process_keeps_its_records_and_marks_it_interrupted
     assert run["status"] == "interrupted" and run["steps"] >= 20
     assert [r["step"] for r in records if r["kind"] == "step"] == list(range(1, run["steps"] + 1))
     assert run["best_val_loss"] == min(r["val_loss"] for r in records if r["kind"] == "eval")
+
+
+def _open_at_once(path, barrier, answers) -> None:
+    barrier.wait()
+    try:
+        RunStore(path).runs()
+        answers.put("ok")
+    except StoreError as err:
+        answers.put(str(err))
+
+
+def test_processes_opening_a_new_store_at_the_same_moment_all_get_in(tmp_path):
+    """SQLite refuses the switch to WAL at once (no busy wait) while another process creates the
+    file: seen in CI as "database is locked" from one of three `explorer train` processes."""
+    fork = multiprocessing.get_context("fork")
+    for attempt in range(20):
+        path, barrier, answers = tmp_path / f"runs{attempt}.sqlite", fork.Barrier(8), fork.Queue()
+        procs = [fork.Process(target=_open_at_once, args=(path, barrier, answers)) for _ in range(8)]
+        for proc in procs:
+            proc.start()
+        assert [answers.get(timeout=60) for _ in procs] == ["ok"] * 8
+        for proc in procs:
+            proc.join(10)
 
 
 def test_three_processes_writing_one_store_lose_nothing(tmp_path):
