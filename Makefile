@@ -1,11 +1,12 @@
-# Two commands for a new machine:  `make app` starts the classroom app, `make test` runs lint and every test.
+# Two commands for a new machine:  `make app` starts the classroom app, `make test` runs lint and every test
+# (`make class` starts it for a whole class: a students' link and a teacher's).
 # Each creates .venv on first use and installs what it needs (a CPU torch first, so nothing pulls CUDA).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: app test bench
+.PHONY: app class test bench
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	PY=$(PY) bash scripts/setup.sh
@@ -13,6 +14,9 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 app: $(STAMP)
 	$(BIN)/streamlit run streamlit_app.py --browser.gatherUsageStats=false
+
+class: $(STAMP)
+	$(BIN)/python -m explorer.cli class
 
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh

@@ -16,12 +16,17 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import views
+from explorer.class_board import student_board
+from explorer.classroom import classroom_from_env
 from explorer.config import KNOBS, format_value
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
 from explorer.data import MAX_UPLOAD_BYTES
 from explorer.export import chart_to_png, history_csv
+from explorer.predict import GUESSES
 from explorer.presets import PRESETS
 from explorer.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Session, ViewerWatchdog, parse_link
+from explorer.store import RunStore
+from explorer.teacher_page import markdown_text, teacher_page
 
 REFRESH_S = 1.0  # charts redraw once a second while the run trains or a sweep runs
 NO_PRESET = "— pick a lesson —"
@@ -33,6 +38,19 @@ st.set_page_config(page_title="explorer — watch an RNN overfit", page_icon="�
 ss = st.session_state
 ctx = get_script_run_ctx()
 session_id = ctx.session_id if ctx else "local"
+
+
+@st.cache_resource
+def the_class():
+    """Class mode (`explorer class`): one Classroom for every page this server draws; None otherwise."""
+    return classroom_from_env()
+
+
+classroom = the_class()
+teacher_token = st.query_params.get("teacher")
+if classroom is not None and classroom.is_teacher(teacher_token) and st.query_params.get("page") != "run":
+    teacher_page(classroom, teacher_token)  # the token is checked again by every read and action it makes
+    st.stop()
 
 
 # ------------------------------------------------------------------------------ one session per viewer
@@ -56,6 +74,36 @@ if "session" not in ss:  # a new browser session: the link sets everything
     )
     ss.update(widget_values(config), preset=preset or NO_PRESET, corpus="tinyshakespeare", projector=False)
 session: Session = ss.session
+
+
+# ------------------------------------------------------------------------------ class mode: a seat, the lesson
+def join_class(name: str) -> None:
+    seat = classroom.join(session_id, name, session, ViewerWatchdog(viewer_present), teacher_token=teacher_token)
+    session.join_class(classroom, seat)
+
+
+def class_lines() -> list[str]:
+    """Where this student stands in the class (names only if the teacher allows them)."""
+    if "class_store" not in ss:
+        ss.class_store = RunStore(classroom.store_path)
+    return student_board(classroom, ss.class_store, session.seat)
+
+
+def describe_pending() -> str:
+    return ", ".join(f"{name} → {format_value(value)}" for name, value in session.pending.items())
+
+
+if classroom is not None:
+    if session.seat is None and classroom.is_teacher(teacher_token):
+        join_class("")  # the teacher's own run: highlighted on the teacher page
+    if session.seat is None:
+        st.markdown(f"### Class {markdown_text(classroom.name)}: join to train your own run")
+        st.text_input("Your name (optional: you get an animal's otherwise)", key="join_name", max_chars=32)
+        st.button("Join the class", type="primary", key="join", on_click=lambda: join_class(ss.join_name))
+        st.stop()
+    if session.lesson_version != classroom.lesson.version:  # the teacher set a lesson: this page follows it
+        session.follow(classroom.lesson)
+        ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET)
 
 
 # ------------------------------------------------------------------------------ callbacks
@@ -100,13 +148,14 @@ def widgets(controls, advanced: bool) -> None:
 
 
 with st.sidebar:
-    st.selectbox(
-        "Lesson preset",
-        [NO_PRESET, *PRESETS],
-        key="preset",
-        on_change=preset_picked,
-        help="Fills in every knob for one lesson: live knobs act at once, setup waits for Reset.",
-    )
+    if classroom is None:
+        st.selectbox(
+            "Lesson preset",
+            [NO_PRESET, *PRESETS],
+            key="preset",
+            on_change=preset_picked,
+            help="Fills in every knob for one lesson: live knobs act at once, setup waits for Reset.",
+        )
     if ss.preset in PRESETS:
         st.caption(f"**{ss.preset}** teaches: {PRESETS[ss.preset].teaches}.")
     st.subheader("Live knobs", help="They act on the running model at its next step: no restart.")
@@ -147,6 +196,29 @@ st.html(
     ".st-key-buttons button {padding-left: 0.5rem; padding-right: 0.5rem}</style>"  # six in a row at 1024 px
 )
 st.markdown("**explorer** — watch an RNN language model overfit, then fix it live")
+if classroom is not None:
+    lesson = classroom.lesson
+    st.markdown(
+        f"Class **{markdown_text(classroom.name)}** · you are **{markdown_text(session.seat.name)}**"
+        + (f" · lesson **{lesson.preset}**" if lesson.preset else "")
+    )
+    if lesson.challenge:
+        limit = f" (at most {lesson.max_params:,} parameters)" if lesson.max_params else ""
+        st.info(f"Challenge: {markdown_text(lesson.challenge)}{limit}", icon=":material/flag:")
+
+
+def prediction_skipped() -> None:
+    session.skip_prediction()
+    ss.update(widget_values(session.wanted))  # the knobs go back to what the run has
+
+
+if session.pending:  # predict, then observe: the move waits for the student's guess
+    with st.container(border=True, key="predict"):
+        st.markdown(f"**{markdown_text(session.question)}** ({describe_pending()})")
+        with st.container(horizontal=True):
+            for guess, words in GUESSES.items():
+                st.button(f"It will {words}", key=f"guess_{guess}", on_click=session.act, args=(session.answer, guess))
+            st.button("Never mind", key="guess_skip", on_click=prediction_skipped, type="tertiary")
 buttons = session.buttons()
 with st.container(horizontal=True, gap="xsmall", key="buttons"):
     for key, action, kind in (
@@ -209,8 +281,9 @@ def show_chart(spec, snap, **opts) -> None:
 
 # ------------------------------------------------------------------------------ background jobs: seeds, sweep
 def busy() -> bool:
-    """The page refreshes while its run trains or one of its jobs runs."""
-    return session.run.status == "running" or any(job.running for job in session.jobs.values())
+    """The page refreshes while its run trains or one of its jobs runs; in a class, always (the lesson,
+    the queue and the class's board move while this run does not)."""
+    return classroom is not None or session.run.status == "running" or any(job.running for job in session.jobs.values())
 
 
 def job_action(kind: str, action, *args) -> None:
@@ -320,9 +393,17 @@ def live_panel() -> None:
     """Redrawn every REFRESH_S seconds while the run trains or a job runs (st.fragment, rendered on every run)."""
     if ss.refreshing != busy():
         st.rerun()  # the run or a job ended, paused or went on: one full rerun updates the buttons and the refresh
+    if classroom is not None and (
+        session.lesson_version != classroom.lesson.version or ss.get("was_waiting") != (session.waiting() is not None)
+    ):
+        st.rerun()  # a new lesson, or this run's turn came: the sidebar and the buttons follow
     snap = session.run.snapshot()
     line = session.status()
     SHOW[line.level](line.text)
+    if outcome := session.observe():
+        SHOW[outcome.level](outcome.text)
+    if classroom is not None and (lines := class_lines()):
+        st.caption("The class so far: " + " · ".join(markdown_text(line) for line in lines))
     tabs = st.tabs(TABS, key="view", on_change="rerun")
     for tab, view in zip(tabs, views.VIEWS.values()):
         if tab.open:
@@ -335,17 +416,21 @@ def live_panel() -> None:
                     opts["metric"] = "ppl" if metric == "perplexity" else "loss"
                 for spec in view.charts:
                     show_chart(spec, snap, **opts)
-                if view.name == "compare":
+                if view.name == "compare" and classroom is None:
                     seeds_panel()
     if tabs[-2].open:
         with tabs[-2]:
-            sweep_panel()
+            if classroom is None:
+                sweep_panel()
+            else:
+                st.info("Sweeps are off in class mode: the class's server trains one run per student.")
     if tabs[-1].open:
         with tabs[-1]:
             sample_panel()
 
 
 ss.refreshing = busy()
+ss.was_waiting = session.waiting() is not None
 st.fragment(live_panel, run_every=REFRESH_S if ss.refreshing else None)()
 
 

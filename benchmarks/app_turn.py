@@ -34,7 +34,7 @@ def turn(store: RunStore) -> tuple[int, float] | None:
     if not runs:
         return None
     best = math.inf
-    for record in store.evals([runs[0]["id"]])[runs[0]["id"]]:
+    for record in store.records_of([runs[0]["id"]])[runs[0]["id"]]:
         best = min(best, record["val_loss"])
         if record["val_loss"] >= best + 0.3:
             return record["step"], record["val_loss"]

@@ -1,4 +1,5 @@
-"""`explorer train | sample | presets | runs`: the headless twin of the app, for scripts, lessons and tests.
+"""`explorer train | sample | presets | sweep | runs | class`: the headless twin of the app, for scripts,
+lessons and tests (and `class`, which starts the app for a whole class).
 
 A user's mistake ends with one line on stderr and exit code 2, never a traceback.
 """
@@ -8,6 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
+import socket
+import subprocess
 import sys
 import time
 from contextlib import nullcontext
@@ -24,6 +28,7 @@ from .checkpoint import (
     remove_checkpoints,
     save_checkpoint,
 )
+from .classroom import default_max_runs
 from .config import FIXED_KNOBS, KNOBS, Config, ConfigError, ExplorerError, format_value, parse_assignment, plural
 from .export import history_csv
 from .history import snapshot_of
@@ -163,6 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_option(sweep)
     for sub in (sweep_show, sweep_list, sweep_rm):
         _add_store_option(sub, argparse.SUPPRESS)
+
+    klass = commands.add_parser(
+        "class",
+        help="start the app for a class: prints the students' link and the teacher's (with a secret token)",
+    )
+    klass.add_argument("--name", help="the class's name (default: class-YYYY-MM-DD); its runs are tagged with it")
+    klass.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help="runs training at once; more wait in a queue (default: the cores but one)",
+    )
+    klass.add_argument("--address", default="0.0.0.0", help="where to listen (default: every network interface)")
+    klass.add_argument("--port", type=int, default=8501)
 
     runs = commands.add_parser("runs", help="list the runs in the store (CLI, app, notebooks alike)")
     _add_store_option(runs)
@@ -496,6 +515,41 @@ def command_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def lan_address() -> str:
+    """This machine's address on its network, for the students' link (no packet is sent: a UDP socket
+    only picks the interface a route would use); the host name when there is no route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return probe.getsockname()[0]
+        except OSError:
+            return socket.gethostname()
+
+
+def command_class(args: argparse.Namespace) -> int:
+    """The Streamlit app in class mode, in this process's place (Ctrl-C ends the class; its runs stay in
+    the store). The teacher's token is made here, printed once, and handed to the app in its environment."""
+    if args.max_runs is not None and args.max_runs < 1:
+        raise ConfigError("--max-runs must be at least 1")
+    name = args.name or time.strftime("class-%Y-%m-%d")
+    token = secrets.token_urlsafe(16)
+    host = lan_address() if args.address in ("0.0.0.0", "::") else args.address
+    base = f"http://{host}:{args.port}/"
+    print(f"Class {name}: at most {args.max_runs or default_max_runs()} runs train at once.")
+    print(f"  students: {base}")
+    print(f"  teacher:  {base}?teacher={token}   (keep this one to yourself)", flush=True)
+    env = os.environ | {"EXPLORER_CLASS": name, "EXPLORER_CLASS_TOKEN": token}
+    if args.max_runs:
+        env["EXPLORER_MAX_RUNS"] = str(args.max_runs)
+    app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address]
+    command += ["--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
@@ -504,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         "sample": command_sample,
         "presets": command_presets,
         "runs": command_runs,
+        "class": command_class,
     }[args.command]
     try:
         return handler(args)

@@ -45,6 +45,7 @@ class LiveRun:
         self.watchdog = watchdog
         self.store_path = None if store is False else str(default_path() if store is True else Path(store))
         self.source, self.owner, self.open_ended = source, owner, open_ended
+        self.tags: dict = {}  # more of the store's columns for its runs: class mode's class_name and name
         self.saved: OrderedDict[str, Snapshot] = OrderedDict()
         self.branches: OrderedDict[str, Worker] = OrderedDict()  # name -> a branch training beside this run
         self._worker: Worker | None = None  # the current run's
@@ -84,6 +85,7 @@ class LiveRun:
             "source": self.source,
             "owner": self.owner,
             "open_ended": self.open_ended,
+            **self.tags,
         }
         try:
             worker.start(config, meta, paused)

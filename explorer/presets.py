@@ -18,6 +18,7 @@ from .config import Config, ConfigError
 class Preset:
     teaches: str
     changes: dict = field(default_factory=dict)
+    predict: str = ""  # the question a class lesson asks before a knob move takes effect (explorer.predict)
 
 
 # A big two-layer LSTM on 1% of Tiny Shakespeare (11k characters): it memorises the text in seconds.
@@ -69,44 +70,55 @@ LONG_RANGE = dict(
 
 PRESETS: dict[str, Preset] = {
     "overfit": Preset(
-        "a big model on little data: training loss keeps falling while validation loss turns and climbs", OVERFIT
+        "a big model on little data: training loss keeps falling while validation loss turns and climbs",
+        OVERFIT,
+        "The model is memorising its 11k characters. After your change, what will the validation loss do?",
     ),
     "dropout": Preset(
         "the same model with dropout 0.5: a lower best validation loss and a far smaller gap",
         {**OVERFIT, "dropout": 0.5},
+        "Dropout hides units at random while the model trains. After your change, what will the validation loss do?",
     ),
     "l2": Preset(
         "the same model with an L2 penalty (λ = 0.001): the validation loss barely climbs; the final gap is "
         "under half of overfit's",
         {**OVERFIT, "l2": 1e-3},
+        "The penalty pulls every weight towards zero. After your change, what will the validation loss do?",
     ),
     "noising": Preset(
         "the same model with unigram data noising (γ = 0.2): a fifth of the input characters replaced by "
         "frequency-weighted draws; a far smaller final gap, and samples that copy less of the training text",
         {**OVERFIT, "noise": 0.2},
+        "Noising swaps input characters for random ones. After your change, what will the validation loss do?",
     ),
     "exploding": Preset(
-        "a vanilla RNN with a high learning rate and no clipping: gradient spikes and a loss blow-up", EXPLODING
+        "a vanilla RNN with a high learning rate and no clipping: gradient spikes and a loss blow-up",
+        EXPLODING,
+        "The gradient norm spikes. After your change, what will the validation loss do?",
     ),
     "clip": Preset(
         "the same RNN with gradient clipping at norm 1: the spikes are cut and training stays stable",
         {**EXPLODING, "clip": 1.0},
+        "Clipping caps the gradient's norm. After your change, what will the validation loss do?",
     ),
     "batchnorm": Preset(
         "the overfitting model with batch norm on each layer's output: training loss falls far faster, "
         "validation turns sooner and the final gap is bigger",
         {**OVERFIT, "batchnorm": True},
+        "Batch norm rescales each layer's output. After your change, what will the validation loss do?",
     ),
     "early-stop": Preset(
         "the overfitting model with early stopping (patience 4): training ends near the "
         "best validation loss and its weights are restored",
         {**OVERFIT, "early_stop": 4},
+        "After your change, what will the validation loss do?",
     ),
     "long-range": Preset(
         "a vanilla RNN asked to recall a key 2 to 45 characters back: in 2,000 steps it recalls none (it can only "
         "guess among the 8 keys); as an LSTM or a GRU (cell) it recalls them all, with attention on those inside "
         "its 64-character window",
         LONG_RANGE,
+        "The recall positions need memory. After your change, what will the validation loss do?",
     ),
 }
 

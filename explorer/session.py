@@ -32,6 +32,7 @@ from .config import (
 from .data import SHIPPED, save_upload
 from .history import Snapshot
 from .live import LiveRun
+from .predict import GUESSES, Prediction, describe_move
 from .presets import PRESETS, preset_config
 from .sweep import grid_plan, parse_grid, parse_seeds, repeat_plan
 from .sweep_job import SweepJob
@@ -157,6 +158,13 @@ def knob_change_lines(snap: Snapshot, limit: int = 5) -> list[str]:
     ]
 
 
+def waiting_line(ahead: int, slots: int) -> str:
+    return (
+        f"Waiting for a free slot: {ahead} ahead. The class trains {plural(slots, 'run')} at a time; "
+        f"yours starts by itself."
+    )
+
+
 STATUS_LEVEL = {"diverged": "error", "error": "error", "finished": "success", "early_stop": "success"}
 
 
@@ -248,6 +256,7 @@ class Session:
         preset: str | None = None,
         store: str | Path | bool = True,
         uploads: Path = UPLOADS,
+        predict: bool = False,
     ):
         self.locked = dict(locked or {})  # knob -> value: shown, not movable
         self.hidden = frozenset(hidden)  # not shown; keep their starting value
@@ -260,6 +269,13 @@ class Session:
         self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner)
         self.owner = owner
         self.jobs: dict[str, SweepJob] = {}  # "seeds": the comparison repeated over seeds; "sweep": a grid
+        self.predict = predict  # a knob move waits for the viewer's prediction (explorer.predict)
+        self.question = "After your change, what will the validation loss do?"
+        self.pending: dict | None = None  # knob values held until the viewer predicts
+        self.predictions: list[Prediction] = []
+        self.classroom = None  # class mode: the server's Classroom and this viewer's Seat in it
+        self.seat = None
+        self.lesson_version = 0  # the class lesson this page last followed
 
     # ------------------------------------------------------------------------------------ actions
     def act(self, action: Callable, *args, **kwargs):
@@ -286,10 +302,83 @@ class Session:
         blocked = [name for name in changed if not self.movable(name)]
         if blocked:
             raise ConfigError(f"{blocked[0]} is fixed in this lesson")
+        if self.predict and self._baseline() is not None and any(name in LIVE_KNOBS for name in changed):
+            self.pending = (self.pending or {}) | changed  # it takes effect once the viewer has predicted
+            return
+        self._apply(changed)
+
+    def _apply(self, changed: dict) -> None:
         self.wanted = self.wanted.replace(**changed)
         live = {name: getattr(self.wanted, name) for name in changed if name in LIVE_KNOBS}
         if live:
             self.run.set_knobs(**live)
+
+    # ------------------------------------------------------------------------------------ predict, then observe
+    def _baseline(self) -> float | None:
+        """The validation loss a prediction is measured from: the running run's latest evaluation."""
+        evals = self.run.snapshot().evals if self.run.status in ("running", "paused") else []
+        return evals[-1]["val_loss"] if evals else None
+
+    def answer(self, guess: str) -> None:
+        """The viewer's prediction for the held knob move: the move takes effect now, the outcome is known
+        PREDICT_EVALS evaluations later (`observe`)."""
+        if guess not in GUESSES:
+            raise ConfigError(f"a prediction is one of {', '.join(GUESSES)}")
+        if not self.pending:
+            raise ConfigError("no knob move is waiting for a prediction")
+        changed, self.pending = self.pending, None
+        before, step = self._baseline(), self.run.snapshot().last_step
+        moves = {name: (getattr(self.wanted, name), value) for name, value in changed.items()}
+        self._apply(changed)
+        if before is not None:
+            self.predictions.append(Prediction(describe_move(moves), guess, self.run.run_id, step, before))
+            self.flash = Message("info", f"Noted: you expect validation loss to {GUESSES[guess]}. Watch the chart.")
+
+    def skip_prediction(self) -> None:
+        """Take the held move back (the page puts its knobs back to `wanted`)."""
+        self.pending = None
+
+    def observe(self) -> Message | None:
+        """The outcomes of the predictions whose evaluations are in; the page shows the latest one known."""
+        snap = self.run.snapshot()
+        for i, prediction in enumerate(self.predictions):
+            if (known := prediction.observed(self.run.run_id, snap.evals)) is not None:
+                self.predictions[i] = known
+        known = [p for p in self.predictions if p.outcome is not None]
+        return Message("success" if known[-1].right else "warning", known[-1].sentence()) if known else None
+
+    # ------------------------------------------------------------------------------------ class mode
+    def join_class(self, classroom, seat) -> None:
+        """This page's runs are the seat's: tagged with the class and the student's name in the store."""
+        self.classroom, self.seat = classroom, seat
+        self.run.tags = {"class_name": classroom.name, "name": seat.name}
+        self.run.source = "teacher" if seat.teacher else "class"
+
+    def follow(self, lesson) -> None:
+        """The teacher's lesson, as if this viewer had picked it: its preset's knobs (live ones at once,
+        setup on Reset), its locked and hidden knobs, whether moves wait for a prediction."""
+        self.locked, self.hidden, self.pending, self.predict = {}, frozenset(), None, False
+        if lesson.preset is not None:
+            self.apply_preset(lesson.preset)
+        self.hidden = frozenset(lesson.hidden)
+        self.locked = {name: getattr(self.wanted, name) for name in lesson.locked}
+        self.predict, self.question = lesson.predict, lesson.question
+        self.lesson_version = lesson.version
+
+    def report_error(self, text: str) -> None:
+        """A start that failed off the page's thread (the class queue's): the page's one message."""
+        self.flash = Message("error", text)
+
+    def waiting(self) -> int | None:
+        """Students ahead of this one in the class's queue, or None when not waiting."""
+        return self.classroom.ahead(self.seat) if self.classroom is not None else None
+
+    def _not_in_class(self, what: str) -> None:
+        if self.classroom is not None:
+            raise ConfigError(
+                f"{what} is off in class mode: the class's server trains at most "
+                f"{plural(self.classroom.max_runs, 'run')} at once, one per student"
+            )
 
     def apply_preset(self, name: str) -> None:
         """A lesson's knobs, as if moved by hand: live ones reach the running model, setup waits for Reset.
@@ -320,12 +409,22 @@ class Session:
         self.flash = Message("warning", "Stopped: the page stopped answering (closed?). Press Train to start again.")
 
     def train(self) -> None:
-        """Start (or resume, or continue after an early stop) with the wanted setup."""
+        """Start (or resume, or continue after an early stop) with the wanted setup; in class mode, when a
+        slot is free (else the run waits its turn and starts by itself)."""
+        if self.classroom is None or self.run.status == "running":
+            return self._train_now()
+        ahead = self.classroom.ask_to_train(self.seat, self._train_now)
+        if ahead is not None:
+            self.flash = Message("info", waiting_line(ahead, self.classroom.max_runs))
+
+    def _train_now(self) -> None:
         self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
         self._touch_upload()
         self.run.train(self.wanted)
 
     def reset(self) -> None:
+        if self.classroom is not None:
+            self.classroom.leave_queue(self.seat)
         self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
         self._touch_upload()
         self.run.reset(self.wanted)
@@ -336,7 +435,8 @@ class Session:
             os.utime(self.wanted.corpus)
 
     def pause_or_resume(self) -> None:
-        (self.run.resume if self.run.status == "paused" else self.run.pause)()
+        """Pause frees the run's class slot; Resume asks for one again (Train does the same)."""
+        (self.train if self.run.status == "paused" else self.run.pause)()
 
     def save(self) -> str:
         if not self.run.started:
@@ -351,6 +451,7 @@ class Session:
     def branch(self) -> str:
         """ "What if I had turned dropout on at step 300?": fork the run here; the branch keeps the knobs,
         this run takes the next move; Compare runs shows both from the same point."""
+        self._not_in_class("Branching")
         name = self.run.branch()
         self.flash = Message(
             "success",
@@ -409,6 +510,7 @@ class Session:
         return f"{kind}-{self.owner[:8]}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
 
     def _start_job(self, kind: str, plan) -> None:
+        self._not_in_class("Training in the background")
         if kind in self.jobs and self.jobs[kind].running:
             raise ConfigError("one is still running: cancel it first, or wait for it to finish")
         limit = trials_limit()
@@ -436,6 +538,8 @@ class Session:
 
     # ------------------------------------------------------------------------------------ what to draw
     def status(self) -> Message:
+        if (ahead := self.waiting()) is not None:
+            return Message("info", waiting_line(ahead, self.classroom.max_runs))
         status, snap = self.run.status, self.run.snapshot()
         return Message(STATUS_LEVEL.get(status, "info"), status_line(status, snap, self.run.device, self.run.error))
 
@@ -451,12 +555,16 @@ class Session:
         """Labels and states from the run's status alone, so they always agree with it."""
         status, started = self.run.status, self.run.started
         goes_on = status in ("paused", "finished", "early_stop")
-        return {
-            "train": Button(
+        if self.waiting() is not None:
+            train = Button("⏳ Waiting", False, "Your run starts by itself when a slot is free")
+        else:
+            train = Button(
                 "▶ Continue" if goes_on else "▶ Train",
                 status != "running",
                 "Go on with the same model" if goes_on else "Start a run with the setup and knobs shown",
-            ),
+            )
+        return {
+            "train": train,
             "pause": Button(
                 "▶ Resume" if status == "paused" else "❚❚ Pause",
                 status in ("running", "paused"),
@@ -467,7 +575,7 @@ class Session:
             ),
             "branch": Button(
                 "↳ Branch here",
-                status in ("running", "paused", "finished", "early_stop"),
+                self.classroom is None and status in ("running", "paused", "finished", "early_stop"),
                 "Fork the run at this step: the branch keeps the knobs, this run takes your next change",
             ),
             "save": Button("Save run", started, "Keep this run's curves to compare later runs with (Compare runs)"),

@@ -321,18 +321,19 @@ class RunStore:
         kept = {id(e) for e in coalesce_events([r for r in records if r["kind"] == "event"])}
         return (r for r in records if r["kind"] != "event" or id(r) in kept)
 
-    def evals(self, run_ids: Iterable[str]) -> dict[str, list[dict]]:
-        """Every evaluation record of these runs, in step order: the curves a sweep's statistics need,
-        in one query rather than a snapshot each."""
+    def records_of(self, run_ids: Iterable[str], kind: str = "eval") -> dict[str, list[dict]]:
+        """Every record of one kind of these runs, in step order: the curves a sweep's statistics or a
+        class's board need, in one query rather than a snapshot each (knob events as recorded: a burst
+        of moves is several)."""
         ids = list(run_ids)
         out: dict[str, list[dict]] = {run_id: [] for run_id in ids}
         with self._lock:
             for start in range(0, len(ids), 500):  # SQLite's limit on parameters
                 chunk = ids[start : start + 500]
                 rows = self._db.execute(
-                    f"SELECT run_id, data FROM records WHERE kind = 'eval' AND run_id IN ({','.join('?' * len(chunk))})"
-                    " ORDER BY run_id, step",
-                    chunk,
+                    f"SELECT run_id, data FROM records WHERE kind = ? AND run_id IN ({','.join('?' * len(chunk))})"
+                    " ORDER BY run_id, seq",
+                    (kind, *chunk),
                 ).fetchall()
                 for run_id, data in rows:
                     out[run_id].append(json.loads(data))

@@ -151,7 +151,7 @@ def summarize(store: RunStore, name: str) -> SweepSummary:
         if run["status"] in DONE:
             summary.runs[run["config"]["seed"]] = run
     finished = [run["id"] for run in runs if run["status"] in DONE]
-    curves = store.evals(finished)
+    curves = store.records_of(finished)
     for arm in arms.values():
         arm.curves = {seed: curves[run["id"]] for seed, run in arm.runs.items()}
     trials = [

@@ -421,6 +421,7 @@ class _Child:
                 status=status,
                 parent_id=meta.get("parent_id"),
                 branch_step=meta.get("branch_step"),
+                class_name=meta.get("class_name"),
             )
             self.writer = RunWriter(self.store, run_id)
             self.checkpoints = RunCheckpoints(self.store.path, run_id)

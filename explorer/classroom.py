@@ -1,0 +1,255 @@
+"""Class mode: one class on one server. The teacher sets the lesson for everyone; each student's page
+holds a `Seat`; a fixed number of runs train at once and the rest wait their turn in order.
+
+Who may do what is decided here, on the server, never by which buttons a page draws:
+- every teacher action and every read of the class's data takes the teacher token (`TeacherOnly` without
+  it); the token is random per server start and compared in constant time;
+- a student acts only through their own Seat and Session, which the server made for their browser
+  session; no call takes another student's name or run id, so there is nothing to forge;
+- names are kept as typed (cleaned of control characters, cut to 32) and escaped where they are drawn.
+
+Capacity: at most `max_runs` runs of the class train at once (a run holds a slot while it is running;
+paused, finished, stopped and diverged runs hold none, and a run whose viewer left is stopped by its
+watchdog). Train beyond that puts the student in a first-come queue that a dispatcher thread drains: the
+run starts by itself when its turn comes, so a page in a background tab (whose timers browsers slow
+down) still gets its turn and does not block the others.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from .config import KNOBS, ConfigError, ExplorerError
+from .presets import PRESETS
+
+if TYPE_CHECKING:
+    from .session import Session
+
+ANIMALS = (
+    "Otter Heron Badger Lynx Puffin Gecko Walrus Marten Ibis Tapir Okapi Quokka Wombat Narwhal Ocelot Lemur "
+    "Bison Crane Dingo Ferret Jackal Kestrel Llama Magpie Newt Orca Panda Raven Stoat Toucan Vole Yak"
+).split()
+ADJECTIVES = "Brave Calm Clever Curious Eager Gentle Happy Keen Lively Nimble Patient Quick Quiet Swift Wise".split()
+MAX_NAME = 32
+DISPATCH_S = 0.2  # how often the queue looks for a free slot
+
+
+class TeacherOnly(ExplorerError):
+    """A teacher action or a read of the class's data without the right token."""
+
+
+def default_max_runs(cores: int | None = None) -> int:
+    """Runs a class trains at once: one per core but one (kept for the pages and the server); each run then
+    trains on one thread, which on a small CPU is the fastest a run can be (session.torch_threads_for). On a
+    GPU machine the same number of worker processes share the GPU, each fed by its own core."""
+    return max(1, (cores or os.cpu_count() or 1) - 1)
+
+
+def clean_name(raw: str) -> str:
+    """A display name as typed, without control or formatting characters, spaces collapsed, at most
+    MAX_NAME characters. It is escaped where drawn; this only keeps it one printable line."""
+    kept = "".join(c for c in raw if unicodedata.category(c)[0] != "C")
+    return " ".join(kept.split())[:MAX_NAME]
+
+
+def animal_name(rng: random.Random | None = None) -> str:
+    rng = rng or random.Random()
+    return f"{rng.choice(ADJECTIVES)} {rng.choice(ANIMALS)}"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What the teacher set for everyone: a preset, the knobs students may not move (locked: shown,
+    fixed at the preset's value) or see (hidden), a challenge, and whether a knob move waits for a
+    prediction. `version` grows with every change, so a page knows it has to follow."""
+
+    preset: str | None = None
+    locked: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+    challenge: str = ""
+    max_params: int | None = None  # the challenge's limit on the model's size, if any
+    predict: bool = False
+    compare_by: str = "dropout"  # the knob the class's outcomes are grouped by
+    version: int = 0
+
+    def check(self) -> Lesson:
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; presets: {', '.join(PRESETS)}")
+        for name in (*self.locked, *self.hidden, self.compare_by):
+            if name not in KNOBS:
+                raise ConfigError(f"unknown knob {name!r}; known: {', '.join(KNOBS)}")
+        if self.max_params is not None and self.max_params < 1:
+            raise ConfigError("the parameter limit must be at least 1")
+        return replace(
+            self, locked=tuple(sorted(set(self.locked) - set(self.hidden))), hidden=tuple(sorted(self.hidden))
+        )
+
+    @property
+    def question(self) -> str:
+        """What a prediction asks, in the lesson's words when its preset has some."""
+        prompt = PRESETS[self.preset].predict if self.preset in PRESETS else ""
+        return prompt or "After your change, what will the validation loss do?"
+
+
+@dataclass
+class Seat:
+    """A student's place in the class: made once per browser session, held by that session only."""
+
+    key: str  # the server's id of the browser session: never sent to, nor taken from, a page
+    name: str
+    session: Session
+    present: Callable[[], bool]  # False once the page has gone (closed tab, lost network) for a grace period
+    teacher: bool = False
+
+    def training(self) -> bool:
+        return self.session.run.status == "running"
+
+
+class Classroom:
+    """The class's shared state on one server (one per process, made by the app from the environment)."""
+
+    def __init__(self, name: str, token: str | None = None, max_runs: int | None = None, store_path=None):
+        """`store_path`: the run store the class's runs go to (None: the default, $EXPLORER_HOME)."""
+        self.name = name
+        self.token = token or secrets.token_urlsafe(16)
+        self.max_runs = max_runs or default_max_runs()
+        self.store_path = store_path
+        self.lesson = Lesson()
+        self.show_names = False  # students see each other's names on their board only if the teacher says so
+        self.seats: dict[str, Seat] = {}
+        self.board_read = None  # (when, Board): class_board's last read of the store, shared by every page
+        self._queue: list[tuple[Seat, Callable[[], None]]] = []
+        self._starting = 0  # runs taken off the queue whose worker is still starting
+        self._lock = threading.RLock()
+        self._rng = random.Random()
+        threading.Thread(target=self._dispatch_forever, name="explorer-class-queue", daemon=True).start()
+
+    # ------------------------------------------------------------------------------------ the teacher
+    def is_teacher(self, token: str | None) -> bool:
+        return bool(token) and secrets.compare_digest(str(token), self.token)
+
+    def check_teacher(self, token: str | None) -> None:
+        if not self.is_teacher(token):
+            raise TeacherOnly("only the teacher's link can do that")
+
+    def set_lesson(self, token: str | None, lesson: Lesson) -> Lesson:
+        """The lesson for everyone; students' pages follow at their next refresh."""
+        self.check_teacher(token)
+        with self._lock:
+            self.lesson = replace(lesson.check(), version=self.lesson.version + 1)
+            return self.lesson
+
+    def set_show_names(self, token: str | None, show: bool) -> None:
+        self.check_teacher(token)
+        self.show_names = bool(show)
+
+    # ------------------------------------------------------------------------------------ students
+    def join(
+        self, key: str, name: str, session: Session, present: Callable[[], bool], teacher_token: str | None = None
+    ) -> Seat:
+        """A browser session takes a seat (once: joining again returns the same seat). An empty name gets a
+        random animal's; a name already taken gets a number."""
+        with self._lock:
+            if key in self.seats:
+                return self.seats[key]
+            teacher = self.is_teacher(teacher_token)
+            name = clean_name(name) or ("Teacher" if teacher else animal_name(self._rng))
+            taken, base, n = {seat.name for seat in self.seats.values()}, name, 1
+            while name in taken:
+                n += 1
+                name = f"{base[: MAX_NAME - 3]} {n}"
+            seat = self.seats[key] = Seat(key, name, session, present, teacher)
+            return seat
+
+    def training(self) -> int:
+        """Runs of the class training right now, and those about to."""
+        with self._lock:
+            return sum(seat.training() for seat in self.seats.values()) + self._starting
+
+    # ------------------------------------------------------------------------------------ the queue
+    def ask_to_train(self, seat: Seat, start: Callable[[], None]) -> int | None:
+        """Start at once if a slot is free and nobody waits ahead, else join the queue (once): None if it
+        started, else the number of students ahead."""
+        with self._lock:
+            if not any(waiting is seat for waiting, _ in self._queue):
+                self._queue.append((seat, start))
+        self.dispatch()
+        return self.ahead(seat)
+
+    def leave_queue(self, seat: Seat) -> None:
+        with self._lock:
+            self._queue = [(s, start) for s, start in self._queue if s is not seat]
+
+    def ahead(self, seat: Seat) -> int | None:
+        """Students waiting before this one, or None when it is not waiting."""
+        with self._lock:
+            for position, (waiting, _) in enumerate(self._queue):
+                if waiting is seat:
+                    return position
+        return None
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def dispatch(self) -> None:
+        """Start the first waiting runs while slots are free, in order. A run starts outside the lock (a
+        worker takes a moment), counted meanwhile so no second page takes its slot."""
+        while True:
+            with self._lock:
+                self._queue = [(seat, start) for seat, start in self._queue if seat.present()]
+                if not self._queue or self.training() >= self.max_runs:
+                    return
+                seat, start = self._queue.pop(0)
+                self._starting += 1
+            try:
+                start()
+            except ExplorerError as err:
+                seat.session.report_error(str(err))
+            except Exception as err:  # noqa: BLE001 - one student's failed start must not stop the queue
+                seat.session.report_error(f"could not start the run: {type(err).__name__}: {err}")
+            finally:
+                with self._lock:
+                    self._starting -= 1
+
+    def _dispatch_forever(self) -> None:
+        while True:
+            time.sleep(DISPATCH_S)
+            self.dispatch()
+
+    # ------------------------------------------------------------------------------------ predictions
+    def tally(self, token: str | None) -> list[dict]:
+        """The class's predictions against what happened, one row per knob move: how many guessed each
+        way, how many were right."""
+        self.check_teacher(token)
+        rows: dict[str, dict] = {}
+        with self._lock:
+            known = [p for seat in self.seats.values() for p in seat.session.predictions if p.outcome is not None]
+        for p in known:
+            row = rows.setdefault(p.move, {"move": p.move, "predictions": 0, "right": 0} | _zero_counts())
+            row["predictions"] += 1
+            row["right"] += p.right
+            row[f"guessed {p.guess}"] += 1
+            row[f"went {p.outcome}"] += 1
+        return sorted(rows.values(), key=lambda r: -r["predictions"])
+
+
+def _zero_counts() -> dict[str, int]:
+    return {f"{what} {way}": 0 for what in ("guessed", "went") for way in ("down", "stay", "up")}
+
+
+def classroom_from_env() -> Classroom | None:
+    """The class a server was started for (`explorer class` sets these), or None: the app as usual."""
+    if not (name := os.environ.get("EXPLORER_CLASS")):
+        return None
+    token = os.environ.get("EXPLORER_CLASS_TOKEN") or None
+    max_runs = int(os.environ.get("EXPLORER_MAX_RUNS") or 0) or None
+    return Classroom(name, token=token, max_runs=max_runs)

@@ -1,0 +1,145 @@
+"""The teacher's page of a class (`explorer class`): set the lesson for everyone, watch the whole class.
+
+It only draws: what the class may do is the Classroom's (explorer.classroom), what it shows is the board's
+(explorer.class_board, read from the run store) and the charts' (explorer.class_charts). Every read and
+every action passes the token from the page's link, and the Classroom checks it each time, so a page
+without it gets nothing, whatever it sends. Projector-sized throughout: the class reads it from the back.
+"""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from .class_board import class_board
+from .class_charts import class_curves_chart, knob_timeline_chart, outcome_chart
+from .classroom import Classroom, Lesson
+from .config import KNOBS, LIVE_KNOBS
+from .predict import PREDICT_EVALS
+from .presets import PRESETS
+from .store import RunStore
+
+REFRESH_S = 2.0
+NO_LESSON = "— free play —"
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def markdown_text(text: str) -> str:
+    """Text a student typed, shown as itself in Streamlit markdown (no links, emphasis or HTML from it)."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def lesson_form(classroom: Classroom, token: str) -> None:
+    lesson = classroom.lesson
+    with st.form("lesson", border=True):
+        st.markdown("#### The lesson, for everyone")
+        presets = [NO_LESSON, *PRESETS]
+        preset = st.selectbox("Preset", presets, index=presets.index(lesson.preset or NO_LESSON))
+        left, right = st.columns(2)
+        locked = left.multiselect("Locked (shown, fixed at the preset's value)", list(KNOBS), list(lesson.locked))
+        hidden = right.multiselect("Hidden", list(KNOBS), list(lesson.hidden))
+        challenge = st.text_input(
+            "Challenge", lesson.challenge, placeholder="e.g. stop the overfitting without touching the model size"
+        )
+        left, mid, right = st.columns(3)
+        max_params = left.number_input("At most this many parameters (0: no limit)", 0, 10**9, lesson.max_params or 0)
+        knobs = sorted(LIVE_KNOBS)
+        compare_by = mid.selectbox("Compare the class by", knobs, index=knobs.index(lesson.compare_by))
+        predict = right.toggle(
+            "Predict before a knob move",
+            lesson.predict,
+            help=f"A student's knob move waits for their guess; {PREDICT_EVALS} evaluations later they see the answer.",
+        )
+        if st.form_submit_button("Set for the class", type="primary"):
+            try:
+                classroom.set_lesson(
+                    token,
+                    Lesson(
+                        preset=None if preset == NO_LESSON else preset,
+                        locked=tuple(locked),
+                        hidden=tuple(hidden),
+                        challenge=challenge.strip(),
+                        max_params=int(max_params) or None,
+                        predict=predict,
+                        compare_by=compare_by,
+                    ),
+                )
+                st.success("Set: the students' pages follow within a couple of seconds.")
+            except Exception as err:  # noqa: BLE001 - a bad lesson is one line, the page stays
+                st.error(str(err))
+    st.toggle(
+        "Students see each other's names on their board",
+        classroom.show_names,
+        key="show_names",
+        on_change=lambda: classroom.set_show_names(token, st.session_state.show_names),
+    )
+
+
+def leaderboard(board, limit_set: bool) -> None:
+    rows = [
+        {
+            "": "🎓" if row["teacher"] else "",
+            "student": row["student"],  # a dataframe cell is text: a name is never markup here
+            "best val. perplexity": row["best_ppl"],
+            "gap now": row["gap"],
+            "steps": row["steps"],
+            "status": row["status"],
+            **({"params": row["params"], "within limit": row["within_limit"]} if limit_set else {}),
+            "knobs in force": row["knobs"],
+        }
+        for row in board.rows
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "best val. perplexity": st.column_config.NumberColumn(format="%.2f"),
+            "gap now": st.column_config.NumberColumn(format="%.3f"),
+        },
+        key="leaderboard",
+    )
+
+
+def board_panel(classroom: Classroom, token: str, store: RunStore) -> None:
+    """Redrawn every REFRESH_S seconds."""
+    board = class_board(classroom, token, store)
+    st.markdown(
+        f"**{board.joined}** joined · **{board.training}** training · **{board.waiting}** waiting "
+        f"(at most {classroom.max_runs} train at once)"
+    )
+    leaderboard(board, classroom.lesson.max_params is not None)
+    for line in board.sentences:
+        st.markdown(f"- {markdown_text(line)}")
+    left, right = st.columns(2)
+    with left:
+        st.vega_lite_chart(class_curves_chart(board, height=360, projector=True).to_dict(validate=False))
+        st.vega_lite_chart(
+            outcome_chart(board, classroom.lesson.compare_by, height=300, projector=True).to_dict(validate=False)
+        )
+    with right:
+        height = max(240, min(720, 34 * len({m["student"] for m in board.moves})))
+        st.vega_lite_chart(knob_timeline_chart(board, height=height, projector=True).to_dict(validate=False))
+        st.markdown("#### Predictions against what happened")
+        tally = classroom.tally(token)
+        if tally:
+            st.dataframe(tally, hide_index=True, width="stretch", key="tally")
+        else:
+            st.caption("No prediction checked yet (turn on “Predict before a knob move”).")
+
+
+def teacher_page(classroom: Classroom, token: str) -> None:
+    st.html(
+        "<style>[data-testid='stMainBlockContainer'] p, [data-testid='stMainBlockContainer'] li "
+        "{font-size: 1.35rem} [data-testid='stMainBlockContainer'] {padding-top: 1rem}</style>"
+    )
+    st.markdown(f"## Class {markdown_text(classroom.name)} — the teacher's page")
+    st.markdown(
+        "Students open this server's address **without** `?teacher=…`. "
+        f"[Train your own run](?teacher={token}&page=run) (drawn in vermillion below)."
+    )
+    lesson_form(classroom, token)
+    if "class_store" not in st.session_state:
+        st.session_state.class_store = RunStore(classroom.store_path)
+    st.fragment(board_panel, run_every=REFRESH_S)(classroom, token, st.session_state.class_store)

@@ -1,0 +1,197 @@
+"""Class mode with real sessions, real worker processes and a real store: the queue, the teacher's token,
+the lesson every page follows, predictions and their tally, the board read back from the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.class_board import class_board, student_board
+from explorer.class_charts import class_curves_chart, knob_timeline_chart, outcome_chart
+from explorer.classroom import Classroom, Lesson, TeacherOnly, clean_name
+from explorer.config import ConfigError
+from explorer.predict import Prediction, verdict
+from explorer.session import Session
+from explorer.store import RunStore
+from tests.conftest import tiny, wait_until
+
+OPEN_ENDED = dict(steps=100_000, eval_every=5)
+
+
+class Page:
+    """One browser session as the app holds it: a Session, its seat, and whether its tab is open."""
+
+    def __init__(self, classroom: Classroom, key: str, name: str = "", token: str | None = None, **knobs):
+        self.open = True
+        self.session = Session(tiny(**(OPEN_ENDED | knobs)), source="app", owner=key, store=classroom.store_path)
+        self.seat = classroom.join(key, name, self.session, lambda: self.open, teacher_token=token)
+        self.session.join_class(classroom, self.seat)
+
+    def close(self) -> None:
+        self.open = False
+        self.session.close()
+
+
+@pytest.fixture
+def classroom(tmp_path):
+    room = Classroom("7B", max_runs=2, store_path=str(tmp_path / "runs.sqlite"))
+    pages: list[Page] = []
+
+    def page(*args, **kwargs) -> Page:
+        pages.append(Page(room, *args, **kwargs))
+        return pages[-1]
+
+    room.page = page
+    yield room
+    for p in pages:
+        p.close()
+
+
+def test_the_queue_holds_runs_beyond_the_cap_and_starts_them_in_order_as_slots_free(classroom):
+    a, b, c, d = (classroom.page(f"key-{n}", n) for n in "abcd")
+    for p in (a, b, c, d):
+        p.session.act(p.session.train)
+    assert a.session.run.status == b.session.run.status == "running"
+    assert (c.session.waiting(), d.session.waiting()) == (0, 1)
+    assert c.session.status().text.startswith("Waiting for a free slot: 0 ahead")
+    assert c.session.buttons()["train"].label == "⏳ Waiting" and not c.session.buttons()["train"].enabled
+    a.session.act(a.session.pause_or_resume)  # a paused run frees its slot: the first in line starts
+    assert wait_until(lambda: c.session.run.status == "running", timeout=30)
+    assert d.session.waiting() == 0 and d.session.run.status == "idle"
+    b.close()  # a closed tab frees its slot (its run is stopped; its queue place, if any, is dropped)
+    assert wait_until(lambda: d.session.run.status == "running", timeout=30)
+    a.session.act(a.session.pause_or_resume)  # Resume needs a slot again: a waits behind nobody, but none is free
+    assert a.session.waiting() == 0 and a.session.run.status == "paused"
+    assert classroom.training() == 2
+
+
+def test_a_student_who_leaves_the_queue_is_skipped(classroom):
+    a, b, c, d = (classroom.page(f"key-{n}", n) for n in "abcd")
+    for p in (a, b, c, d):
+        p.session.act(p.session.train)
+    c.open = False  # c's tab closed while waiting
+    a.session.act(a.session.pause_or_resume)
+    assert wait_until(lambda: d.session.run.status == "running", timeout=30)
+    assert c.session.run.status == "idle" and c.session.waiting() is None
+
+
+def test_teacher_actions_and_class_data_need_the_token(classroom):
+    page = classroom.page("key-a", "Ada")
+    store = RunStore(classroom.store_path)
+    for token in (None, "", "wrong", classroom.token[:-1]):
+        with pytest.raises(TeacherOnly):
+            classroom.set_lesson(token, Lesson(preset="dropout"))
+        with pytest.raises(TeacherOnly):
+            class_board(classroom, token, store)
+        with pytest.raises(TeacherOnly):
+            classroom.tally(token)
+        with pytest.raises(TeacherOnly):
+            classroom.set_show_names(token, True)
+    assert classroom.lesson.version == 0 and not classroom.show_names
+    assert page.seat.teacher is False
+    assert class_board(classroom, classroom.token, store).joined == 1
+
+
+def test_names_are_cleaned_unique_and_never_empty(classroom):
+    assert clean_name("  Ada\x00\n  Lovelace\u202e ") == "Ada Lovelace"
+    assert clean_name("x" * 100) == "x" * 32
+    first, second = classroom.page("key-a", "<b>Ada</b>"), classroom.page("key-b", "<b>Ada</b>")
+    assert (first.seat.name, second.seat.name) == ("<b>Ada</b>", "<b>Ada</b> 2")
+    assert classroom.page("key-c", "   ").seat.name.split()[1] in __import__("explorer.classroom").classroom.ANIMALS
+    assert classroom.join("key-a", "Eve", first.session, lambda: True) is first.seat  # one seat per browser session
+
+
+def test_every_page_follows_the_lesson_and_a_locked_knob_cannot_move(classroom):
+    page = classroom.page("key-a", "Ada")
+    lesson = classroom.set_lesson(
+        classroom.token, Lesson(preset="dropout", locked=("dropout",), hidden=("l2",), challenge="lowest perplexity")
+    )
+    page.session.follow(lesson)
+    assert page.session.wanted.dropout == 0.5 and page.session.preset == "dropout"
+    assert not page.session.movable("dropout") and "l2" in page.session.hidden
+    page.session.act(page.session.set_knobs, {"dropout": 0.0})
+    assert page.session.flash.text == "dropout is fixed in this lesson" and page.session.wanted.dropout == 0.5
+    with pytest.raises(ConfigError):
+        classroom.set_lesson(classroom.token, Lesson(locked=("nope",)))
+    assert classroom.lesson.version == 1
+
+
+def test_branches_and_background_jobs_are_off_in_class_mode(classroom):
+    page = classroom.page("key-a", "Ada")
+    page.session.act(page.session.train)
+    assert not page.session.buttons()["branch"].enabled
+    page.session.act(page.session.branch)
+    assert "off in class mode" in page.session.flash.text
+    page.session.act(page.session.start_sweep, [("dropout", "0, 0.5")], 2, 10)
+    assert "off in class mode" in page.session.flash.text
+
+
+def test_verdicts_and_a_prediction_checked_against_the_run():
+    assert [verdict(2.0, 2.1), verdict(2.0, 1.9), verdict(2.0, 2.01)] == ["up", "down", "stay"]
+    p = Prediction("dropout 0 → 0.5", "down", "run1", step=10, before=2.0)
+    evals = [{"step": s, "val_loss": v} for s, v in ((5, 2.2), (10, 2.0), (15, 1.95), (20, 1.9), (25, 1.8))]
+    assert p.observed("run1", evals[:4]) is None  # two evaluations after the change: not yet
+    assert p.observed("run2", evals) is None  # the student reset: another run says nothing about it
+    known = p.observed("run1", evals)
+    assert known.outcome == "down" and known.right and known.after == 1.8
+    assert known.sentence().startswith("You were right: after dropout 0 → 0.5 you predicted")
+
+
+def test_a_knob_move_waits_for_the_prediction_then_the_outcome_is_tallied(classroom):
+    page = classroom.page("key-a", "Ada", eval_every=2, lr=3e-3)
+    s = page.session
+    s.follow(classroom.set_lesson(classroom.token, Lesson(predict=True)))
+    s.act(s.train)
+    assert wait_until(lambda: len(s.run.snapshot().evals) >= 2, timeout=30)
+    s.act(s.set_knobs, {"dropout": 0.3})
+    assert s.pending == {"dropout": 0.3} and s.wanted.dropout == 0.0  # held until the student predicts
+    s.act(s.answer, "down")
+    assert s.pending is None and s.wanted.dropout == 0.3 and len(s.predictions) == 1
+    assert s.observe() is None  # nothing known yet
+    assert wait_until(lambda: s.observe() is not None, timeout=60)
+    known = s.predictions[0]
+    assert s.observe().text == known.sentence() and known.step >= 2
+    (row,) = classroom.tally(classroom.token)
+    assert row["move"] == "dropout 0 → 0.3" and row["predictions"] == 1 and row["guessed down"] == 1
+    assert row["right"] == int(known.outcome == "down") and row[f"went {known.outcome}"] == 1
+    s.act(s.set_knobs, {"dropout": 0.1})
+    s.act(s.skip_prediction)
+    assert s.pending is None and s.wanted.dropout == 0.3
+
+
+def test_the_board_reads_the_class_from_the_store_escaping_nothing_and_outliving_the_server(classroom, tmp_path):
+    teacher = classroom.page("key-t", "", token=classroom.token)
+    students = [classroom.page(f"key-{n}", name) for n, name in enumerate(["<script>alert(1)</script>", "Bo"])]
+    for p in students:
+        p.session.act(p.session.train)
+    assert wait_until(lambda: all(len(p.session.run.snapshot().evals) >= 3 for p in students), timeout=60)
+    students[0].session.act(students[0].session.set_knobs, {"dropout": 0.5})
+    assert wait_until(lambda: students[0].session.run.snapshot().knob_changes(), timeout=30)
+    students[0].session.act(students[0].session.pause_or_resume)
+    teacher.session.act(teacher.session.train)
+    store = RunStore(classroom.store_path)
+    assert wait_until(
+        lambda: (
+            len((b := class_board(classroom, classroom.token, store)).rows) == 3
+            and all(r["best_ppl"] for r in b.rows if not r["teacher"])  # the store is up to a second behind the page
+            and any(m["knob"] == "dropout" for m in b.moves)
+        ),
+        timeout=30,
+    )
+    board = class_board(classroom, classroom.token, store)
+    assert teacher.seat.name == "Teacher" and {r["student"] for r in board.rows if r["teacher"]} == {"Teacher"}
+    assert {r["student"] for r in board.rows} == {"Teacher", "<script>alert(1)</script>", "Bo"}
+    assert board.sentences == ["1 student turned dropout on at step " + f"{board.moves[0]['step']:,}"]
+    assert {o["group"] for o in board.outcomes} <= {"dropout 0", "dropout 0.5"} and board.joined == 2
+    for chart in (class_curves_chart(board), knob_timeline_chart(board), outcome_chart(board, "dropout")):
+        spec = chart.to_dict()
+        assert "<script>alert(1)</script>" in str(spec)  # as data: Vega draws it as text
+    # what a student sees: their own rank, the others only as "a classmate" until the teacher allows names
+    lines = student_board(classroom, store, students[1].seat)
+    assert any(line.split(". ")[1].startswith("you:") for line in lines) and "script" not in " ".join(lines)
+    # a restart: the processes go, the store keeps the runs and says they were interrupted
+    for p in students + [teacher]:
+        p.open = False
+        p.session.run.stop()
+    later = Classroom("7B", max_runs=2, store_path=classroom.store_path)
+    rows = class_board(later, later.token, RunStore(classroom.store_path)).rows
+    assert len(rows) == 3 and {r["status"] for r in rows} <= {"stopped", "interrupted", "paused"}
