@@ -35,10 +35,12 @@ def lesson_form(classroom: Classroom, token: str) -> None:
     with st.form("lesson", border=True):
         st.markdown("#### The lesson, for everyone")
         presets = [NO_LESSON, *PRESETS]
-        preset = st.selectbox("Preset", presets, index=presets.index(lesson.preset or NO_LESSON))
+        preset = st.selectbox("Preset", presets, index=presets.index(lesson.preset or NO_LESSON), key="lesson_preset")
         left, right = st.columns(2)
-        locked = left.multiselect("Locked (shown, fixed at the preset's value)", list(KNOBS), list(lesson.locked))
-        hidden = right.multiselect("Hidden", list(KNOBS), list(lesson.hidden))
+        locked = left.multiselect(
+            "Locked (shown, fixed at the preset's value)", list(KNOBS), list(lesson.locked), key="lesson_locked"
+        )
+        hidden = right.multiselect("Hidden", list(KNOBS), list(lesson.hidden), key="lesson_hidden")
         challenge = st.text_input(
             "Challenge", lesson.challenge, placeholder="e.g. stop the overfitting without touching the model size"
         )
@@ -77,29 +79,27 @@ def lesson_form(classroom: Classroom, token: str) -> None:
 
 
 def leaderboard(board, limit_set: bool) -> None:
+    """A table, not a data grid: big type on a projector. Its cells are Markdown, so a name is escaped."""
     rows = [
         {
-            "": "🎓" if row["teacher"] else "",
-            "student": row["student"],  # a dataframe cell is text: a name is never markup here
-            "best val. perplexity": row["best_ppl"],
-            "gap now": row["gap"],
-            "steps": row["steps"],
+            "student": ("🎓 " if row["teacher"] else "") + markdown_text(row["student"]),
+            "best val. perplexity": "—" if row["best_ppl"] is None else f"{row['best_ppl']:.2f}",
+            "gap now": "—" if row["gap"] is None else f"{row['gap']:.3f}",
+            "steps": f"{row['steps']:,}",
             "status": row["status"],
-            **({"params": row["params"], "within limit": row["within_limit"]} if limit_set else {}),
-            "knobs in force": row["knobs"],
+            **(
+                {"parameters": f"{row['params'] or 0:,}" + ("" if row["within_limit"] else " (over)")}
+                if limit_set
+                else {}
+            ),
+            "knobs in force": markdown_text(row["knobs"]),
         }
         for row in board.rows
     ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "best val. perplexity": st.column_config.NumberColumn(format="%.2f"),
-            "gap now": st.column_config.NumberColumn(format="%.3f"),
-        },
-        key="leaderboard",
-    )
+    if rows:
+        st.table(rows, border="horizontal", hide_index=True)
+    else:
+        st.caption("Nobody has trained yet: the table fills in as students press Train.")
 
 
 def board_panel(classroom: Classroom, token: str, store: RunStore) -> None:
@@ -124,7 +124,7 @@ def board_panel(classroom: Classroom, token: str, store: RunStore) -> None:
         st.markdown("#### Predictions against what happened")
         tally = classroom.tally(token)
         if tally:
-            st.dataframe(tally, hide_index=True, width="stretch", key="tally")
+            st.table(tally, border="horizontal", hide_index=True)
         else:
             st.caption("No prediction checked yet (turn on “Predict before a knob move”).")
 

@@ -22,6 +22,7 @@ import itertools
 import multiprocessing
 import multiprocessing.spawn
 import os
+import signal
 import threading
 import time
 import weakref
@@ -247,8 +248,13 @@ class Worker:
                     f"press Reset to start again"
                 )
             self.status = "error"
+            # terminated or interrupted from outside (a server shutting down, a restart): the run did not
+            # fail, it was cut short; a crash or a kill (out of memory) stays an error
+            cut_short = self.process.exitcode in (-signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
             if self.run_id and self.store_path:
-                _store(self.store_path).set_status(self.run_id, "error", self.error, only_if_active=True)
+                _store(self.store_path).set_status(
+                    self.run_id, "interrupted" if cut_short else "error", self.error, only_if_active=True
+                )
         self._closed = True
         self._started.set()
         for waiter in list(self._questions.values()):

@@ -63,8 +63,15 @@ def wait_until(condition, timeout: float = 30.0, every: float = 0.1):
 class StreamlitServer:
     """Starts the app, collects its stdout/stderr lines, stops it on exit."""
 
-    def __init__(self, script: str = "streamlit_app.py", startup_timeout: float = 90.0, options: tuple = ()):
+    def __init__(
+        self,
+        script: str = "streamlit_app.py",
+        startup_timeout: float = 90.0,
+        options: tuple = (),
+        env: dict | None = None,
+    ):
         self.port = free_port()
+        self.env = env or {}  # more environment for the server (class mode's EXPLORER_CLASS, ...)
         self.url = f"http://127.0.0.1:{self.port}/"
         self.lines: list[str] = []
         self.startup_timeout = startup_timeout
@@ -83,7 +90,7 @@ class StreamlitServer:
         ]
 
     def __enter__(self) -> StreamlitServer:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
