@@ -111,6 +111,9 @@ def knobs_moved() -> None:
     session.act(
         session.set_knobs, {c.name: ss[c.name] for c in ALL_CONTROLS if session.movable(c.name)} | {"corpus": ss.corpus}
     )
+    # a fixed knob shows what the run has, whatever the page sent (a value in flight when the lesson locked it)
+    shown = widget_values(session.wanted)
+    ss.update({c.name: shown[c.name] for c in ALL_CONTROLS if not session.movable(c.name)})
 
 
 def preset_picked() -> None:
