@@ -45,16 +45,16 @@ def viewer_left() -> None:
 
 
 if "session" not in ss:  # a new browser session: the link sets everything
-    config, preset, notices = parse_link(st.query_params.to_dict())
+    link = parse_link(st.query_params.to_dict())
     ss.session = Session(
-        config,
+        link.config,
         source="app",
         owner=session_id,
-        preset=preset,
-        notices=notices,
+        preset=link.preset,
+        notices=link.problems,
         watchdog=ViewerWatchdog(viewer_present, on_leave=viewer_left),
     )
-    ss.update(widget_values(config), preset=preset or NO_PRESET, corpus="tinyshakespeare", projector=False)
+    ss.update(widget_values(link.config), preset=link.preset or NO_PRESET, corpus="tinyshakespeare", projector=False)
 session: Session = ss.session
 
 

@@ -778,8 +778,9 @@ def dashboard(
     """
     if preset is not None:
         preset_config(preset)  # a lesson's own typo fails loudly, unlike a viewer's link
-    link = dict(parse_qsl((query or "").lstrip("?")))
-    start, preset, notices = parse_link({"preset": preset, **link} if preset else link, config or Config())
+    shared = dict(parse_qsl((query or "").lstrip("?")))
+    link = parse_link({"preset": preset, **shared} if preset else shared, config or Config())
+    start, preset, notices = link.config, link.preset, link.problems
     locked_values = dict(locked) if isinstance(locked, Mapping) else dict.fromkeys(locked)
     hidden = set(hidden)
     if show is not None:
