@@ -50,25 +50,27 @@ if "session" not in ss:  # a new browser session: the link sets everything
         link.config,
         source="app",
         owner=session_id,
+        locked=link.locked_values,
+        hidden=frozenset(link.hidden),
         preset=link.preset,
         notices=link.problems,
         watchdog=ViewerWatchdog(viewer_present, on_leave=viewer_left),
     )
-    ss.update(widget_values(link.config), preset=link.preset or NO_PRESET, corpus="tinyshakespeare", projector=False)
+    wanted = ss.session.wanted
+    ss.update(widget_values(wanted), preset=link.preset or NO_PRESET, corpus=wanted.corpus, projector=False)
 session: Session = ss.session
 
 
 # ------------------------------------------------------------------------------ callbacks
 def knobs_moved() -> None:
-    session.act(
-        session.set_knobs, {c.name: ss[c.name] for c in ALL_CONTROLS if session.movable(c.name)} | {"corpus": ss.corpus}
-    )
+    values = {c.name: ss[c.name] for c in ALL_CONTROLS} | {"corpus": ss.corpus}
+    session.act(session.set_knobs, {name: value for name, value in values.items() if session.movable(name)})
 
 
 def preset_picked() -> None:
     if ss.preset in PRESETS:
         session.act(session.apply_preset, ss.preset)
-        ss.update(widget_values(session.wanted))
+        ss.update(widget_values(session.wanted), corpus=session.wanted.corpus)  # a lesson may bring its corpus
 
 
 def file_uploaded() -> None:
@@ -114,21 +116,24 @@ with st.sidebar:
     with st.expander("More live knobs"):
         widgets(LIVE_CONTROLS, advanced=True)
     st.subheader("Setup", help="A new model: applies on Reset.")
-    choices = session.corpus_choices()
-    st.selectbox(
-        "Corpus",
-        list(choices.values()),
-        key="corpus",
-        on_change=knobs_moved,
-        format_func={path: label for label, path in choices.items()}.get,
-    )
-    st.file_uploader(
-        f"…or your own UTF-8 .txt file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB)",
-        type=["txt"],
-        key="upload",
-        on_change=file_uploaded,
-        max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
-    )
+    if "corpus" not in session.hidden:
+        choices = session.corpus_choices()
+        st.selectbox(
+            "Corpus",
+            list(choices.values()),
+            key="corpus",
+            on_change=knobs_moved,
+            format_func={path: label for label, path in choices.items()}.get,
+            disabled=not session.movable("corpus"),
+        )
+        st.file_uploader(
+            f"…or your own UTF-8 .txt file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB)",
+            type=["txt"],
+            key="upload",
+            on_change=file_uploaded,
+            max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
+            disabled=not session.movable("corpus"),
+        )
     widgets(SETUP_CONTROLS, advanced=False)
     st.caption("auto = " + ("the CUDA GPU" if torch.cuda.is_available() else "the CPU (no CUDA GPU here)"))
     with st.expander("More setup"):
