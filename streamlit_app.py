@@ -63,16 +63,19 @@ def viewer_left() -> None:
 
 
 if "session" not in ss:  # a new browser session: the link sets everything
-    config, preset, notices = parse_link(st.query_params.to_dict())
+    link = parse_link(st.query_params.to_dict())
     ss.session = Session(
-        config,
+        link.config,
         source="app",
         owner=session_id,
-        preset=preset,
-        notices=notices,
+        locked=link.locked_values,
+        hidden=frozenset(link.hidden),
+        preset=link.preset,
+        notices=link.problems,
         watchdog=ViewerWatchdog(viewer_present, on_leave=viewer_left),
     )
-    ss.update(widget_values(config), preset=preset or NO_PRESET, corpus="tinyshakespeare", projector=False)
+    wanted = ss.session.wanted
+    ss.update(widget_values(wanted), preset=link.preset or NO_PRESET, corpus=wanted.corpus, projector=False)
 session: Session = ss.session
 
 
@@ -103,23 +106,22 @@ if classroom is not None:
         st.stop()
     if session.lesson_version != classroom.lesson.version:  # the teacher set a lesson: this page follows it
         session.follow(classroom.lesson)
-        ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET)
+        ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET, corpus=session.wanted.corpus)
 
 
 # ------------------------------------------------------------------------------ callbacks
 def knobs_moved() -> None:
-    session.act(
-        session.set_knobs, {c.name: ss[c.name] for c in ALL_CONTROLS if session.movable(c.name)} | {"corpus": ss.corpus}
-    )
+    values = {c.name: ss[c.name] for c in ALL_CONTROLS} | {"corpus": ss.corpus}
+    session.act(session.set_knobs, {name: value for name, value in values.items() if session.movable(name)})
     # a fixed knob shows what the run has, whatever the page sent (a value in flight when the lesson locked it)
-    shown = widget_values(session.wanted)
-    ss.update({c.name: shown[c.name] for c in ALL_CONTROLS if not session.movable(c.name)})
+    shown = widget_values(session.wanted) | {"corpus": session.wanted.corpus}
+    ss.update({name: shown[name] for name in values if not session.movable(name)})
 
 
 def preset_picked() -> None:
     if ss.preset in PRESETS:
         session.act(session.apply_preset, ss.preset)
-        ss.update(widget_values(session.wanted))
+        ss.update(widget_values(session.wanted), corpus=session.wanted.corpus)  # a lesson may bring its corpus
 
 
 def file_uploaded() -> None:
@@ -166,28 +168,32 @@ with st.sidebar:
     with st.expander("More live knobs"):
         widgets(LIVE_CONTROLS, advanced=True)
     st.subheader("Setup", help="A new model: applies on Reset.")
-    choices = session.corpus_choices()
-    st.selectbox(
-        "Corpus",
-        list(choices.values()),
-        key="corpus",
-        on_change=knobs_moved,
-        format_func={path: label for label, path in choices.items()}.get,
-    )
-    st.file_uploader(
-        f"…or your own UTF-8 .txt file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB)",
-        type=["txt"],
-        key="upload",
-        on_change=file_uploaded,
-        max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
-    )
+    if "corpus" not in session.hidden:
+        choices = session.corpus_choices()
+        st.selectbox(
+            "Corpus",
+            list(choices.values()),
+            key="corpus",
+            on_change=knobs_moved,
+            format_func={path: label for label, path in choices.items()}.get,
+            disabled=not session.movable("corpus"),
+        )
+        st.file_uploader(
+            f"…or your own UTF-8 .txt file (at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB)",
+            type=["txt"],
+            key="upload",
+            on_change=file_uploaded,
+            max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
+            disabled=not session.movable("corpus"),
+        )
     widgets(SETUP_CONTROLS, advanced=False)
     st.caption("auto = " + ("the CUDA GPU" if torch.cuda.is_available() else "the CPU (no CUDA GPU here)"))
     with st.expander("More setup"):
         widgets(SETUP_CONTROLS, advanced=True)
     st.toggle("Projector: bigger type and charts", key="projector")
 
-if (query := session.link()) != st.query_params.to_dict():
+kept = {key: st.query_params[key] for key in ("teacher", "page") if key in st.query_params}  # the teacher's own run
+if (query := session.link() | kept) != st.query_params.to_dict():
     st.query_params.from_dict(query)  # the link in the address bar reopens this setup
 
 

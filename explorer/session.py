@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from .config import (
     FIXED_KNOBS,
     KNOBS,
     LIVE_KNOBS,
+    QUERY_NAMES,
     Config,
     ConfigError,
     ExplorerError,
@@ -60,10 +61,28 @@ class Button:
 
 
 # ------------------------------------------------------------------------------------------------ links
-def parse_link(query: dict, base: Config | None = None) -> tuple[Config, str | None, list[str]]:
-    """A shared link's parameters -> (config, preset, problems). `preset=` is applied first, then each
-    knob on top, one at a time, so a bad value is named and the rest of the link still applies. A link
-    may name only a corpus that ships with explorer: never a server path or another viewer's upload."""
+@dataclass(frozen=True)
+class Link:
+    """What a shared link opens: a setup, its lesson preset, the knobs a lesson fixes (`lock=`) or leaves out
+    (`hide=`), and what the link could not do (said on the page)."""
+
+    config: Config
+    preset: str | None
+    locked: tuple[str, ...]
+    hidden: tuple[str, ...]
+    problems: list[str]
+
+    @property
+    def locked_values(self) -> dict:
+        """The locked knobs at the link's values, as `Session(locked=...)` takes them."""
+        return {name: getattr(self.config, name) for name in self.locked}
+
+
+def parse_link(query: dict, base: Config | None = None) -> Link:
+    """A shared link's parameters -> Link. `preset=` is applied first, then each knob on top, one at a time,
+    so a bad value is named and the rest of the link still applies. A link may name only a corpus that ships
+    with explorer: never a server path or another viewer's upload. `lock=` and `hide=` list knobs by their
+    link names (`lock=dropout,cell`); a knob both locked and hidden is hidden."""
     query = {key: (value[-1] if isinstance(value, (list, tuple)) else value) for key, value in query.items()}
     config, problems, preset = base or Config(), [], query.get("preset") or None
     if preset is not None:
@@ -83,18 +102,36 @@ def parse_link(query: dict, base: Config | None = None) -> tuple[Config, str | N
             config = config.replace(**{name: value})
         except ConfigError as err:
             problems.append(f"{err}; using {format_value(getattr(config, name))}")
-    return config, preset, problems
+    locked, hidden = _link_knobs(query, "lock", problems), _link_knobs(query, "hide", problems)
+    return Link(config, preset, tuple(name for name in locked if name not in hidden), hidden, problems)
 
 
-def link_query(config: Config, preset: str | None = None) -> dict[str, str]:
+def _link_knobs(query: dict, key: str, problems: list[str]) -> tuple[str, ...]:
+    """The knobs a `lock=` or `hide=` names, sorted; an unknown name is a problem, the others still count."""
+    names = set()
+    for word in filter(None, (word.strip() for word in query.get(key, "").split(","))):
+        if (name := knob_for_query(word)) in KNOBS:
+            names.add(name)
+        else:
+            known = ", ".join(QUERY_NAMES.get(knob, knob) for knob in KNOBS)
+            problems.append(f"unknown knob {word!r} in {key}=; known: {known}")
+    return tuple(sorted(names))
+
+
+def link_query(
+    config: Config, preset: str | None = None, locked: Iterable[str] = (), hidden: Iterable[str] = ()
+) -> dict[str, str]:
     """The link that reopens this setup and these knobs: the preset, then what differs from it (an
-    uploaded corpus stays out: it is private to its viewer)."""
+    uploaded corpus stays out: it is private to its viewer), then the knobs the lesson fixes and hides."""
     if preset in PRESETS:
         query = {"preset": preset, **config.to_query(preset_config(preset))}
     else:
         query = config.to_query()
     if config.corpus not in SHIPPED:
         query.pop("corpus", None)
+    for key, names in (("lock", set(locked) - set(hidden)), ("hide", set(hidden))):
+        if names:
+            query[key] = ",".join(sorted(QUERY_NAMES.get(name, name) for name in names))
     return query
 
 
@@ -583,7 +620,7 @@ class Session:
         }
 
     def link(self) -> dict[str, str]:
-        return link_query(self.wanted, self.preset)
+        return link_query(self.wanted, self.preset, self.locked, self.hidden)
 
     def comparison(self) -> list[Snapshot]:
         return self.run.comparison()

@@ -42,7 +42,10 @@ def lesson_form(classroom: Classroom, token: str) -> None:
         )
         hidden = right.multiselect("Hidden", list(KNOBS), list(lesson.hidden), key="lesson_hidden")
         challenge = st.text_input(
-            "Challenge", lesson.challenge, placeholder="e.g. stop the overfitting without touching the model size"
+            "Challenge",
+            lesson.challenge,
+            placeholder="e.g. stop the overfitting without touching the model size",
+            key="lesson_challenge",
         )
         left, mid, right = st.columns(3)
         max_params = left.number_input("At most this many parameters (0: no limit)", 0, 10**9, lesson.max_params or 0)
@@ -51,6 +54,7 @@ def lesson_form(classroom: Classroom, token: str) -> None:
         predict = right.toggle(
             "Predict before a knob move",
             lesson.predict,
+            key="lesson_predict",
             help=f"A student's knob move waits for their guess; {PREDICT_EVALS} evaluations later they see the answer.",
         )
         if st.form_submit_button("Set for the class", type="primary"):

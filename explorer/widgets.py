@@ -5,6 +5,7 @@ which draws a lesson's headless experiment (explorer.lessons) while it trains.
     dashboard()                                            # everything, as in the Streamlit app
     dashboard("dropout", show=("dropout", "dropout_kind"))  # a lesson: one preset, two knobs in view
     dashboard(config=model, locked={"cell": "rnn"}, hidden=("layernorm",))
+    dashboard(query="preset=dropout&lock=dropout,cell&hide=l2")  # a link locks and hides knobs the same way
 
 It only draws: every decision (presets, links, uploads, locked knobs, errors, the status line, the one
 message, which buttons are on, sweeps) is the session's; the tabs and charts come from `explorer.views.VIEWS`, and
@@ -774,14 +775,16 @@ def dashboard(
     presets  False hides the preset picker.
     query    a shared link's query string ("preset=dropout&hidden=64"; Voilà passes the page's as the
              QUERY_STRING environment variable), read by `session.parse_link` exactly as the app reads its
-             URL: its preset replaces `preset`, its knobs override both; problems are listed on the page.
+             URL: its preset replaces `preset`, its knobs override both, its `lock=` and `hide=` knobs join
+             `locked` (at the link's values) and `hidden`; problems are listed on the page.
     """
     if preset is not None:
         preset_config(preset)  # a lesson's own typo fails loudly, unlike a viewer's link
-    link = dict(parse_qsl((query or "").lstrip("?")))
-    start, preset, notices = parse_link({"preset": preset, **link} if preset else link, config or Config())
-    locked_values = dict(locked) if isinstance(locked, Mapping) else dict.fromkeys(locked)
-    hidden = set(hidden)
+    shared = dict(parse_qsl((query or "").lstrip("?")))
+    link = parse_link({"preset": preset, **shared} if preset else shared, config or Config())
+    start = link.config
+    locked_values = link.locked_values | (dict(locked) if isinstance(locked, Mapping) else dict.fromkeys(locked))
+    hidden = set(hidden) | set(link.hidden)
     if show is not None:
         hidden |= ({c.name for c in ALL_CONTROLS} | {"corpus"}) - set(show)
     unknown = sorted((set(locked_values) | hidden | set(show or ())) - set(KNOBS))
@@ -790,10 +793,10 @@ def dashboard(
     locked_values = {k: getattr(start, k) if v is None else v for k, v in locked_values.items()}
     return Dashboard(
         start,
-        preset=preset,
+        preset=link.preset,
         locked=locked_values,
         hidden=hidden,
-        notices=notices,
+        notices=link.problems,
         views=views,
         presets=presets,
         width=width,

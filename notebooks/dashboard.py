@@ -16,7 +16,8 @@
 # %% [markdown]
 # **explorer** — press **▶ Train**, then move a live knob: the running model takes it at its next step and the
 # charts mark it. A **lesson preset** sets everything for one lesson; setup waits for **↺ Reset**. A link can
-# carry a setup: `?preset=dropout&dropout=0.3`.
+# carry a setup: `?preset=dropout&dropout=0.3`, and fix or leave out knobs for a lesson:
+# `?preset=dropout&lock=dropout,cell&hide=l2` (locked knobs are shown but do not move).
 
 # %%
 import os

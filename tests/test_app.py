@@ -142,6 +142,31 @@ def test_a_preset_link_opens_the_lesson(apps):
     assert widget(at, "clip").value == 1.0 and widget(at, "cell").value == "rnn" and widget(at, "hidden").value == 16
 
 
+def test_a_link_locks_and_hides_knobs_and_the_address_bar_keeps_them(apps):
+    at = apps({**TINY_QUERY, "corpus": "recall", "dropout": "0.3", "lock": "dropout,corpus", "hide": "l2"})
+    no_trouble(at)
+    assert widget(at, "dropout").disabled and widget(at, "dropout").value == 0.3
+    assert "l2" not in [slider.key for slider in at.select_slider]
+    assert at.selectbox(key="corpus").value == "recall" and at.selectbox(key="corpus").disabled
+    assert at.file_uploader(key="upload").disabled
+    widget(at, "noise").set_value(0.1).run()  # a free knob still moves, and the locked corpus stays put
+    at.selectbox(key="preset").set_value("exploding").run()  # a lesson picked later moves only the free knobs
+    no_trouble(at)
+    assert not at.error
+    wanted = at.session_state["session"].wanted
+    assert (wanted.dropout, wanted.corpus, wanted.cell, wanted.lr) == (0.3, "recall", "rnn", 2.0)
+    assert widget(at, "dropout").value == 0.3 and at.selectbox(key="corpus").value == "recall"
+    assert (at.query_params["lock"], at.query_params["hide"]) == ("corpus,dropout", "l2")
+
+
+def test_a_link_can_hide_the_corpus_and_its_upload(apps):
+    at = apps({**TINY_QUERY, "hide": "corpus"})
+    no_trouble(at)
+    assert "corpus" not in [box.key for box in at.selectbox] and not at.get("file_uploader")
+    widget(at, "dropout").set_value(0.25).run()
+    assert not at.error and at.session_state["session"].wanted.dropout == 0.25
+
+
 # ------------------------------------------------------------------------------ live knobs, setup, buttons
 def test_a_live_knob_changes_the_running_model_without_a_restart(app):
     train(app)

@@ -8,7 +8,15 @@ import pytest
 from explorer.config import KNOBS, Config, plural
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
 from explorer.presets import PRESETS, preset_config
-from explorer.session import ViewerWatchdog, describe_changes, link_query, parse_link, setup_changes, torch_threads_for
+from explorer.session import (
+    Link,
+    ViewerWatchdog,
+    describe_changes,
+    link_query,
+    parse_link,
+    setup_changes,
+    torch_threads_for,
+)
 
 
 def test_controls_cover_knobs_once_and_advanced_names_exist():
@@ -38,17 +46,19 @@ def test_widget_value_snaps_to_the_widgets_grid():
 
 
 def test_a_link_keeps_its_good_values_names_its_bad_ones_and_guards_the_corpus():
-    config, preset, problems = parse_link(
+    link = parse_link(
         {"dropout": "0.5", "hidden": "abc", "corpus": "/etc/passwd", "utm_source": "x", "cell": ["rnn", "gru"]}
     )
-    assert (config.dropout, config.hidden, config.corpus, config.cell, preset) == (
+    config = link.config
+    assert (config.dropout, config.hidden, config.corpus, config.cell, link.preset) == (
         0.5,
         128,
         "tinyshakespeare",
         "gru",
         None,
     )
-    assert problems == [
+    assert (link.locked, link.hidden) == ((), ())
+    assert link.problems == [
         "hidden must be a number, got 'abc'; using 128",
         "corpus '/etc/passwd' is not available from a link; using Tiny Shakespeare",
     ]
@@ -58,16 +68,35 @@ def test_a_link_names_a_preset_and_what_differs_from_it():
     wanted = preset_config("dropout").replace(dropout=0.0, hidden=64)
     query = link_query(wanted, "dropout")
     assert query == {"preset": "dropout", "dropout": "0.0", "hidden": "64"}  # dropout 0 differs from the preset
-    config, preset, problems = parse_link(query)
-    assert (config, preset, problems) == (wanted, "dropout", [])
-    assert parse_link({"preset": "nope"})[2] == ["unknown preset 'nope'; presets: " + ", ".join(PRESETS)]
+    assert parse_link(query) == Link(wanted, "dropout", (), (), [])
+    assert parse_link({"preset": "nope"}).problems == ["unknown preset 'nope'; presets: " + ", ".join(PRESETS)]
     assert "corpus" not in link_query(Config(corpus="/tmp/uploads/abc.txt"))  # an upload is private
+
+
+def test_a_link_locks_and_hides_knobs_by_their_link_names_and_keeps_them_in_its_query():
+    link = parse_link(
+        {"preset": "dropout", "dropout": "0.3", "lock": "dropout, cell,embed_size", "hide": "l2,layernorm"}
+    )
+    assert (link.locked, link.hidden, link.problems) == (("cell", "dropout", "embed"), ("l2", "layernorm"), [])
+    assert (link.locked_values["dropout"], link.locked_values["cell"]) == (0.3, "lstm")  # after preset and knobs
+    query = link_query(link.config, link.preset, link.locked, link.hidden)
+    assert (query["lock"], query["hide"]) == ("cell,dropout,embed_size", "l2,layernorm")  # sorted, as links spell them
+    assert parse_link(query) == link
+    assert {"lock", "hide"}.isdisjoint(link_query(link.config, link.preset))  # nothing locked: no empty lock=
+
+
+def test_a_link_names_an_unknown_knob_to_lock_and_a_knob_both_locked_and_hidden_is_hidden():
+    link = parse_link({"lock": "dropout,droput,l2", "hide": "l2,x"})
+    assert (link.locked, link.hidden) == (("dropout",), ("l2",))
+    known = "known: " + ", ".join("embed_size" if name == "embed" else name for name in KNOBS)  # as links spell them
+    assert link.problems == [f"unknown knob 'droput' in lock=; {known}", f"unknown knob 'x' in hide=; {known}"]
+    assert link_query(Config(), locked=("dropout", "l2"), hidden=("l2",)) == {"lock": "dropout", "hide": "l2"}
 
 
 def test_the_embedding_size_travels_under_a_name_streamlit_leaves_alone():
     query = Config(embed=16).to_query()
     assert query == {"embed_size": "16"}  # Streamlit reserves ?embed= for its embedding mode
-    assert Config.from_query(query).embed == 16 and parse_link(query)[0].embed == 16
+    assert Config.from_query(query).embed == 16 and parse_link(query).config.embed == 16
 
 
 def test_setup_changes_are_told_apart_and_said_in_words():

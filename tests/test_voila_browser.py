@@ -265,12 +265,18 @@ def test_voila_sweep_tab_and_repeat_over_seeds_draw_their_charts(voila_url):
         def box(label: str):
             return page.locator(".explorer-dashboard .widget-inline-hbox", has_text=label).locator("input:visible")
 
+        def slider(label: str):
+            return page.locator(".explorer-dashboard .widget-slider", has_text=label).locator(".noUi-target")
+
         def svgs_text() -> str:
             return " | ".join(page.locator(".explorer-dashboard .vega-embed svg.marks").all_text_contents())
 
         try:
-            page.goto(voila_url, timeout=120_000)
+            page.goto(f"{voila_url}&lock=lr&hide=l1", timeout=120_000)  # a lesson's link: lr fixed, L1 left out
             page.wait_for_selector(".explorer-dashboard .vega-embed svg.marks", timeout=120_000)
+            expect(slider("Learning rate")).to_have_attribute("disabled", "true")
+            expect(slider("Dropout rate")).not_to_have_attribute("disabled", "true")
+            expect(slider("L1 λ")).to_have_count(0)
 
             # the Sweep tab: a 2 × 2 grid × 2 seeds of short trials; the live run is never touched
             page.get_by_role("tab", name="Sweep").click()

@@ -12,7 +12,7 @@ import ipywidgets as W
 import pytest
 
 from explorer import charts, views
-from explorer.config import Config, format_value
+from explorer.config import Config, ConfigError, format_value
 from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS
 from explorer.history import Snapshot
 from explorer.presets import PRESETS
@@ -468,6 +468,15 @@ def test_a_links_preset_replaces_the_lessons_and_its_knobs_override_both(make):
     board = make("overfit", query="?preset=exploding&lr=0.1")
     assert board.session.preset == "exploding" and board.session.wanted.cell == "rnn"
     assert board.session.wanted.lr == 0.1 and board.session.wanted.train_fraction == tiny().train_fraction
+
+
+def test_a_link_locks_and_hides_knobs_on_top_of_the_lessons_own(make):
+    board = make(query="preset=dropout&lock=dropout&hide=l2", locked=("cell",), hidden=("layernorm",))
+    assert board.controls["dropout"].disabled and board.controls["dropout"].value == 0.5  # the link's value
+    assert board.controls["cell"].disabled and {"l2", "layernorm"}.isdisjoint(shown(board))
+    with pytest.raises(ConfigError, match="dropout is fixed in this lesson"):
+        board.session.set_knobs({"dropout": 0.1})
+    assert (board.session.link()["lock"], board.session.link()["hide"]) == ("cell,dropout", "l2,layernorm")
 
 
 def test_a_preset_picked_mid_run_moves_the_running_models_live_knobs_too(make):
