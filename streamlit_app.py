@@ -26,7 +26,8 @@ from explorer.predict import GUESSES
 from explorer.presets import PRESETS
 from explorer.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Session, ViewerWatchdog, parse_link
 from explorer.store import RunStore
-from explorer.teacher_page import markdown_text, teacher_page
+from explorer.streamlit_parts import markdown_text, vega
+from explorer.teacher_page import teacher_page
 
 REFRESH_S = 1.0  # charts redraw once a second while the run trains or a sweep runs
 NO_PRESET = "— pick a lesson —"
@@ -262,17 +263,6 @@ def job_message(kind: str):
 
 if (message := session.message()) and not any(job_message(kind) for kind in JOB_CHARTS):
     SHOW[message.level](message.text)
-
-
-def vega(chart) -> dict:
-    """An Altair chart as the page draws it. The charts are valid by construction (tests/test_charts.py):
-    Altair's slow schema check is skipped."""
-    spec = chart.to_dict(validate=False)
-    if (
-        not {"hconcat", "vconcat"} & spec.keys()
-    ):  # a single view: stretch to the page's width only: Streamlit's default "fit" would squeeze
-        spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # title, legend and plot into one height
-    return spec
 
 
 def draw(make_vega) -> None:

@@ -60,7 +60,7 @@ from explorer.config import Config
 from explorer.session import Session
 from explorer.store import RunStore
 from explorer.views import VIEWS
-from tests.app_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, tiny_query, wait_until
+from tests.app_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, status_text, tiny_query, wait_until
 
 CLASS = "load-test"
 TOKEN = "class-load-teacher-token-0123456789"
@@ -140,13 +140,28 @@ class CpuMeter:
         except self.psutil.Error:
             return 0.0
 
+    def name(self, process) -> str:
+        try:
+            return process.name() or ""
+        except self.psutil.Error:
+            return ""
+
     def chromium(self) -> float:
+        """Chromium started by this process (Playwright's), not other programs' browsers."""
         me = self.psutil.Process()
-        return sum(self.used(c) for c in me.children(recursive=True) if "chrom" in (c.name() or ""))
+        return sum(self.used(c) for c in me.children(recursive=True) if "chrom" in self.name(c))
 
     def machine(self) -> float:
         times = self.psutil.cpu_times()
         return times.user + times.nice + times.system + getattr(times, "irq", 0) + getattr(times, "softirq", 0)
+
+    def split(self) -> tuple[float, float, float]:
+        """CPU seconds so far: this process, its children (workers, forkserver), the whole machine."""
+        me = self.psutil.Process()
+        times = me.cpu_times()
+        own = times.user + times.system
+        children = sum(self.used(c) for c in me.children(recursive=True)) + times.children_user + times.children_system
+        return own, children, self.machine()
 
     def unique_memory(self) -> tuple[int, float]:
         """(processes, MB of unique memory) of this process's children: forkserver and workers."""
@@ -210,12 +225,13 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
     pages: list[SimPage] = []
     stop = threading.Event()
     threads: list[threading.Thread] = []
-    turns: list[tuple[float, float, int]] = []  # (when, seconds, student)
+    turns: list[tuple[float, float, int, bool]] = []  # (when, seconds, student, whether it read the store)
     teacher: list[tuple[float, float, int, int]] = []  # (when, seconds, rows, curve points)
     dispatched: list[tuple[float, int]] = []  # (when the queue called the student's start, student)
     first_running: dict[int, float] = {}
     most_running = [0]
-    reads: list[tuple[str, float]] = []  # (thread, seconds) of every store read behind the boards
+    reads: list[tuple[str, float, float]] = []  # (thread, start, seconds) of every store read behind the boards
+    local = threading.local()  # per page thread: its store reads so far
     errors: list[str] = []
     real_read_now = board_module._read_now
 
@@ -224,14 +240,15 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
         try:
             return real_read_now(room, store)
         finally:
-            reads.append((threading.current_thread().name, time.perf_counter() - began))
+            reads.append((threading.current_thread().name, began, time.perf_counter() - began))
+            local.reads = getattr(local, "reads", 0) + 1
 
     def page_loop(page: SimPage) -> None:
         next_at = time.monotonic() + random.uniform(0, STUDENT_REFRESH_S)  # pages are not in step
         while not stop.wait(max(0.0, next_at - time.monotonic())):
-            began = time.monotonic()
+            began, before = time.monotonic(), getattr(local, "reads", 0)
             try:
-                turns.append((began, page.turn(), page.index))
+                turns.append((began, page.turn(), page.index, getattr(local, "reads", 0) > before))
             except Exception as err:  # noqa: BLE001 - a failed turn is a finding, not the end of the benchmark
                 errors.append(f"{page.key}: {type(err).__name__}: {err}")
             next_at = max(began + STUDENT_REFRESH_S, time.monotonic())  # a slow turn delays the next, no pile-up
@@ -289,6 +306,7 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
         time.sleep(2 * STUDENT_REFRESH_S)  # every page has turned at least once
 
         # everyone presses Train, in order
+        cpu_before = meter.split() if meter else None
         pressed, press_s = time.monotonic(), []
         for page in pages:
             t0 = time.perf_counter()
@@ -318,6 +336,7 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
         for thread in threads:
             thread.join(30)
         ended = time.monotonic()
+        cpu_after = meter.split() if meter else None
 
         # one page at a time, nothing else of ours running: the cost of a turn and of a teacher refresh alone
         alone = [page.turn() for page in pages]
@@ -331,7 +350,7 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
         teacher_store.close()
 
     # ---- figures
-    loaded = [seconds for when, seconds, _ in turns if pressed <= when <= ended]
+    loaded = [seconds for when, seconds, _, _ in turns if pressed <= when <= ended]
     report.add(
         part,
         f"page turn, {args.students} pages each every {STUDENT_REFRESH_S:g} s, runs training",
@@ -339,7 +358,7 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
     )
     gaps = []
     for index in range(args.students):
-        times = sorted(when for when, _, i in turns if i == index and pressed <= when <= ended)
+        times = sorted(when for when, _, i, _ in turns if i == index and pressed <= when <= ended)
         gaps += [b - a for a, b in zip(times, times[1:])]
     window = ended - pressed
     report.add(
@@ -347,6 +366,13 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
         "refreshes a page got",
         f"{len(loaded) / window / args.students:.2f} per second each (asked: {1 / STUDENT_REFRESH_S:g}); longest wait "
         f"between two turns of one page {max(gaps, default=math.nan):.2f} s",
+    )
+    reading = [seconds for when, seconds, _, read in turns if pressed <= when <= ended and read]
+    cached = [seconds for when, seconds, _, read in turns if pressed <= when <= ended and not read]
+    report.add(
+        part,
+        "  turns that read the store for the class board",
+        f"{spread(reading, 'ms')}; the others (board from the cache): {spread(cached, 'ms')}",
     )
     report.add(part, "page turn, one page at a time (no other page turning)", spread(alone, "ms"))
     report.verdicts["round trip"].append(("controller page turn", pct(loaded, 0.5)))
@@ -393,13 +419,23 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
         )
     report.add(part, "teacher refresh alone, same store", spread(teacher_alone))
     report.verdicts["teacher"].append(("controller refresh p95", pct([s for when, s, *_ in teacher], 0.95)))
-    page_reads = [s for thread, s in reads if thread.startswith("page-")]
+    page_reads = [(start, seconds) for thread, start, seconds in reads if thread.startswith("page-")]
+    overlap = max((sum(a <= start < a + d for a, d in page_reads) for start, _ in page_reads), default=0)
     report.add(
         part,
         "store reads behind the pages' class board",
         f"{len(page_reads) / window:.2f} per second for all pages together "
-        f"(its cache aims at ≤ {1 / board_module.CACHE_S:g}); each {spread(page_reads, 'ms')}",
+        f"(its cache aims at ≤ {1 / board_module.CACHE_S:g}), up to {overlap} at once; "
+        f"each {spread([d for _, d in page_reads], 'ms')}",
     )
+    if cpu_before and cpu_after:
+        own, children, machine = ((b - a) / window for a, b in zip(cpu_before, cpu_after))
+        report.add(
+            part,
+            "CPU over the window",
+            f"this process (the pages, the teacher) {own:.2f} cores, its workers {children:.2f}, the whole machine "
+            f"{machine:.2f} of {os.cpu_count()} (the rest: other programs)",
+        )
     if processes:
         report.add(
             part,
@@ -419,7 +455,17 @@ STATE_JS = """() => {
     if (labels.some(([t, off]) => t.includes('Pause') && !off)) return 'running';
     return 'idle';
 }"""
-CLICKS_JS = "document.addEventListener('click', () => { window.__clickAt = performance.now(); }, true);"
+# on every student page: when the last click happened, and every change of the status line (50 ms resolution)
+WATCH_JS = """
+document.addEventListener('click', () => { window.__clickAt = performance.now(); }, true);
+window.__status = [];
+setInterval(() => {
+    const alerts = document.querySelectorAll("[data-testid^='stAlertContent']");
+    const text = Array.from(alerts, a => a.innerText).find(t => t.includes('step ')) || '';
+    const seen = window.__status;
+    if (!seen.length || seen[seen.length - 1][1] !== text) seen.push([performance.now(), text]);
+}, 50);
+"""
 TEACHER_JS = """() => {
     window.__changes = [];
     let last = null;
@@ -488,13 +534,13 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
             teacher.set_default_timeout(90_000)
             teacher.goto(server.link(teacher=TOKEN))
             teacher.get_by_text("the teacher's page").wait_for()
-            teacher.locator("[data-testid='stTable']").first.wait_for()  # part 1's runs, read from the store
+            teacher.get_by_text("joined ·").wait_for()  # the board panel has drawn (part 1's runs, if any, in it)
             teacher.evaluate(TEACHER_JS)
 
             students = []
             for i in range(args.browsers):
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
-                context.add_init_script(CLICKS_JS)
+                context.add_init_script(WATCH_JS)
                 page = context.new_page()
                 page.set_default_timeout(90_000)
                 page.goto(server.link(**tiny_query()))
@@ -513,6 +559,7 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
             cpu_before = (meter.tree(server.process.pid), meter.chromium(), meter.machine()) if meter else None
             began = time.monotonic()
             teacher_from = teacher.evaluate("() => performance.now()")
+            status_from = [page.evaluate("() => performance.now()") for page in students]
             while time.monotonic() - began < args.seconds:
                 paused = running.popleft()
                 clicked = time.perf_counter()
@@ -526,6 +573,11 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
                         checks.append(all(s == "waiting" for s in others))
                     except PlaywrightTimeout:
                         checks.append(False)
+                        print("  ! the first in line did not show its run training within 60 s:", flush=True)
+                        for n, page in enumerate(students, start=1):
+                            mark = " (first in line)" if page is following else ""
+                            print(f"    Browser {n}{mark}: {state(page)}: {status_text(page)!r}", flush=True)
+                        print("    server log: " + " | ".join(server.lines[-5:]), flush=True)
                     running.append(following)
                     resumes.append(round_trip(paused, "▶ Resume", "waiting"))
                     queue.append(paused)
@@ -534,6 +586,10 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
                     running.append(paused)
                 time.sleep(0.5)
             elapsed = time.monotonic() - began
+            statuses = [
+                page.evaluate("from => window.__status.filter(([t]) => t >= from)", since)
+                for page, since in zip(students, status_from)
+            ]
             changes = teacher.evaluate("from => window.__changes.filter(t => t >= from)", teacher_from)
             if meter:
                 after = (meter.tree(server.process.pid), meter.chromium(), meter.machine())
@@ -542,7 +598,7 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
             teacher_rows = teacher.locator("[data-testid='stTable']").first.locator("tbody tr").count()
         finally:
             browser.close()
-    errors = [line for line in server.lines if "Traceback" in line or "Error" in line]
+    errors = [line for line in server.lines if "Traceback" in line or "Error" in line or "explorer:" in line]
 
     report.add(part, "join (click -> the Train button)", spread(joins))
     report.add(
@@ -563,6 +619,13 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
         f"{sum(checks)}/{len(checks)} hand-overs went to the first in line while the others kept waiting",
     )
     report.verdicts["order"].append(("browser", bool(checks) and all(checks)))
+    training = [
+        (b[0] - a[0]) / 1000
+        for seen in statuses
+        for a, b in zip(seen, seen[1:])
+        if a[1].startswith("Training") and b[1].startswith("Training")
+    ]
+    report.add(part, "a training student's status line: time between updates", spread(training))
     periods = [(b - a) / 1000 for a, b in zip(changes, changes[1:])]
     report.add(
         part,
@@ -603,7 +666,7 @@ def main() -> None:
         meter = None
     print(
         f"{os.cpu_count()} CPU cores, load average before: {os.getloadavg()[0]:.1f}; "
-        f"tiny model (hidden 16, seq 16, batch 4), eval every 5 steps",
+        "tiny models (hidden 16, sequence 16, evaluated every 5 steps)",
         flush=True,
     )
     report, started = Report(), time.monotonic()

@@ -8,8 +8,6 @@ without it gets nothing, whatever it sends. Projector-sized throughout: the clas
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from .class_board import class_board
@@ -19,21 +17,16 @@ from .config import KNOBS, LIVE_KNOBS
 from .predict import PREDICT_EVALS
 from .presets import PRESETS
 from .store import RunStore
+from .streamlit_parts import markdown_text, vega
 
 REFRESH_S = 2.0
 NO_LESSON = "— free play —"
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def markdown_text(text: str) -> str:
-    """Text a student typed, shown as itself in Streamlit markdown (no links, emphasis or HTML from it)."""
-    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def lesson_form(classroom: Classroom, token: str) -> None:
     lesson = classroom.lesson
-    with st.form("lesson", border=True):
-        st.markdown("#### The lesson, for everyone")
+    title = f"The lesson, for everyone: {lesson.preset or 'free play'}" if lesson.version else "Set the lesson"
+    with st.expander(title, expanded=lesson.version == 0), st.form("lesson", border=False):
         presets = [NO_LESSON, *PRESETS]
         preset = st.selectbox("Preset", presets, index=presets.index(lesson.preset or NO_LESSON), key="lesson_preset")
         left, right = st.columns(2)
@@ -118,13 +111,13 @@ def board_panel(classroom: Classroom, token: str, store: RunStore) -> None:
         st.markdown(f"- {markdown_text(line)}")
     left, right = st.columns(2)
     with left:
-        st.vega_lite_chart(class_curves_chart(board, height=360, projector=True).to_dict(validate=False))
+        st.vega_lite_chart(vega(class_curves_chart(board, height=360, projector=True)), width="stretch")
         st.vega_lite_chart(
-            outcome_chart(board, classroom.lesson.compare_by, height=300, projector=True).to_dict(validate=False)
+            vega(outcome_chart(board, classroom.lesson.compare_by, height=300, projector=True)), width="stretch"
         )
     with right:
         height = max(240, min(720, 34 * len({m["student"] for m in board.moves})))
-        st.vega_lite_chart(knob_timeline_chart(board, height=height, projector=True).to_dict(validate=False))
+        st.vega_lite_chart(vega(knob_timeline_chart(board, height=height, projector=True)), width="stretch")
         st.markdown("#### Predictions against what happened")
         tally = classroom.tally(token)
         if tally:
@@ -136,7 +129,8 @@ def board_panel(classroom: Classroom, token: str, store: RunStore) -> None:
 def teacher_page(classroom: Classroom, token: str) -> None:
     st.html(
         "<style>[data-testid='stMainBlockContainer'] p, [data-testid='stMainBlockContainer'] li "
-        "{font-size: 1.35rem} [data-testid='stMainBlockContainer'] {padding-top: 1rem}</style>"
+        "{font-size: 1.35rem} [data-testid='stMainBlockContainer'] {padding-top: 1rem} "
+        "[data-testid='stTable'] td, [data-testid='stTable'] th {font-size: 1.2rem}</style>"
     )
     st.markdown(f"## Class {markdown_text(classroom.name)} — the teacher's page")
     st.markdown(

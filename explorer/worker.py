@@ -248,13 +248,8 @@ class Worker:
                     f"press Reset to start again"
                 )
             self.status = "error"
-            # terminated or interrupted from outside (a server shutting down, a restart): the run did not
-            # fail, it was cut short; a crash or a kill (out of memory) stays an error
-            cut_short = self.process.exitcode in (-signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
             if self.run_id and self.store_path:
-                _store(self.store_path).set_status(
-                    self.run_id, "interrupted" if cut_short else "error", self.error, only_if_active=True
-                )
+                _store(self.store_path).set_status(self.run_id, "error", self.error, only_if_active=True)
         self._closed = True
         self._started.set()
         for waiter in list(self._questions.values()):
@@ -279,8 +274,20 @@ class _Stop(Exception):
     pass
 
 
+class _CutShort(Exception):
+    pass
+
+
+def _cut_short(signum, frame) -> None:
+    raise _CutShort(signal.Signals(signum).name)
+
+
 def serve(conn, page_pid: int, store_path: str | None) -> None:
-    """The child's main: one run, steered by the page until it says stop or goes away."""
+    """The child's main: one run, steered by the page until it says stop or goes away. A server shutting
+    down (SIGTERM, or Ctrl-C's SIGINT to the terminal's whole process group) cuts the run short: it is
+    recorded as interrupted, not as a crash."""
+    signal.signal(signal.SIGTERM, _cut_short)
+    signal.signal(signal.SIGINT, _cut_short)
     threading.Thread(target=exit_with_page, args=(page_pid, store_path), daemon=True).start()
     _Child(conn, store_path).serve()
 
@@ -334,6 +341,11 @@ class _Child:
             pass
         except (EOFError, OSError):
             ending = "interrupted"  # the page went away
+        except _CutShort as signal_name:
+            ending, message = (
+                "interrupted",
+                f"ended by {signal_name}: the server stopping, or a stuck run ended by force",
+            )
         except Exception as err:  # noqa: BLE001 - a crash reaches the page as one line
             ending, message = "error", f"training stopped: {type(err).__name__}: {err}"
             try:

@@ -54,6 +54,7 @@ def test_a_teacher_and_three_students_on_one_server():
         seen = time.monotonic()
         assert wait_until(lambda: "Ada" in teacher.inner_text("body") and EVIL in teacher.inner_text("body"), 30)
         assert time.monotonic() - seen < 5 + 2  # + the store's one-second flush and a refresh
+
         def counts() -> str:
             return next((line for line in teacher.inner_text("body").splitlines() if "joined" in line), "")
 

@@ -240,6 +240,19 @@ def test_a_crashed_worker_is_one_line_and_the_run_is_in_the_store(run, store_pat
     assert wait_until(lambda: run.snapshot().last_step >= 2) and run.status == "running"
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_run_cut_short_by_a_server_stopping_is_interrupted_not_an_error(run, store_path, signum):
+    """`explorer class` stopped with Ctrl-C or a service manager's SIGTERM: every process of the group gets
+    the signal; the class's runs are interrupted (the teacher page says so after a restart), not crashes."""
+    run.start(tiny(steps=100_000))
+    assert wait_until(lambda: run.snapshot().last_step >= 20)
+    os.kill(run.pid, signum)
+    assert wait_until(lambda: not run.alive, timeout=10)
+    stored = RunStore(store_path).run(run.run_id)
+    assert stored["status"] == "interrupted" and signal.Signals(signum).name in stored["message"]
+    assert stored["steps"] >= 20
+
+
 def test_sampling_uses_the_current_weights_without_disturbing_training(run):
     run.start(tiny(steps=100_000))
     assert wait_until(lambda: run.snapshot().last_step >= 3)
