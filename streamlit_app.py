@@ -229,6 +229,22 @@ if session.pending:  # predict, then observe: the move waits for the student's g
             for guess, words in GUESSES.items():
                 st.button(f"It will {words}", key=f"guess_{guess}", on_click=session.act, args=(session.answer, guess))
             st.button("Never mind", key="guess_skip", on_click=prediction_skipped, type="tertiary")
+
+
+def busy() -> bool:
+    """The page refreshes while its run trains or one of its jobs runs; in a class, always (the lesson,
+    the queue and the class's board move while this run does not)."""
+    return classroom is not None or session.run.status == "running" or any(job.running for job in session.jobs.values())
+
+
+def page_state() -> tuple:
+    """What the whole page is drawn from (the buttons, the refresh, the lesson): when the refreshing part
+    sees it change (a run ended, a queued run started, a new lesson), it reruns the whole page."""
+    lesson = classroom.lesson.version if classroom is not None else 0
+    return busy(), session.run.status, session.waiting() is not None, lesson
+
+
+ss.drawn = page_state()
 buttons = session.buttons()
 with st.container(horizontal=True, gap="xsmall", key="buttons"):
     for key, action, kind in (
@@ -279,12 +295,6 @@ def show_chart(spec, snap, **opts) -> None:
 
 
 # ------------------------------------------------------------------------------ background jobs: seeds, sweep
-def busy() -> bool:
-    """The page refreshes while its run trains or one of its jobs runs; in a class, always (the lesson,
-    the queue and the class's board move while this run does not)."""
-    return classroom is not None or session.run.status == "running" or any(job.running for job in session.jobs.values())
-
-
 def job_action(kind: str, action, *args) -> None:
     """A job's button: the session acts, its answer is drawn next to the button, the whole page follows."""
     session.act(action, *args)
@@ -390,12 +400,8 @@ def sample_panel() -> None:
 
 def live_panel() -> None:
     """Redrawn every REFRESH_S seconds while the run trains or a job runs (st.fragment, rendered on every run)."""
-    if ss.refreshing != busy():
-        st.rerun()  # the run or a job ended, paused or went on: one full rerun updates the buttons and the refresh
-    if classroom is not None and (
-        session.lesson_version != classroom.lesson.version or ss.get("was_waiting") != (session.waiting() is not None)
-    ):
-        st.rerun()  # a new lesson, or this run's turn came: the sidebar and the buttons follow
+    if ss.drawn != page_state():
+        st.rerun()  # the run or a job ended, paused or went on, a queued run started, a new lesson: the page follows
     snap = session.run.snapshot()
     line = session.status()
     SHOW[line.level](line.text)
@@ -428,9 +434,7 @@ def live_panel() -> None:
             sample_panel()
 
 
-ss.refreshing = busy()
-ss.was_waiting = session.waiting() is not None
-st.fragment(live_panel, run_every=REFRESH_S if ss.refreshing else None)()
+st.fragment(live_panel, run_every=REFRESH_S if ss.drawn[0] else None)()
 
 
 def png(spec) -> bytes:  # built when the button is clicked, from the run as it is then

@@ -104,10 +104,22 @@ CACHE_S = 1.0  # 30 pages refreshing every 2 s read the store about once a secon
 
 
 def _read(classroom: Classroom, store: RunStore) -> Board:
-    now = time.monotonic()
-    if classroom.board_read is None or now - classroom.board_read[0] >= CACHE_S:
-        classroom.board_read = (now, _read_now(classroom, store))
-    return classroom.board_read[1]
+    """The class's board at most CACHE_S old. One page reads the store at a time: while it does, the
+    others take the last board rather than queue up behind it (30 pages each reading once they found the
+    cache stale made a read take seconds, and so the next one stale before it was done)."""
+    last = classroom.board_read
+    if last is not None and time.monotonic() - last[0] < CACHE_S:
+        return last[1]
+    if not classroom.board_lock.acquire(blocking=last is None):
+        return last[1]
+    try:
+        if (last := classroom.board_read) is not None and time.monotonic() - last[0] < CACHE_S:
+            return last[1]  # another page read it while this one waited for the first board
+        board = _read_now(classroom, store)
+        classroom.board_read = (time.monotonic(), board)  # stamped when read: a slow read is not stale at once
+        return board
+    finally:
+        classroom.board_lock.release()
 
 
 def _read_now(classroom: Classroom, store: RunStore) -> Board:

@@ -99,7 +99,7 @@ class Lesson:
         return prompt or "After your change, what will the validation loss do?"
 
 
-@dataclass
+@dataclass(eq=False)  # a seat is itself: two seats are never "equal"
 class Seat:
     """A student's place in the class: made once per browser session, held by that session only."""
 
@@ -126,6 +126,7 @@ class Classroom:
         self.show_names = False  # students see each other's names on their board only if the teacher says so
         self.seats: dict[str, Seat] = {}
         self.board_read = None  # (when, Board): class_board's last read of the store, shared by every page
+        self.board_lock = threading.Lock()  # one page reads the store for the board at a time
         self._queue: list[tuple[Seat, Callable[[], None]]] = []
         self._starting = 0  # runs taken off the queue whose worker is still starting
         self._lock = threading.RLock()
@@ -205,7 +206,12 @@ class Classroom:
         worker takes a moment), counted meanwhile so no second page takes its slot."""
         while True:
             with self._lock:
-                self._queue = [(seat, start) for seat, start in self._queue if seat.present()]
+                gone = [seat for seat, _ in self._queue if not seat.present()]
+                self._queue = [(seat, start) for seat, start in self._queue if seat not in gone]
+                for seat in gone:
+                    seat.session.report(
+                        "warning", "You left the queue: the page stopped answering. Press Train to queue again."
+                    )
                 if not self._queue or self.training() >= self.max_runs:
                     return
                 seat, start = self._queue.pop(0)
@@ -213,9 +219,9 @@ class Classroom:
             try:
                 start()
             except ExplorerError as err:
-                seat.session.report_error(str(err))
+                seat.session.report("error", str(err))
             except Exception as err:  # noqa: BLE001 - one student's failed start must not stop the queue
-                seat.session.report_error(f"could not start the run: {type(err).__name__}: {err}")
+                seat.session.report("error", f"could not start the run: {type(err).__name__}: {err}")
             finally:
                 with self._lock:
                     self._starting -= 1

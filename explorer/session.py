@@ -402,9 +402,10 @@ class Session:
         self.predict, self.question = lesson.predict, lesson.question
         self.lesson_version = lesson.version
 
-    def report_error(self, text: str) -> None:
-        """A start that failed off the page's thread (the class queue's): the page's one message."""
-        self.flash = Message("error", text)
+    def report(self, level: str, text: str) -> None:
+        """What the class queue did off the page's thread (a start that failed, a place lost): the page's
+        one message."""
+        self.flash = Message(level, text)
 
     def waiting(self) -> int | None:
         """Students ahead of this one in the class's queue, or None when not waiting."""

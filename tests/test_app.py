@@ -430,11 +430,11 @@ def test_cancel_stops_a_sweep_and_the_page_stops_refreshing(app):
     app.number_input(key="sweep_steps").set_value(1_000_000).run()  # far longer than the test waits
     app.button(key="sweep_start").click().run()
     job = app.session_state["session"].jobs["sweep"]
-    assert job.running and app.session_state["refreshing"] and app.button(key="sweep_start").disabled
+    assert job.running and app.session_state["drawn"][0] and app.button(key="sweep_start").disabled
     app.button(key="cancel_sweep").click().run()
     no_trouble(app)
     assert not job.running and job.text.startswith("Cancelled: 0 of "), job.text
-    assert job.text in texts(app.markdown) and not app.session_state["refreshing"]
+    assert job.text in texts(app.markdown) and not app.session_state["drawn"][0]
     assert not app.button(key="sweep_start").disabled and not [b for b in app.button if b.key == "cancel_sweep"]
 
 

@@ -3,6 +3,8 @@ the lesson every page follows, predictions and their tally, the board read back 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from explorer.class_board import class_board, student_board
@@ -72,6 +74,7 @@ def test_a_student_who_leaves_the_queue_is_skipped(classroom):
     a.session.act(a.session.pause_or_resume)
     assert wait_until(lambda: d.session.run.status == "running", timeout=30)
     assert c.session.run.status == "idle" and c.session.waiting() is None
+    assert c.session.flash.text.startswith("You left the queue")  # said when the page comes back
 
 
 def test_teacher_actions_and_class_data_need_the_token(classroom):
@@ -195,3 +198,16 @@ def test_the_board_reads_the_class_from_the_store_escaping_nothing_and_outliving
     later = Classroom("7B", max_runs=2, store_path=classroom.store_path)
     rows = class_board(later, later.token, RunStore(classroom.store_path)).rows
     assert len(rows) == 3 and {r["status"] for r in rows} <= {"stopped", "interrupted", "paused"}
+
+
+def test_while_one_page_reads_the_board_the_others_take_the_last_one(classroom):
+    """30 pages finding the board stale at once must not queue behind 30 store reads."""
+    store = RunStore(classroom.store_path)
+    classroom.page("key-a", "Ada")
+    first = class_board(classroom, classroom.token, store)
+    classroom.board_read = (classroom.board_read[0] - 10, first)  # stale
+    with classroom.board_lock:  # another page is reading the store right now
+        began = time.monotonic()
+        assert class_board(classroom, classroom.token, store) is first
+        assert time.monotonic() - began < 0.5
+    assert class_board(classroom, classroom.token, store) is not first  # the lock is free: read afresh
