@@ -22,7 +22,7 @@ from explorer.config import KNOBS, format_value
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
 from explorer.data import MAX_UPLOAD_BYTES
 from explorer.export import chart_to_png, history_csv
-from explorer.predict import GUESSES
+from explorer.predict import GUESSES, describe_move
 from explorer.presets import PRESETS
 from explorer.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Session, ViewerWatchdog, parse_link
 from explorer.store import RunStore
@@ -48,8 +48,10 @@ def the_class():
 
 
 classroom = the_class()
-teacher_token = st.query_params.get("teacher")
-if classroom is not None and classroom.is_teacher(teacher_token) and st.query_params.get("page") != "run":
+if classroom is not None and classroom.is_teacher(st.query_params.get("teacher")):
+    ss.teacher_token = st.query_params.pop("teacher")  # kept by this browser session, off the projected address bar
+teacher_token = ss.get("teacher_token")
+if classroom is not None and classroom.is_teacher(teacher_token) and ss.get("teacher_view", "class") == "class":
     teacher_page(classroom, teacher_token)  # the token is checked again by every read and action it makes
     st.stop()
 
@@ -94,7 +96,7 @@ def class_lines() -> list[str]:
 
 
 def describe_pending() -> str:
-    return ", ".join(f"{name} → {format_value(value)}" for name, value in session.pending.items())
+    return describe_move({name: (getattr(session.wanted, name), value) for name, value in session.pending.items()})
 
 
 if classroom is not None:
@@ -193,8 +195,7 @@ with st.sidebar:
         widgets(SETUP_CONTROLS, advanced=True)
     st.toggle("Projector: bigger type and charts", key="projector")
 
-kept = {key: st.query_params[key] for key in ("teacher", "page") if key in st.query_params}  # the teacher's own run
-if (query := session.link() | kept) != st.query_params.to_dict():
+if (query := session.link()) != st.query_params.to_dict():
     st.query_params.from_dict(query)  # the link in the address bar reopens this setup
 
 
@@ -207,6 +208,8 @@ st.html(
 )
 st.markdown("**explorer** — watch an RNN language model overfit, then fix it live")
 if classroom is not None:
+    if session.seat.teacher:
+        st.button("← The class", key="to_class", on_click=lambda: ss.update(teacher_view="class"))
     lesson = classroom.lesson
     st.markdown(
         f"Class **{markdown_text(classroom.name)}** · you are **{markdown_text(session.seat.name)}**"
@@ -224,7 +227,7 @@ def prediction_skipped() -> None:
 
 if session.pending:  # predict, then observe: the move waits for the student's guess
     with st.container(border=True, key="predict"):
-        st.markdown(f"**{markdown_text(session.question)}** ({describe_pending()})")
+        st.markdown(f"**{markdown_text(session.question)}** ({markdown_text(describe_pending())})")
         with st.container(horizontal=True):
             for guess, words in GUESSES.items():
                 st.button(f"It will {words}", key=f"guess_{guess}", on_click=session.act, args=(session.answer, guess))

@@ -26,8 +26,8 @@ DEFAULTS = Config()
 @dataclass(frozen=True)
 class Board:
     rows: list[dict]  # the leaderboard, best first
-    curves: list[dict]  # {student, step, val_loss, teacher}
-    moves: list[dict]  # {student, step, knob, old, new, what}
+    curves: list[dict]  # {student, run, step, val_loss, teacher}
+    moves: list[dict]  # {student, run, step, knob, old, new, what}: the students' own moves, not the lesson's
     sentences: list[str]  # the moves summed up: "12 students turned dropout on between steps 200 and 400"
     outcomes: list[dict]  # {student, group, ppl} for the lesson's comparison
     groups: list[dict]  # {group, mean, lo, hi, n}
@@ -68,8 +68,8 @@ def summarise_moves(moves: list[dict], limit: int = 6) -> list[str]:
     for move in moves:
         by_what[move["what"]].append(move)
     lines = []
-    for what, group in sorted(by_what.items(), key=lambda item: -len({m["student"] for m in item[1]})):
-        students = len({m["student"] for m in group})
+    for what, group in sorted(by_what.items(), key=lambda item: -len({m["run"] for m in item[1]})):
+        students = len({m["run"] for m in group})
         lo, hi = min(m["step"] for m in group), max(m["step"] for m in group)
         when = f"at step {lo:,}" if lo == hi else f"between steps {lo:,} and {hi:,}"
         lines.append(f"{plural(students, 'student')} {what} {when}")
@@ -135,11 +135,13 @@ def _read_now(classroom: Classroom, store: RunStore) -> Board:
         rid, student, teacher = run["id"], run["name"], run["source"] == "teacher"
         knob_moves = [e for e in coalesce_events(events[rid]) if e["event"] == "knob"]
         knobs = knobs_in_force(run["config"], knob_moves)
+        own_moves = [e for e in knob_moves if e.get("by") != "lesson"]  # the teacher's lesson moved the others
         params = starts[rid][0]["parameters"] if starts[rid] else None
         best = _ppl(run["best_val_loss"])
         rows.append(
             {
                 "student": student,
+                "run": rid,
                 "owner": run["owner"],
                 "teacher": teacher,
                 "status": run["status"],
@@ -153,23 +155,25 @@ def _read_now(classroom: Classroom, store: RunStore) -> Board:
         )
         points = evals[rid][:: max(1, math.ceil(len(evals[rid]) / MAX_CURVE_POINTS))]
         curves += [
-            {"student": student, "step": e["step"], "val_loss": e["val_loss"], "teacher": teacher} for e in points
+            {"student": student, "run": rid, "step": e["step"], "val_loss": e["val_loss"], "teacher": teacher}
+            for e in points
         ]
         moves += [
             {
                 "student": student,
+                "run": rid,
                 "step": e["step"],
                 "knob": e["knob"],
                 "old": e["old"],
                 "new": e["new"],
                 "what": what_move_does(e["knob"], e["old"], e["new"]),
             }
-            for e in knob_moves
+            for e in own_moves
         ]
         if best is not None and not teacher:
             value = knobs.get(lesson.compare_by, run["config"].get(lesson.compare_by))
             outcomes.append({"student": student, "group": f"{lesson.compare_by} {format_value(value)}", "ppl": best})
-    teachers = {row["student"] for row in rows if row["teacher"]}
+    teachers = {row["run"] for row in rows if row["teacher"]}
     rows.sort(key=lambda r: (not r["within_limit"], r["best_ppl"] is None, r["best_ppl"] or 0.0))
     groups = []
     for group in sorted({o["group"] for o in outcomes}):
@@ -179,10 +183,10 @@ def _read_now(classroom: Classroom, store: RunStore) -> Board:
         rows=rows,
         curves=curves,
         moves=moves,
-        sentences=summarise_moves([m for m in moves if m["student"] not in teachers]),
+        sentences=summarise_moves([m for m in moves if m["run"] not in teachers]),
         outcomes=outcomes,
         groups=groups,
-        joined=len([s for s in classroom.seats.values() if not s.teacher]),
+        joined=classroom.joined(),
         training=classroom.training(),
         waiting=classroom.waiting(),
     )

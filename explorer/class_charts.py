@@ -38,7 +38,7 @@ def class_curves_chart(board: Board, width: int = WIDTH, height: int = HEIGHT, p
         encoding=alt.FacetedEncoding(
             x=_step_x(),
             y=alt.Y("val_loss:Q", title="validation loss (nats/token)", scale={"zero": False}),
-            detail=alt.Detail("student:N"),
+            detail=alt.Detail("run:N"),  # one line per run: two students may share a name after a restart
             color=alt.Color(
                 "teacher:N",
                 scale={"domain": [False, True], "range": [BLUE, VERMILLION]},

@@ -21,13 +21,13 @@ import os
 import random
 import secrets
 import threading
-import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .config import KNOBS, ConfigError, ExplorerError
+from .predict import QUESTION
 from .presets import PRESETS
 
 if TYPE_CHECKING:
@@ -95,8 +95,7 @@ class Lesson:
     @property
     def question(self) -> str:
         """What a prediction asks, in the lesson's words when its preset has some."""
-        prompt = PRESETS[self.preset].predict if self.preset in PRESETS else ""
-        return prompt or "After your change, what will the validation loss do?"
+        return (PRESETS[self.preset].predict if self.preset in PRESETS else "") or QUESTION
 
 
 @dataclass(eq=False)  # a seat is itself: two seats are never "equal"
@@ -128,7 +127,8 @@ class Classroom:
         self.board_read = None  # (when, Board): class_board's last read of the store, shared by every page
         self.board_lock = threading.Lock()  # one page reads the store for the board at a time
         self._queue: list[tuple[Seat, Callable[[], None]]] = []
-        self._starting = 0  # runs taken off the queue whose worker is still starting
+        self._starting: set[Seat] = set()  # seats taken off the queue whose run is still starting
+        self._wake = threading.Event()
         self._lock = threading.RLock()
         self._rng = random.Random()
         threading.Thread(target=self._dispatch_forever, name="explorer-class-queue", daemon=True).start()
@@ -163,7 +163,8 @@ class Classroom:
                 return self.seats[key]
             teacher = self.is_teacher(teacher_token)
             name = clean_name(name) or ("Teacher" if teacher else animal_name(self._rng))
-            taken, base, n = {seat.name for seat in self.seats.values()}, name, 1
+            taken = {seat.name for seat in self.seats.values()} | (set() if teacher else {"Teacher"})
+            base, n = name, 1
             while name in taken:
                 n += 1
                 name = f"{base[: MAX_NAME - 3]} {n}"
@@ -173,16 +174,22 @@ class Classroom:
     def training(self) -> int:
         """Runs of the class training right now, and those about to."""
         with self._lock:
-            return sum(seat.training() for seat in self.seats.values()) + self._starting
+            return sum(seat.training() for seat in self.seats.values()) + len(self._starting)
+
+    def joined(self) -> int:
+        """Students whose page is open (the teacher's own seat aside)."""
+        with self._lock:
+            seats = list(self.seats.values())
+        return sum(not seat.teacher and seat.present() for seat in seats)
 
     # ------------------------------------------------------------------------------------ the queue
     def ask_to_train(self, seat: Seat, start: Callable[[], None]) -> int | None:
-        """Start at once if a slot is free and nobody waits ahead, else join the queue (once): None if it
-        started, else the number of students ahead."""
+        """Join the queue (once; not while the run trains or is being started); the queue's thread starts
+        it when a slot is free and nobody waits ahead. Returns the number of students ahead, or None."""
         with self._lock:
-            if not any(waiting is seat for waiting, _ in self._queue):
+            if not (seat.training() or seat in self._starting or any(s is seat for s, _ in self._queue)):
                 self._queue.append((seat, start))
-        self.dispatch()
+        self._wake.set()
         return self.ahead(seat)
 
     def leave_queue(self, seat: Seat) -> None:
@@ -190,8 +197,10 @@ class Classroom:
             self._queue = [(s, start) for s, start in self._queue if s is not seat]
 
     def ahead(self, seat: Seat) -> int | None:
-        """Students waiting before this one, or None when it is not waiting."""
+        """Students waiting before this one (0 while its run is being started), or None when not waiting."""
         with self._lock:
+            if seat in self._starting:
+                return 0
             for position, (waiting, _) in enumerate(self._queue):
                 if waiting is seat:
                     return position
@@ -202,8 +211,9 @@ class Classroom:
             return len(self._queue)
 
     def dispatch(self) -> None:
-        """Start the first waiting runs while slots are free, in order. A run starts outside the lock (a
-        worker takes a moment), counted meanwhile so no second page takes its slot."""
+        """Start the first waiting runs while slots are free, in order: called by the queue's own thread
+        only, so no page waits for another student's worker to start. A run starts outside the class's
+        lock (a worker takes a moment) and under its session's, counted meanwhile so no other takes its slot."""
         while True:
             with self._lock:
                 gone = [seat for seat, _ in self._queue if not seat.present()]
@@ -215,7 +225,7 @@ class Classroom:
                 if not self._queue or self.training() >= self.max_runs:
                     return
                 seat, start = self._queue.pop(0)
-                self._starting += 1
+                self._starting.add(seat)
             try:
                 start()
             except ExplorerError as err:
@@ -224,12 +234,16 @@ class Classroom:
                 seat.session.report("error", f"could not start the run: {type(err).__name__}: {err}")
             finally:
                 with self._lock:
-                    self._starting -= 1
+                    self._starting.discard(seat)
 
     def _dispatch_forever(self) -> None:
         while True:
-            time.sleep(DISPATCH_S)
-            self.dispatch()
+            self._wake.wait(DISPATCH_S)  # a Train press wakes it at once; slots freed are seen within DISPATCH_S
+            self._wake.clear()
+            try:
+                self.dispatch()
+            except Exception as err:  # noqa: BLE001 - the queue must outlive any one page's trouble
+                print(f"explorer: class queue: {type(err).__name__}: {err}", flush=True)
 
     # ------------------------------------------------------------------------------------ predictions
     def tally(self, token: str | None) -> list[dict]:
@@ -238,7 +252,8 @@ class Classroom:
         self.check_teacher(token)
         rows: dict[str, dict] = {}
         with self._lock:
-            known = [p for seat in self.seats.values() for p in seat.session.predictions if p.outcome is not None]
+            seats = [seat for seat in self.seats.values() if not seat.teacher]
+        known = [p for seat in seats for p in seat.session.predictions if p.outcome is not None]
         for p in known:
             row = rows.setdefault(p.move, {"move": p.move, "predictions": 0, "right": 0} | _zero_counts())
             row["predictions"] += 1

@@ -527,8 +527,8 @@ def lan_address() -> str:
 
 
 def command_class(args: argparse.Namespace) -> int:
-    """The Streamlit app in class mode, in this process's place (Ctrl-C ends the class; its runs stay in
-    the store). The teacher's token is made here, printed once, and handed to the app in its environment."""
+    """The Streamlit app in class mode, as a child process (Ctrl-C ends the class; its runs stay in the
+    store, interrupted). The teacher's token is made here, printed once, and handed to the app in its environment."""
     if args.max_runs is not None and args.max_runs < 1:
         raise ConfigError("--max-runs must be at least 1")
     name = args.name or time.strftime("class-%Y-%m-%d")
@@ -537,7 +537,8 @@ def command_class(args: argparse.Namespace) -> int:
     base = f"http://{host}:{args.port}/"
     print(f"Class {name}: at most {args.max_runs or default_max_runs()} runs train at once.")
     print(f"  students: {base}")
-    print(f"  teacher:  {base}?teacher={token}   (keep this one to yourself)", flush=True)
+    print(f"\n  teacher:  {base}?teacher={token}")
+    print("  (keep the teacher's link to yourself: whoever opens it can set the lesson)", flush=True)
     env = os.environ | {"EXPLORER_CLASS": name, "EXPLORER_CLASS_TOKEN": token}
     if args.max_runs:
         env["EXPLORER_MAX_RUNS"] = str(args.max_runs)

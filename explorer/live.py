@@ -118,15 +118,16 @@ class LiveRun:
         were changed. Starts paused, at step 0 (no step slips in before the pause)."""
         self.start(config, paused=True)
 
-    def set_knobs(self, **changes) -> None:
+    def set_knobs(self, cause: str | None = None, **changes) -> None:
         """Live knobs only: they take effect at the running model's next step and are kept for the next
-        reset. A setup knob (the model's shape, the corpus) cannot change in a running model."""
+        reset. A setup knob (the model's shape, the corpus) cannot change in a running model. `cause`:
+        who moved them when not the viewer (kept in the knob events: "lesson")."""
         fixed = [name for name in changes if name in KNOBS and not KNOBS[name].live]
         if fixed:
             raise ConfigError(f"{fixed[0]} is part of the setup: it takes a new model (Reset), not a live change")
         self.config = self.config.replace(**changes)
         if self._worker is not None:
-            self._worker.send("knobs", {name: getattr(self.config, name) for name in changes})
+            self._worker.send("knobs", {name: getattr(self.config, name) for name in changes}, cause)
 
     def pause(self) -> None:
         """Pause the run and its branches (they keep step with it)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from .config import format_value
 
+QUESTION = "After your change, what will the validation loss do?"  # a lesson's own question replaces it
 GUESSES = {"down": "go down", "stay": "stay about the same", "up": "go up"}
 PREDICT_EVALS = 3  # evaluations after the change that decide what happened
 TOLERANCE = 0.01  # a relative change of validation loss below 1 % "stays"
@@ -27,9 +28,10 @@ def verdict(before: float, after: float, tolerance: float = TOLERANCE) -> str:
     return "stay"
 
 
-def describe_move(changes: dict[str, tuple]) -> str:
-    """{'dropout': (0, 0.5)} -> 'dropout 0 → 0.5' (the tally's row, the question's subject)."""
-    return ", ".join(f"{name} {format_value(old)} → {format_value(new)}" for name, (old, new) in changes.items())
+def describe_move(changes: dict[str, tuple], show=lambda name, value: format_value(value)) -> str:
+    """{'dropout': (0, 0.5)} -> 'dropout 0 → 0.5' (a tally's row, a pending setup change); `show(name,
+    value)` writes a value (the corpus by its label)."""
+    return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,6 @@ PRESETS: dict[str, Preset] = {
         "the overfitting model with early stopping (patience 4): training ends near the "
         "best validation loss and its weights are restored",
         {**OVERFIT, "early_stop": 4},
-        "After your change, what will the validation loss do?",
     ),
     "long-range": Preset(
         "a vanilla RNN asked to recall a key 2 to 45 characters back: in 2,000 steps it recalls none (it can only "

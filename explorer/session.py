@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -33,7 +34,7 @@ from .config import (
 from .data import SHIPPED, save_upload
 from .history import Snapshot
 from .live import LiveRun
-from .predict import GUESSES, Prediction, describe_move
+from .predict import GUESSES, QUESTION, Prediction, describe_move
 from .presets import PRESETS, preset_config
 from .sweep import grid_plan, parse_grid, parse_seeds, repeat_plan
 from .sweep_job import SweepJob
@@ -144,7 +145,7 @@ def describe_changes(changes: dict[str, tuple]) -> str:
             return format_value(value)
         return SHIPPED[value].split(" (")[0] if value in SHIPPED else "your file"
 
-    return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
+    return describe_move(changes, show)
 
 
 def setup_changes(current: Config, wanted: Config) -> dict[str, tuple]:
@@ -293,7 +294,6 @@ class Session:
         preset: str | None = None,
         store: str | Path | bool = True,
         uploads: Path = UPLOADS,
-        predict: bool = False,
     ):
         self.locked = dict(locked or {})  # knob -> value: shown, not movable
         self.hidden = frozenset(hidden)  # not shown; keep their starting value
@@ -306,8 +306,9 @@ class Session:
         self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner)
         self.owner = owner
         self.jobs: dict[str, SweepJob] = {}  # "seeds": the comparison repeated over seeds; "sweep": a grid
-        self.predict = predict  # a knob move waits for the viewer's prediction (explorer.predict)
-        self.question = "After your change, what will the validation loss do?"
+        self.lock = threading.RLock()  # the page's actions and the class queue's start of this run, one at a time
+        self.predict = False  # a class lesson's: a knob move waits for the viewer's prediction (explorer.predict)
+        self.question = QUESTION
         self.pending: dict | None = None  # knob values held until the viewer predicts
         self.predictions: list[Prediction] = []
         self.classroom = None  # class mode: the server's Classroom and this viewer's Seat in it
@@ -316,15 +317,17 @@ class Session:
 
     # ------------------------------------------------------------------------------------ actions
     def act(self, action: Callable, *args, **kwargs):
-        """Run one user action; a mistake becomes the page's one message, never a traceback."""
-        self.flash = None
-        try:
-            return action(*args, **kwargs)
-        except ExplorerError as err:
-            self.flash = Message("error", str(err))
-        except Exception as err:  # noqa: BLE001 - e.g. out of memory for a huge model: say so, keep the page
-            self.flash = Message("error", f"could not do that: {type(err).__name__}: {err}")
-        return None
+        """Run one user action; a mistake becomes the page's one message, never a traceback. One at a
+        time: the class queue starts a run from its own thread under the same lock."""
+        with self.lock:
+            self.flash = None
+            try:
+                return action(*args, **kwargs)
+            except ExplorerError as err:
+                self.flash = Message("error", str(err))
+            except Exception as err:  # noqa: BLE001 - e.g. out of memory for a huge model: say so, keep the page
+                self.flash = Message("error", f"could not do that: {type(err).__name__}: {err}")
+            return None
 
     def movable(self, name: str) -> bool:
         return name not in self.locked and name not in self.hidden
@@ -339,16 +342,17 @@ class Session:
         blocked = [name for name in changed if not self.movable(name)]
         if blocked:
             raise ConfigError(f"{blocked[0]} is fixed in this lesson")
-        if self.predict and self._baseline() is not None and any(name in LIVE_KNOBS for name in changed):
-            self.pending = (self.pending or {}) | changed  # it takes effect once the viewer has predicted
-            return
+        live = {name: value for name, value in changed.items() if name in LIVE_KNOBS}
+        if self.predict and live and self._baseline() is not None:
+            self.pending = (self.pending or {}) | live  # they take effect once the viewer has predicted
+            changed = {name: value for name, value in changed.items() if name not in live}
         self._apply(changed)
 
-    def _apply(self, changed: dict) -> None:
+    def _apply(self, changed: dict, cause: str | None = None) -> None:
         self.wanted = self.wanted.replace(**changed)
         live = {name: getattr(self.wanted, name) for name in changed if name in LIVE_KNOBS}
         if live:
-            self.run.set_knobs(**live)
+            self.run.set_knobs(cause, **live)
 
     # ------------------------------------------------------------------------------------ predict, then observe
     def _baseline(self) -> float | None:
@@ -392,15 +396,23 @@ class Session:
         self.run.source = "teacher" if seat.teacher else "class"
 
     def follow(self, lesson) -> None:
-        """The teacher's lesson, as if this viewer had picked it: its preset's knobs (live ones at once,
-        setup on Reset), its locked and hidden knobs, whether moves wait for a prediction."""
-        self.locked, self.hidden, self.pending, self.predict = {}, frozenset(), None, False
-        if lesson.preset is not None:
-            self.apply_preset(lesson.preset)
-        self.hidden = frozenset(lesson.hidden)
-        self.locked = {name: getattr(self.wanted, name) for name in lesson.locked}
-        self.predict, self.question = lesson.predict, lesson.question
-        self.lesson_version = lesson.version
+        """The teacher's lesson. A new preset sets every knob to the lesson's (live ones at once, setup on
+        Reset; the corpus too), recorded as the lesson's moves, not the student's; an edit that keeps the
+        preset (a new challenge, another locked knob) leaves the student's knobs alone. Locked knobs take
+        the lesson's value; a held prediction goes only if its knob is now fixed."""
+        with self.lock:
+            lessons = preset_config(lesson.preset) if lesson.preset else Config()
+            target = {name: getattr(lessons, name) for name in KNOBS if name != "device"}
+            if lesson.preset is None or lesson.preset == self.preset:
+                target = {name: target[name] for name in lesson.locked}
+            self.preset = lesson.preset
+            self._apply({k: v for k, v in target.items() if getattr(self.wanted, k) != v}, cause="lesson")
+            self.hidden = frozenset(lesson.hidden)
+            self.locked = {name: getattr(self.wanted, name) for name in lesson.locked}
+            if self.pending and not all(self.movable(name) for name in self.pending):
+                self.pending = None
+            self.predict, self.question = lesson.predict, lesson.question
+            self.lesson_version = lesson.version
 
     def report(self, level: str, text: str) -> None:
         """What the class queue did off the page's thread (a start that failed, a place lost): the page's
@@ -431,6 +443,8 @@ class Session:
 
     def upload(self, name: str, content: bytes) -> None:
         """A viewer's own text file: stored by content, usable by this session only, selected at once."""
+        if not self.movable("corpus"):
+            raise ConfigError("corpus is fixed in this lesson")
         path = str(save_upload(content, self.uploads_dir, name))
         self.uploads[f"{Path(name).name} (yours)"] = path
         self.set_knobs({"corpus": path})
@@ -456,9 +470,10 @@ class Session:
             self.flash = Message("info", waiting_line(ahead, self.classroom.max_runs))
 
     def _train_now(self) -> None:
-        self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
-        self._touch_upload()
-        self.run.train(self.wanted)
+        with self.lock:
+            self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
+            self._touch_upload()
+            self.run.train(self.wanted)
 
     def reset(self) -> None:
         if self.classroom is not None:
@@ -473,8 +488,13 @@ class Session:
             os.utime(self.wanted.corpus)
 
     def pause_or_resume(self) -> None:
-        """Pause frees the run's class slot; Resume asks for one again (Train does the same)."""
-        (self.train if self.run.status == "paused" else self.run.pause)()
+        """Pause frees the run's class slot; Resume asks for one again (Train does the same); while
+        waiting for one, this button leaves the queue."""
+        if self.waiting() is not None:
+            self.classroom.leave_queue(self.seat)
+            self.flash = Message("info", "You left the queue; your run is as it was. Train queues again.")
+        else:
+            (self.train if self.run.status == "paused" else self.run.pause)()
 
     def save(self) -> str:
         if not self.run.started:
@@ -607,7 +627,9 @@ class Session:
                 "▶ Resume" if status == "paused" else "❚❚ Pause",
                 status in ("running", "paused"),
                 "Hold the run; Resume goes on from the same step",
-            ),
+            )
+            if self.waiting() is None
+            else Button("✕ Leave the queue", True, "Stop waiting for a slot; your run stays as it is"),
             "reset": Button(
                 "↺ Reset", True, "A fresh model with the current setup and knobs, same seed; waits for Train"
             ),

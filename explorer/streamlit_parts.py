@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")  # & too: "&#8238;" would be an entity
 
 
 def markdown_text(text: str) -> str:

@@ -121,7 +121,9 @@ def board_panel(classroom: Classroom, token: str, store: RunStore) -> None:
         st.markdown("#### Predictions against what happened")
         tally = classroom.tally(token)
         if tally:
-            st.table(tally, border="horizontal", hide_index=True)
+            st.table(
+                [row | {"move": markdown_text(row["move"])} for row in tally], border="horizontal", hide_index=True
+            )
         else:
             st.caption("No prediction checked yet (turn on “Predict before a knob move”).")
 
@@ -133,9 +135,12 @@ def teacher_page(classroom: Classroom, token: str) -> None:
         "[data-testid='stTable'] td, [data-testid='stTable'] th {font-size: 1.2rem}</style>"
     )
     st.markdown(f"## Class {markdown_text(classroom.name)} — the teacher's page")
-    st.markdown(
-        "Students open this server's address **without** `?teacher=…`. "
-        f"[Train your own run](?teacher={token}&page=run) (drawn in vermillion below)."
+    st.markdown("Students open this server's address without `?teacher=…`.")
+    st.button(
+        "Train your own run",
+        key="own_run",
+        help="Your run is drawn in vermillion among the students'; “← The class” comes back here",
+        on_click=lambda: st.session_state.update(teacher_view="run"),
     )
     lesson_form(classroom, token)
     if "class_store" not in st.session_state:

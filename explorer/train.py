@@ -86,6 +86,7 @@ class Trainer:
         self.knobs = config.live()
         self._pending: dict = {}
         self._pending_lock = threading.Lock()
+        self._pending_causes: dict[str, str | None] = {}
         self._bursts: dict[str, tuple[dict, float]] = {}  # knob -> (its latest change event, when)
         self.step_count = 0
         self.state = None
@@ -97,8 +98,9 @@ class Trainer:
         self.stopped_reason: str | None = None  # "finished" | "early_stop" | "diverged"
 
     # ------------------------------------------------------------------------------- live knobs
-    def set_knobs(self, **changes) -> None:
-        """Queue knob changes (any thread). They take effect at the start of the next step."""
+    def set_knobs(self, cause: str | None = None, **changes) -> None:
+        """Queue knob changes (any thread). They take effect at the start of the next step. `cause`: who
+        moved them when it was not the viewer ("lesson": a class's teacher), kept in their events."""
         parsed = {}
         for name, value in changes.items():
             knob = KNOBS.get(name)
@@ -107,14 +109,16 @@ class Trainer:
             parsed[name] = knob.parse(value)
         with self._pending_lock:
             self._pending.update(parsed)
+            self._pending_causes.update(dict.fromkeys(parsed, cause))
 
     def _apply_pending(self) -> list[dict]:
         with self._pending_lock:
             pending, self._pending = self._pending, {}
+            causes, self._pending_causes = self._pending_causes, {}
         events, now = [], time.monotonic()
         for name, value in pending.items():
             if self.knobs[name] != value:
-                events.append(self._knob_event(name, value, now))
+                events.append(self._knob_event(name, value, now, causes.get(name)))
                 self.knobs[name] = value
         if events:
             self.model.apply_knobs(self.knobs)
@@ -123,7 +127,7 @@ class Trainer:
             self.optimizer.param_groups[0]["weight_decay"] = self.knobs["weight_decay"]
         return events
 
-    def _knob_event(self, name: str, value, now: float) -> dict:
+    def _knob_event(self, name: str, value, now: float, cause: str | None = None) -> dict:
         """A change record; within a burst it re-sends the burst's event (first step, first old value,
         this new value), which replaces the earlier one wherever records are kept."""
         burst = self._bursts.get(name)
@@ -138,6 +142,8 @@ class Trainer:
                 "old": self.knobs[name],
                 "new": value,
             }
+            if cause:
+                event["by"] = cause
         self._bursts[name] = (event, now)
         return event
 

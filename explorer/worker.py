@@ -149,6 +149,7 @@ class Worker:
             self.send("stop")
             self.process.join(timeout)
             if self.process.is_alive():
+                self._mark_stopped()  # before the signal: the child would call a terminated run interrupted
                 self.process.terminate()
                 self.process.join(2.0)
             if self.process.is_alive():
@@ -357,8 +358,8 @@ class _Child:
     def close(self, ending: str, message: str | None) -> None:
         if self.writer is not None:
             self.writer.flush()
-            if self.status in ACTIVE:
-                self.store.set_status(self.writer.run_id, ending, message)
+            if self.status in ACTIVE:  # unless the page has already said how it ended (stopped)
+                self.store.set_status(self.writer.run_id, ending, message, only_if_active=True)
         try:
             self.flush_page()
         except OSError:
@@ -388,7 +389,7 @@ class _Child:
             if kind in ("sample", "checkpoint"):
                 self.send("answer", message[1], None, "no model yet: press Train first")
         elif kind == "knobs":
-            self.trainer.set_knobs(**message[1])
+            self.trainer.set_knobs(message[2] if len(message) > 2 else None, **message[1])
         elif (
             kind in ("pause", "resume", "step")
             and self.trainer.done

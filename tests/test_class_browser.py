@@ -41,6 +41,7 @@ def test_a_teacher_and_three_students_on_one_server():
         teacher.set_default_timeout(60_000)
         teacher.goto(server.link(teacher=TOKEN))
         teacher.get_by_text("the teacher's page").wait_for(timeout=90_000)
+        assert wait_until(lambda: TOKEN not in teacher.url, 10), teacher.url  # off the projected address bar
 
         ada, evil, cy = (student(browser, server, name) for name in ("Ada", EVIL, "Cy"))
         for page in (ada, evil, cy):

@@ -3,6 +3,8 @@ the lesson every page follows, predictions and their tally, the board read back 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -52,8 +54,10 @@ def test_the_queue_holds_runs_beyond_the_cap_and_starts_them_in_order_as_slots_f
     a, b, c, d = (classroom.page(f"key-{n}", n) for n in "abcd")
     for p in (a, b, c, d):
         p.session.act(p.session.train)
-    assert a.session.run.status == b.session.run.status == "running"
+    assert wait_until(lambda: a.session.run.status == b.session.run.status == "running", timeout=30)
     assert (c.session.waiting(), d.session.waiting()) == (0, 1)
+    c.session.act(c.session.train)  # pressing Train again does not queue twice
+    assert (c.session.waiting(), d.session.waiting()) == (0, 1) and classroom.waiting() == 2
     assert c.session.status().text.startswith("Waiting for a free slot: 0 ahead")
     assert c.session.buttons()["train"].label == "⏳ Waiting" and not c.session.buttons()["train"].enabled
     a.session.act(a.session.pause_or_resume)  # a paused run frees its slot: the first in line starts
@@ -64,6 +68,9 @@ def test_the_queue_holds_runs_beyond_the_cap_and_starts_them_in_order_as_slots_f
     a.session.act(a.session.pause_or_resume)  # Resume needs a slot again: a waits behind nobody, but none is free
     assert a.session.waiting() == 0 and a.session.run.status == "paused"
     assert classroom.training() == 2
+    assert a.session.buttons()["pause"].label == "✕ Leave the queue"
+    a.session.act(a.session.pause_or_resume)  # leaving the queue keeps the paused run as it was
+    assert a.session.waiting() is None and a.session.run.status == "paused" and "left the queue" in a.session.flash.text
 
 
 def test_a_student_who_leaves_the_queue_is_skipped(classroom):
@@ -101,21 +108,33 @@ def test_names_are_cleaned_unique_and_never_empty(classroom):
     assert (first.seat.name, second.seat.name) == ("<b>Ada</b>", "<b>Ada</b> 2")
     assert classroom.page("key-c", "   ").seat.name.split()[1] in __import__("explorer.classroom").classroom.ANIMALS
     assert classroom.join("key-a", "Eve", first.session, lambda: True) is first.seat  # one seat per browser session
+    assert classroom.page("key-d", "Teacher").seat.name == "Teacher 2"  # only the teacher's seat is "Teacher"
 
 
 def test_every_page_follows_the_lesson_and_a_locked_knob_cannot_move(classroom):
     page = classroom.page("key-a", "Ada")
+    s = page.session
+    s.act(s.train)
+    assert wait_until(lambda: len(s.run.snapshot().evals) >= 1, timeout=30)
     lesson = classroom.set_lesson(
         classroom.token, Lesson(preset="dropout", locked=("dropout",), hidden=("l2",), challenge="lowest perplexity")
     )
-    page.session.follow(lesson)
-    assert page.session.wanted.dropout == 0.5 and page.session.preset == "dropout"
-    assert not page.session.movable("dropout") and "l2" in page.session.hidden
-    page.session.act(page.session.set_knobs, {"dropout": 0.0})
-    assert page.session.flash.text == "dropout is fixed in this lesson" and page.session.wanted.dropout == 0.5
+    s.follow(lesson)
+    assert s.wanted.dropout == 0.5 and s.preset == "dropout" and s.wanted.corpus == "tinyshakespeare"
+    assert not s.movable("dropout") and "l2" in s.hidden
+    s.act(s.set_knobs, {"dropout": 0.0})
+    assert s.flash.text == "dropout is fixed in this lesson" and s.wanted.dropout == 0.5
+    s.act(s.set_knobs, {"lr": 1e-3})  # a free knob moves
+    # an edit that keeps the preset (another challenge) leaves the student's own knobs alone
+    s.follow(classroom.set_lesson(classroom.token, Lesson(preset="dropout", locked=("dropout",), challenge="other")))
+    assert s.wanted.lr == 1e-3 and s.movable("l2")
+    # the lesson's moves reach the running run as the lesson's, not the student's
+    assert wait_until(lambda: {e["knob"] for e in s.run.snapshot().knob_changes()} >= {"dropout", "lr"}, timeout=30)
+    by = {e["knob"]: e.get("by") for e in s.run.snapshot().knob_changes()}
+    assert by["dropout"] == "lesson" and by["lr"] is None
     with pytest.raises(ConfigError):
         classroom.set_lesson(classroom.token, Lesson(locked=("nope",)))
-    assert classroom.lesson.version == 1
+    assert classroom.lesson.version == 2
 
 
 def test_branches_and_background_jobs_are_off_in_class_mode(classroom):
@@ -191,13 +210,15 @@ def test_the_board_reads_the_class_from_the_store_escaping_nothing_and_outliving
     # what a student sees: their own rank, the others only as "a classmate" until the teacher allows names
     lines = student_board(classroom, store, students[1].seat)
     assert any(line.split(". ")[1].startswith("you:") for line in lines) and "script" not in " ".join(lines)
-    # a restart: the processes go, the store keeps the runs and says they were interrupted
+    # a restart: the server's SIGTERM reaches every worker; the store keeps the runs, interrupted
     for p in students + [teacher]:
         p.open = False
-        p.session.run.stop()
+        if p.session.run.alive:
+            os.kill(p.session.run.pid, signal.SIGTERM)
+    assert wait_until(lambda: not any(p.session.run.alive for p in students + [teacher]), timeout=20)
     later = Classroom("7B", max_runs=2, store_path=classroom.store_path)
     rows = class_board(later, later.token, RunStore(classroom.store_path)).rows
-    assert len(rows) == 3 and {r["status"] for r in rows} <= {"stopped", "interrupted", "paused"}
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"interrupted"}
 
 
 def test_while_one_page_reads_the_board_the_others_take_the_last_one(classroom):
