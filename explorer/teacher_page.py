@@ -79,7 +79,7 @@ def leaderboard(board, limit_set: bool) -> None:
     """A table, not a data grid: big type on a projector. Its cells are Markdown, so a name is escaped."""
     rows = [
         {
-            "student": ("🎓 " if row["teacher"] else "") + markdown_text(row["student"]),
+            "student": markdown_text(row["student"]) + (" (your run)" if row["teacher"] else ""),
             "best val. perplexity": "—" if row["best_ppl"] is None else f"{row['best_ppl']:.2f}",
             "gap now": "—" if row["gap"] is None else f"{row['gap']:.3f}",
             "steps": f"{row['steps']:,}",
