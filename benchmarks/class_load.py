@@ -70,30 +70,26 @@ from explorer import class_board as board_module
 from explorer.class_board import student_board
 from explorer.class_charts import class_curves_chart, knob_timeline_chart, outcome_chart
 from explorer.classroom import Classroom
-from explorer.config import Config
 from explorer.session import Session
 from explorer.store import RunStore
 from explorer.streamlit_parts import vega
 from explorer.views import VIEWS
-from tests.app_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, status_text, step_of, tiny_query, wait_until
+from tests.app_server import (
+    CHROMIUM_ARGS,
+    StreamlitServer,
+    niced_chromium,
+    status_text,
+    step_of,
+    tiny_query,
+    wait_until,
+)
+from tests.conftest import tiny
 
 CLASS = "load-test"
 TOKEN = "class-load-teacher-token-0123456789"
 STUDENT_REFRESH_S = 1.0  # streamlit_app.REFRESH_S: a class page's fragment reruns once a second
 TEACHER_REFRESH_S = 2.0  # explorer.teacher_page.REFRESH_S
-# tests/conftest.py's tiny(steps=100_000, eval_every=5): a step takes about a millisecond
-TINY = Config(
-    hidden=16,
-    embed=8,
-    seq_len=16,
-    batch_size=4,
-    train_fraction=0.01,
-    steps=100_000,
-    eval_every=5,
-    eval_batches=2,
-    detail_every=2,
-    device="cpu",
-)
+TINY = tiny(steps=100_000, eval_every=5)  # a step takes about a millisecond
 
 
 # ------------------------------------------------------------------------------------------------ figures
@@ -514,16 +510,6 @@ TEACHER_JS = """() => {
         if (text !== last) { last = text; window.__changes.push(performance.now()); }
     }, 50);
 }"""
-
-
-def niced_chromium(nice: int) -> str:
-    """A launcher that runs Chromium at this niceness (as benchmarks/concurrency.py does)."""
-    if not nice:
-        return CHROMIUM
-    wrapper = Path(tempfile.mkdtemp()) / "chromium"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
 
 
 def nice_autogroup(nice: int) -> str:

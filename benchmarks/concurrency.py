@@ -24,7 +24,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,17 +33,15 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from explorer.config import Config  # noqa: E402
-from tests.app_server import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, status_text, step_of, tiny_query, wait_until  # noqa: E402
-
-
-def niced_chromium(nice: int) -> str:
-    """A launcher that runs Chromium at the given niceness (Playwright then starts it like Chromium)."""
-    if not nice:
-        return CHROMIUM
-    wrapper = Path(tempfile.mkdtemp()) / "chromium"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+from tests.app_server import (  # noqa: E402  # noqa: E402
+    CHROMIUM_ARGS,
+    StreamlitServer,
+    niced_chromium,
+    status_text,
+    step_of,
+    tiny_query,
+    wait_until,
+)
 
 
 class CpuMeter:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -126,6 +127,17 @@ class StreamlitServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+
+
+def niced_chromium(nice: int) -> str:
+    """A launcher that runs Chromium at the given niceness (Playwright then starts it like Chromium). Under
+    the kernel's autogroup scheduling this only ranks Chromium against processes of its own session."""
+    if not nice:
+        return CHROMIUM
+    wrapper = Path(tempfile.mkdtemp()) / "chromium"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 def launch_chromium(playwright):
