@@ -46,6 +46,10 @@ class TeacherOnly(ExplorerError):
     """A teacher action or a read of the class's data without the right token."""
 
 
+class ClassError(ExplorerError):
+    """A page asking for what is not its own."""
+
+
 def default_max_runs(cores: int | None = None) -> int:
     """Runs a class trains at once: one per core but one (kept for the pages and the server); each run then
     trains on one thread, which on a small CPU is the fastest a run can be (session.torch_threads_for). On a
@@ -157,9 +161,12 @@ class Classroom:
         self, key: str, name: str, session: Session, present: Callable[[], bool], teacher_token: str | None = None
     ) -> Seat:
         """A browser session takes a seat (once: joining again returns the same seat). An empty name gets a
-        random animal's; a name already taken gets a number."""
+        random animal's; a name already taken gets a number. A seat belongs to the session that took it:
+        another session naming its key gets nothing of it."""
         with self._lock:
             if key in self.seats:
+                if self.seats[key].session is not session:
+                    raise ClassError("this seat belongs to another page")
                 return self.seats[key]
             teacher = self.is_teacher(teacher_token)
             name = clean_name(name) or ("Teacher" if teacher else animal_name(self._rng))

@@ -11,7 +11,7 @@ import pytest
 
 from explorer.class_board import class_board, student_board
 from explorer.class_charts import class_curves_chart, knob_timeline_chart, outcome_chart
-from explorer.classroom import Classroom, Lesson, TeacherOnly, clean_name
+from explorer.classroom import ClassError, Classroom, Lesson, TeacherOnly, clean_name
 from explorer.config import ConfigError
 from explorer.predict import Prediction, verdict
 from explorer.session import Session
@@ -99,6 +99,18 @@ def test_teacher_actions_and_class_data_need_the_token(classroom):
     assert classroom.lesson.version == 0 and not classroom.show_names
     assert page.seat.teacher is False
     assert class_board(classroom, classroom.token, store).joined == 1
+
+
+def test_a_forged_session_cannot_take_another_students_seat_or_run(classroom):
+    ada, eve = classroom.page("key-a", "Ada"), classroom.page("key-e", "Eve")
+    ada.session.act(ada.session.train)
+    assert wait_until(lambda: ada.session.run.status == "running", timeout=30)
+    with pytest.raises(ClassError):
+        classroom.join("key-a", "Ada", eve.session, lambda: True)  # Eve's page claiming Ada's browser session
+    assert eve.session.seat is eve.seat and ada.seat.session is ada.session
+    eve.session.act(eve.session.pause_or_resume)  # Eve's buttons act on Eve's own run only
+    eve.session.act(eve.session.reset)
+    assert ada.session.run.status == "running" and ada.session.run.run_id != eve.session.run.run_id
 
 
 def test_names_are_cleaned_unique_and_never_empty(classroom):
