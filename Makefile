@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/cell_speed.py
 	$(BIN)/python benchmarks/live_overhead.py
 	$(BIN)/python benchmarks/workers.py
 	$(BIN)/python benchmarks/store_load.py

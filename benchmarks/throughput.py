@@ -26,12 +26,10 @@ from explorer.train import Trainer
 PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
 
 
-def plain_loop(trainer: Trainer):
+def plain_step(model: RNNLM, stream, lr: float):
     """pytorch/examples word_language_model's loop: forward, loss, backward, step, loss.item()."""
-    torch.manual_seed(trainer.config.seed)
-    model = RNNLM(trainer.vocab_size, trainer.config).to(trainer.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=trainer.config.lr)
-    stream, state, vocab = trainer.train_stream, None, trainer.vocab_size
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    state, vocab = None, model.decoder.out_features
 
     def step():
         nonlocal state
@@ -44,6 +42,13 @@ def plain_loop(trainer: Trainer):
         return loss.item()
 
     return step
+
+
+def plain_loop(trainer: Trainer):
+    """The plain loop on a fresh copy of the trainer's model, reading the trainer's batches."""
+    torch.manual_seed(trainer.config.seed)
+    model = RNNLM(trainer.vocab_size, trainer.config).to(trainer.device)
+    return plain_step(model, trainer.train_stream, trainer.config.lr)
 
 
 def rate(step, steps: int, device: torch.device) -> float:

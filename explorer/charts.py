@@ -38,7 +38,7 @@ import numpy as np
 from .config import format_value, plural
 from .history import Snapshot
 from .summary import METRICS, SweepSummary
-from .train import perplexity
+from .train import bits_per_char, perplexity
 
 WIDTH, HEIGHT = 640, 380  # plot area; 380 keeps the gap chart whole on 1024×768 below a 150 px page header
 MAX_POINTS = 300  # points per curve after thinning
@@ -509,7 +509,8 @@ def gap_chart(
     snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT, projector: bool = False
 ) -> alt.TopLevelMixin:
     """Training loss (eval mode, on the same fixed subset each time) and validation loss vs step, the gap
-    between them shaded, knob changes and the best validation step marked. metric="ppl": perplexity."""
+    between them shaded, knob changes and the best validation step marked. metric="ppl": perplexity. A
+    character-level run's subtitle also reads both out in bits per character."""
     if metric not in ("loss", "ppl"):
         raise ValueError(f"metric must be 'loss' or 'ppl', got {metric!r}")
     ppl = metric == "ppl"
@@ -566,6 +567,11 @@ def gap_chart(
                 if not ppl
                 else f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}."
             )
+            if snap.level == "char":
+                train_bpc, val_bpc = (bits_per_char(loss) for loss in y[both[-1]])
+                notes.append(
+                    f"Bits per character (loss / ln 2): validation {val_bpc:.3f} bpc, training {train_bpc:.3f} bpc."
+                )
         best = _best(snap, evals)
         if best is not None and best[1] <= cap:
             step, loss = best
@@ -1015,11 +1021,13 @@ def variance_band_chart(
     height: int = HEIGHT,
     projector: bool = False,
     show_train: bool = False,
+    x: str = "step",
+    title: str = "Validation loss over seeds: mean and 95 % interval",
 ) -> alt.TopLevelMixin:
     """Each arm's mean validation curve over its seeds with the 95 % interval of that mean as a band
     (training loss in eval mode dashed, optional). Bands that overlap do not settle a comparison of arms
-    run on the same seeds: the paired view compares them seed by seed."""
-    title = "Validation loss over seeds: mean and 95 % interval"
+    run on the same seeds: the paired view compares them seed by seed. x="epoch": against passes over the
+    training text, for arms that read different amounts of it (the same step is more epochs on less text)."""
     arms = [arm for arm in summary.arms if arm.runs]
     if not arms:
         return _placeholder(
@@ -1033,7 +1041,7 @@ def variance_band_chart(
                 continue
             b = arm.band(key)
             keep = _bucket_starts(b.step, MAX_POINTS // max(1, len(arms)))
-            columns["step"].append(b.step[keep])
+            columns["step"].append(b.step[keep] * _epochs_per_step(arm) if x == "epoch" else b.step[keep])
             columns["mean"].append(b.mean[keep])
             columns["lo"].append(b.lo[keep])
             columns["hi"].append(b.hi[keep])
@@ -1082,10 +1090,15 @@ def variance_band_chart(
         ),
         width=width,
         height=height,
-        encoding={"x": _step_x()},
+        encoding={"x": _step_x() if x == "step" else alt.X("step:Q", title="epochs (passes over the training text)")},
         resolve={"legend": {"color": "independent"}},
         config=vega_config(projector),
     )
+
+
+def _epochs_per_step(arm) -> float:
+    first = next(iter(arm.curves.values()))[0]
+    return first["epoch"] / first["step"]
 
 
 def paired_difference_chart(

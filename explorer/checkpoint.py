@@ -33,7 +33,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[RNNLM, Vocab
         config = Config.from_dict(saved["config"])
         vocab = Vocab(saved["vocab"])
         model = RNNLM(len(vocab), config)
-        model.load_state_dict(saved["model"])
+        model.load_state_dict(model.completed(saved["model"]))
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as err:
         raise CorpusError(f"{path} is not an explorer checkpoint ({type(err).__name__})") from None
     return model.to(device), vocab, config, saved["step"]

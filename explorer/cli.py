@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import socket
@@ -37,7 +38,7 @@ from .sample import generate
 from .store import ENDED, HOST, RunStore, recording
 from .summary import summarize, sweeps
 from .sweep import MAX_TRIALS, SweepError, grid_plan, parse_grid, parse_seeds, pending_trials, run_sweep
-from .train import Trainer
+from .train import Trainer, loss_readout
 
 
 class Parser(argparse.ArgumentParser):
@@ -75,7 +76,12 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         else:
             metavar = "PATIENCE" if name == "early_stop" else name.upper()
             parser.add_argument(
-                flag, dest=name, default=None, metavar=metavar, help=_knob_help(name), choices=knob.choices or None
+                flag,
+                dest=name,
+                default=None,
+                metavar=metavar,
+                help=_knob_help(name),
+                choices=(*knob.choices, *knob.aliases) or None,  # an old name still works (Config renames it)
             )
     parser.add_argument("--preset", help="start from a preset (see `explorer presets`); other flags override it")
     parser.add_argument(
@@ -269,15 +275,24 @@ def default_threads(store: RunStore | None) -> int:
 def describe_end(trainer: Trainer, last_event: dict | None) -> str:
     if trainer.stopped_reason == "diverged" and last_event:
         return f"diverged at step {last_event['step']}: {last_event['cause']} — {last_event['hint']}"
-    if trainer.stopped_reason == "early_stop":
-        return (
-            f"early stop at step {trainer.step_count}: best validation loss {trainer.best_val_loss:.3f} "
-            f"at step {trainer.best_step}, whose weights were restored"
-        )
-    return (
-        f"finished {trainer.step_count} steps; best validation loss {trainer.best_val_loss:.3f} "
+    best = (
+        f"best validation loss {trainer.best_val_loss:.3f}{_readout(trainer, trainer.best_val_loss)} "
         f"at step {trainer.best_step}"
     )
+    if trainer.stopped_reason == "early_stop":
+        return f"early stop at step {trainer.step_count}: {best}, whose weights were restored"
+    return f"finished {trainer.step_count} steps; {best}"
+
+
+def describe_test(trainer: Trainer) -> str:
+    """The final model on the test split, held out from every choice made during the run."""
+    score = trainer.test_score()
+    loss = score["test_loss"]
+    return f"test loss {loss:.3f}{_readout(trainer, loss)} on {plural(len(trainer.corpus.test), 'test token')}"
+
+
+def _readout(trainer: Trainer, loss: float) -> str:
+    return f" ({loss_readout(loss, trainer.corpus.level)})" if math.isfinite(loss) else ""
 
 
 def branch_point(args: argparse.Namespace, store: RunStore | None) -> tuple[Config, dict, dict]:
@@ -321,7 +336,7 @@ def command_train(args: argparse.Namespace) -> int:
     trainer = Trainer(config)
     if state is not None:
         trainer.restore(state)
-        trainer.set_knobs(**{k: v for k, v in config.live().items() if v != state["knobs"][k]})
+        trainer.set_knobs(**{k: v for k, v in config.live().items() if v != trainer.knobs[k]})
     last_event = None
     if args.metrics_out and args.metrics_out != "-":
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)
@@ -355,6 +370,8 @@ def command_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         where = f" (run {writer.run_id} in {store.path})" if writer else ""
         sys.stderr.write(describe_end(trainer, last_event) + where + "\n")
+        if trainer.stopped_reason != "diverged":
+            sys.stderr.write(describe_test(trainer) + "\n")
     if args.save:
         save_checkpoint(args.save, trainer.model, trainer.corpus.vocab, config, trainer.step_count)
     return 0

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -25,7 +26,9 @@ class ConfigError(ExplorerError):
 
 @dataclass(frozen=True)
 class Knob:
-    """What one field may hold. `choices` for enums, `lo`/`hi` for numbers (hi_open: hi excluded)."""
+    """What one field may hold. `choices` for enums, `lo`/`hi` for numbers (hi_open: hi excluded).
+    `aliases`: old value -> its new name, so links, flags, sweeps and stored runs made before a
+    rename still load (and come back under the new name)."""
 
     name: str
     kind: type
@@ -36,6 +39,7 @@ class Knob:
     hi_open: bool = False
     lo_open: bool = False
     choices: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def parse(self, value: Any) -> Any:
         """Turn a string from the CLI / URL (or a Python value) into this knob's type, checked."""
@@ -54,6 +58,7 @@ class Knob:
                 value = number
         else:
             value = str(value)
+            value = self.aliases.get(value, value)
         self.check(value)
         return value
 
@@ -104,8 +109,10 @@ KNOBS: dict[str, Knob] = {
             "dropout_kind",
             str,
             True,
-            "standard: new mask every time step; variational: one mask per sequence",
-            choices=("standard", "variational"),
+            "standard: a new mask at every time step; locked: one mask per window, the same at every time step "
+            "(AWD-LSTM's LockedDropout, on the same sites; it does not mask the recurrent state h_{t-1})",
+            choices=("standard", "locked"),
+            aliases={"variational": "locked"},  # its name until the recurrent-state variant got its own knob
         ),
         Knob("embed_dropout", float, True, "drop whole words (rows of the embedding matrix)", lo=0, hi=1, hi_open=True),
         Knob(
@@ -116,6 +123,32 @@ KNOBS: dict[str, Knob] = {
             lo=0,
             hi=1,
             hi_open=True,
+        ),
+        Knob(
+            "recurrent_dropout",
+            float,
+            True,
+            "dropout on the previous hidden state h_{t−1} inside the cell, at every time step (runs the slower "
+            "explicit cell)",
+            lo=0,
+            hi=1,
+            hi_open=True,
+        ),
+        Knob(
+            "recurrent_dropout_kind",
+            str,
+            True,
+            "naive: a new mask on h_{t−1} at every time step (erases memory); gal: one mask per sequence "
+            "(Gal & Ghahramani 2016)",
+            choices=("naive", "gal"),
+        ),
+        Knob(
+            "cell_norm",
+            str,
+            True,
+            "normalisation inside the cell, of the input and recurrent gate pre-activations (and the LSTM's cell): "
+            "layer (Ba et al. 2016) or batch with statistics per time step (Cooijmans et al. 2017)",
+            choices=("none", "layer", "batch"),
         ),
         Knob(
             "noise",
@@ -132,9 +165,33 @@ KNOBS: dict[str, Knob] = {
             "unigram: a token drawn by its frequency in the training text; blank: a blank token",
             choices=("unigram", "blank"),
         ),
-        Knob("l2", float, True, "L2 penalty λ·Σw² on weights (not biases or norm parameters)", lo=0, hi=1),
-        Knob("l1", float, True, "L1 penalty λ·Σ|w| on weights", lo=0, hi=1),
-        Knob("weight_decay", float, True, "the optimiser's weight decay (decoupled with AdamW)", lo=0, hi=1),
+        Knob(
+            "l2",
+            float,
+            True,
+            "L2 penalty: λ·Σw² added to the loss (gradient 2λw; no ½), on weights (not biases or norm parameters)",
+            lo=0,
+            hi=1,
+        ),
+        Knob("l1", float, True, "L1 penalty λ·Σ|w| on weights (see l1_kind for how it is applied)", lo=0, hi=1),
+        Knob(
+            "l1_kind",
+            str,
+            True,
+            "subgradient: λ·sign(w) added to the gradient (weights hover around 0 at about the step size, "
+            "never exactly 0); proximal: after each optimiser step, w ← sign(w)·max(|w| − lr·λ, 0), which sets "
+            "small weights to exactly 0",
+            choices=("subgradient", "proximal"),
+        ),
+        Knob(
+            "weight_decay",
+            float,
+            True,
+            "the optimiser's weight decay: coupled (added to the gradient, like L2 with λ_wd = 2λ₂) with adam/sgd; "
+            "decoupled with adamw, where PyTorch multiplies it by the learning rate",
+            lo=0,
+            hi=1,
+        ),
         Knob("clip", float, True, "gradient clipping threshold (0 = off)", lo=0, hi=1e6),
         Knob("clip_mode", str, True, "clip the total norm, or each gradient value", choices=("norm", "value")),
         Knob("batchnorm", bool, True, "batch normalisation on each recurrent layer's output"),
@@ -163,12 +220,29 @@ KNOBS: dict[str, Knob] = {
         Knob("layers", int, False, "recurrent layers", lo=1, hi=3),
         Knob("hidden", int, False, "hidden units per layer", lo=1, hi=4096),
         Knob("embed", int, False, "embedding size", lo=1, hi=4096),
+        Knob(
+            "forget_bias",
+            bool,
+            False,
+            "LSTM only: start the forget gate's bias at 1, so the cell remembers from the start (Jozefowicz et al. "
+            "2015); no effect on rnn or gru",
+        ),
         Knob("tie_weights", bool, False, "share the embedding and decoder matrices"),
         Knob("attention", bool, False, "causal attention of the top layer over earlier positions of its window"),
         Knob("init", str, False, "weight initialisation", choices=("default", "xavier", "orthogonal")),
         Knob("seq_len", int, False, "time steps per batch (truncated BPTT length)", lo=1, hi=4096),
         Knob("batch_size", int, False, "sequences per batch", lo=1, hi=4096),
         Knob("train_fraction", float, False, "use only this fraction of the training split", lo=0, hi=1, lo_open=True),
+        Knob(
+            "split",
+            str,
+            False,
+            "how one text is split 90/5/5 into train/valid/test: contiguous (in reading order: the last tenth "
+            "is held out) or interleaved (blocks of 2,000 tokens dealt 18 train, 1 valid, 1 test in every 20, so "
+            "held-out text comes from the same parts of the corpus; a train_fraction below 1 keeps whole training "
+            "blocks spread evenly over it); a folder with a ready split ignores it",
+            choices=("contiguous", "interleaved"),
+        ),
         Knob("optimizer", str, False, "optimiser", choices=("adam", "adamw", "sgd")),
         Knob("seed", int, False, "random seed: same seed, same knobs, same numbers", lo=0, hi=2**31 - 1),
         Knob("device", str, False, "where to train", choices=("auto", "cpu", "cuda")),
@@ -211,10 +285,14 @@ class Config:
     dropout_kind: str = "standard"
     embed_dropout: float = 0.0
     weight_drop: float = 0.0
+    recurrent_dropout: float = 0.0
+    recurrent_dropout_kind: str = "naive"
+    cell_norm: str = "none"
     noise: float = 0.0
     noise_kind: str = "unigram"
     l2: float = 0.0
     l1: float = 0.0
+    l1_kind: str = "subgradient"
     weight_decay: float = 0.0
     clip: float = 0.0
     clip_mode: str = "norm"
@@ -230,12 +308,14 @@ class Config:
     layers: int = 1
     hidden: int = 128
     embed: int = 64
+    forget_bias: bool = False
     tie_weights: bool = False
     attention: bool = False
     init: str = "default"
     seq_len: int = 64
     batch_size: int = 32
     train_fraction: float = 1.0
+    split: str = "contiguous"
     optimizer: str = "adam"
     seed: int = 0
     device: str = "auto"
@@ -252,6 +332,10 @@ class Config:
     def validate(self) -> Config:
         for name, knob in KNOBS.items():
             knob.check(getattr(self, name))
+        if self.cell_norm == "batch" and self.batch_size < 2:
+            raise ConfigError(
+                "cell_norm batch needs a batch of at least 2 sequences (its statistics are over the batch)"
+            )
         return self
 
     def live(self) -> dict[str, Any]:
@@ -301,6 +385,16 @@ _KNOB_FOR_QUERY = {query: knob for knob, query in QUERY_NAMES.items()}
 def knob_for_query(key: str) -> str:
     """The knob a URL parameter sets ('embed_size' -> 'embed'); other names pass through."""
     return _KNOB_FOR_QUERY.get(key, key)
+
+
+def explicit_cell(recurrent_dropout: float, cell_norm: str, training: bool = True) -> str | None:
+    """What makes the model run its explicit step-by-step cell instead of the fused module, in words (None:
+    the fused one runs): the techniques that act inside the recurrence. The model and the status line both
+    ask here. Recurrent dropout only in training: evaluation draws no masks."""
+    reasons = [f"{cell_norm} norm in the cell"] if cell_norm != "none" else []
+    if training and recurrent_dropout > 0:
+        reasons.insert(0, "recurrent dropout")
+    return ", ".join(reasons) or None
 
 
 def format_value(value: Any) -> str:

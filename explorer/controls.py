@@ -11,6 +11,8 @@ from .config import KNOBS, Config
 
 # Log-spaced choices (0 = off) for the penalties, as a slider a class can read.
 PENALTY_CHOICES = (0.0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+# Proximal L1's threshold is lr·λ, not rescaled by Adam: it needs λ far above the subgradient's to bite.
+L1_CHOICES = (*PENALTY_CHOICES, 0.03, 0.1, 0.2, 0.5)
 LR_CHOICES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 2.0, 3.0)
 CLIP_CHOICES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -35,18 +37,22 @@ class Control:
 
 LIVE_CONTROLS: tuple[Control, ...] = (
     Control("dropout", "Dropout rate", "slider", 0.0, 0.9, 0.05),
-    Control("dropout_kind", "Dropout kind", "select", options=("standard", "variational")),
+    Control("dropout_kind", "Dropout kind", "select", options=("standard", "locked")),
     Control("embed_dropout", "Embedding (word) dropout", "slider", 0.0, 0.5, 0.05),
     Control("weight_drop", "Weight drop (recurrent DropConnect)", "slider", 0.0, 0.8, 0.05),
+    Control("recurrent_dropout", "Recurrent dropout (on h(t−1), inside the cell)", "slider", 0.0, 0.8, 0.05),
+    Control("recurrent_dropout_kind", "Recurrent dropout kind", "select", options=("naive", "gal")),
+    Control("cell_norm", "Normalisation inside the cell", "select", options=("none", "layer", "batch")),
     Control("noise", "Data noising γ (share of input tokens replaced)", "slider", 0.0, 0.5, 0.05),
     Control("noise_kind", "Noising replaces with", "select", options=("unigram", "blank")),
     Control("l2", "L2 λ (penalty λ·Σw²)", "choice_slider", options=PENALTY_CHOICES),
-    Control("l1", "L1 λ (penalty λ·Σ|w|)", "choice_slider", options=PENALTY_CHOICES),
+    Control("l1", "L1 λ (penalty λ·Σ|w|)", "choice_slider", options=L1_CHOICES),
+    Control("l1_kind", "L1 applied as", "select", options=("subgradient", "proximal")),
     Control(
         "weight_decay",
-        "Weight decay (decoupled with AdamW)",
+        "Weight decay (coupled with Adam/SGD, decoupled with AdamW)",
         "choice_slider",
-        options=(0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.3),
+        options=(0.0, 1e-3, 2e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
     ),
     Control("clip", "Gradient clip threshold (0 = off)", "choice_slider", options=CLIP_CHOICES),
     Control("clip_mode", "Clip by", "select", options=("norm", "value")),
@@ -70,9 +76,11 @@ SETUP_CONTROLS: tuple[Control, ...] = (
         "choice_slider",
         options=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0),
     ),
+    Control("split", "Held-out text", "select", options=("contiguous", "interleaved")),
     Control("optimizer", "Optimiser", "select", options=("adam", "adamw", "sgd")),
     Control("init", "Initialisation", "select", options=("default", "xavier", "orthogonal")),
     Control("attention", "Attention over the window", "toggle"),
+    Control("forget_bias", "LSTM forget-gate bias 1", "toggle"),
     Control("seed", "Seed", "number", 0, 2**31 - 1, 1),
     Control("device", "Device", "select", options=("auto", "cpu", "cuda")),
 )
@@ -90,7 +98,22 @@ def nearest_option(control: Control, value):
 
 # Knobs a front end may tuck into an "advanced" section; the rest stay in plain view.
 ADVANCED = frozenset(
-    {"embed_dropout", "weight_drop", "noise_kind", "weight_decay", "layernorm", "embed", "optimizer", "init"}
+    {
+        "embed_dropout",
+        "weight_drop",
+        "recurrent_dropout",
+        "recurrent_dropout_kind",
+        "cell_norm",
+        "noise_kind",
+        "l1_kind",
+        "weight_decay",
+        "layernorm",
+        "embed",
+        "split",
+        "optimizer",
+        "init",
+        "forget_bias",
+    }
 )
 ALL_CONTROLS: tuple[Control, ...] = LIVE_CONTROLS + SETUP_CONTROLS
 

@@ -27,6 +27,9 @@ SHIPPED = {  # every corpus that comes with explorer, by name, with the label a 
 }
 ALIASES = {"shakespeare": "tinyshakespeare", "tiny-shakespeare": "tinyshakespeare"}
 SPLIT = (0.90, 0.05, 0.05)  # train / validation / test, by tokens, in reading order
+# split=interleaved: blocks of BLOCK tokens, dealt by their place in each run of len(DEAL) blocks (90/5/5)
+BLOCK = 2000
+DEAL = ("train",) * 18 + ("valid", "test")
 UNK, EOS = "<unk>", "<eos>"
 
 
@@ -201,28 +204,37 @@ class Corpus:
         path = Path(config.corpus).expanduser()
         stamp = path.stat().st_mtime_ns if path.exists() else None
         corpus = _build_corpus(
-            config.corpus, stamp, config.level, config.lowercase, config.vocab_size, config.train_fraction
+            config.corpus, stamp, config.level, config.lowercase, config.vocab_size, config.train_fraction, config.split
         )
         corpus.check_fits(config.batch_size, config.seq_len)
         return corpus
 
     @classmethod
-    def build(cls, corpus_name: str, level: str, lowercase: bool, vocab_size: int, train_fraction: float) -> Corpus:
+    def build(
+        cls,
+        corpus_name: str,
+        level: str,
+        lowercase: bool,
+        vocab_size: int,
+        train_fraction: float,
+        split: str = "contiguous",
+    ) -> Corpus:
         texts = load_corpus_texts(corpus_name)
         if isinstance(texts, str):
             tokens = tokenize(texts, level, lowercase)
-            n_train = int(len(tokens) * SPLIT[0])
-            n_valid = int(len(tokens) * SPLIT[1])
-            parts = [tokens[:n_train], tokens[n_train : n_train + n_valid], tokens[n_train + n_valid :]]
+            parts = interleaved_split(tokens) if split == "interleaved" else contiguous_split(tokens)
         else:
             parts = [tokenize(t, level, lowercase) for t in texts]
-        train_tokens = parts[0][: max(1, int(len(parts[0]) * train_fraction))]
+        keep = max(1, int(len(parts[0]) * train_fraction))
+        train_tokens = (
+            spread_share(parts[0], keep) if split == "interleaved" and isinstance(texts, str) else parts[0][:keep]
+        )
         vocab = build_vocab(train_tokens, [t for part in parts for t in part], level, vocab_size)
         return cls(vocab, vocab.encode(train_tokens), vocab.encode(parts[1]), vocab.encode(parts[2]), level)
 
     def check_fits(self, batch_size: int, seq_len: int) -> None:
         need = batch_size * (seq_len + 1)
-        for name, split in (("training", self.train), ("validation", self.valid)):
+        for name, split in (("training", self.train), ("validation", self.valid), ("test", self.test)):
             if len(split) < need:
                 raise CorpusError(
                     f"the {name} split has {plural(len(split), 'token')} but one batch needs "
@@ -231,11 +243,45 @@ class Corpus:
                 )
 
 
+def contiguous_split(tokens: list[str]) -> list[list[str]]:
+    """Train, validation, test in reading order (SPLIT): the held-out text is the END of the corpus, so
+    for Shakespeare it is other plays, and a gap mixes overfitting with a change of text."""
+    n_train = int(len(tokens) * SPLIT[0])
+    n_valid = int(len(tokens) * SPLIT[1])
+    return [tokens[:n_train], tokens[n_train : n_train + n_valid], tokens[n_train + n_valid :]]
+
+
+def interleaved_split(tokens: list[str]) -> list[list[str]]:
+    """Blocks of BLOCK tokens dealt to train/valid/test by DEAL (18, 1, 1 of every 20): held-out text from
+    the same plays as the training text, so the gap measures overfitting, not a change of text. Each
+    split is its blocks in reading order, joined (BatchStream reads across the seams as one text)."""
+    parts: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for block, start in enumerate(range(0, len(tokens), BLOCK)):
+        parts[DEAL[block % len(DEAL)]].extend(tokens[start : start + BLOCK])
+    return [parts["train"], parts["valid"], parts["test"]]
+
+
+def spread_share(train: list[str], keep: int) -> list[str]:
+    """`keep` tokens of an interleaved training split as whole blocks spread evenly over it (then cut to
+    size): a small share then comes from several places in the book, like the held-out blocks, instead of
+    from its opening play alone, which would bring the distribution shift back."""
+    blocks = [train[start : start + BLOCK] for start in range(0, len(train), BLOCK)]
+    count = min(len(blocks), -(-keep // BLOCK))
+    chosen = [blocks[i * len(blocks) // count] for i in range(count)]
+    return [token for block in chosen for token in block][:keep]
+
+
 @lru_cache(maxsize=8)
 def _build_corpus(
-    corpus_name: str, _stamp: int | None, level: str, lowercase: bool, vocab_size: int, train_fraction: float
+    corpus_name: str,
+    _stamp: int | None,
+    level: str,
+    lowercase: bool,
+    vocab_size: int,
+    train_fraction: float,
+    split: str,
 ) -> Corpus:
-    return Corpus.build(corpus_name, level, lowercase, vocab_size, train_fraction)
+    return Corpus.build(corpus_name, level, lowercase, vocab_size, train_fraction, split)
 
 
 class BatchStream:

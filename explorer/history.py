@@ -55,6 +55,11 @@ class Snapshot:
     events: list[dict] = field(default_factory=list)  # knob changes, early stop, divergence, finished
 
     @property
+    def level(self) -> str | None:
+        """char or word, from the start record (None before it arrives)."""
+        return (self.start or {}).get("config", {}).get("level")
+
+    @property
     def last_step(self) -> int:
         return self.steps[-1]["step"] if self.steps else 0
 

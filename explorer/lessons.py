@@ -1,6 +1,7 @@
 """A lesson's experiment, headless: train a few named configurations to their end, one after another, in
 the calling thread, each recorded in the run store like any other run. A notebook draws the progress
-(explorer.widgets.experiment); a script or a test just calls `run_experiment`.
+(explorer.widgets.experiment); a script or a test just calls `run_experiment`, or `run_over_seeds` when a
+claim must hold over seeds (each configuration becomes an `Arm`: one run per seed, and its spread).
 
 Every step goes through `Trainer.run`, the one loop driver, so a lesson's run is the same run the CLI
 would train: same records, same schedule semantics, same end.
@@ -8,17 +9,23 @@ would train: same records, same schedule semantics, same end.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
 
 from .config import Config, plural
 from .history import History, Snapshot
+from .stats import Interval, t_interval
 from .store import RunStore, recording
+from .summary import ArmSummary, SweepSummary
 from .train import Trainer
+
+SEEDS = (0, 1, 2)  # a lesson's claims are shown over these; presets were tuned on others (10 and up)
 
 
 @dataclass
@@ -31,6 +38,90 @@ class Result:
     snapshot: Snapshot
     seconds: float
     run_id: str | None = None  # its id in the run store (None when not stored)
+
+    @cached_property
+    def test(self) -> dict:
+        """The model as it ended (after an early stop: its best weights) scored once on the TEST split, which
+        no choice in the lesson looked at: the fair final score (validation chose the stopping step)."""
+        return self.trainer.test_score()
+
+    def final(self, key: str = "val_loss") -> float:
+        """`key` at the last evaluation (NaN before any, or after a divergence)."""
+        evals = self.snapshot.evals
+        if not evals or self.trainer.stopped_reason == "diverged":
+            return math.nan
+        return evals[-1][key]
+
+    def best(self, key: str = "val_loss") -> float:
+        best = self.snapshot.best_eval()
+        return math.nan if best is None else best[key]
+
+
+@dataclass
+class Arm:
+    """One configuration trained once per seed: what a lesson's claim is about, never a single run."""
+
+    name: str
+    results: list[Result]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [r.config.seed for r in self.results]
+
+    def values(self, measure: Callable[[Result], float]) -> list[float]:
+        return [measure(r) for r in self.results]
+
+    def interval(self, measure: Callable[[Result], float]) -> Interval:
+        return t_interval(self.values(measure))
+
+    def spread(self, measure: Callable[[Result], float], digits: int = 3) -> str:
+        """'2.104 (2.071 to 2.139 over 3 seeds)': the mean and the range of the seeds, which with three seeds
+        says more honestly than an interval how far one run can land from another."""
+        values = [v for v in self.values(measure) if math.isfinite(v)]
+        if not values:
+            return "no finite value"
+        lost = len(self.results) - len(values)
+        note = f", {lost} diverged" if lost else ""
+        if len(values) == 1:
+            return f"{values[0]:.{digits}f} (1 seed{note})"
+        mean, lo, hi = sum(values) / len(values), min(values), max(values)
+        return f"{mean:.{digits}f} ({lo:.{digits}f} to {hi:.{digits}f} over {len(values)} seeds{note})"
+
+    def summary(self, index: int = 0) -> ArmSummary:
+        """As a sweep's arm, for the over-seeds charts (charts.variance_band_chart)."""
+        return arm_summary(self.name, index, [r.snapshot for r in self.results], self.seeds)
+
+
+def arm_summary(name: str, index: int, snapshots: Sequence[Snapshot], seeds: Sequence[int]) -> ArmSummary:
+    """Runs of one configuration (finished or in progress) as a sweep's arm: its curves by seed."""
+    arm = ArmSummary(name, {}, index)
+    for seed, snap in zip(seeds, snapshots):
+        if snap.evals:
+            last, best = snap.evals[-1], snap.best_eval()
+            ended = snap.final_event()
+            status = ended["event"] if ended else "running"
+            arm.runs[seed] = {
+                "status": status,
+                "best_val_loss": best["val_loss"],
+                "final_gap": last["gap"],
+                "last_val_loss": last["val_loss"],
+            }
+            arm.curves[seed] = snap.evals
+    return arm
+
+
+def seeds_summary(name: str, arms: Mapping[str, Arm]) -> SweepSummary:
+    return SweepSummary(name, [arm.summary(i) for i, arm in enumerate(arms.values())], [])
+
+
+def seed_run_name(arm: str, seed: int) -> str:
+    return f"{arm} · seed {seed}"
+
+
+def holds(flags: Sequence[bool]) -> str:
+    """'in 3 of 3 seeds': how often a per-seed claim held, the way every lesson states it."""
+    flags = list(flags)
+    return f"in {sum(flags)} of {plural(len(flags), 'seed')}"
 
 
 @dataclass(frozen=True)
@@ -105,6 +196,21 @@ def run_experiment(
             )
         )
     return results
+
+
+def run_over_seeds(
+    runs: Mapping[str, Config],
+    seeds: Sequence[int] = SEEDS,
+    schedules: Mapping[str, dict] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    **options,
+) -> dict[str, Arm]:
+    """`run_experiment` for every configuration on every seed (seed by seed, so the first complete picture
+    comes early); the runs are stored as "NAME · seed S". Returns {name: Arm}, in the order given."""
+    expanded = {seed_run_name(name, seed): config.replace(seed=seed) for seed in seeds for name, config in runs.items()}
+    per_run = {seed_run_name(name, seed): (schedules or {}).get(name) for seed in seeds for name in runs}
+    results = run_experiment(expanded, schedules={k: v for k, v in per_run.items() if v}, progress=progress, **options)
+    return {name: Arm(name, [results[seed_run_name(name, seed)] for seed in seeds]) for name in runs}
 
 
 def _train_one(

@@ -229,6 +229,8 @@ def _site_title(site: str, layers: int) -> str:
         return "embeddings → layer 1"
     if site.startswith("weight_drop."):
         return f"weight drop, {site.removeprefix('weight_drop.').replace('layer', 'layer ')}"
+    if site.startswith("recurrent."):
+        return f"recurrent dropout on h(t−1), {site.removeprefix('recurrent.').replace('layer', 'layer ')}"
     n = int(site.removeprefix("layer"))
     return f"layer {n} → " + ("decoder" if n == layers else f"layer {n + 1}")
 
@@ -312,15 +314,16 @@ def dropout_mask_chart(
     snap: Snapshot, width: int = WIDTH, height: int = HEIGHT, projector: bool = False
 ) -> alt.TopLevelMixin:
     """The masks the latest detail step really applied to the first sequence of its batch, black =
-    dropped: standard dropout speckled (a new mask at every time step), variational in vertical stripes
-    (one mask for the whole sequence), embedding dropout as the words it dropped (every copy of a word
-    at once), weight drop as a corner of the hidden-to-hidden matrix."""
+    dropped: standard dropout speckled (a new mask at every time step), locked in vertical stripes
+    (one mask for the whole window), embedding dropout as the words it dropped (every copy of a word
+    at once), weight drop as a corner of the hidden-to-hidden matrix, recurrent dropout on h_{t−1} speckled
+    (naive) or in stripes (gal)."""
     title = "Dropout masks"
     latest = next((r for r in reversed(snap.details) if r.get("masks")), None)
     if latest is None:
         return _placeholder(
             title,
-            "No masks yet: turn on dropout, embedding dropout or weight drop and train" if snap.steps else EMPTY,
+            "No masks yet: turn on dropout, embedding, recurrent or weight dropout and train" if snap.steps else EMPTY,
             width=width,
             height=height,
             projector=projector,
@@ -328,9 +331,11 @@ def dropout_mask_chart(
     f = fonts(projector)
     masks = latest["masks"]
     sites = masks["sites"]
-    units = [s for s in sites if s == "input" or s.startswith("layer")]
+    units = [s for s in sites if s == "input" or s.startswith(("layer", "recurrent."))]
     weights = [s for s in sites if s.startswith("weight_drop.")]
-    layers = (snap.start or {}).get("config", {}).get("layers") or max(1, len(units) - 1)
+    recurrent = [s for s in units if s.startswith("recurrent.")]
+    dropout = [s for s in units if s not in recurrent]
+    layers = (snap.start or {}).get("config", {}).get("layers") or max(1, len(dropout) - 1)
     panels: list[alt.TopLevelMixin] = []
     if "embedding" in sites:
         panels.append(_embedding_panel(sites["embedding"], width, f))
@@ -352,8 +357,8 @@ def dropout_mask_chart(
                     )
                 )
     notes = []
-    if units:
-        p = 1 - sites[units[0]]["keep"]
+    if dropout:
+        p = 1 - sites[dropout[0]]["keep"]
         kind = masks["kind"]
         notes.append(
             f"Dropout p = {format_value(round(p, 4))}: each unit is kept with probability 1−p = "
@@ -364,7 +369,18 @@ def dropout_mask_chart(
         notes.append(
             "standard: a new mask at every time step — speckled."
             if kind == "standard"
-            else "variational: one mask for the whole sequence, the same at every time step — vertical stripes."
+            else "locked: one mask per window, the same at every time step — vertical stripes."
+        )
+    if recurrent:
+        entry = sites[recurrent[0]]
+        notes.append(
+            f"Recurrent dropout p = {format_value(round(1 - entry['keep'], 4))} on h(t−1) inside the cell: "
+            + (
+                "naive, a new mask at every time step — speckled: what a unit remembered is cut again and again."
+                if entry["kind"] == "naive"
+                else "gal, one mask for the whole sequence — stripes: the same units are silent throughout and the "
+                "others keep their memory."
+            )
         )
     notes.append(
         f"Black: dropped; light grey: kept. Step {latest['step']:,}, the first sequence of the batch, the first "

@@ -2,7 +2,9 @@
 
 Each layer is its own fused `nn.RNN/GRU/LSTM` (cuDNN on a GPU) so that dropout and normalisation can
 sit between layers. The live switches (`dropout`, `batchnorm`, ...) are plain attributes read in
-`forward`: turning batch norm on or off never changes the parameter list the optimiser holds.
+`forward`: turning batch norm on or off never changes the parameter list the optimiser holds. Techniques
+that act inside the recurrence (recurrent dropout, in-cell norms) run the same weights through the explicit
+cell of cells.py, only while they are on.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from .config import Config
+from .cells import CellNorm, recurrent_mask, run_layer
+from .config import Config, explicit_cell
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -65,17 +68,25 @@ class RNNLM(nn.Module):
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight
         self.init_weights(config.init)
+        if config.forget_bias and config.cell == "lstm":
+            self.set_forget_bias()
         # The blank token of data noising (Xie et al. 2017) has its own learned embedding. It starts at
         # zero and is made last, so it draws no random numbers and every other weight of a seed is unchanged.
         self.blank = nn.Parameter(torch.zeros(config.embed))
         # Built last, and only when on: a model without attention draws the same initial weights as before.
         self.attention = CausalAttention(sizes[-1]) if config.attention else None
         self.window = config.seq_len  # what attention looks back over: the training window
+        # The in-cell norms' parameters, made last (constants, no random draws) so every earlier weight of a
+        # seed is unchanged; they exist from the start so that switching cell_norm never changes the parameters.
+        self.cell_norms = nn.ModuleList(CellNorm(config.cell, o, config.seq_len) for o in sizes)
         # live switches, set by the trainer through apply_knobs()
         self.dropout = 0.0
         self.dropout_kind = "standard"
         self.embed_dropout = 0.0
         self.weight_drop = 0.0
+        self.recurrent_dropout = 0.0
+        self.recurrent_dropout_kind = "naive"
+        self.cell_norm = "none"
         self.use_batchnorm = False
         self.use_layernorm = False
         self.generator: torch.Generator | None = None  # the trainer gives each run its own
@@ -89,6 +100,9 @@ class RNNLM(nn.Module):
         self.dropout_kind = knobs["dropout_kind"]
         self.embed_dropout = knobs["embed_dropout"]
         self.weight_drop = knobs["weight_drop"]
+        self.recurrent_dropout = knobs["recurrent_dropout"]
+        self.recurrent_dropout_kind = knobs["recurrent_dropout_kind"]
+        self.cell_norm = knobs["cell_norm"]
         self.use_batchnorm = knobs["batchnorm"]
         self.use_layernorm = knobs["layernorm"]
 
@@ -111,6 +125,16 @@ class RNNLM(nn.Module):
         nn.init.xavier_uniform_(self.embedding.weight)
         nn.init.zeros_(self.decoder.bias)
 
+    def set_forget_bias(self) -> None:
+        """Start every LSTM forget gate's bias at 1 (Jozefowicz et al. 2015): the cell keeps its memory until it
+        learns to forget. PyTorch adds two biases; bias_ih's forget block is set to 1 and bias_hh's to 0, so
+        their sum, the gate's effective bias, is 1. Gate order i, f, g, o: f is the second block."""
+        with torch.no_grad():
+            for rnn in self.rnns:
+                forget = slice(rnn.hidden_size, 2 * rnn.hidden_size)
+                rnn.bias_ih_l0[forget] = 1.0
+                rnn.bias_hh_l0[forget] = 0.0
+
     def _tap(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
         if self.taps is not None:
             self.taps[name] = tensor
@@ -121,13 +145,13 @@ class RNNLM(nn.Module):
         return self._tap(f"mask.{site}", dropout_mask(like, shape, p, self.generator))
 
     def _drop(self, x: torch.Tensor, site: str) -> torch.Tensor:
-        """standard: a new mask at every time step. variational: one mask per sequence, shared by every
-        time step (locked dropout on the layers' inputs and outputs)."""
+        """standard: a new mask at every time step. locked: one mask per window, shared by every time step
+        (AWD-LSTM's LockedDropout on the layers' inputs and outputs; the recurrent state is not masked)."""
         p = self.dropout
         if not self.training or p == 0:
             return x
         batch, _, features = x.shape
-        shape = (batch, 1, features) if self.dropout_kind == "variational" else x.shape
+        shape = (batch, 1, features) if self.dropout_kind == "locked" else x.shape
         return x * self._mask(site, x, shape, p)
 
     def _embed(self, tokens: torch.Tensor, blank: torch.Tensor | None) -> torch.Tensor:
@@ -142,21 +166,34 @@ class RNNLM(nn.Module):
             x = torch.where(blank.unsqueeze(-1), self.blank, x)
         return x
 
-    def _run_layer(self, i: int, rnn: nn.Module, x: torch.Tensor, state):
+    def _run_layer(self, i: int, rnn: nn.Module, x: torch.Tensor, state, start: int):
         self._tap(f"input.layer{i + 1}", x)
+        explicit = explicit_cell(self.recurrent_dropout, self.cell_norm, self.training) is not None
+        weight = rnn.weight_hh_l0
         if self.training and self.weight_drop > 0:
-            weight = rnn.weight_hh_l0
-            mask = self._mask(f"weight_drop.layer{i + 1}", weight, weight.shape, self.weight_drop)
-            return functional_call(rnn, {"weight_hh_l0": weight * mask}, (x, state))
-        return rnn(x, state)
+            weight = weight * self._mask(f"weight_drop.layer{i + 1}", weight, weight.shape, self.weight_drop)
+            if not explicit:
+                return functional_call(rnn, {"weight_hh_l0": weight}, (x, state))
+        if not explicit:
+            return rnn(x, state)
+        mask = None
+        if self.training and self.recurrent_dropout > 0:
+            batch, steps, _ = x.shape
+            shape = (batch, steps if self.recurrent_dropout_kind == "naive" else 1, rnn.hidden_size)
+            mask = recurrent_mask(self._mask(f"recurrent.layer{i + 1}", x, shape, self.recurrent_dropout), steps)
+        norm = None if self.cell_norm == "none" else getattr(self.cell_norms[i], self.cell_norm)
+        return run_layer(self.cell, rnn, weight, x, state, mask, norm, start)
 
-    def forward(self, tokens: torch.Tensor, state: list | None = None, blank: torch.Tensor | None = None):
+    def forward(
+        self, tokens: torch.Tensor, state: list | None = None, blank: torch.Tensor | None = None, start: int = 0
+    ):
         """tokens (B, T) -> logits (B, T, V) and the new per-layer recurrent state. `blank` (B, T) bool:
-        inputs replaced by the blank token (data noising)."""
+        inputs replaced by the blank token (data noising). `start`: the position of tokens[:, 0] in its
+        training window (recurrent batch norm keeps statistics per position; sampling reads one at a time)."""
         x = self._drop(self._embed(tokens, blank), "input")
         new_state = []
         for i, rnn in enumerate(self.rnns):
-            x, layer_state = self._run_layer(i, rnn, x, None if state is None else state[i])
+            x, layer_state = self._run_layer(i, rnn, x, None if state is None else state[i], start)
             if self.use_batchnorm:
                 x = self.batchnorms[i](x.reshape(-1, x.size(-1))).view_as(x)
             if self.use_layernorm:
@@ -167,14 +204,21 @@ class RNNLM(nn.Module):
             new_state.append(layer_state)
         return self.decoder(x), new_state
 
+    def completed(self, state: dict) -> dict:
+        """A state dict written before the blank embedding or the in-cell norms existed, completed with them at
+        their initial values (zero; γ, β and running statistics as a new model has them): it never used them."""
+        norms = nn.ModuleList(CellNorm(self.cell, rnn.hidden_size, self.window) for rnn in self.rnns)
+        new = {"blank": torch.zeros_like(self.blank, device="cpu")}
+        new.update((f"cell_norms.{name}", value) for name, value in norms.state_dict().items())
+        return {**{k: v for k, v in new.items() if k not in state}, **state}
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Named groups for the teaching views: where vanishing or exploding gradients show."""
         groups = {"embedding": [self.embedding.weight, self.blank]}
         for i, rnn in enumerate(self.rnns, start=1):
             groups[f"layer{i}.input"] = [rnn.weight_ih_l0, rnn.bias_ih_l0]
             groups[f"layer{i}.recurrent"] = [rnn.weight_hh_l0, rnn.bias_hh_l0]
-        norms = [p for m in (*self.batchnorms, *self.layernorms) for p in m.parameters()]
-        groups["norm"] = norms
+        groups["norm"] = [p for m in (*self.batchnorms, *self.layernorms, self.cell_norms) for p in m.parameters()]
         if self.attention is not None:
             groups["attention"] = list(self.attention.parameters())
         groups["decoder"] = [p for p in self.decoder.parameters() if p is not self.embedding.weight]
@@ -182,7 +226,7 @@ class RNNLM(nn.Module):
 
     def penalised_weights(self) -> list[nn.Parameter]:
         """The matrices that L1/L2/weight decay act on: not biases, not normalisation parameters."""
-        norm_ids = {id(p) for m in (*self.batchnorms, *self.layernorms) for p in m.parameters()}
+        norm_ids = {id(p) for m in (*self.batchnorms, *self.layernorms, self.cell_norms) for p in m.parameters()}
         return [p for p in self.parameters() if p.dim() >= 2 and id(p) not in norm_ids]
 
 

@@ -45,8 +45,9 @@ def gradient_reach(model: RNNLM, tokens: torch.Tensor, targets: torch.Tensor) ->
 
 def mask_record(taps: dict[str, torch.Tensor], knobs: dict, tokens: torch.Tensor, itos: list[str]) -> dict:
     """The masks drawn for the first sequence of the batch, as strings of 1 (kept) and 0 (dropped):
-    dropout sites as units × time (variational masks repeated over time, as they were applied), the
-    tokens whose embedding row was dropped, and a corner of each layer's hidden-to-hidden weight mask."""
+    dropout sites as units × time (locked masks repeated over time, as they were applied; the recurrent
+    sites' masks on h_{t−1} with their own kind, naive or gal), the tokens whose embedding row was dropped, and a
+    corner of each layer's hidden-to-hidden weight mask."""
     steps = tokens.numel()
     sites = {}
     for name, mask in taps.items():
@@ -65,7 +66,11 @@ def mask_record(taps: dict[str, torch.Tensor], knobs: dict, tokens: torch.Tensor
             sites[site] = {"keep": 1 - knobs["weight_drop"], "rows": [_bits(row) for row in corner]}
         else:
             units = (mask[0, :, :MASK_UNITS] != 0).expand(steps, -1).T  # (units, time)
-            sites[site] = {"keep": 1 - knobs["dropout"], "rows": [_bits(row) for row in units]}
+            if site.startswith("recurrent."):
+                sites[site] = {"keep": 1 - knobs["recurrent_dropout"], "kind": knobs["recurrent_dropout_kind"]}
+            else:
+                sites[site] = {"keep": 1 - knobs["dropout"]}
+            sites[site]["rows"] = [_bits(row) for row in units]
     return {"kind": knobs["dropout_kind"], "sites": sites}
 
 

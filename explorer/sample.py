@@ -54,16 +54,19 @@ def generate_ids(
 
 
 class _StepReader:
-    """A recurrent model reads one token at a time: its state holds everything it has seen."""
+    """A recurrent model reads one token at a time: its state holds everything it has seen. Each token is read
+    at its position in the window it would have had in training (the stream cut into windows of
+    `model.window`): recurrent batch norm keeps statistics per position."""
 
     def __init__(self, model: RNNLM, ids: list[int]):
         self.model, self.device = model, next(model.parameters()).device
         logits, self.state = model(torch.tensor([ids], device=self.device))
-        self.logits = logits[0, -1]
+        self.logits, self.position = logits[0, -1], len(ids)
 
     def read(self, token: int) -> None:
-        logits, self.state = self.model(torch.tensor([[token]], device=self.device), self.state)
-        self.logits = logits[0, -1]
+        start = self.position % self.model.window
+        logits, self.state = self.model(torch.tensor([[token]], device=self.device), self.state, start=start)
+        self.logits, self.position = logits[0, -1], self.position + 1
 
 
 class _WindowReader:

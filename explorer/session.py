@@ -27,6 +27,7 @@ from .config import (
     Config,
     ConfigError,
     ExplorerError,
+    explicit_cell,
     format_value,
     knob_for_query,
     plural,
@@ -38,6 +39,7 @@ from .predict import GUESSES, QUESTION, Prediction, describe_move
 from .presets import PRESETS, preset_config
 from .sweep import grid_plan, parse_grid, parse_seeds, repeat_plan
 from .sweep_job import SweepJob
+from .train import loss_readout
 from .views import SWEEP_VIEWS
 
 UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
@@ -173,11 +175,16 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
     if snap.steps:
         last = snap.steps[-1]
         parts += [f"epoch {last['epoch']:.2f}", f"{last['tokens_per_s'] / 1000:.1f}k tokens/s"]
+        reason = explicit_cell(last.get("recurrent_dropout", 0.0), last.get("cell_norm", "none"))
+        if reason:
+            cell = (snap.start or {}).get("config", {}).get("cell", "")
+            parts.append(f"explicit cell ({reason}): slower than the fused {cell.upper() or 'cell'}")
     if device:
         parts.append(device)
     best = snap.best_eval()
     if best:
-        parts.append(f"best validation loss {best['val_loss']:.3f} at step {best['step']:,}")
+        readout = f" ({loss_readout(best['val_loss'], snap.level)})" if snap.level else ""
+        parts.append(f"best validation loss {best['val_loss']:.3f}{readout} at step {best['step']:,}")
     prefix = {
         "running": "Training",
         "paused": "Paused (Train goes on)",

@@ -126,8 +126,12 @@ def stored_arm(run: dict) -> dict:
 
 
 def stored_trial_key(run: dict) -> str:
+    """Its trial's key, read through today's knobs: a run stored before a knob was added or a value renamed
+    is the same trial as one planned now (a sweep resumes instead of refusing its own name)."""
     arm = stored_arm(run)
-    return trial_key(arm["label"], run["config"], arm["schedule"])
+    config = Config.from_dict(run["config"]).to_dict()
+    schedule = {step: {k: KNOBS[k].parse(v) for k, v in knobs.items()} for step, knobs in arm["schedule"].items()}
+    return trial_key(arm["label"], config, schedule)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 A step is: apply pending knob changes -> next batch -> data noising -> forward/backward -> regulariser
 gradients -> (every `detail_every` steps: gradient histogram, per-group norms, the dropout masks drawn)
--> clip -> optimiser step -> (every `detail_every` steps: gradient reach) -> record.
+-> clip -> optimiser step -> (proximal L1: soft-threshold) -> (every `detail_every` steps: gradient
+reach) -> record.
 Records are plain dicts (the metrics contract in DESIGN.md); the trainer never draws anything.
 """
 
@@ -42,6 +43,25 @@ def perplexity(loss: float) -> float:
     return math.exp(min(loss, 50.0))
 
 
+def bits_per_char(loss: float) -> float:
+    """A character-level loss in nats/token as bits per character (loss / ln 2), the unit papers report."""
+    return loss / math.log(2)
+
+
+def loss_readout(loss: float, level: str | None) -> str:
+    """What a loss means in the unit each level's papers quote: '1.782 bpc' for characters, 'perplexity 91.1'
+    for words (bits per character is a character model's number; a word model's is perplexity)."""
+    return f"{bits_per_char(loss):.3f} bpc" if level == "char" else f"perplexity {perplexity(loss):.1f}"
+
+
+def readouts(loss: float, level: str, prefix: str) -> dict:
+    """Perplexity for every run and bits per character for a character-level one: {prefix_ppl, prefix_bpc}."""
+    out = {f"{prefix}_ppl": perplexity(loss)}
+    if level == "char":
+        out[f"{prefix}_bpc"] = bits_per_char(loss)
+    return out
+
+
 def build_optimizer(name: str, groups: list[dict], lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr)
@@ -78,6 +98,7 @@ class Trainer:
         )
         self.train_stream = BatchStream(self.corpus.train, config.batch_size, config.seq_len, self.device)
         self.valid_stream = BatchStream(self.corpus.valid, config.batch_size, config.seq_len, self.device)
+        self._test_stream: BatchStream | None = None  # built by the first test_score()
         self.unigram = unigram_distribution(self.corpus.train, self.vocab_size).to(self.device)
         first_x, first_y = self.train_stream.batch(0)
         self.reach_sequence = first_x[:1], first_y[:1]  # the fixed sequence gradient reach is measured on
@@ -107,6 +128,7 @@ class Trainer:
             if knob is None or not knob.live:
                 raise ConfigError(f"{name!r} is not a live knob")
             parsed[name] = knob.parse(value)
+        self.config.replace(**parsed)  # refuses a value this setup cannot take (batch norm in a cell of 1 sequence)
         with self._pending_lock:
             self._pending.update(parsed)
             self._pending_causes.update(dict.fromkeys(parsed, cause))
@@ -165,8 +187,10 @@ class Trainer:
         return loss.detach()
 
     def _add_penalty_gradients(self) -> None:
-        """∂(λ₂Σw²)/∂w = 2λ₂w and ∂(λ₁Σ|w|)/∂w = λ₁·sign(w), added straight to .grad (no extra graph)."""
-        l2, l1 = self.knobs["l2"], self.knobs["l1"]
+        """∂(λ₂Σw²)/∂w = 2λ₂w and ∂(λ₁Σ|w|)/∂w = λ₁·sign(w), added straight to .grad (no extra graph).
+        The L1 subgradient only when l1_kind is subgradient: the proximal kind applies L1 after the step."""
+        l2 = self.knobs["l2"]
+        l1 = self.knobs["l1"] if self.knobs["l1_kind"] == "subgradient" else 0.0
         if l2 == 0 and l1 == 0:
             return
         weights = [w for w in self.penalised if w.grad is not None]
@@ -175,6 +199,20 @@ class Trainer:
             torch._foreach_add_(grads, weights, alpha=2 * l2)
         if l1:
             torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=l1)
+
+    @torch.no_grad()
+    def _l1_proximal_step(self) -> None:
+        """The proximal (ISTA) step for λ₁Σ|w|: w ← sign(w)·max(|w| − lr·λ₁, 0), after the optimiser's step.
+        A weight whose magnitude is under lr·λ₁ lands on exactly 0 and stays there until the data's gradient
+        pushes it out by more than that. The subgradient λ₁·sign(w) cannot do this: it kicks a small weight
+        across 0 and back, so weights hover around 0 at about the step size (Adam normalises the kick to
+        about lr whatever λ₁ is) and never equal 0."""
+        l1 = self.knobs["l1"]
+        if l1 == 0 or self.knobs["l1_kind"] != "proximal":
+            return
+        threshold = self.knobs["lr"] * l1
+        for w in self.penalised:
+            w.copy_(torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0))
 
     def _clip(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (total norm before clipping, total norm after)."""
@@ -222,6 +260,7 @@ class Trainer:
             )
             return records
         self.optimizer.step()
+        self._l1_proximal_step()
         elapsed = time.perf_counter() - start
         tokens = x.numel() / max(elapsed, 1e-9)
         # a smoothed rate; the first step is all warm-up, so the average starts at the second
@@ -253,7 +292,7 @@ class Trainer:
         return records
 
     def _drops_something(self) -> bool:
-        return any(self.knobs[k] > 0 for k in ("dropout", "embed_dropout", "weight_drop"))
+        return any(self.knobs[k] > 0 for k in ("dropout", "embed_dropout", "weight_drop", "recurrent_dropout"))
 
     # ------------------------------------------------------------------------------- evaluation
     @torch.no_grad()
@@ -278,12 +317,23 @@ class Trainer:
             "step": self.step_count,
             "epoch": round(self.train_stream.epoch, 4),
             "val_loss": val,
-            "val_ppl": perplexity(val),
+            **readouts(val, self.corpus.level, "val"),
             "train_eval_loss": train,
-            "train_eval_ppl": perplexity(train),
+            **readouts(train, self.corpus.level, "train_eval"),
             "gap": val - train,
             **self.knobs,
         }
+
+    def test_score(self, batches: int | None = None) -> dict:
+        """The current model, in eval mode, on the held-out TEST split (every batch unless `batches`):
+        {test_loss, test_ppl, test_bpc (char level only)}. For a final score, once, after training (and after
+        early stopping's restore_best): choosing knobs by it would make it one more validation set."""
+        if self._test_stream is None:
+            config = self.config
+            self._test_stream = BatchStream(self.corpus.test, config.batch_size, config.seq_len, self.device)
+        stream = self._test_stream
+        loss = self.mean_loss(stream, stream.batches_per_epoch if batches is None else batches)
+        return {"test_loss": loss, **readouts(loss, self.corpus.level, "test")}
 
     def _evaluate_and_maybe_stop(self) -> list[dict]:
         record = self.evaluate()
@@ -353,11 +403,12 @@ class Trainer:
 
     def restore(self, saved: dict) -> None:
         """Continue from `checkpoint()`'s state (this trainer was built from the same setup)."""
-        saved = _with_blank(saved, self.model.blank)
+        saved = _with_new_parameters(saved, self.model)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.step_count = saved["step"]
-        self.knobs = dict(saved["knobs"])
+        # parsed, so a checkpoint from before a rename or a new knob goes on as it trained
+        self.knobs = {**self.config.live(), **{k: KNOBS[k].parse(v) for k, v in saved["knobs"].items()}}
         self.model.apply_knobs(self.knobs)
         self.train_stream.position = saved["position"]
         hidden = saved["hidden"]
@@ -413,22 +464,25 @@ class Trainer:
             yield from self.step()
 
 
-def _with_blank(saved: dict, blank: torch.Tensor) -> dict:
-    """A checkpoint written before data noising gave the model its blank embedding: the blank starts at zero,
-    as in a new model (it is unused until blank noising is on), and the optimiser holds it as its newest
-    parameter, where a new optimiser has it (the model's last parameter, in the unpenalised group)."""
-    if "blank" in saved["model"]:
+def _with_new_parameters(saved: dict, model: RNNLM) -> dict:
+    """A checkpoint written before the model had some of its parameters (the blank embedding of data noising,
+    the in-cell norms): they start as in a new model (unused until their knob is on), the optimiser holds them
+    as its newest parameters, where a new optimiser has them (made last, in the unpenalised group), and the
+    knobs added since are at their defaults, as the old run had them."""
+    missing = [name for name, _ in model.named_parameters() if name not in saved["model"]]
+    if not missing:
         return saved
-    zero = torch.zeros_like(blank, device="cpu")
     optimizer = copy.deepcopy(saved["optimizer"])
     groups = optimizer["param_groups"]
-    groups[-1]["params"].append(1 + max(i for group in groups for i in group["params"]))
+    newest = max(i for group in groups for i in group["params"])
+    groups[-1]["params"].extend(range(newest + 1, newest + 1 + len(missing)))
     best = saved["best_weights"]
     return {
         **saved,
-        "model": {**saved["model"], "blank": zero},
+        "model": model.completed(saved["model"]),
         "optimizer": optimizer,
-        "best_weights": None if best is None else {**best, "blank": zero},
+        "knobs": {**Config().live(), **saved["knobs"]},
+        "best_weights": None if best is None else model.completed(best),
     }
 
 

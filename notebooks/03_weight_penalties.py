@@ -14,37 +14,54 @@
 # ---
 
 # %% [markdown]
-# # Lesson 3 — Weight penalties: L2, L1 and decoupled weight decay
+# # Lesson 3 — Weight penalties: L2, L1, and two kinds of weight decay
 #
-# Memorising a small text usually needs large, finely tuned weights. A **penalty** on the weights makes
-# that expensive. For the weight matrices $w$ (not biases, not normalisation parameters):
+# Memorising a small text usually needs large, finely tuned weights. A **penalty** on the weight matrices
+# $w$ (not biases, not normalisation parameters) makes that expensive. explorer adds it to the loss
+# exactly as written here (no factor ½):
 #
-# | | added to the loss | its gradient | what it does to a weight |
+# | | added to the loss | its gradient | one plain-SGD step (learning rate $\eta$) |
 # |---|---|---|---|
-# | **L2** | $\lambda_2 \sum w^2$ | $2\lambda_2 w$ | shrinks every weight in proportion to its size: all get smaller, few reach zero |
-# | **L1** | $\lambda_1 \sum \lvert w\rvert$ | $\lambda_1 \operatorname{sign}(w)$ | the same push for every weight, however small: unhelpful weights are driven to **zero** (sparsity) |
+# | **L2** | $\lambda_2 \sum w^2$ | $2\lambda_2 w$ | $w \leftarrow (1 - 2\eta\lambda_2)\,w - \eta g$: shrinks in proportion to its size |
+# | **L1** | $\lambda_1 \sum \lvert w\rvert$ | $\lambda_1 \operatorname{sign}(w)$ | $w \leftarrow w - \eta\lambda_1 \operatorname{sign}(w) - \eta g$: the same push for every weight |
 #
-# **Weight decay** is the optimiser's version of L2: each step also does $w \leftarrow w - \eta\lambda w$.
-# With plain SGD the two are identical. With **Adam** they are not: Adam divides every gradient, the
-# penalty's included, by the running size of that weight's gradients $\sqrt{\hat v}$, so weights with
-# large gradients are barely decayed. **AdamW** (Loshchilov & Hutter, 2019) *decouples* the decay from
-# the gradient:
+# The last column holds for **plain SGD only**. These lessons train with **Adam**, which divides every
+# gradient, the penalty's included, by the running size of that weight's gradients $\sqrt{\hat v}$: a
+# weight with large gradients is barely shrunk, a weight with tiny ones is pushed by about a whole step
+# $\eta$ whatever its size. So with Adam, L2 does not shrink "in proportion", and L1 does not push "the
+# same for everyone".
 #
-# $$w \leftarrow w - \eta\left(\frac{\hat m}{\sqrt{\hat v}+\epsilon} + \lambda w\right),$$
+# **Weight decay** comes in two kinds:
+# - **coupled**: the `weight_decay` of PyTorch's Adam and SGD adds $\lambda_{wd} w$ to the gradient. That
+#   *is* L2, with $\lambda_{wd} = 2\lambda_2$, for SGD and for Adam alike: experiment 1 checks it to the
+#   last digit (with clipping off: explorer clips the L2 gradient, not the optimiser's decay). Loshchilov & Hutter (2019) showed that this coupled L2 works poorly with Adam, for the
+#   reason above.
+# - **decoupled** (**AdamW**, their fix): the decay skips Adam's division,
+#   $w \leftarrow w - \eta\big(\hat m / (\sqrt{\hat v}+\epsilon) + \lambda w\big)$. Note that PyTorch
+#   multiplies $\lambda$ by the learning rate: each step shrinks every weight by the factor $1 - \eta\lambda$.
+#   The same number $\lambda$ therefore means something very different in the two kinds.
 #
-# so every weight shrinks by the same factor $1-\eta\lambda$ per step, whatever its gradient history.
+# And L1 has a catch of its own. Its **subgradient** $\lambda_1\operatorname{sign}(w)$ never puts a weight
+# at exactly zero: a weight near zero is pushed across it, and back, forever.
+# The **proximal** step (soft-thresholding, as in ISTA) does what L1 promises: after the optimiser's step,
+#
+# $$w \leftarrow \operatorname{sign}(w)\,\max\big(\lvert w\rvert - \eta\lambda_1,\ 0\big),$$
+#
+# so a weight that the data do not hold up lands on exactly $0$ and stays there. Under Adam the two do not share a scale either: the
+# subgradient is divided by $\sqrt{\hat v}$ like every gradient (so while its sign stays the same,
+# $\lambda_1 = 10^{-4}$ pushes a small weight by up to a whole step $\eta$), while the proximal threshold $\eta\lambda_1$ is not. A proximal
+# step of similar strength needs a far larger $\lambda_1$: here $0.2$, a threshold of $0.0006$ per step.
 
 # %%
 import json
-import os
 
 import torch
+from IPython.display import display
 
 from explorer import charts
 from explorer.config import Config
-from explorer.widgets import chart_widget, dashboard, experiment
-
-FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
+from explorer.lessons import SEEDS, holds, run_over_seeds, seeds_summary
+from explorer.widgets import chart_widget, dashboard, experiment, predict
 
 model = Config(
     cell="lstm",
@@ -53,110 +70,187 @@ model = Config(
     seq_len=32,
     batch_size=16,
     lr=3e-3,
+    split="interleaved",
     train_fraction=0.005,
-    steps=200 if FAST else 500,
-    eval_every=10,
-    eval_batches=4 if FAST else 10,
-    detail_every=5,
-    seed=0,
+    steps=300,
+    eval_every=20,
+    eval_batches=5,
+    detail_every=20,
+    meter_every=0,
 )
 
+
+def penalised_weights(result) -> torch.Tensor:
+    return torch.cat([w.detach().flatten() for w in result.trainer.penalised])  # the penalised matrices
+
+
 # %% [markdown]
-# ## The experiment
+# ## Experiment 1: coupled weight decay is L2
 #
-# Four runs from the same start: no penalty, L2 ($\lambda_2 = 10^{-3}$), L1 ($\lambda_1 = 10^{-4}$), and
-# AdamW with decoupled weight decay $\lambda = 0.3$.
+# Two runs of 30 steps from the same seed (on each of 3 seeds): Adam with the penalty $\lambda_2 = 10^{-3}$, and Adam with
+# `weight_decay` $= 2 \cdot 10^{-3}$.
+
+# %%
+twin_question = predict(
+    "After 30 steps, how different are the two runs' weights?",
+    "identical",
+    "slightly different",
+    "very different",
+)
+display(twin_question)
+
+# %%
+twins = run_over_seeds(
+    {"L2 0.001": model.replace(steps=30, l2=1e-3), "coupled decay 0.002": model.replace(steps=30, weight_decay=2e-3)},
+    threads=1,
+)
+twin_difference = max(
+    (penalised_weights(a) - penalised_weights(b)).abs().max().item()
+    for a, b in zip(twins["L2 0.001"].results, twins["coupled decay 0.002"].results)
+)
+twin_question.check(
+    "identical" if twin_difference == 0 else ("slightly different" if twin_difference < 1e-3 else "very different"),
+    f"The largest difference between the two runs' weights after 30 steps, over 3 seeds: {twin_difference:.1e}.",
+)
+print(twin_question.text)
+
+# %% [markdown]
+# The same numbers, to the last bit: two names for one regulariser.
+#
+# ## Experiment 2: the same λ, coupled and decoupled; L1 by subgradient and by proximal step
+#
+# Five runs on 3 seeds each: no penalty; coupled decay $\lambda = 0.002$ (L2 $10^{-3}$); AdamW with the
+# same $\lambda = 0.002$; L1 by subgradient ($\lambda_1 = 10^{-4}$); L1 by proximal step at a similar
+# strength ($\lambda_1 = 0.2$, picked on seeds 10 and 11 to cut the gap about as much as the subgradient's
+# does; the runs here use seeds 0–2).
+
+# %%
+decay_question = predict(
+    "Coupled decay (Adam) and decoupled decay (AdamW), both λ = 0.002: which shrinks the weights more?",
+    "coupled (Adam)",
+    "decoupled (AdamW)",
+    "the same",
+)
+zero_question = predict(
+    "After 300 steps, which L1 leaves weights at exactly 0.0?",
+    "subgradient only",
+    "proximal only",
+    "both",
+    "neither",
+)
+display(decay_question, zero_question)
+
 
 # %%
 runs = experiment(
     {
         "no penalty": model,
-        "L2 1e-3": model.replace(l2=1e-3),
-        "L1 1e-4": model.replace(l1=1e-4),
-        "AdamW decay 0.3": model.replace(optimizer="adamw", weight_decay=0.3),
+        "coupled decay 0.002": model.replace(weight_decay=2e-3),
+        "AdamW decay 0.002": model.replace(optimizer="adamw", weight_decay=2e-3),
+        "L1 1e-4 subgradient": model.replace(l1=1e-4),
+        "L1 0.2 proximal": model.replace(l1=0.2, l1_kind="proximal"),
     },
+    seeds=SEEDS,
     threads=1,
 )
+none, coupled, decoupled, subgradient, proximal = runs.values()
+
+
+# %%
+def norm(result) -> float:
+    return penalised_weights(result).norm().item()
+
+
+def exact_zeros(result) -> float:
+    return (penalised_weights(result) == 0).float().mean().item()
+
+
+def near_zero(threshold: float):
+    return lambda result: (penalised_weights(result).abs() < threshold).float().mean().item()
+
+
+coupled_smaller = [c < 0.8 * n for c, n in zip(coupled.values(norm), none.values(norm))]
+decoupled_close = [abs(d / n - 1) < 0.05 for d, n in zip(decoupled.values(norm), none.values(norm))]
+decay_question.check(
+    "coupled (Adam)" if all(coupled_smaller) else "the same",
+    f"Weight norm: none {none.spread(norm, 1)}, coupled {coupled.spread(norm, 1)}, AdamW "
+    f"{decoupled.spread(norm, 1)}. Coupled under 80 % of none {holds(coupled_smaller)}; AdamW within 5 % of "
+    f"none {holds(decoupled_close)}: its per-step factor is 1 − ηλ = 1 − 0.000006.",
+)
+zeros_sub, zeros_prox = subgradient.values(exact_zeros), proximal.values(exact_zeros)
+zero_question.check(
+    {(False, True): "proximal only", (True, True): "both", (True, False): "subgradient only"}.get(
+        (all(z > 0 for z in zeros_sub), all(z > 0 for z in zeros_prox)), "neither"
+    ),
+    f"Share of weights exactly 0.0: subgradient {subgradient.spread(exact_zeros)}, proximal "
+    f"{proximal.spread(exact_zeros)}.",
+)
+print(decay_question.text)
+print(zero_question.text)
 
 # %% [markdown]
-# ## The charts that prove it
+# ## Check your prediction: the weights during training
 #
-# Weight norms per layer during training. With L2 both norms fall smoothly. With L1 the share of weights
-# that are practically zero ($|w| < 10^{-3}$, right panel) climbs: L1 switches weights off.
+# Weight norms per layer, and (right) the share of weights with $|w| < 10^{-3}$, for one seed of each L1.
+# The subgradient's "near-zero" weights are weights jittering around zero.
 
 # %%
-chart_widget(charts.weight_norm_chart(runs["L2 1e-3"].snapshot))
+chart_widget(charts.weight_norm_chart(subgradient.results[0].snapshot))
 
 # %%
-chart_widget(charts.weight_norm_chart(runs["L1 1e-4"].snapshot))
+chart_widget(charts.weight_norm_chart(proximal.results[0].snapshot))
 
 # %% [markdown]
-# ## The numbers
+# ## Why: "near zero" depends on where you draw the line
 #
-# Measured on the final weights themselves: the overall L2 norm $\sqrt{\sum w^2}$ and the share of
-# near-zero weights, plus each run's generalisation gap at the end.
-
+# The share of weights below a threshold, for three thresholds. Most of the proximal run's small weights are
+# exact zeros: its share at the tightest threshold is already its share of exact zeros. The subgradient's
+# share grows more than tenfold from the tightest threshold to the loosest: its weights hover in a narrow
+# band around zero, most of them within 0.001 (a third of $\eta$), crossing it back and forth, and "near
+# zero" says more about the threshold than about the model.
 
 # %%
-def weight_stats(trainer) -> dict:
-    weights = torch.cat([w.detach().flatten() for w in trainer.penalised])  # the penalised matrices
-    return {"l2_norm": weights.norm().item(), "near_zero": (weights.abs() < 1e-3).float().mean().item()}
-
-
-numbers = {}
-for name, result in runs.items():
-    last = result.snapshot.evals[-1]
-    numbers[name] = {**weight_stats(result.trainer), "final_gap": last["gap"], "final_val_loss": last["val_loss"]}
-    n = numbers[name]
+for threshold in (1e-4, 1e-3, 1e-2):
     print(
-        f"{name:16s} weight norm {n['l2_norm']:6.1f} · near-zero weights {n['near_zero']:6.1%} · "
-        f"gap {n['final_gap']:.3f} · validation loss {n['final_val_loss']:.3f}"
+        f"|w| < {threshold:g}: subgradient {subgradient.spread(near_zero(threshold))}, proximal "
+        f"{proximal.spread(near_zero(threshold))}, no penalty {none.spread(near_zero(threshold))}"
     )
 
-none, l2, l1, adamw = (numbers[k] for k in runs)
+# %% [markdown]
+# And what it does to overfitting: each run's final gap, and its final score on the test split.
+
+# %%
+for name, arm in runs.items():
+    print(
+        f"{name:20s} final gap {arm.spread(lambda r: r.final('gap'))} · "
+        f"test loss {arm.spread(lambda r: r.test['test_loss'])}"
+    )
+chart_widget(charts.variance_band_chart(seeds_summary("lesson 3", runs), show_train=True))
+
+# %%
 results = {
-    "near_zero_none": none["near_zero"],
-    "near_zero_l2": l2["near_zero"],
-    "near_zero_l1": l1["near_zero"],
-    "near_zero_adamw": adamw["near_zero"],
-    "norm_none": none["l2_norm"],
-    "norm_l2": l2["l2_norm"],
-    "norm_l1": l1["l2_norm"],
-    "norm_adamw": adamw["l2_norm"],
-    "gap_none": none["final_gap"],
-    "gap_l2": l2["final_gap"],
-    "gap_l1": l1["final_gap"],
-    "gap_adamw": adamw["final_gap"],
+    "twin_difference": twin_difference,
+    **{f"norm_{k}": arm.values(norm) for k, arm in zip(("none", "coupled", "decoupled"), (none, coupled, decoupled))},
+    "zeros_subgradient": zeros_sub,
+    "zeros_proximal": zeros_prox,
+    "near_subgradient": {t: subgradient.values(near_zero(t)) for t in (1e-4, 1e-3, 1e-2)},
+    "near_proximal": {t: proximal.values(near_zero(t)) for t in (1e-4, 1e-3, 1e-2)},
+    **{
+        f"gap_{k}": arm.values(lambda r: r.final("gap"))
+        for k, arm in zip(("none", "coupled", "l1"), (none, coupled, proximal))
+    },
 }
-print(
-    f"L1 leaves {l1['near_zero'] / l2['near_zero']:.0f}x as many near-zero weights as L2; "
-    f"L2 shrinks the weight norm to {l2['l2_norm'] / none['l2_norm']:.0%}, AdamW to "
-    f"{adamw['l2_norm'] / none['l2_norm']:.0%} of the unpenalised run's"
-)
 print("RESULTS", json.dumps(results))  # one line the tests read back
-
-# %% [markdown]
-# Both penalties also narrow the gap: the model cannot afford the weights memorising would need.
-# Decoupled weight decay shrinks the weights too, but gently at this learning rate: its per-step factor
-# is $1 - \eta\lambda = 1 - 0.003 \cdot 0.3$.
-
-# %% [markdown]
-# ## How sure is this? (over seeds)
-#
-# This page trains one seed. On the `overfit` preset, L2 with λ = 0.001 (the `l2` preset) gave a final
-# validation loss at least 0.5 nats lower in **5 of 5** paired seeds (1.46 lower on average, 95 %
-# interval 1.26 to 1.65), and a final gap under half of overfit's in **5 of 5**
-# (`benchmarks/lessons_over_seeds.py`).
 
 # %% [markdown]
 # ## Try this
 #
 # - In the dashboard, **▶ Train**, wait for the gap to open, then move **L2 λ** to 0.001. Open the
 #   **Weights** tab: the norms bend down from the marked step.
-# - Do the same with **L1 λ** and watch the near-zero share climb. Then set it back to 0: do the zeros
-#   come back to life?
-# - Too much of a good thing: L2 λ = 0.01 makes the model under-fit (both losses stay high).
-# - Under *Setup* choose the **adamw** optimiser and use **Weight decay** (in *More live knobs*).
+# - Set **L1 λ** to 0.2 and **L1 kind** to proximal, and watch the exact zeros appear. Then set λ back
+#   to 0: do the zeros come back to life?
+# - Under *Setup* choose the **adamw** optimiser and try **Weight decay** 0.002, then 0.3 and 1: how large
+#   must decoupled decay's λ be to shrink the weights as much as coupled decay did at 0.002?
 
 # %%
-dashboard(config=model, show=("l2", "l1", "weight_decay", "optimizer"), views=("gap", "weights", "compare"))
+dashboard(config=model, show=("l2", "l1", "l1_kind", "weight_decay", "optimizer"), views=("gap", "weights", "compare"))

@@ -14,149 +14,236 @@
 # ---
 
 # %% [markdown]
-# # Lesson 5 — Batch norm and layer norm in a recurrent model
+# # Lesson 5 — Normalisation in a recurrent model: where it goes, and what it does
 #
-# **Batch normalisation** rescales each feature to zero mean and unit variance using statistics of the
-# current mini-batch (here over every sequence and time step of the batch), then lets the network pick
-# its own scale and shift:
+# **Batch normalisation** (Ioffe & Szegedy, 2015) rescales each feature to zero mean and unit variance
+# using statistics of the current mini-batch, then lets the network pick its own scale and shift:
 #
 # $$\hat x = \frac{x - \mu_\mathcal{B}}{\sqrt{\sigma_\mathcal{B}^2 + \epsilon}}, \qquad y = \gamma \hat x + \beta .$$
 #
-# At evaluation there is no batch to average over, so it uses **running averages** of $\mu$ and
-# $\sigma^2$ collected during training: training and evaluation compute slightly different functions, and
-# early on the running averages are still poor.
+# At evaluation there *is* a batch, but we do not want a prediction to depend on which other examples
+# happen to share it, and it must work for a single example (batch size 1). So evaluation uses **running
+# averages** of $\mu$ and $\sigma^2$ collected during training: a fixed function of the one input. Early on
+# those averages are still poor, and training and evaluation compute slightly different functions.
 #
-# **Layer normalisation** takes the mean and variance over the features of *each token* instead,
-# $\mu = \frac1H\sum_i x_i$: no dependence on the batch, the same computation in training and evaluation,
-# which is why it is the usual choice inside recurrent networks and Transformers.
+# **Layer normalisation** (Ba, Kiros & Hinton, 2016) takes the mean and variance over the features of
+# *each example at each step* instead: no batch, the same computation in training and evaluation.
 #
-# explorer applies either to each recurrent layer's **output** (not inside the recurrence). Both are often
-# said to "regularise". The experiment checks two claims separately: do they make training **faster**, and
-# do they make the **gap** smaller?
+# ## Where it goes
+#
+# In a two-layer recurrent model there are two places, (A) and (B), and three techniques:
+#
+# ```
+#                         ┌────────── recurrence: h(t-1) → h(t) ──────────┐
+#   x(t) → embedding → [ LSTM layer 1 ]  →  (A)  →  [ LSTM layer 2 ]  →  (A)  →  decoder → p(next)
+#                            (B) inside: on W_x·x and W_h·h(t-1) before the gates
+# ```
+#
+# - **(A) between layers**, on each layer's output (`batchnorm`, `layernorm`): it normalises what the next
+#   layer and the decoder read, and never touches the recurrence $h_{t-1} \to h_t$. With one layer, it only
+#   normalises the decoder's input. In training mode, batch norm here pools its statistics over every
+#   sequence **and every time step** of the batch, so the output at step $t$ depends a little on steps
+#   after $t$: a small leak from the future.
+# - **(B) inside the recurrence**, `cell_norm="layer"`: Ba et al.'s recurrent layer norm, on the gate
+#   pre-activations $W_x x_t$ and $W_h h_{t-1}$ separately (and on $c_t$ before the output).
+# - **(B) inside the recurrence**, `cell_norm="batch"`: Cooijmans et al. (2017)'s **recurrent batch norm**:
+#   the same places, with batch statistics kept **separately for every time step** (step 5's statistics
+#   are not step 40's), $\gamma$ initialised to 0.1. Per-step statistics also close the leak from the future.
+#
+# Are they regularisers? Batch norm's statistics change with the batch, a kind of noise that may
+# regularise a little. Layer norm has **no batch noise at all**: it should speed training up without
+# narrowing the gap. Laurent et al. (2016) found exactly that for batch norm between recurrent layers too:
+# faster training, no better generalisation.
 
 # %%
 import json
-import os
+
+import torch
+from IPython.display import display
 
 from explorer import charts
 from explorer.config import Config
-from explorer.widgets import chart_widget, dashboard, experiment
-
-FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
+from explorer.lessons import SEEDS, holds, seeds_summary
+from explorer.train import Trainer
+from explorer.widgets import chart_widget, dashboard, experiment, predict
 
 model = Config(
     cell="lstm",
-    hidden=128,
+    layers=2,
+    hidden=64,
     embed=32,
     seq_len=32,
     batch_size=16,
     lr=3e-3,
+    split="interleaved",
     train_fraction=0.005,
-    steps=200 if FAST else 500,
-    eval_every=10,
-    eval_batches=4 if FAST else 10,
-    seed=0,
+    steps=200,
+    eval_every=20,
+    eval_batches=5,
+    meter_every=0,
 )
+recipes = {
+    "none": model,
+    "(A) batch norm between layers": model.replace(batchnorm=True),
+    "(A) layer norm between layers": model.replace(layernorm=True),
+    "(B) layer norm in the recurrence": model.replace(cell_norm="layer"),
+    "(B) recurrent batch norm": model.replace(cell_norm="batch"),
+}
 
 # %% [markdown]
 # ## The experiment
+#
+# Five runs of 200 steps on 3 seeds each: the two-layer LSTM without normalisation and with each placement.
 
 # %%
-runs = experiment(
-    {
-        "no normalisation": model,
-        "batch norm": model.replace(batchnorm=True),
-        "layer norm": model.replace(layernorm=True),
-    },
-    chart=lambda snaps: charts.comparison_chart(snaps),
-    threads=1,
+faster = predict(
+    "Halfway through, whose training loss is lowest?",
+    *recipes,
+)
+regularises = predict(
+    "Does layer norm in the recurrence end with a smaller gap than no normalisation?",
+    "yes, clearly",
+    "no",
+)
+display(faster, regularises)
+
+# %%
+runs = experiment(recipes, seeds=SEEDS, threads=1)
+none = runs["none"]
+
+# %% [markdown]
+# ## Check your prediction
+#
+# Training loss (evaluation mode, dashed) and validation loss, mean over 3 seeds with the seeds' band.
+
+# %%
+chart_widget(
+    charts.variance_band_chart(seeds_summary("lesson 5", runs), show_train=True, title="Check your prediction")
 )
 
-# %% [markdown]
-# ## The charts that prove it
-#
-# Training loss (evaluation mode) and validation loss, without and with batch norm. With batch norm the
-# training loss falls much faster, and so does the validation loss at first; then the gap opens wide.
 
 # %%
-chart_widget(charts.gap_chart(runs["no normalisation"].snapshot))
-
-# %%
-chart_widget(charts.gap_chart(runs["batch norm"].snapshot))
-
-# %% [markdown]
-# ## The numbers
-#
-# Speed: the training loss halfway through the run. Gap: at the end. Plus the very first evaluation,
-# where batch norm's running averages are still poor.
+def train_loss_halfway(result) -> float:
+    halfway = model.steps // 2
+    return min(result.snapshot.evals, key=lambda e: abs(e["step"] - halfway))["train_eval_loss"]
 
 
-# %%
-def eval_at(snap, step):
-    return min(snap.evals, key=lambda e: abs(e["step"] - step))
+def final_gap(result) -> float:
+    return result.final("gap")
 
 
-halfway = model.steps // 2
-numbers = {}
-for name, result in runs.items():
-    snap = result.snapshot
-    numbers[name] = {
-        "train_loss_halfway": eval_at(snap, halfway)["train_eval_loss"],
-        "first_val_loss": snap.evals[0]["val_loss"],
-        "best_val_loss": snap.best_eval()["val_loss"],
-        "best_step": snap.best_eval()["step"],
-        "final_gap": snap.evals[-1]["gap"],
-    }
-    n = numbers[name]
+lowest = [min(recipes, key=lambda n: train_loss_halfway(runs[n].results[i])) for i in range(len(SEEDS))]
+faster.check(
+    min(recipes, key=lambda name: sum(runs[name].values(train_loss_halfway))),
+    "Training loss halfway: "
+    + "; ".join(f"{name} {arm.spread(train_loss_halfway)}" for name, arm in runs.items())
+    + f". Lowest in each seed: {', '.join(lowest)}.",
+)
+ln = runs["(B) layer norm in the recurrence"]
+smaller = [g < n - 0.05 for g, n in zip(ln.values(final_gap), none.values(final_gap))]
+regularises.check(
+    "yes, clearly" if all(smaller) else "no",
+    f"Final gap: none {none.spread(final_gap)}, layer norm in the recurrence {ln.spread(final_gap)}; "
+    f"smaller by more than 0.05 {holds(smaller)}.",
+)
+print(faster.text)
+print(regularises.text)
+for name, arm in runs.items():
     print(
-        f"{name:17s} training loss at step {halfway}: {n['train_loss_halfway']:.3f} · first validation loss "
-        f"{n['first_val_loss']:.3f} · best validation {n['best_val_loss']:.3f} at step {n['best_step']} · "
-        f"final gap {n['final_gap']:.3f}"
+        f"{name:34s} final gap {arm.spread(final_gap)} · best validation {arm.spread(lambda r: r.best('val_loss'))}"
+        f" · test {arm.spread(lambda r: r.test['test_loss'])}"
     )
 
-plain, bn, ln = (numbers[k] for k in runs)
+# %% [markdown]
+# ## Why: the leak from the future, and batch size 1
+#
+# Take a freshly built model in training mode and change only the **last** character of every sequence in a
+# batch. Does the output at the **first** time step change? With batch norm between layers it does (its
+# statistics pool every step of the batch); with per-time-step recurrent batch norm and with layer norm it
+# cannot.
+
+# %%
+leak_question = predict(
+    "Changing only the last character of each sequence: which models' output at the FIRST step changes?",
+    "none",
+    "only batch norm between layers",
+    "every batch norm",
+    "every normalised model",
+)
+display(leak_question)
+
+
+# %%
+@torch.no_grad()
+def future_leak(config: Config) -> float:
+    trainer = Trainer(config)
+    x, _ = trainer.train_stream.batch(0)
+    changed = x.clone()
+    changed[:, -1] = (changed[:, -1] + 1) % trainer.vocab_size
+    trainer.model.train()
+    first = trainer.model(x)[0][:, 0]
+    first_changed = trainer.model(changed)[0][:, 0]
+    return (first - first_changed).abs().max().item()
+
+
+leaks = {name: future_leak(config) for name, config in recipes.items()}
+for name, leak in leaks.items():
+    print(f"{name:34s} largest change at step 1 from changing step {model.seq_len}: {leak:.1e}")
+leaking = {name for name, leak in leaks.items() if leak > 0}
+leak_question.check(
+    {
+        frozenset(): "none",
+        frozenset({"(A) batch norm between layers"}): "only batch norm between layers",
+        frozenset({"(A) batch norm between layers", "(B) recurrent batch norm"}): "every batch norm",
+    }.get(frozenset(leaking), "every normalised model"),
+    "The models whose first output moved: " + (", ".join(sorted(leaking)) or "none") + ". (No seed is involved: "
+    "the question is about what each computation depends on, and one freshly built model answers it.)",
+)
+print(leak_question.text)
+
+# %% [markdown]
+# And at evaluation, with running statistics, one sequence gets the same prediction alone as in a batch:
+
+
+# %%
+@torch.no_grad()
+def alone_vs_batch(result) -> float:
+    net = result.trainer.model.eval()
+    x, _ = result.trainer.valid_stream.batch(0)
+    difference = (net(x)[0][:1] - net(x[:1])[0]).abs().max().item()
+    result.trainer.model.train()
+    return difference
+
+
+batch_one = {name: alone_vs_batch(arm.results[0]) for name, arm in runs.items()}
+print(", ".join(f"{name}: {value:.1e}" for name, value in batch_one.items()))
+
+# %% [markdown]
+# **What this shows.** Every placement makes the model fit much faster: halfway through, each run's
+# training loss is far below the plain model's, in every seed. None of them narrows the gap: on this small
+# text the speed goes into memorising, and every normalised run ends with a larger gap than the plain one.
+# Layer norm, which has no batch noise at all, is no exception; Laurent et al. saw the same with batch norm. Normalisation is an
+# optimisation aid; to fight overfitting, combine it with dropout or early stopping (lessons 2 and 6).
+
+# %%
 results = {
-    "train_loss_halfway_none": plain["train_loss_halfway"],
-    "train_loss_halfway_bn": bn["train_loss_halfway"],
-    "train_loss_halfway_ln": ln["train_loss_halfway"],
-    "gap_none": plain["final_gap"],
-    "gap_bn": bn["final_gap"],
-    "gap_ln": ln["final_gap"],
-    "best_val_none": plain["best_val_loss"],
-    "best_val_bn": bn["best_val_loss"],
-    "best_val_ln": ln["best_val_loss"],
-    "best_step_none": plain["best_step"],
-    "best_step_bn": bn["best_step"],
-    "first_val_none": plain["first_val_loss"],
-    "first_val_bn": bn["first_val_loss"],
+    **{f"halfway_{name}": arm.values(train_loss_halfway) for name, arm in runs.items()},
+    **{f"gap_{name}": arm.values(final_gap) for name, arm in runs.items()},
+    "halfway_lowest": lowest,
+    "leaks": leaks,
+    "batch_one": batch_one,
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]
-# **What this shows.** Normalisation makes the model *fit faster*: halfway through, its training loss is
-# far below the plain model's. But on this small text that speed goes into memorising: its best validation
-# loss comes earlier and the gap at the end is *larger*, not smaller. Normalisation is an optimisation aid
-# here, not a regulariser; combine it with dropout or early stopping (lessons 2 and 6).
-
-# %% [markdown]
-# ## How sure is this? (over seeds)
-#
-# This page trains one seed. On the `overfit` preset over 5 paired seeds
-# (`benchmarks/lessons_over_seeds.py`), batch norm gave:
-# - a training loss (eval mode) at step 40 at least 0.5 nats lower in **5 of 5** seeds;
-# - a *larger* final gap in **5 of 5** seeds. It speeds training up; here it does not regularise.
-#
-# Its best validation loss was not reliably lower: the differences were +0.003, −0.061, −0.015, +0.001
-# and −0.005 nats. That is seed noise, and no lesson should claim otherwise.
-
-# %% [markdown]
 # ## Try this
 #
-# - **▶ Train** the dashboard below, then tick **Batch norm** mid-run: the training curve bends down at the mark.
-# - Compare **Layer norm** (in *More live knobs*) the same way; then both together.
-# - Turn batch norm *off* again after a while: the model has learnt to expect normalised inputs, and the
+# - **▶ Train** the dashboard below, then tick **Batch norm** mid-run: the training curve bends at the mark.
+# - Switch **Normalisation inside the cell** to layer, then batch: the page says when the slower explicit
+#   cell is running.
+# - Turn normalisation *off* again after a while: the model has learnt to expect normalised inputs, and the
 #   loss jumps. Live knobs show what a network depends on.
-# - Add **Dropout rate** 0.3 with batch norm on: fast *and* a smaller gap?
+# - Add **Dropout rate** 0.3 with normalisation on: fast *and* a smaller gap?
 
 # %%
-dashboard(config=model, show=("batchnorm", "layernorm", "dropout"), views=("gap", "gradients", "compare"))
+dashboard(config=model, show=("batchnorm", "layernorm", "cell_norm", "dropout"), views=("gap", "gradients", "compare"))

@@ -14,35 +14,33 @@
 # ---
 
 # %% [markdown]
-# # Lesson 7 — Putting it together: small and regularised beats big and unregularised
+# # Lesson 7 — Putting it together: big AND regularised
 #
-# "A bigger model is better" is true only when there is enough data or enough regularisation. Here a
-# **big** LSTM (256 units, no regularisation, trained for its whole budget) competes with a **small** one
-# (96 units) that uses everything from the previous lessons:
+# "Make the model smaller" and "regularise it" are both cures for overfitting. Which one should you
+# reach for? Zaremba, Sutskever & Vinyals (2014) answered it for LSTM language models on Penn Treebank:
+# their **large** LSTM with dropout (78.4 test perplexity) beat their medium one with dropout (82.7), and
+# both far beat their unregularised LSTM (114.5), a small one: without dropout, bigger ones overfit. A big
+# model has room for more of the language; regularisation stops it spending that room on the training
+# text. Small and unregularised is safe but limited; big and unregularised memorises.
 #
-# - **variational dropout** $p = 0.3$ (lesson 2),
-# - **decoupled weight decay** with AdamW, $\lambda = 0.1$ (lesson 3),
-# - **gradient clipping** by norm at 1, a safety net that costs nothing when it does not fire (lesson 4),
-# - **early stopping** with patience 4 and the best weights restored (lesson 6).
+# To see which knob does what, this experiment changes **one thing at a time**: two sizes (32 and 128
+# hidden units) × two settings of one regulariser (no dropout, and locked dropout $p = 0.3$ from lesson 2).
+# Everything else is the same, and every run uses early stopping (lesson 6) so each recipe ends with the
+# model you would actually keep. The score is that model's loss on the **test** split, text that took no
+# part in any choice:
 #
-# The score is what you would ship: the **validation perplexity** of the model each recipe ends with,
-#
-# $$\mathrm{PPL}_\text{val} = \exp\Big(-\frac{1}{N}\sum_{t} \ln p_\theta(x_{t+1} \mid x_{\le t})\Big),$$
-#
-# over validation text neither model has seen: lower is better, and a ratio of perplexities reads as
-# "this many times less unsure".
+# $$L_\text{test} = -\frac{1}{N}\sum_{t} \ln p_\theta(x_{t+1} \mid x_{\le t}), \qquad \mathrm{PPL}_\text{test} = e^{L_\text{test}}.$$
 
 # %%
 import json
-import math
-import os
+
+from IPython.display import display
 
 from explorer import charts
 from explorer.config import Config
+from explorer.lessons import SEEDS, holds, seeds_summary
 from explorer.model import count_parameters
-from explorer.widgets import chart_widget, dashboard, experiment
-
-FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
+from explorer.widgets import chart_widget, dashboard, experiment, predict
 
 data = Config(
     cell="lstm",
@@ -50,88 +48,109 @@ data = Config(
     seq_len=32,
     batch_size=16,
     lr=3e-3,
-    train_fraction=0.005,
-    steps=250 if FAST else 600,
-    eval_every=10,
-    eval_batches=4 if FAST else 10,
-    seed=0,
+    split="interleaved",
+    train_fraction=0.01,
+    steps=600,
+    eval_every=20,
+    eval_batches=5,
+    early_stop=4,
+    meter_every=0,
 )
-big = data.replace(hidden=256)
-small = data.replace(
-    hidden=96, dropout=0.3, dropout_kind="variational", optimizer="adamw", weight_decay=0.1, clip=1.0, early_stop=4
-)
-
-# %% [markdown]
-# ## The experiment
+recipes = {
+    "small": data.replace(hidden=32),
+    "small + dropout": data.replace(hidden=32, dropout=0.3, dropout_kind="locked"),
+    "big": data.replace(hidden=128),
+    "big + dropout": data.replace(hidden=128, dropout=0.3, dropout_kind="locked"),
+}
 
 # %%
-runs = experiment({"big, unregularised": big, "small, regularised": small}, threads=1)
+question = predict("Which recipe ends with the lowest test loss?", *recipes)
+display(question)
+
+# %%
+runs = experiment(recipes, seeds=SEEDS, threads=1)
 
 # %% [markdown]
-# ## The charts that prove it
+# ## Check your prediction
 #
-# The big model races ahead, then memorises: its validation loss climbs for the rest of the run. The small
-# regularised one keeps improving slowly and stops near its best.
+# Validation loss over 3 seeds per recipe (each run ends where early stopping ended it), then each recipe's
+# test loss.
 
 # %%
-chart_widget(charts.gap_chart(runs["big, unregularised"].snapshot, metric="ppl"))
+chart_widget(charts.variance_band_chart(seeds_summary("lesson 7", runs), title="Check your prediction"))
+
 
 # %%
-chart_widget(charts.gap_chart(runs["small, regularised"].snapshot, metric="ppl"))
+def test_loss(result) -> float:
+    return result.test["test_loss"]
 
-# %% [markdown]
-# ## The numbers
-#
-# Each final model is evaluated again now on the same validation batches (for the small one these are
-# the restored best weights).
 
-# %%
-numbers = {}
-for name, result in runs.items():
-    trainer = result.trainer
-    val = trainer.mean_loss(trainer.valid_stream, data.eval_batches)
-    numbers[name] = {
-        "parameters": count_parameters(trainer.model),
-        "val_loss": val,
-        "val_ppl": math.exp(val),
-        "best_val_ppl": result.snapshot.best_eval()["val_ppl"],
-        "steps": trainer.step_count,
-        "seconds": result.seconds,
-    }
-    n = numbers[name]
+winner = min(runs, key=lambda name: sum(runs[name].values(test_loss)))
+wins = [
+    all(mine <= theirs for theirs in others)
+    for mine, *others in zip(
+        runs["big + dropout"].values(test_loss),
+        *(arm.values(test_loss) for n, arm in runs.items() if n != "big + dropout"),
+    )
+]
+question.check(winner, f"Lowest mean test loss: {winner}. Big + dropout was lowest of the four {holds(wins)}.")
+print(question.text)
+for name, arm in runs.items():
     print(
-        f"{name:20s} {n['parameters']:7,} parameters · {n['steps']} steps in {n['seconds']:.0f} s · "
-        f"final validation perplexity {n['val_ppl']:.2f} (best seen {n['best_val_ppl']:.2f})"
+        f"{name:16s} {count_parameters(arm.results[0].trainer.model):7,} parameters · test loss "
+        f"{arm.spread(test_loss)} · test perplexity {arm.spread(lambda r: r.test['test_ppl'], 2)} · "
+        f"stopped at step {arm.spread(lambda r: r.trainer.step_count, 0)}"
     )
 
-b, s = numbers["big, unregularised"], numbers["small, regularised"]
-results = {
-    "big_val_ppl": b["val_ppl"],
-    "small_val_ppl": s["val_ppl"],
-    "big_best_val_ppl": b["best_val_ppl"],
-    "small_best_val_ppl": s["best_val_ppl"],
-    "big_parameters": b["parameters"],
-    "small_parameters": s["parameters"],
-    "small_steps": s["steps"],
-    "big_steps": b["steps"],
+# %% [markdown]
+# ## Why: one knob at a time
+#
+# Read the four runs two by two, changing one knob at a time (each number: the change in test loss, seed
+# by seed; negative is better):
+# - **dropout on the small model** makes it *worse* within this 600-step budget: 32 units have no room to
+#   spare, dropout takes away some of what they have and slows learning (both small runs were still
+#   improving when the budget ran out);
+# - **dropout on the big model** makes it better, a little: the big model had room to memorise, and
+#   dropout keeps it learning the language instead;
+# - **size** helps in both columns, and more with dropout than without: without regularisation the big
+#   model starts memorising early and early stopping ends it well before the budget; with dropout it keeps
+#   improving almost to the end.
+#
+# So the recipe is not "small" and not "regularised" alone: it is a model big enough for the language,
+# regularised enough not to spend itself on the training text.
+
+
+# %%
+def paired(a: str, b: str) -> list[float]:
+    """b − a per seed: negative means b is better."""
+    return [y - x for x, y in zip(runs[a].values(test_loss), runs[b].values(test_loss))]
+
+
+effects = {
+    "dropout, small model": paired("small", "small + dropout"),
+    "dropout, big model": paired("big", "big + dropout"),
+    "size, no dropout": paired("small", "big"),
+    "size, with dropout": paired("small + dropout", "big + dropout"),
 }
-print(
-    f"the small model has {s['parameters'] / b['parameters']:.0%} of the parameters and a validation "
-    f"perplexity {b['val_ppl'] / s['val_ppl']:.2f}x lower"
-)
+for name, values in effects.items():
+    print(f"{name:22s} changes the test loss by {', '.join(f'{v:+.3f}' for v in values)} (seeds {SEEDS})")
+
+# %%
+results = {
+    **{f"test_{name}": arm.values(test_loss) for name, arm in runs.items()},
+    "parameters_small": count_parameters(runs["small"].results[0].trainer.model),
+    "parameters_big": count_parameters(runs["big"].results[0].trainer.model),
+    "effects": effects,
+}
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
 # %% [markdown]
-# Note the big model's *best* perplexity: for a moment it was nearly as good. Early stopping alone would
-# have rescued it — but you only get that moment if you are watching the validation loss.
-#
 # ## Try this
 #
-# - Build your own winner in the dashboard: start from the big model (the experiment's `big` model), press **Save
-#   run** after one run, then switch regularisers on, **↺ Reset**, **▶ Train**, and compare the
-#   curves in **Compare runs**.
-# - Which single knob buys the most? Try each alone with the others off.
-# - Give the big model more data (*Fraction of training text used* 0.05): does it still need regularising?
+# - The dashboard below starts from the big model with dropout. Press **Save run** after a run, switch
+#   **Dropout rate** to 0, **↺ Reset**, **▶ Train**, and compare the curves in **Compare runs**.
+# - Which other regulariser buys as much? Try weight drop or L2 instead of dropout, one at a time.
+# - Give the big model more data (*Fraction of training text used* 0.05): does it still need dropout?
 
 # %%
-dashboard(config=big)
+dashboard(config=recipes["big + dropout"])

@@ -58,3 +58,15 @@ def text_file(tmp_path):
         return path
 
     return write
+
+
+def pytest_collection_modifyitems(items):
+    """The notebooks' tests last: until then their kernels train beside the other tests (notebook_runs)."""
+    items.sort(key=lambda item: item.path.name == "test_notebooks.py")
+
+
+def pytest_collection_finish(session):
+    if any(item.path.name == "test_notebooks.py" for item in session.items):
+        import notebook_runs
+
+        notebook_runs.start()

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from explorer import charts, views
+from explorer import charts, session, views
 from explorer.export import chart_to_png, chart_to_svg, history_csv
 from explorer.history import History, Snapshot
 from explorer.metrics import GRAD_HIST_EDGES
@@ -216,6 +216,23 @@ def test_the_gap_chart_shows_training_and_validation_and_the_best_step(runs):
     assert {"step": best["step"], "value": pytest.approx(best["val_loss"])} in data_rows(spec)
     ppl = charts.gap_chart(snap, metric="ppl").to_dict()
     assert "log" in json.dumps([layer["encoding"]["y"].get("scale") for layer in ppl["layer"][:2]])
+
+
+def test_a_character_run_reads_out_bits_per_character_and_a_word_run_does_not(runs):
+    snap = runs["knob change"]
+    last = snap.evals[-1]
+    for metric in ("loss", "ppl"):
+        subtitle = " ".join(charts.gap_chart(snap, metric=metric).to_dict()["title"]["subtitle"])
+        assert (
+            f"Bits per character (loss / ln 2): validation {last['val_bpc']:.3f} bpc, "
+            f"training {last['train_eval_bpc']:.3f} bpc." in subtitle
+        )
+        assert f"({snap.best_eval()['val_bpc']:.3f} bpc)" in session.status_line("running", snap)
+    word = {**snap.start, "config": {**snap.start["config"], "level": "word"}}
+    words = Snapshot(snap.name, word, snap.steps, snap.details, snap.evals, snap.events)
+    assert "bpc" not in json.dumps(charts.gap_chart(words).to_dict()["title"])
+    line = session.status_line("running", words)
+    assert "bpc" not in line and f"(perplexity {snap.best_eval()['val_ppl']:.1f})" in line
 
 
 def test_before_two_evaluations_the_gap_chart_plots_the_training_loss(runs):

@@ -1,6 +1,7 @@
 """The CLI as a user runs it: real subprocesses for the error contract, in-process runs for the rest."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -150,3 +151,27 @@ def test_flags_override_a_preset(tmp_path):
     assert main(["train", "--preset", "dropout", *TINY, "--steps", "2", "--metrics-out", str(out)]) == 0
     start = json.loads(out.read_text().splitlines()[0])
     assert start["config"]["dropout"] == 0.5 and start["config"]["hidden"] == 16
+
+
+def test_the_end_of_a_run_says_bits_per_character_and_the_test_score(capsys):
+    loud = [a for a in TINY if a != "--quiet"]
+    code, err = run_in_process(capsys, "train", *loud, "--steps", "6", "--eval-every", "3", "--no-store")
+    lines = err.strip().splitlines()
+    assert code == 0
+    assert re.fullmatch(r"finished 6 steps; best validation loss \d\.\d{3} \(\d\.\d{3} bpc\) at step [36]", lines[-2])
+    assert re.fullmatch(r"test loss \d\.\d{3} \(\d\.\d{3} bpc\) on [\d,]+ test tokens", lines[-1])
+    code, err = run_in_process(
+        capsys, "train", *loud, "--level", "word", "--train-fraction", "0.05", "--steps", "3", "--no-store"
+    )
+    assert code == 0 and re.fullmatch(
+        r"test loss \d+\.\d{3} \(perplexity [\d.]+\) on [\d,]+ test tokens", err.strip().splitlines()[-1]
+    )
+
+
+def test_an_old_flag_value_still_works_under_its_new_name(tmp_path):
+    out = tmp_path / "m.jsonl"
+    args = ["train", *TINY, "--steps", "4", "--dropout", "0.2", "--dropout-kind", "variational", "--no-store"]
+    assert main([*args, "--at", "3", "dropout_kind=standard", "--metrics-out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records[0]["config"]["dropout_kind"] == "locked"
+    assert [r["dropout_kind"] for r in records if r["kind"] == "step"] == ["locked", "locked", "standard", "standard"]

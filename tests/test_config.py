@@ -56,3 +56,20 @@ def test_assignment_parsing():
         parse_assignment("hidden=10")
     with pytest.raises(ConfigError, match="expected KNOB=VALUE"):
         parse_assignment("dropout")
+
+
+def test_a_renamed_value_parses_to_its_new_name():
+    assert KNOBS["dropout_kind"].parse("variational") == "locked"
+    assert parse_assignment("dropout_kind=variational") == ("dropout_kind", "locked")
+    with pytest.raises(ConfigError, match="dropout_kind must be one of standard, locked"):
+        KNOBS["dropout_kind"].parse("gal")
+
+
+def test_an_old_link_and_an_old_stored_config_load_with_the_new_name():
+    assert Config.from_query({"dropout": "0.5", "dropout_kind": "variational"}).dropout_kind == "locked"
+    stored = Config().to_dict()
+    stored["dropout_kind"] = "variational"
+    del stored["l1_kind"], stored["split"]  # written before these knobs existed
+    loaded = Config.from_dict(stored)
+    assert (loaded.dropout_kind, loaded.l1_kind, loaded.split) == ("locked", "subgradient", "contiguous")
+    assert loaded.to_query() == {"dropout_kind": "locked"}

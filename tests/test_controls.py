@@ -64,6 +64,13 @@ def test_a_link_keeps_its_good_values_names_its_bad_ones_and_guards_the_corpus()
     ]
 
 
+def test_an_old_link_opens_with_the_renamed_value_on_its_widget():
+    link = parse_link({"dropout": "0.5", "dropout_kind": "variational"})
+    assert link.config.dropout_kind == "locked" and not link.problems
+    assert widget_values(link.config)["dropout_kind"] == "locked"
+    assert link_query(link.config, None) == {"dropout": "0.5", "dropout_kind": "locked"}
+
+
 def test_a_link_names_a_preset_and_what_differs_from_it():
     wanted = preset_config("dropout").replace(dropout=0.0, hidden=64)
     query = link_query(wanted, "dropout")

@@ -3,7 +3,17 @@ import os
 import pytest
 import torch
 
-from explorer.data import UNK, BatchStream, Corpus, CorpusError, tokenize
+from explorer.data import (
+    BLOCK,
+    UNK,
+    BatchStream,
+    Corpus,
+    CorpusError,
+    bundled_text,
+    interleaved_split,
+    spread_share,
+    tokenize,
+)
 from tests.conftest import tiny
 
 
@@ -44,6 +54,59 @@ def test_split_is_deterministic_and_train_fraction_shrinks_only_training():
     assert torch.equal(small.valid, full.valid)
     total = len(full.train) + len(full.valid) + len(full.test)
     assert abs(len(full.train) / total - 0.9) < 0.001
+
+
+def test_the_contiguous_split_is_reading_order_90_5_5():
+    text = bundled_text("tinyshakespeare")
+    train_end = int(0.9 * len(text))
+    valid_end = train_end + int(0.05 * len(text))
+    corpus = Corpus.from_config(tiny(train_fraction=1.0, split="contiguous"))
+    decoded = [corpus.vocab.decode(part.tolist(), "char") for part in (corpus.train, corpus.valid, corpus.test)]
+    assert decoded == [text[:train_end], text[train_end:valid_end], text[valid_end:]]
+
+
+def test_the_interleaved_split_deals_disjoint_blocks_18_1_1():
+    positions = [str(i) for i in range(123_456)]  # each token names its own position
+    train, valid, test = ([int(t) for t in part] for part in interleaved_split(positions))
+    assert sorted(train + valid + test) == list(range(123_456))  # disjoint, nothing lost
+    blocks = [{p // BLOCK for p in part} for part in (train, valid, test)]
+    assert all(a.isdisjoint(b) for a, b in [(blocks[0], blocks[1]), (blocks[0], blocks[2]), (blocks[1], blocks[2])])
+    assert [len(part) / len(positions) for part in (train, valid, test)] == pytest.approx([0.9, 0.05, 0.05], abs=0.01)
+    assert train == sorted(train) and valid[:3] == [18 * BLOCK, 18 * BLOCK + 1, 18 * BLOCK + 2]
+
+
+def test_an_interleaved_corpus_is_deterministic_and_held_out_text_comes_from_throughout():
+    first = Corpus.from_config(tiny(train_fraction=1.0, split="interleaved"))
+    again = Corpus.build("tinyshakespeare", "char", False, 10_000, 1.0, "interleaved")  # not the cached one
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip((first.train, first.valid, first.test), (again.train, again.valid, again.test))
+    )
+    contiguous = Corpus.from_config(tiny(train_fraction=1.0))
+    total = len(first.train) + len(first.valid) + len(first.test)
+    assert total == len(contiguous.train) + len(contiguous.valid) + len(contiguous.test)
+    assert [len(first.train) / total, len(first.valid) / total] == pytest.approx([0.9, 0.05], abs=0.005)
+    text = bundled_text("tinyshakespeare")
+    opening = first.vocab.decode(first.valid[:200].tolist(), "char")
+    assert opening == text[18 * BLOCK : 18 * BLOCK + 200]  # valid starts in the first plays, not at the end
+    small = Corpus.from_config(tiny(train_fraction=0.1, split="interleaved"))
+    assert len(small.train) == int(len(first.train) * 0.1) and torch.equal(small.valid, first.valid)
+
+
+def test_a_share_of_an_interleaved_training_split_is_whole_blocks_spread_over_the_book():
+    train = [str(i) for i in range(100 * BLOCK)]  # each token names its place in the training split
+    share = [int(t) for t in spread_share(train, 5 * BLOCK + 7)]
+    assert len(share) == 5 * BLOCK + 7
+    starts = sorted({p // BLOCK for p in share})
+    assert starts == [0, 16, 33, 50, 66, 83]  # six blocks, from the opening to the end
+    assert spread_share(train, len(train)) == train  # the whole split: every block, in reading order
+
+
+def test_a_test_split_too_small_for_one_batch_is_named(tmp_path):
+    for part, text in [("train", "abc " * 400), ("valid", "cab " * 200), ("test", "bca " * 10)]:
+        (tmp_path / f"{part}.txt").write_text(text)
+    with pytest.raises(CorpusError, match="the test split has 40 tokens but one batch needs"):
+        Corpus.from_config(tiny(corpus=str(tmp_path), train_fraction=1.0))
 
 
 def test_word_level_lowercase_and_vocab_cap(text_file):

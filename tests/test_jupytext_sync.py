@@ -41,10 +41,9 @@ def test_notebook_matches_its_script(source):
 
 
 @pytest.mark.parametrize("source", [p for p in SOURCES if p.stem[:2].isdigit()], ids=lambda p: p.stem)
-def test_each_lesson_has_a_story_with_math_a_fast_mode_numbers_and_try_this(source):
+def test_each_lesson_has_a_story_with_math_numbers_and_try_this(source):
     text = source.read_text(encoding="utf-8")
     assert "# %% [markdown]\n# # Lesson" in text
     assert "$$" in text  # a formula where it helps
-    assert 'os.environ.get("EXPLORER_FAST") == "1"' in text
     assert 'print("RESULTS", json.dumps(results))' in text
     assert "## Try this" in text and "dashboard(" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.lessons import Progress, run_experiment
+from explorer.lessons import Progress, holds, run_experiment, run_over_seeds, seed_run_name, seeds_summary
 from explorer.store import RunStore
 from tests.conftest import tiny
 
@@ -44,3 +44,35 @@ def test_an_interrupted_or_failed_run_is_marked_so_in_the_store(tmp_path, raised
 def test_no_store_means_no_run_id(tmp_path):
     [result] = run_experiment({"a": tiny(steps=3)}, store=False).values()
     assert result.run_id is None and result.trainer.step_count == 3
+
+
+def test_over_seeds_each_configuration_is_an_arm_of_one_run_per_seed_stored_by_name(tmp_path):
+    arms = run_over_seeds(
+        {"plain": tiny(steps=10), "dropout": tiny(steps=10, dropout=0.5)},
+        seeds=(0, 1, 2),
+        store=tmp_path / "runs.sqlite",
+    )
+    assert list(arms) == ["plain", "dropout"]
+    plain, dropout = arms.values()
+    assert plain.seeds == [0, 1, 2] and all(r.config.dropout == 0.5 for r in dropout.results)
+    assert len(set(plain.values(lambda r: r.final("val_loss")))) == 3  # three seeds, three different runs
+    alone = run_experiment({"again": tiny(steps=10, seed=1)}, store=False)["again"]
+    assert plain.results[1].final("val_loss") == alone.final("val_loss")  # seed 1's run is the seed-1 run
+    names = {r["name"] for r in RunStore(tmp_path / "runs.sqlite").runs()}
+    assert names == {seed_run_name(arm, seed) for arm in arms for seed in (0, 1, 2)}
+    summary = seeds_summary("lesson", arms)
+    assert [a.label for a in summary.arms] == ["plain", "dropout"] and sorted(summary.arms[0].curves) == [0, 1, 2]
+
+
+def test_an_arm_states_its_spread_and_a_claim_says_in_how_many_seeds_it_held():
+    arms = run_over_seeds({"a": tiny(steps=5)}, seeds=(0, 1), store=False)
+    values = arms["a"].values(lambda r: r.final("val_loss"))
+    text = arms["a"].spread(lambda r: r.final("val_loss"))
+    assert text == f"{sum(values) / 2:.3f} ({min(values):.3f} to {max(values):.3f} over 2 seeds)"
+    assert arms["a"].interval(lambda r: r.final("val_loss")).n == 2
+    assert holds([True, False, True]) == "in 2 of 3 seeds"
+
+
+def test_the_test_score_is_the_final_model_on_the_test_split():
+    [result] = run_experiment({"a": tiny(steps=5)}, store=False).values()
+    assert result.test == result.trainer.test_score() and result.test["test_loss"] > 0

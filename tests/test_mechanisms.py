@@ -85,8 +85,8 @@ def model_knobs(model: RNNLM) -> dict:
     }
 
 
-def test_variational_masks_are_constant_over_time_and_standard_ones_are_not():
-    for kind in ("variational", "standard"):
+def test_locked_masks_are_constant_over_time_and_standard_ones_are_not():
+    for kind in ("locked", "standard"):
         model = make(dropout=0.5, dropout_kind=kind, layers=2)
         model.train()
         model.taps = {}
@@ -96,7 +96,7 @@ def test_variational_masks_are_constant_over_time_and_standard_ones_are_not():
             rows = sites[site]["rows"]
             assert len(rows) == 8 and all(len(row) == 40 for row in rows)  # units × time
             constant = all(set(row) in ({"0"}, {"1"}) for row in rows)
-            assert constant == (kind == "variational"), (kind, site)
+            assert constant == (kind == "locked"), (kind, site)
 
 
 def test_a_detail_step_records_masks_and_reach_and_other_steps_do_not():

@@ -45,13 +45,14 @@ class Scripted(nn.Module):
     meter's bookkeeping can be checked against a known sample. A recurrent model: no attention."""
 
     attention = None
+    window = 16  # the training window sampling counts positions in
 
     def __init__(self, script: list[int], vocab_size: int):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
         self.script, self.vocab_size = script, vocab_size
 
-    def forward(self, tokens: torch.Tensor, state=None):
+    def forward(self, tokens: torch.Tensor, state=None, start: int = 0):
         position = 0 if state is None else state
         logits = torch.zeros(1, tokens.size(1), self.vocab_size)
         logits[0, -1, self.script[position % len(self.script)]] = 1e4

@@ -20,8 +20,8 @@ def test_dropout_zeroes_a_fraction_p_and_scales_the_rest_to_keep_the_mean():
     assert abs(mask.mean().item() - 1.0) < 0.02
 
 
-def test_variational_dropout_uses_one_mask_for_every_time_step():
-    model = make(dropout=0.5, dropout_kind="variational")
+def test_locked_dropout_uses_one_mask_for_every_time_step():
+    model = make(dropout=0.5, dropout_kind="locked")
     model.generator = torch.Generator().manual_seed(1)
     out = model._drop(torch.ones(8, 30, 16), "input")
     assert torch.equal(out, out[:, :1, :].expand_as(out))
@@ -48,7 +48,7 @@ def test_embedding_dropout_drops_whole_words():
 def test_evaluation_ignores_every_dropout_knob():
     tokens = torch.randint(0, 20, (4, 12))
     plain = make().eval()
-    noisy = make(dropout=0.6, embed_dropout=0.3, weight_drop=0.5, dropout_kind="variational").eval()
+    noisy = make(dropout=0.6, embed_dropout=0.3, weight_drop=0.5, dropout_kind="locked").eval()
     assert torch.equal(plain(tokens)[0], noisy(tokens)[0])
     noisy.train()
     assert not torch.equal(plain(tokens)[0], noisy(tokens)[0])

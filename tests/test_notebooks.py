@@ -1,48 +1,19 @@
-"""Every notebook runs top to bottom headless (nbclient, the venv's python3 kernel) in fast mode, and each
-lesson's numbers show the effect it claims. The numbers are read back from the executed notebook: each
-lesson prints one line `RESULTS {json}`."""
+"""Every notebook runs top to bottom headless (nbclient, the venv's python3 kernel), the lessons as a reader
+runs them (lessons 1–7 have no shortened mode; 8 and 9 run their fast mode), and each lesson's numbers show
+the effect it claims in every one of its seeds. The numbers are read back from the executed notebook: each
+lesson prints one line `RESULTS {json}`. The notebooks execute in the background from the start of the
+session (tests/notebook_runs.py); these tests run last and read what they printed."""
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import time
-from functools import cache
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+from notebook_runs import LESSONS, TIMEOUT_S, execute
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-LESSONS = sorted(p.stem for p in NOTEBOOKS.glob("0*.ipynb"))
-BUDGET_S = 60  # the goal per notebook on a 2-core laptop
-TIMEOUT_S = 300  # what a test allows, for a CI machine shared with other jobs
+BUDGET_S = 120  # the goal per notebook on a 2-core laptop
 WIDGET = "application/vnd.jupyter.widget-view+json"
-
-
-@cache
-def execute(stem: str) -> tuple[nbformat.NotebookNode, float]:
-    """The notebook executed in fast mode (once per test session), and its wall time."""
-    notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
-    previous = os.environ.get("EXPLORER_FAST")
-    os.environ["EXPLORER_FAST"] = "1"  # the kernel inherits it
-    try:
-        began = time.monotonic()
-        NotebookClient(
-            notebook,
-            timeout=TIMEOUT_S,
-            kernel_name="python3",
-            allow_errors=False,
-            resources={"metadata": {"path": str(NOTEBOOKS)}},
-        ).execute()
-        return notebook, time.monotonic() - began
-    finally:
-        if previous is None:
-            del os.environ["EXPLORER_FAST"]
-        else:
-            os.environ["EXPLORER_FAST"] = previous
 
 
 def outputs(notebook) -> list:
@@ -77,7 +48,7 @@ def test_the_lessons_are_all_there():
 
 
 @pytest.mark.parametrize("stem", ["dashboard", *LESSONS])
-def test_notebook_runs_headless_in_fast_mode(stem):
+def test_notebook_runs_headless(stem):
     notebook, seconds = execute(stem)
     print(f"{stem}: {seconds:.1f} s")
     errors = [o for o in outputs(notebook) if o.output_type == "error"]
@@ -87,69 +58,101 @@ def test_notebook_runs_headless_in_fast_mode(stem):
     assert views, "the dashboard / charts are widgets"
     if stem != "dashboard":
         assert len(views) >= 3  # the live experiment chart, the proof chart(s), the dashboard
+    if stem in LESSONS[:7]:  # predict, observe, explain: every prediction the lesson asks is answered by its runs
+        texts = [o.text for o in outputs(notebook) if o.output_type == "stream"]
+        assert any("The runs say" in text for text in texts)
     assert seconds < TIMEOUT_S
     if seconds > BUDGET_S:
         print(f"note: {stem} took {seconds:.0f} s, over the {BUDGET_S} s laptop budget (a busy machine?)")
 
 
-def test_overfitting_gap_grows_and_validation_turns_and_more_data_narrows_it():
+def every(values) -> bool:
+    """A claim per seed: it must hold in every seed the lesson trained (3)."""
+    values = list(values)
+    return len(values) == 3 and all(values)
+
+
+def test_overfitting_validation_turns_on_little_text_and_the_contiguous_split_adds_a_shift():
     r = results("01_overfitting")
-    assert r["gap_growth"] > 0.5 and r["gap_last"] > 3 * r["gap_first"]
-    assert r["val_rise"] > 0.03 and r["best_step"] < 300  # validation loss turned and climbed
-    assert r["final_val_ppl"] > 2 * r["final_train_ppl"]
-    assert r["gap_last_more_data"] < r["gap_last"] / 2
+    assert every(rise > 0.03 for rise in r["rise_small"])  # validation loss turned and climbed, every seed
+    assert every(rise < 0.01 for rise in r["rise_large"])  # ten times more text: still falling at the end
+    assert every(small > 2 * large for small, large in zip(r["gap_small"], r["gap_large"]))
+    assert every(test > best for test, best in zip(r["test_small"], r["best_val_small"]))  # memorised: worse
+    assert every(small > 9 * large for small, large in zip(r["epochs_small"], r["epochs_large"]))
+    assert every(c > i + 0.03 for c, i in zip(r["shift_contiguous"], r["shift_interleaved"]))
 
 
-def test_dropout_inflates_the_training_mode_loss_and_narrows_the_gap():
+def test_dropout_every_form_narrows_the_gap_and_one_mask_per_sequence_narrows_it_most():
     r = results("02_dropout")
-    assert r["inflation_standard"] > 0.1 and r["inflation_variational"] > 0.1  # eval-mode loss < train-mode loss
-    assert abs(r["inflation_none"]) < 1e-6  # no dropout, nothing random: the same number
-    assert r["gap_standard"] < 0.75 * r["gap_none"] and r["gap_variational"] < 0.75 * r["gap_none"]
-    assert r["final_val_standard"] < r["final_val_none"] and r["final_val_variational"] < r["final_val_none"]
+    assert r["largest_gap"] == ["naive recurrent 0.5"] * 3 and every(r["per_sequence_smaller"])
+    for name in ("naive recurrent 0.5", "Zaremba 0.5", "Gal 0.5", "AWD: locked + weight drop 0.5"):
+        assert every(g < n for g, n in zip(r[f"gap_{name}"], r["gap_no dropout"])), name
+    e = r["evaluation"]
+    assert every(one > off for one, off in zip(e["one pass"], e["off"]))  # one thinned network is worse
+    assert every(mc < one for mc, one in zip(e["MC 10"], e["one pass"]))  # averaging passes recovers
 
 
-def test_l1_makes_weights_sparse_l2_and_adamw_shrink_them():
+def test_coupled_decay_is_l2_and_shrinks_adamw_at_the_same_lambda_barely_and_proximal_l1_gives_zeros():
     r = results("03_weight_penalties")
-    assert r["near_zero_l1"] > 0.1 and r["near_zero_l1"] > 4 * r["near_zero_l2"]
-    assert r["near_zero_l1"] > 4 * r["near_zero_none"]
-    assert r["norm_l2"] < 0.8 * r["norm_none"] and r["norm_adamw"] < 0.95 * r["norm_none"]
-    assert r["gap_l2"] < r["gap_none"] and r["gap_l1"] < r["gap_none"]
+    assert r["twin_difference"] < 1e-6  # Adam's weight_decay = 2λ₂ is the L2 penalty λ₂, to the last digit
+    assert every(c < 0.8 * n for c, n in zip(r["norm_coupled"], r["norm_none"]))
+    assert every(abs(d / n - 1) < 0.05 for d, n in zip(r["norm_decoupled"], r["norm_none"]))
+    assert every(z == 0 for z in r["zeros_subgradient"]) and every(z > 0.2 for z in r["zeros_proximal"])
+    near = r["near_subgradient"]
+    assert every(a < b < c for a, b, c in zip(near["0.0001"], near["0.001"], near["0.01"]))  # follows the line
+    assert every(g < n for g, n in zip(r["gap_coupled"], r["gap_none"]))
+    assert every(g < n for g, n in zip(r["gap_l1"], r["gap_none"]))
 
 
-def test_exploding_rnn_clipping_and_the_lstms_longer_reach():
+def test_clipping_saves_the_exploding_rnn_and_the_forget_gate_and_the_window_set_the_reach():
     r = results("04_exploding_vanishing_gradients")
-    assert r["max_grad_norm_exploding"] > 10 * r["max_grad_norm_clipped_before"]
-    assert r["max_grad_norm_clipped_applied"] <= 1.0 + 1e-4  # clip by norm at 1
-    assert r["max_grad_norm_exploding"] > 100 * r["max_grad_norm_clipped_applied"]
-    exploded = r["final_val_exploding"]
-    assert math.isnan(exploded) or exploded > r["final_val_clipped"] + 1.0
-    assert r["final_val_value_clipped"] < r["final_val_clipped"] + 0.3
-    assert r["max_grad_norm_lstm"] < r["max_grad_norm_exploding"] / 100
+    assert every(u > 10 * a for u, a in zip(r["largest_unclipped"], r["largest_applied_clipped"]))
+    assert every(a <= 1.0 + 1e-4 for a in r["largest_applied_clipped"])  # clip by norm at 1
+    assert every(c < u - 1.0 for c, u in zip(r["val_clipped"], r["val_unclipped"]))
     assert r["cos_norm"] > 0.9999 and r["cos_value"] < 0.95  # norm keeps the direction, value does not
-    assert r["lstm_reach"] > 100 * r["rnn_reach"]
+    init, after = r["init_50"], r["after_50"]
+    assert every(
+        b > 1000 * lstm > 100 * 1000 * rnn  # seed 0 at initialisation: LSTM 1.4e-12, RNN 4.7e-15
+        for b, lstm, rnn in zip(init["LSTM, forget bias 1"], init["LSTM"], init["RNN"])
+    )
+    assert every(lstm > 100 * rnn for lstm, rnn in zip(after["LSTM"], after["RNN"]))
+    assert every(a > i for a, i in zip(after["LSTM"], init["LSTM"]))  # training opened the gates
+    for by_length in r["farthest"].values():  # the farther the window's far end, the weaker the gradient there
+        assert every(a > b >= c for a, b, c in zip(by_length["16"], by_length["64"], by_length["256"]))
+    assert r["uncut"] > 0 and r["cut"] == 0  # truncated BPTT: no path across the window's edge
 
 
-def test_batch_and_layer_norm_speed_up_fitting_and_do_not_narrow_the_gap():
+def test_normalisation_fits_faster_everywhere_narrows_no_gap_and_only_pooled_batch_statistics_leak():
     r = results("05_batch_norm")
-    assert r["train_loss_halfway_bn"] < r["train_loss_halfway_none"] - 0.3
-    assert r["train_loss_halfway_ln"] < r["train_loss_halfway_none"] - 0.3
-    assert r["gap_bn"] > r["gap_none"] and r["gap_ln"] > r["gap_none"]
-    assert r["best_step_bn"] < r["best_step_none"]
-    assert r["first_val_bn"] > r["first_val_none"]  # running statistics still poor at the first evaluation
+    placements = [key.removeprefix("gap_") for key in r if key.startswith("gap_") and key != "gap_none"]
+    assert len(placements) == 4
+    for name in placements:
+        assert every(n < plain - 0.3 for n, plain in zip(r[f"halfway_{name}"], r["halfway_none"])), name
+        assert every(g > plain for g, plain in zip(r[f"gap_{name}"], r["gap_none"])), name
+    assert r["leaks"]["(A) batch norm between layers"] > 1e-3  # pooled over time: step 1 sees step 32
+    assert all(leak == 0 for name, leak in r["leaks"].items() if name != "(A) batch norm between layers")
+    assert all(d < 1e-4 for d in r["batch_one"].values())  # running statistics: alone = in a batch
 
 
-def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
+def test_early_stopping_stops_after_patience_restores_the_best_weights_and_scores_better_on_test():
     r = results("06_early_stopping")
-    assert r["event"] == "early_stop" and r["stop_step"] < r["steps"]
-    assert r["stop_step"] - r["best_step"] == r["patience"] * r["eval_every"]
-    assert abs(r["restored_val_loss"] - r["best_val_loss"]) < 1e-5  # restored weights = best weights
-    assert r["val_at_stop"] > r["best_val_loss"] and r["full_run_final_val"] > r["restored_val_loss"] + 0.05
+    for run in r["runs"]:
+        assert run["event"] == "early_stop" and run["stop_step"] < r["steps"]
+        assert run["stop_step"] - run["best_step"] == r["patience"] * r["eval_every"]
+        assert abs(run["restored_val_loss"] - run["best_val_loss"]) < 1e-5  # restored weights = best weights
+        assert run["val_at_stop"] > run["best_val_loss"]
+    assert len(r["runs"]) == 3
+    assert every(s < f - 0.05 for s, f in zip(r["test_stopped"], r["test_full"]))
 
 
-def test_small_regularised_model_beats_big_unregularised_on_validation_perplexity():
+def test_big_and_regularised_has_the_lowest_test_loss():
     r = results("07_putting_it_together")
-    assert r["small_val_ppl"] < 0.85 * r["big_val_ppl"]
-    assert r["small_parameters"] < r["big_parameters"] / 3
+    others = [r[f"test_{name}"] for name in ("small", "small + dropout", "big")]
+    assert every(all(best < o for o in rest) for best, *rest in zip(r["test_big + dropout"], *others))
+    assert r["parameters_small"] < r["parameters_big"] / 3
+    e = r["effects"]  # test loss changes, one knob at a time, as the lesson reads them
+    assert every(d > 0 for d in e["dropout, small model"]) and every(d < 0 for d in e["dropout, big model"])
+    assert every(w < wo < 0 for w, wo in zip(e["size, with dropout"], e["size, no dropout"]))
 
 
 def test_memorisation_climbs_without_regularisation_and_noising_keeps_it_down():

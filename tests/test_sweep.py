@@ -14,7 +14,15 @@ from explorer.cli import main
 from explorer.config import ExplorerError
 from explorer.store import RunStore
 from explorer.summary import summarize
-from explorer.sweep import SweepError, grid_plan, parse_grid, parse_seeds, repeat_plan, run_sweep
+from explorer.sweep import (
+    SweepError,
+    grid_plan,
+    parse_grid,
+    parse_seeds,
+    repeat_plan,
+    run_sweep,
+    stored_trial_key,
+)
 
 TINY_FLAGS = (
     "--hidden 16 --embed 8 --seq-len 16 --batch-size 4 --train-fraction 0.01 --eval-every 5 --eval-batches 2 "
@@ -239,3 +247,12 @@ def test_diverged_seeds_are_counted_apart_not_averaged(tmp_path):
     assert boom.diverged == 2 and boom.interval("best_val_loss").n == 0  # its last finite numbers are no outcome
     assert all(r["status"] == "diverged" and r["best_val_loss"] is not None for r in boom.runs.values())
     assert "(2 diverged)" in summary.table()
+
+
+def test_a_trial_stored_before_a_rename_or_a_new_knob_is_the_same_trial():
+    base = tiny(steps=10, dropout=0.3, dropout_kind="locked")
+    trial = grid_plan("old", base, parse_grid(["dropout=0,0.5"]), (0,), {5: {"dropout_kind": "locked"}}).trials[0]
+    config = {**trial.config.to_dict(), "dropout_kind": "variational"}
+    del config["l1_kind"], config["split"]  # stored before these knobs existed
+    arm = {**trial.arm.to_dict(), "schedule": {"5": {"dropout_kind": "variational"}}}
+    assert stored_trial_key({"config": config, "arm": arm}) == trial.key

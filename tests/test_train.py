@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from explorer.train import Trainer
+from explorer.data import BatchStream
+from explorer.train import Trainer, bits_per_char, loss_readout
 from tests.conftest import tiny
 
 
@@ -148,7 +149,7 @@ def test_every_cell_and_regulariser_trains():
                 cell=cell,
                 layers=3,
                 dropout=0.2,
-                dropout_kind="variational",
+                dropout_kind="locked",
                 weight_drop=0.3,
                 embed_dropout=0.1,
                 batchnorm=True,
@@ -183,3 +184,72 @@ def test_resolve_device_refuses_missing_cuda():
         else:
             raise AssertionError("expected a ConfigError")
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def zero_share(trainer: Trainer) -> float:
+    weights = torch.cat([w.detach().flatten() for w in trainer.penalised])
+    return (weights == 0).float().mean().item()
+
+
+def test_proximal_l1_sets_weights_to_exactly_zero_and_the_subgradient_never_does():
+    shares = {}
+    for kind in ("proximal", "subgradient"):
+        trainer = Trainer(tiny(l1=0.5, l1_kind=kind, lr=0.01, steps=50, eval_every=100))
+        list(trainer.run())
+        shares[kind] = zero_share(trainer)
+    assert shares["proximal"] > 0.2, shares  # 31 % with seed 0
+    assert shares["subgradient"] == 0.0, shares
+
+
+def test_the_proximal_step_soft_thresholds_by_lr_times_lambda():
+    trainer = Trainer(tiny(l1=0.1, l1_kind="proximal", lr=0.01))
+    w = trainer.penalised[0]
+    before = w.detach().clone()
+    trainer._l1_proximal_step()
+    assert torch.allclose(w.detach(), torch.sign(before) * torch.clamp(before.abs() - 0.001, min=0))
+    assert ((before.abs() <= 0.001) == (w.detach() == 0)).all()
+
+
+def test_proximal_l1_at_lambda_zero_changes_nothing():
+    def run(kind):
+        records = list(Trainer(tiny(l1=0.0, l1_kind=kind, steps=10)).run())
+        skip = ("tokens_per_s", "l1_kind", "config")
+        return [{k: v for k, v in r.items() if k not in skip} for r in records]
+
+    assert run("proximal") == run("subgradient")
+
+
+def test_test_score_reads_the_whole_test_split_in_eval_mode():
+    trainer = Trainer(tiny(dropout=0.5, steps=10))
+    list(trainer.run())
+    score = trainer.test_score()
+    test = BatchStream(trainer.corpus.test, 4, 16, torch.device("cpu"))
+    assert score["test_loss"] == trainer.mean_loss(test, test.batches_per_epoch)
+    assert score["test_loss"] == trainer.test_score()["test_loss"]  # eval mode: no dropout, the same each time
+    assert math.isclose(score["test_ppl"], math.exp(score["test_loss"]))
+    assert math.isclose(score["test_bpc"], score["test_loss"] / math.log(2))
+    assert trainer.test_score(batches=1)["test_loss"] == trainer.mean_loss(test, 1)
+    assert score["test_loss"] != trainer.evaluate()["val_loss"]
+
+
+def test_bits_per_character_at_char_level_only():
+    char = Trainer(tiny(steps=5, eval_every=5))
+    record = [r for r in char.run() if r["kind"] == "eval"][0]
+    assert math.isclose(record["val_bpc"], record["val_loss"] / math.log(2))
+    assert math.isclose(record["train_eval_bpc"], record["train_eval_loss"] / math.log(2))
+    assert bits_per_char(math.log(2)) == 1.0
+    assert loss_readout(math.log(8), "char") == "3.000 bpc" and loss_readout(math.log(8), "word") == "perplexity 8.0"
+    word = Trainer(tiny(level="word", steps=5, eval_every=5, train_fraction=0.05))
+    record = [r for r in word.run() if r["kind"] == "eval"][0]
+    assert "val_ppl" in record and not {"val_bpc", "train_eval_bpc"} & set(record)
+    assert set(word.test_score(batches=1)) == {"test_loss", "test_ppl"}
+
+
+def test_a_checkpoint_from_before_the_rename_goes_on_with_locked_dropout():
+    saved = Trainer(tiny(dropout=0.3, dropout_kind="locked")).checkpoint()
+    saved["knobs"]["dropout_kind"] = "variational"
+    del saved["knobs"]["l1_kind"]  # written before the knob existed
+    trainer = Trainer(tiny(dropout=0.3, dropout_kind="locked"))
+    trainer.restore(saved)
+    assert trainer.knobs["dropout_kind"] == "locked" and trainer.model.dropout_kind == "locked"
+    assert trainer.knobs["l1_kind"] == "subgradient"

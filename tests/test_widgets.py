@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import ipywidgets as W
 import pytest
@@ -18,7 +19,7 @@ from explorer.history import Snapshot
 from explorer.presets import PRESETS
 from explorer.session import knob_change_lines
 from explorer.store import RunStore
-from explorer.widgets import VIEWS, Dashboard, dashboard, experiment
+from explorer.widgets import VIEWS, Dashboard, dashboard, experiment, predict
 from tests.conftest import tiny, wait_until
 
 # A setup too big for its corpus: the worker refuses to build it (on any machine, with or without a GPU).
@@ -535,6 +536,47 @@ def test_experiment_trains_each_config_to_its_end_and_stores_the_runs():
     for result in runs.values():
         run = stored[result.run_id]
         assert (run["name"], run["status"], run["steps"]) == (result.name, "finished", 12)
+
+
+def test_experiment_over_seeds_returns_arms_moves_each_seeds_knobs_and_draws_the_bands():
+    drawn: list = []
+    with patch_display(drawn):
+        runs = experiment(
+            {"a": tiny(steps=8, eval_every=4)}, schedules={"a": {4: {"l2": 1e-4}}}, seeds=(0, 1), every_s=0.0, threads=1
+        )
+    assert runs["a"].seeds == [0, 1]
+    assert [[(e["knob"], e["step"]) for e in r.snapshot.knob_changes()] for r in runs["a"].results] == [[("l2", 4)]] * 2
+    line, view = drawn[-1].children
+    assert "2 runs done" in line.value
+    assert view.chart.to_dict()["title"]["text"] == "Validation loss over seeds: mean and 95 % interval"
+
+
+@contextmanager
+def patch_display(drawn: list):
+    """IPython's display, catching what the experiment shows (its progress line and chart)."""
+    import IPython.display
+
+    original = IPython.display.display
+    IPython.display.display = lambda *objects: drawn.extend(objects)
+    try:
+        yield
+    finally:
+        IPython.display.display = original
+
+
+def test_a_prediction_is_judged_against_the_runs_answer_and_then_fixed():
+    question = predict("Which is lower?", "a", "b")
+    assert question.text == "Pick an answer, then run the experiment below."
+    question.check("b", "b was lower in 3 of 3 seeds.")
+    assert question.text == "The runs say: b. b was lower in 3 of 3 seeds." and not question.choice.disabled
+    question.choice.value = "a"  # picked late: judged at once, then fixed
+    assert question.text.startswith("Not this time: you predicted “a”; the runs say “b”.") and question.choice.disabled
+    assert "Not this time" in question.verdict.value
+    right = predict("Which is lower?", "a", "b")
+    right.choice.value = "b"
+    assert right.check("b", "").text.startswith("Right: you predicted “b”")
+    with pytest.raises(ValueError, match="not one of the choices"):
+        right.check("c", "")
 
 
 def test_format_value_and_knob_change_lines():
