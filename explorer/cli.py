@@ -30,7 +30,17 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .classroom import default_max_runs
-from .config import FIXED_KNOBS, KNOBS, Config, ConfigError, ExplorerError, format_value, parse_assignment, plural
+from .config import (
+    FIXED_KNOBS,
+    KNOBS,
+    Config,
+    ConfigError,
+    ExplorerError,
+    explicit_cell,
+    format_value,
+    parse_assignment,
+    plural,
+)
 from .export import history_csv
 from .history import snapshot_of
 from .presets import PRESETS, preset_config
@@ -278,6 +288,8 @@ def describe_end(trainer: Trainer, last_event: dict | None) -> str:
     best = (
         f"best validation loss {trainer.best_val_loss:.3f}{_readout(trainer, trainer.best_val_loss)} "
         f"at step {trainer.best_step}"
+        if math.isfinite(trainer.best_val_loss)
+        else f"no evaluation (--eval-every {trainer.config.eval_every} is more than the steps)"
     )
     if trainer.stopped_reason == "early_stop":
         return f"early stop at step {trainer.step_count}: {best}, whose weights were restored"
@@ -337,6 +349,9 @@ def command_train(args: argparse.Namespace) -> int:
     if state is not None:
         trainer.restore(state)
         trainer.set_knobs(**{k: v for k, v in config.live().items() if v != trainer.knobs[k]})
+    reason = explicit_cell(config.recurrent_dropout, config.cell_norm)
+    if reason and not args.quiet:
+        sys.stderr.write(f"explicit cell ({reason}): slower than the fused {config.cell.upper()}\n")
     last_event = None
     if args.metrics_out and args.metrics_out != "-":
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)

@@ -168,6 +168,16 @@ def test_the_end_of_a_run_says_bits_per_character_and_the_test_score(capsys):
     )
 
 
+def test_the_run_says_when_the_slower_cell_is_on_and_when_nothing_was_evaluated(capsys):
+    loud = [a for a in TINY if a != "--quiet"]
+    code, err = run_in_process(capsys, "train", *loud, "--steps", "2", "--recurrent-dropout", "0.3", "--no-store")
+    lines = err.strip().splitlines()
+    assert code == 0 and lines[0] == "explicit cell (recurrent dropout): slower than the fused LSTM"
+    assert "finished 2 steps; no evaluation (--eval-every" in lines[-2] and "inf" not in err
+    code, err = run_in_process(capsys, "train", *loud, "--steps", "2", "--eval-every", "1", "--no-store")
+    assert "explicit" not in err
+
+
 def test_an_old_flag_value_still_works_under_its_new_name(tmp_path):
     out = tmp_path / "m.jsonl"
     args = ["train", *TINY, "--steps", "4", "--dropout", "0.2", "--dropout-kind", "variational", "--no-store"]
