@@ -9,10 +9,23 @@ import pytest
 import torch
 
 from explorer.config import Config
+from explorer.model import RNNLM
 
 torch.set_num_threads(1)  # tiny models run fastest on one thread, and CI has two cores
 # Every run a test makes (CLI, app, notebooks, their subprocesses) lands in a throw-away store.
 os.environ["EXPLORER_HOME"] = tempfile.mkdtemp(prefix="explorer-tests-")
+
+
+VOCAB = 12  # token ids of tiny_model, no corpus
+
+
+def tiny_model(**changes) -> RNNLM:
+    """A seeded model of 8 units (embedding 6, so an input-to-hidden matrix is not square) with its own mask
+    generator: for tests of what happens inside the model, without a corpus."""
+    torch.manual_seed(0)
+    model = RNNLM(VOCAB, tiny(hidden=8, embed=6, **changes))
+    model.generator = torch.Generator().manual_seed(3)
+    return model
 
 
 def tiny(**changes) -> Config:

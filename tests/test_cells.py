@@ -12,21 +12,11 @@ from explorer.checkpoint import load_checkpoint, save_checkpoint
 from explorer.config import Config, ConfigError
 from explorer.history import snapshot_of
 from explorer.mechanism_charts import dropout_mask_chart
-from explorer.model import RNNLM
 from explorer.probes import gradient_reach, mask_record
 from explorer.sample import _StepReader, generate_ids
 from explorer.session import status_line
 from explorer.train import Trainer
-from tests.conftest import tiny
-
-VOCAB = 12
-
-
-def make(**changes) -> RNNLM:
-    torch.manual_seed(0)
-    model = RNNLM(VOCAB, tiny(hidden=8, embed=6, **changes))
-    model.generator = torch.Generator().manual_seed(3)
-    return model
+from tests.conftest import VOCAB, tiny, tiny_model
 
 
 def random_state(cell: str, hidden: int, batch: int):
@@ -42,7 +32,7 @@ def flat(state) -> list[torch.Tensor]:
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_the_explicit_cell_is_the_fused_module_with_the_same_weights(cell, layers):
     """Outputs, final states and every gradient (weights, input, initial state) agree to 1e-5."""
-    model = make(cell=cell, layers=layers)
+    model = tiny_model(cell=cell, layers=layers)
     tokens = torch.randint(0, VOCAB, (3, 9))
     states = [random_state(cell, rnn.hidden_size, 3) for rnn in model.rnns]
     seed = torch.randn(3, 9, model.rnns[-1].hidden_size)
@@ -76,13 +66,13 @@ def test_the_fused_path_is_unchanged_for_a_seed():
         records = list(Trainer(config).run())
         assert [r["train_loss"] for r in records if r["kind"] == "step"] == pytest.approx(losses, rel=1e-6)
         assert [r["val_loss"] for r in records if r["kind"] == "eval"] == pytest.approx([val], rel=1e-6)
-    names = [name for name, _ in make(layers=2).named_parameters()]
+    names = [name for name, _ in tiny_model(layers=2).named_parameters()]
     new = [i for i, name in enumerate(names) if name.startswith("cell_norms.")]
     assert new == list(range(len(names) - len(new), len(names)))  # all after every earlier parameter
 
 
 def masks_of(kind: str, layers: int = 2) -> dict:
-    model = make(recurrent_dropout=0.5, recurrent_dropout_kind=kind, layers=layers, cell="gru")
+    model = tiny_model(recurrent_dropout=0.5, recurrent_dropout_kind=kind, layers=layers, cell="gru")
     model.train()
     model.taps = {}
     model(torch.randint(0, VOCAB, (3, 30)))
@@ -107,7 +97,7 @@ def test_the_naive_mask_changes_at_every_step_and_the_gal_mask_does_not():
 
 def test_a_mask_zeroing_h_cuts_the_recurrence_of_an_rnn():
     """With every unit of h_{t−1} dropped the output at step t depends on x_t alone: the memory is gone."""
-    rnn = make(cell="rnn").rnns[0]
+    rnn = tiny_model(cell="rnn").rnns[0]
     x = torch.randn(2, 7, 6, requires_grad=True)
     zero = recurrent_mask(torch.zeros(2, 7, 8), 7)
     out, _ = run_layer("rnn", rnn, rnn.weight_hh_l0, x, None, zero)
@@ -122,7 +112,7 @@ def test_a_mask_zeroing_h_cuts_the_recurrence_of_an_rnn():
 def test_the_recurrent_mask_multiplies_h_where_it_enters_the_gates(cell):
     """Against PyTorch's documented equations written out by hand: the mask on h_{t−1} in the gates only (an
     LSTM's c and a GRU's interpolation keep the undropped state)."""
-    rnn = make(cell=cell).rnns[0]
+    rnn = tiny_model(cell=cell).rnns[0]
     x, mask = torch.randn(2, 5, 6), torch.randint(0, 2, (2, 5, 8)).float() * 2
     w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
     h = c = torch.zeros(2, 8)
@@ -145,7 +135,7 @@ def test_the_recurrent_mask_multiplies_h_where_it_enters_the_gates(cell):
 
 def test_recorded_recurrent_and_weight_drop_masks_replay_the_training_output():
     """The explicit path uses weight drop's masked recurrent weight and the tapped recurrent mask."""
-    model = make(cell="lstm", recurrent_dropout=0.3, recurrent_dropout_kind="gal", weight_drop=0.4)
+    model = tiny_model(cell="lstm", recurrent_dropout=0.3, recurrent_dropout_kind="gal", weight_drop=0.4)
     model.train()
     model.taps = {}
     tokens = torch.randint(0, VOCAB, (2, 9))
@@ -160,14 +150,14 @@ def test_recorded_recurrent_and_weight_drop_masks_replay_the_training_output():
 
 
 def test_evaluation_runs_the_fused_module_when_only_recurrent_dropout_is_on():
-    plain, dropped = make(), make(recurrent_dropout=0.5)
+    plain, dropped = tiny_model(), tiny_model(recurrent_dropout=0.5)
     tokens = torch.randint(0, VOCAB, (2, 9))
     assert torch.equal(plain.eval()(tokens)[0], dropped.eval()(tokens)[0])
     assert not torch.equal(plain.train()(tokens)[0], dropped.train()(tokens)[0])
 
 
 def test_layer_norm_in_the_cell_normalises_each_examples_pre_activations():
-    model = make(cell="lstm", cell_norm="layer")
+    model = tiny_model(cell="lstm", cell_norm="layer")
     seen = {}
     for name, norm in model.cell_norms[0].layer.items():
         norm.register_forward_hook(lambda module, args, out, name=name: seen.setdefault(name, []).append(out))
@@ -211,7 +201,7 @@ def test_recurrent_batch_norm_learns_different_statistics_per_time_step_in_a_tra
 
 
 def test_forget_bias_sets_the_lstm_forget_gates_effective_bias_to_one_and_nothing_else():
-    plain, biased = make(cell="lstm", layers=2), make(cell="lstm", layers=2, forget_bias=True)
+    plain, biased = tiny_model(cell="lstm", layers=2), tiny_model(cell="lstm", layers=2, forget_bias=True)
     for a, b in zip(plain.rnns, biased.rnns):
         forget = slice(a.hidden_size, 2 * a.hidden_size)
         assert torch.equal((b.bias_ih_l0 + b.bias_hh_l0)[forget].detach(), torch.ones(a.hidden_size))
@@ -222,7 +212,7 @@ def test_forget_bias_sets_the_lstm_forget_gates_effective_bias_to_one_and_nothin
             assert torch.equal(getattr(a, name)[kept], getattr(b, name)[kept])
     assert all(
         torch.equal(p, q)
-        for p, q in zip(make(cell="gru").parameters(), make(cell="gru", forget_bias=True).parameters())
+        for p, q in zip(tiny_model(cell="gru").parameters(), tiny_model(cell="gru", forget_bias=True).parameters())
     )
     assert Config().forget_bias is False
 
@@ -328,9 +318,9 @@ def test_a_trainer_with_every_cell_knob_records_masks_reach_and_the_status_note(
 def test_gradient_reach_through_the_explicit_cell_is_the_fused_cells_with_norms_off():
     """In eval mode recurrent dropout draws nothing, so the reach is the fused path's; a cell norm changes it."""
     tokens, targets = torch.randint(0, VOCAB, (1, 10)), torch.randint(0, VOCAB, (1, 10))
-    plain = gradient_reach(make(cell="lstm"), tokens, targets)
-    assert gradient_reach(make(cell="lstm", recurrent_dropout=0.5), tokens, targets) == plain
-    assert gradient_reach(make(cell="lstm", cell_norm="layer"), tokens, targets) != plain
+    plain = gradient_reach(tiny_model(cell="lstm"), tokens, targets)
+    assert gradient_reach(tiny_model(cell="lstm", recurrent_dropout=0.5), tokens, targets) == plain
+    assert gradient_reach(tiny_model(cell="lstm", cell_norm="layer"), tokens, targets) != plain
 
 
 def test_the_cell_runs_on_cuda_when_there_is_one():
@@ -342,7 +332,7 @@ def test_the_cell_runs_on_cuda_when_there_is_one():
 
 
 def test_the_cell_norm_parameters_are_in_the_norm_group_and_not_penalised():
-    model = make(layers=2)
+    model = tiny_model(layers=2)
     cell_norm = {id(p) for p in model.cell_norms.parameters()}
     assert cell_norm <= {id(p) for p in model.param_groups()["norm"]}
     assert cell_norm.isdisjoint(id(p) for p in model.penalised_weights())

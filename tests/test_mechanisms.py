@@ -11,20 +11,11 @@ from explorer.model import RNNLM
 from explorer.noising import noise_inputs, unigram_distribution
 from explorer.probes import gradient_reach, mask_record
 from explorer.train import Trainer
-from tests.conftest import tiny
-
-VOCAB = 12
-
-
-def make(**changes) -> RNNLM:
-    torch.manual_seed(0)
-    model = RNNLM(VOCAB, tiny(hidden=8, embed=8, **changes))
-    model.generator = torch.Generator().manual_seed(3)
-    return model
+from tests.conftest import VOCAB, tiny, tiny_model
 
 
 def test_gradient_reach_is_the_norm_of_the_last_loss_gradient_at_each_earlier_input():
-    model = make(cell="gru", layers=2)
+    model = tiny_model(cell="gru", layers=2)
     tokens, targets = torch.randint(0, VOCAB, (1, 10)), torch.randint(0, VOCAB, (1, 10))
     reach = gradient_reach(model, tokens, targets)
     assert model.training  # put back as found
@@ -45,14 +36,14 @@ def test_gradient_reach_is_the_norm_of_the_last_loss_gradient_at_each_earlier_in
 
 def test_gradient_reach_of_the_last_position_includes_its_own_input_only_through_the_recurrence():
     """The reach at distance 0 is the direct path; nothing after the last position exists to reach."""
-    model = make(cell="rnn")
+    model = tiny_model(cell="rnn")
     reach = gradient_reach(model, torch.randint(0, VOCAB, (1, 6)), torch.randint(0, VOCAB, (1, 6)))[0]
     assert reach[-1] > 0 and all(v is not None for v in reach)
 
 
 def test_recorded_masks_are_exactly_the_ones_the_training_forward_applied():
     p, pe, pw = 0.4, 0.3, 0.5
-    model = make(dropout=p, embed_dropout=pe, weight_drop=pw)
+    model = tiny_model(dropout=p, embed_dropout=pe, weight_drop=pw)
     tokens = torch.randint(0, VOCAB, (2, 9))
     model.train()
     model.taps = {}
@@ -87,14 +78,15 @@ def model_knobs(model: RNNLM) -> dict:
 
 def test_locked_masks_are_constant_over_time_and_standard_ones_are_not():
     for kind in ("locked", "standard"):
-        model = make(dropout=0.5, dropout_kind=kind, layers=2)
+        model = tiny_model(dropout=0.5, dropout_kind=kind, layers=2)
         model.train()
         model.taps = {}
         model(torch.randint(0, VOCAB, (3, 40)))
         sites = mask_record(model.taps, model_knobs(model), torch.zeros(40, dtype=torch.long), ["a"] * VOCAB)["sites"]
         for site in ("input", "layer1", "layer2"):
             rows = sites[site]["rows"]
-            assert len(rows) == 8 and all(len(row) == 40 for row in rows)  # units × time
+            units = 6 if site == "input" else 8  # the embedding's units, then each layer's
+            assert len(rows) == units and all(len(row) == 40 for row in rows)  # units × time
             constant = all(set(row) in ({"0"}, {"1"}) for row in rows)
             assert constant == (kind == "locked"), (kind, site)
 
@@ -129,7 +121,7 @@ def test_blank_noising_marks_a_share_gamma_and_the_model_reads_the_blank_embeddi
     x = torch.randint(0, VOCAB, (200, 300))
     same, blank = noise_inputs(x, 0.1, "blank", torch.ones(VOCAB) / VOCAB, torch.Generator().manual_seed(1))
     assert torch.equal(same, x) and abs(blank.float().mean().item() - 0.1) < 0.005
-    model = make()
+    model = tiny_model()
     with torch.no_grad():
         model.blank.fill_(7.0)
     model.taps = {}
