@@ -10,6 +10,8 @@ theirs; the whole setup lives in the URL.
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 import torch
 from streamlit import runtime
@@ -186,7 +188,7 @@ with st.sidebar:
             type=["txt"],
             key="upload",
             on_change=file_uploaded,
-            max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
+            max_upload_size=math.ceil(MAX_UPLOAD_BYTES / 2**20),  # MiB; explorer refuses beyond its 5 MB itself
             disabled=not session.movable("corpus"),
         )
     widgets(SETUP_CONTROLS, advanced=False)

@@ -56,8 +56,8 @@ LIVE_CONTROLS: tuple[Control, ...] = (
     ),
     Control("clip", "Gradient clip threshold (0 = off)", "choice_slider", options=CLIP_CHOICES),
     Control("clip_mode", "Clip by", "select", options=("norm", "value")),
-    Control("batchnorm", "Batch norm", "toggle"),
-    Control("layernorm", "Layer norm", "toggle"),
+    Control("batchnorm", "Batch norm (on each layer's output)", "toggle"),
+    Control("layernorm", "Layer norm (on each layer's output)", "toggle"),
     Control("lr", "Learning rate", "choice_slider", options=LR_CHOICES),
     Control("early_stop", "Early-stopping patience (evaluations, 0 = off)", "slider", 0, 20, 1),
 )

@@ -41,8 +41,12 @@ class Result:
 
     @cached_property
     def test(self) -> dict:
-        """The model as it ended (after an early stop: its best weights) scored once on the TEST split, which
-        no choice in the lesson looked at: the fair final score (validation chose the stopping step)."""
+        """The model you would keep, scored once on the TEST split, which no choice in the lesson looked at:
+        the fair final score (validation chose the stopping step). With early stopping on, that model is the
+        best one seen, also when the step budget ran out before the patience did (the Trainer then keeps
+        its last weights, so that a live run can go on); without it, the model as it ended."""
+        if self.trainer.knobs["early_stop"]:
+            self.trainer.restore_best()
         return self.trainer.test_score()
 
     def final(self, key: str = "val_loss") -> float:

@@ -247,7 +247,9 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
     """The sequence's tokens, the ones whose embedding row was dropped on vermillion: every copy of a
     dropped word (or character) is gone at once."""
     tokens, kept = entry["tokens"], [c == "1" for c in entry["rows"][0]]
-    per_line = max(8, int((width - _margin(f)) / (0.75 * f["annotation"])))
+    longest = max(map(len, tokens), default=1)  # a word needs a wider cell than a character
+    cell = 0.75 * f["annotation"] if longest <= 1 else 0.62 * f["annotation"] * longest + 6
+    per_line = max(4, int((width - _margin(f)) / cell))
     rows = [
         {"x": i % per_line, "line": i // per_line, "token": token, "state": "kept" if k else "dropped", "ink": k}
         for i, (token, k) in enumerate(zip(tokens, kept))
@@ -266,7 +268,8 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
         color=alt.Color("ink:N", scale={"domain": [True, False], "range": [INK, "#ffffff"]}, legend=None),
         **encoding,
     )
-    heading = "embedding dropout: whole words (here characters) zeroed, every copy in the batch"
+    heading = "embedding dropout: whole words" + (" (here characters)" if longest <= 1 else "")
+    heading += " zeroed, every copy in the batch"
     share = sum(kept) / max(1, len(kept))
     title = _panel_title(
         heading, f"kept {share:.0%} of this sequence; dropped: {' '.join(dropped) or 'none'}", f, width

@@ -36,9 +36,10 @@
 #   *is* L2, with $\lambda_{wd} = 2\lambda_2$, for SGD and for Adam alike: experiment 1 checks it to the
 #   last digit (with clipping off: explorer clips the L2 gradient, not the optimiser's decay). Loshchilov & Hutter (2019) showed that this coupled L2 works poorly with Adam, for the
 #   reason above.
-# - **decoupled** (**AdamW**, their fix): the decay skips Adam's division,
-#   $w \leftarrow w - \eta\big(\hat m / (\sqrt{\hat v}+\epsilon) + \lambda w\big)$. Note that PyTorch
-#   multiplies $\lambda$ by the learning rate: each step shrinks every weight by the factor $1 - \eta\lambda$.
+# - **decoupled** (**AdamW**, their fix): the decay skips Adam's division. In their paper (Algorithm 2),
+#   $w \leftarrow w - \eta_t\big(\alpha\,\hat m / (\sqrt{\hat v}+\epsilon) + \lambda w\big)$, with $\alpha$ the
+#   learning rate and $\eta_t$ a schedule multiplier. PyTorch's AdamW instead multiplies $\lambda$ by the
+#   learning rate $\eta$: each step shrinks every weight by the factor $1 - \eta\lambda$.
 #   The same number $\lambda$ therefore means something very different in the two kinds.
 #
 # And L1 has a catch of its own. Its **subgradient** $\lambda_1\operatorname{sign}(w)$ never puts a weight
@@ -121,8 +122,8 @@ print(twin_question.text)
 #
 # Five runs on 3 seeds each: no penalty; coupled decay $\lambda = 0.002$ (L2 $10^{-3}$); AdamW with the
 # same $\lambda = 0.002$; L1 by subgradient ($\lambda_1 = 10^{-4}$); L1 by proximal step at a similar
-# strength ($\lambda_1 = 0.2$, picked on seeds 10 and 11 to cut the gap about as much as the subgradient's
-# does; the runs here use seeds 0–2).
+# strength ($\lambda_1 = 0.2$, picked on seeds 10 and 11 to regularise at the same order of strength as the
+# subgradient; on the seeds here, 0–2, it cuts the gap somewhat more: the numbers follow).
 
 # %%
 decay_question = predict(
@@ -206,7 +207,7 @@ chart_widget(charts.weight_norm_chart(proximal.results[0].snapshot))
 # The share of weights below a threshold, for three thresholds. Most of the proximal run's small weights are
 # exact zeros: its share at the tightest threshold is already its share of exact zeros. The subgradient's
 # share grows more than tenfold from the tightest threshold to the loosest: its weights hover in a narrow
-# band around zero, most of them within 0.001 (a third of $\eta$), crossing it back and forth, and "near
+# band around zero, many of them within 0.001 (a third of $\eta$), crossing it back and forth, and "near
 # zero" says more about the threshold than about the model.
 
 # %%

@@ -22,7 +22,7 @@
 #
 # $$\frac{\partial h_T}{\partial h_t} = \prod_{k=t+1}^{T} \operatorname{diag}\!\left(1 - h_k^2\right) W_{hh}.$$
 #
-# Pascanu, Mikolov & Bengio (2013, §3.1) say when this product shrinks or grows. With $\gamma$ a bound on the
+# Pascanu, Mikolov & Bengio (2013, in their section "The mechanics") say when this product shrinks or grows. With $\gamma$ a bound on the
 # derivative of the nonlinearity ($\gamma = 1$ for tanh):
 # - if the largest singular value of $W_{hh}$ is **below $1/\gamma$**, the product shrinks geometrically:
 #   that is **sufficient** for the gradient from far back to **vanish**;
@@ -37,9 +37,10 @@
 # \approx 0.5$ and the direct path halves at every step. Jozefowicz, Zaremba & Sutskever (2015) recommend a
 # forget-gate **bias of 1** ($f \approx 0.73$): explorer's `forget_bias` knob.
 #
-# The LSTM *eases* **vanishing** (its cell path carries a gradient far only while the forget gates stay
-# near 1); it does nothing against **exploding**: Zaremba et al. (2014) still clipped their LSTMs' gradients
-# (at norm 5, and 10 for their large model). The standard fix for explosions is **gradient clipping**, with threshold $\tau$:
+# The LSTM was designed against **vanishing** (its cell path carries a gradient far only while the forget
+# gates stay near 1). Its saturating gates also make it explode far less readily than an RNN, but nothing
+# in it *prevents* **exploding**: Zaremba et al. (2014) still clipped their LSTMs' gradients (at norm 5, and
+# 10 for their large model). The standard fix for explosions is **gradient clipping**, with threshold $\tau$:
 # - **by norm**: $g \leftarrow g \cdot \min\!\left(1, \tau / \lVert g\rVert\right)$: the whole gradient is
 #   scaled down, its **direction is kept**;
 # - **by value**: $g_i \leftarrow \max(-\tau, \min(\tau, g_i))$: each entry is cut separately, which
@@ -126,7 +127,8 @@ explode.check(
     if min(ratios) > 100
     else ("10 to 100 times larger" if min(ratios) > 10 else "about the same"),
     f"Largest gradient norm without clipping {unclipped.spread(largest_norm, 1)}; largest applied with clipping "
-    f"{clipped.spread(largest_applied)}; ratio at least {min(ratios):.0f} in every seed. Final validation loss: "
+    f"{clipped.spread(largest_applied)}; ratio {min(ratios):,.0f} to {max(ratios):,.0f} over the seeds (the answer "
+    f"goes by the smallest: an explosion's size depends on the seed). Final validation loss: "
     f"unclipped {unclipped.spread(final_val)}, clipped {clipped.spread(final_val)}.",
 )
 print(explode.text)

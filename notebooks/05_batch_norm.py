@@ -52,8 +52,8 @@
 #
 # Are they regularisers? Batch norm's statistics change with the batch, a kind of noise that may
 # regularise a little. Layer norm has **no batch noise at all**: it should speed training up without
-# narrowing the gap. Laurent et al. (2016) found exactly that for batch norm between recurrent layers too:
-# faster training, no better generalisation.
+# narrowing the gap. Laurent et al. (2016) found that for batch norm too, applied to the input-to-hidden
+# term inside the recurrence (statistics over batch and time): faster training, no better generalisation.
 
 # %%
 import json
@@ -222,7 +222,8 @@ print(", ".join(f"{name}: {value:.1e}" for name, value in batch_one.items()))
 # **What this shows.** Every placement makes the model fit much faster: halfway through, each run's
 # training loss is far below the plain model's, in every seed. None of them narrows the gap: on this small
 # text the speed goes into memorising, and every normalised run ends with a larger gap than the plain one.
-# Layer norm, which has no batch noise at all, is no exception; Laurent et al. saw the same with batch norm. Normalisation is an
+# Layer norm, which has no batch noise at all, is no exception; Laurent et al. saw the same with batch norm
+# on the input-to-hidden term. Normalisation is an
 # optimisation aid; to fight overfitting, combine it with dropout or early stopping (lessons 2 and 6).
 
 # %%
@@ -238,7 +239,7 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # %% [markdown]
 # ## Try this
 #
-# - **▶ Train** the dashboard below, then tick **Batch norm** mid-run: the training curve bends at the mark.
+# - **▶ Train** the dashboard below, then tick **Batch norm (on each layer's output)** mid-run: the training curve bends at the mark.
 # - Switch **Normalisation inside the cell** to layer, then batch: the page says when the slower explicit
 #   cell is running.
 # - Turn normalisation *off* again after a while: the model has learnt to expect normalised inputs, and the

@@ -24,7 +24,9 @@
 #
 # Validation loss is noisy, so one bad evaluation must not end the run: we stop only after **patience**
 # $P$ evaluations in a row without a new best, and then **restore** $\theta^\star$. The run therefore
-# ends $P \cdot k$ steps after the best one (unless the step budget runs out first), and the model we keep is the best one seen, not the last.
+# ends $P \cdot k$ steps after the best one, and the model we keep is the best one seen, not the last. (If the
+# step budget runs out first, explorer's run keeps its last weights, so that a live run can go on; the
+# lessons then put the best ones back before the test.)
 #
 # One catch. The validation loss **chose** $s^\star$: among all the evaluations, we kept the one that
 # happened to score lowest on those very batches, noise included. So the best validation loss is an

@@ -26,8 +26,8 @@
 # To see which knob does what, this experiment changes **one thing at a time**: two sizes (32 and 128
 # hidden units) × two settings of one regulariser (no dropout, and locked dropout $p = 0.3$ from lesson 2).
 # Everything else is the same, and every run uses early stopping (lesson 6) so each recipe ends with the
-# model you would actually keep. The score is that model's loss on the **test** split, text that took no
-# part in any choice:
+# model you would actually keep: its best weights, whether the patience or the 600-step budget ran out
+# first. The score is that model's loss on the **test** split, text that took no part in any choice:
 #
 # $$L_\text{test} = -\frac{1}{N}\sum_{t} \ln p_\theta(x_{t+1} \mid x_{\le t}), \qquad \mathrm{PPL}_\text{test} = e^{L_\text{test}}.$$
 
@@ -103,6 +103,9 @@ for name, arm in runs.items():
     )
 
 # %% [markdown]
+# (The parameter counts include what the model holds for live switches it does not use here: the
+# normalisation layers and the blank character's embedding, about 5k in the big model.)
+#
 # ## Why: one knob at a time
 #
 # Read the four runs two by two, changing one knob at a time (each number: the change in test loss, seed

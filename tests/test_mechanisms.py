@@ -2,11 +2,15 @@
 value, the recorded masks are the ones applied, data noising replaces tokens at rate γ by corpus frequency
 and never at evaluation."""
 
+import json
+
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
 from explorer.config import Config
+from explorer.history import snapshot_of
+from explorer.mechanism_charts import dropout_mask_chart
 from explorer.model import RNNLM
 from explorer.noising import noise_inputs, unigram_distribution
 from explorer.probes import gradient_reach, mask_record
@@ -166,3 +170,19 @@ def test_the_reach_view_separates_a_vanilla_rnn_from_an_lstm_by_three_decades_at
         reach = steps[-1]["grad_reach"][0]
         at_50[cell] = reach[len(reach) - 1 - 50] or 0.0
     assert at_50["lstm"] > 1000 * at_50["rnn"], at_50
+
+
+def test_the_embedding_dropout_panel_names_its_tokens_and_gives_a_word_room():
+    def panel(level: str) -> dict:
+        config = tiny(level=level, embed_dropout=0.3, steps=2, eval_every=100, detail_every=2)
+        return dropout_mask_chart(snapshot_of(list(Trainer(config).run()))).to_dict()
+
+    char, word = panel("char"), panel("word")
+    heading = "embedding dropout: whole words (here characters) zeroed"
+    assert heading in json.dumps(char, ensure_ascii=False) and heading not in json.dumps(word, ensure_ascii=False)
+
+    def tokens_per_line(chart: dict) -> int:
+        rows = next(rows for rows in chart["datasets"].values() if rows and "token" in rows[0])
+        return max(row["x"] for row in rows) + 1
+
+    assert tokens_per_line(word) < tokens_per_line(char) == 16  # 16 characters fit a line; 16 words wrap

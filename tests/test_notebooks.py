@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from notebook_runs import LESSONS, TIMEOUT_S, execute
 
-BUDGET_S = 120  # the goal per notebook on a 2-core laptop
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -62,8 +61,6 @@ def test_notebook_runs_headless(stem):
         texts = [o.text for o in outputs(notebook) if o.output_type == "stream"]
         assert any("The runs say" in text for text in texts)
     assert seconds < TIMEOUT_S
-    if seconds > BUDGET_S:
-        print(f"note: {stem} took {seconds:.0f} s, over the {BUDGET_S} s laptop budget (a busy machine?)")
 
 
 def every(values) -> bool:
@@ -90,6 +87,8 @@ def test_dropout_every_form_narrows_the_gap_and_one_mask_per_sequence_narrows_it
     e = r["evaluation"]
     assert every(one > off for one, off in zip(e["one pass"], e["off"]))  # one thinned network is worse
     assert every(mc < one for mc, one in zip(e["MC 10"], e["one pass"]))  # averaging passes recovers
+    assert every(mc - off < (one - off) / 2 for mc, one, off in zip(e["MC 10"], e["one pass"], e["off"]))  # most
+    assert r["lowest_test"] == ["naive recurrent 0.5"] * 3  # the lesson says so: a smaller gap is not a better model
 
 
 def test_coupled_decay_is_l2_and_shrinks_adamw_at_the_same_lambda_barely_and_proximal_l1_gives_zeros():
