@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import KNOBS, Config
+from .config import KNOBS, Config, format_value
 
 # Log-spaced choices (0 = off) for the penalties, as a slider a class can read.
 PENALTY_CHOICES = (0.0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -138,3 +138,18 @@ def widget_value(control: Control, value):
 def widget_values(config: Config) -> dict:
     """{knob name: widget value} for every control, from a Config (on load, after a preset)."""
     return {c.name: widget_value(c, getattr(config, c.name)) for c in ALL_CONTROLS}
+
+
+def off_the_widgets(config: Config) -> list[str]:
+    """What a link set that its widget cannot show (beyond a slider's end, between its notches): the run keeps
+    the link's value, the widget shows the nearest it can, and the page says so."""
+    notes = []
+    for control in ALL_CONTROLS:
+        value = getattr(config, control.name)
+        shown = widget_value(control, value)
+        if shown != value:
+            notes.append(
+                f"{control.name} {format_value(value)} is off the {control.label} control, which shows "
+                f"{format_value(shown)}; the run uses {format_value(value)} until that control moves"
+            )
+    return notes

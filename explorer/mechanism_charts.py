@@ -385,9 +385,10 @@ def dropout_mask_chart(
                 "others keep their memory."
             )
         )
+    grids = [entry for site, entry in sites.items() if site != "embedding"]  # the embedding's is its tokens
     notes.append(
-        f"Black: dropped; light grey: kept. Step {latest['step']:,}, the first sequence of the batch, the first "
-        f"{max(len(entry['rows']) for entry in sites.values())} units of each mask."
+        f"Black: dropped; light grey: kept. Step {latest['step']:,}, the first sequence of the batch"
+        + (f", the first {max(len(entry['rows']) for entry in grids)} units of each mask." if grids else ".")
     )
     return alt.vconcat(
         *panels,

@@ -32,6 +32,7 @@ from .config import (
     knob_for_query,
     plural,
 )
+from .controls import off_the_widgets, widget_values
 from .data import SHIPPED, save_upload
 from .history import Snapshot
 from .live import LiveRun
@@ -106,6 +107,7 @@ def parse_link(query: dict, base: Config | None = None) -> Link:
         except ConfigError as err:
             problems.append(f"{err}; using {format_value(getattr(config, name))}")
     locked, hidden = _link_knobs(query, "lock", problems), _link_knobs(query, "hide", problems)
+    problems += off_the_widgets(config)
     return Link(config, preset, tuple(name for name in locked if name not in hidden), hidden, problems)
 
 
@@ -343,7 +345,12 @@ class Session:
         """Widget values in: the ones that differ are parsed into `wanted`; live ones reach the running
         model at its next step; setup waits for Reset. A locked knob cannot move (checked here, not only
         by a disabled widget)."""
-        changed = {name: value for name, value in values.items() if getattr(self.wanted, name) != value}
+        shown = widget_values(self.wanted)  # a widget still showing its nearest to a link's value did not move
+        changed = {
+            name: value
+            for name, value in values.items()
+            if getattr(self.wanted, name) != value and (name not in shown or shown[name] != value)
+        }
         if not changed:
             return
         blocked = [name for name in changed if not self.movable(name)]

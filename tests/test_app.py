@@ -124,6 +124,18 @@ def test_a_bad_link_warns_and_opens_with_the_rest_of_it(apps):
     assert at.session_state["session"].wanted.corpus == "tinyshakespeare"
 
 
+def test_a_link_value_its_widget_cannot_show_is_said_and_kept_until_that_widget_moves(apps):
+    at = apps({**TINY_QUERY, "recurrent_dropout": "0.9"})
+    no_trouble(at)
+    assert "recurrent_dropout 0.9 is off the Recurrent dropout" in texts(at.warning)
+    assert widget(at, "recurrent_dropout").value == 0.8  # the slider's end
+    widget(at, "dropout").set_value(0.3).run()  # another knob moves: every widget's value is sent
+    wanted = at.session_state["session"].wanted
+    assert (wanted.dropout, wanted.recurrent_dropout) == (0.3, 0.9)
+    widget(at, "recurrent_dropout").set_value(0.5).run()
+    assert at.session_state["session"].wanted.recurrent_dropout == 0.5
+
+
 def test_a_preset_fills_every_widget_and_says_what_it_teaches(app):
     app.selectbox(key="preset").set_value("dropout").run()
     no_trouble(app)

@@ -64,6 +64,13 @@ def test_a_link_keeps_its_good_values_names_its_bad_ones_and_guards_the_corpus()
     ]
 
 
+def test_a_link_says_which_of_its_values_its_widgets_cannot_show():
+    assert parse_link({"l1": "0.0007", "dropout": "0.3"}).problems == [
+        "l1 0.0007 is off the L1 λ (penalty λ·Σ|w|) control, which shows 0.001; the run uses 0.0007 until that "
+        "control moves"
+    ]
+
+
 def test_an_old_link_opens_with_the_renamed_value_on_its_widget():
     link = parse_link({"dropout": "0.5", "dropout_kind": "variational"})
     assert link.config.dropout_kind == "locked" and not link.problems
