@@ -140,11 +140,13 @@ def widget_values(config: Config) -> dict:
     return {c.name: widget_value(c, getattr(config, c.name)) for c in ALL_CONTROLS}
 
 
-def off_the_widgets(config: Config) -> list[str]:
-    """What a link set that its widget cannot show (beyond a slider's end, between its notches): the run keeps
-    the link's value, the widget shows the nearest it can, and the page says so."""
+def off_the_widgets(config: Config, names: set[str]) -> list[str]:
+    """What a link set (the knobs `names`) that its widget cannot show (beyond a slider's end, between its
+    notches): the run keeps the link's value, the widget shows the nearest it can, and the page says so."""
     notes = []
     for control in ALL_CONTROLS:
+        if control.name not in names:
+            continue
         value = getattr(config, control.name)
         shown = widget_value(control, value)
         if shown != value:

@@ -107,7 +107,7 @@ def parse_link(query: dict, base: Config | None = None) -> Link:
         except ConfigError as err:
             problems.append(f"{err}; using {format_value(getattr(config, name))}")
     locked, hidden = _link_knobs(query, "lock", problems), _link_knobs(query, "hide", problems)
-    problems += off_the_widgets(config)
+    problems += off_the_widgets(config, {knob_for_query(key) for key in query})
     return Link(config, preset, tuple(name for name in locked if name not in hidden), hidden, problems)
 
 
