@@ -36,10 +36,10 @@ from .config import (
     Config,
     ConfigError,
     ExplorerError,
-    explicit_cell,
     format_value,
     parse_assignment,
     plural,
+    slower_cell_note,
 )
 from .export import history_csv
 from .history import snapshot_of
@@ -349,9 +349,9 @@ def command_train(args: argparse.Namespace) -> int:
     if state is not None:
         trainer.restore(state)
         trainer.set_knobs(**{k: v for k, v in config.live().items() if v != trainer.knobs[k]})
-    reason = explicit_cell(config.recurrent_dropout, config.cell_norm)
-    if reason and not args.quiet:
-        sys.stderr.write(f"explicit cell ({reason}): slower than the fused {config.cell.upper()}\n")
+    note = slower_cell_note(config.cell, config.recurrent_dropout, config.cell_norm)
+    if note and not args.quiet:
+        sys.stderr.write(note + "\n")
     last_event = None
     if args.metrics_out and args.metrics_out != "-":
         Path(args.metrics_out).parent.mkdir(parents=True, exist_ok=True)

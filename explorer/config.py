@@ -397,6 +397,12 @@ def explicit_cell(recurrent_dropout: float, cell_norm: str, training: bool = Tru
     return ", ".join(reasons) or None
 
 
+def slower_cell_note(cell: str, recurrent_dropout: float, cell_norm: str) -> str | None:
+    """What a page or the CLI says while the explicit cell runs (None while the fused one does)."""
+    reason = explicit_cell(recurrent_dropout, cell_norm)
+    return f"explicit cell ({reason}): slower than the fused {cell.upper() or 'cell'}" if reason else None
+
+
 def format_value(value: Any) -> str:
     """A knob value as a student would write it (charts, status lines, widgets): 0.0001, 1e-06, on, 128."""
     if isinstance(value, bool):

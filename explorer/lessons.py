@@ -20,7 +20,6 @@ import torch
 
 from .config import Config, plural
 from .history import History, Snapshot
-from .stats import Interval, t_interval
 from .store import RunStore, recording
 from .summary import ArmSummary, SweepSummary
 from .train import Trainer
@@ -74,9 +73,6 @@ class Arm:
 
     def values(self, measure: Callable[[Result], float]) -> list[float]:
         return [measure(r) for r in self.results]
-
-    def interval(self, measure: Callable[[Result], float]) -> Interval:
-        return t_interval(self.values(measure))
 
     def spread(self, measure: Callable[[Result], float], digits: int = 3) -> str:
         """'2.104 (2.071 to 2.139 over 3 seeds)': the mean and the range of the seeds, which with three seeds

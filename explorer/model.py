@@ -226,7 +226,7 @@ class RNNLM(nn.Module):
 
     def penalised_weights(self) -> list[nn.Parameter]:
         """The matrices that L1/L2/weight decay act on: not biases, not normalisation parameters."""
-        norm_ids = {id(p) for m in (*self.batchnorms, *self.layernorms, self.cell_norms) for p in m.parameters()}
+        norm_ids = {id(p) for p in self.param_groups()["norm"]}
         return [p for p in self.parameters() if p.dim() >= 2 and id(p) not in norm_ids]
 
 

@@ -27,10 +27,10 @@ from .config import (
     Config,
     ConfigError,
     ExplorerError,
-    explicit_cell,
     format_value,
     knob_for_query,
     plural,
+    slower_cell_note,
 )
 from .controls import off_the_widgets, widget_values
 from .data import SHIPPED, save_upload
@@ -177,10 +177,9 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
     if snap.steps:
         last = snap.steps[-1]
         parts += [f"epoch {last['epoch']:.2f}", f"{last['tokens_per_s'] / 1000:.1f}k tokens/s"]
-        reason = explicit_cell(last.get("recurrent_dropout", 0.0), last.get("cell_norm", "none"))
-        if reason:
-            cell = (snap.start or {}).get("config", {}).get("cell", "")
-            parts.append(f"explicit cell ({reason}): slower than the fused {cell.upper() or 'cell'}")
+        cell = (snap.start or {}).get("config", {}).get("cell", "")
+        if note := slower_cell_note(cell, last.get("recurrent_dropout", 0.0), last.get("cell_norm", "none")):
+            parts.append(note)
     if device:
         parts.append(device)
     best = snap.best_eval()

@@ -407,8 +407,9 @@ class Trainer:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.step_count = saved["step"]
-        # parsed, so a checkpoint from before a rename or a new knob goes on as it trained
-        self.knobs = {**self.config.live(), **{k: KNOBS[k].parse(v) for k, v in saved["knobs"].items()}}
+        # parsed, and a knob added since at its default: a checkpoint from before a rename or a new knob goes on
+        # as it trained
+        self.knobs = {**Config().live(), **{k: KNOBS[k].parse(v) for k, v in saved["knobs"].items()}}
         self.model.apply_knobs(self.knobs)
         self.train_stream.position = saved["position"]
         hidden = saved["hidden"]
@@ -467,8 +468,7 @@ class Trainer:
 def _with_new_parameters(saved: dict, model: RNNLM) -> dict:
     """A checkpoint written before the model had some of its parameters (the blank embedding of data noising,
     the in-cell norms): they start as in a new model (unused until their knob is on), the optimiser holds them
-    as its newest parameters, where a new optimiser has them (made last, in the unpenalised group), and the
-    knobs added since are at their defaults, as the old run had them."""
+    as its newest parameters, where a new optimiser has them (made last, in the unpenalised group)."""
     missing = [name for name, _ in model.named_parameters() if name not in saved["model"]]
     if not missing:
         return saved
@@ -481,7 +481,6 @@ def _with_new_parameters(saved: dict, model: RNNLM) -> dict:
         **saved,
         "model": model.completed(saved["model"]),
         "optimizer": optimizer,
-        "knobs": {**Config().live(), **saved["knobs"]},
         "best_weights": None if best is None else model.completed(best),
     }
 
