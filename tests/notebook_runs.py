@@ -24,12 +24,6 @@ _KERNELS = threading.Semaphore(1)  # one kernel beside the other tests; a second
 _widened = threading.Event()
 
 
-def _behind_the_other_tests() -> None:
-    """The kernel (and what it starts) runs niced: it takes the CPU the other tests leave idle, and a test that
-    waits on a page or a worker is not slowed by it."""
-    os.nice(10)
-
-
 def _execute(stem: str) -> tuple[nbformat.NotebookNode, float]:
     notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
     with _KERNELS:
@@ -41,10 +35,7 @@ def _execute(stem: str) -> tuple[nbformat.NotebookNode, float]:
             allow_errors=False,
             coalesce_streams=True,  # one stream output per cell: a print is not split across messages
             resources={"metadata": {"path": str(NOTEBOOKS)}},
-        ).execute(
-            env={**os.environ, "EXPLORER_FAST": "1"},  # only lessons 8 and 9 read it
-            preexec_fn=_behind_the_other_tests,
-        )
+        ).execute(env={**os.environ, "EXPLORER_FAST": "1"})  # only lessons 8 and 9 read it
         return notebook, time.monotonic() - began
 
 
