@@ -10,8 +10,6 @@ theirs; the whole setup lives in the URL.
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 import torch
 from streamlit import runtime
@@ -19,16 +17,16 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import views
 from explorer.class_board import student_board
-from explorer.classroom import classroom_from_env
-from explorer.config import KNOBS, format_value
+from explorer.classroom import Pages, the_classroom
+from explorer.config import KNOBS, ExplorerError, format_value
 from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
-from explorer.data import MAX_UPLOAD_BYTES
+from explorer.data import MAX_UPLOAD_BYTES, MAX_UPLOAD_MIB
 from explorer.export import chart_to_png, history_csv
 from explorer.predict import GUESSES, describe_move
 from explorer.presets import PRESETS
 from explorer.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Session, ViewerWatchdog, parse_link
 from explorer.store import RunStore
-from explorer.streamlit_parts import markdown_text, vega
+from explorer.streamlit_parts import drop_uploads, harden_server, markdown_text, seat_key, vega
 from explorer.teacher_page import teacher_page
 
 REFRESH_S = 1.0  # charts redraw once a second while the run trains or a sweep runs
@@ -37,19 +35,20 @@ SWEEP_TAB, SAMPLE_TAB = "Sweep", "Text sample"
 TABS = [view.title for view in views.VIEWS.values()] + [SWEEP_TAB, SAMPLE_TAB]
 SHOW = {"error": st.error, "warning": st.warning, "success": st.success, "info": st.info}
 
+
+def say(message) -> None:
+    """A session's Message, as text: it may quote a link, a file name or a value a client sent."""
+    SHOW[message.level](markdown_text(message.text))
+
+
 st.set_page_config(page_title="explorer — watch an RNN overfit", page_icon="📉", layout="wide")
 ss = st.session_state
 ctx = get_script_run_ctx()
 session_id = ctx.session_id if ctx else "local"
 
 
-@st.cache_resource
-def the_class():
-    """Class mode (`explorer class`): one Classroom for every page this server draws; None otherwise."""
-    return classroom_from_env()
-
-
-classroom = the_class()
+harden_server()  # no client resets the server's state (clear_cache) or parks uploads in its memory
+classroom = the_classroom()
 if classroom is not None and classroom.is_teacher(st.query_params.get("teacher")):
     ss.teacher_token = st.query_params.pop("teacher")  # kept by this browser session, off the projected address bar
 teacher_token = ss.get("teacher_token")
@@ -59,17 +58,18 @@ if classroom is not None and classroom.is_teacher(teacher_token) and ss.get("tea
 
 
 # ------------------------------------------------------------------------------ one session per viewer
-def viewer_present() -> bool:  # called from the run's reader thread: a thread-safe runtime call only
-    return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
+def page_open(page_id: str) -> bool:  # called from the run's reader thread: a thread-safe runtime call only
+    return not runtime.exists() or runtime.get_instance().is_active_session(page_id)
 
 
 def viewer_left() -> None:
     print(f"explorer: run stopped (viewer left) session={session_id[:8]}", flush=True)
 
 
-if "session" not in ss:  # a new browser session: the link sets everything
+def new_session(watchdog: ViewerWatchdog) -> Session:
+    """A viewer's Session, set up by the link (each value checked: a link is as untrusted as a widget)."""
     link = parse_link(st.query_params.to_dict())
-    ss.session = Session(
+    return Session(
         link.config,
         source="app",
         owner=session_id,
@@ -77,17 +77,52 @@ if "session" not in ss:  # a new browser session: the link sets everything
         hidden=frozenset(link.hidden),
         preset=link.preset,
         notices=link.problems,
-        watchdog=ViewerWatchdog(viewer_present, on_leave=viewer_left),
+        watchdog=watchdog,
     )
-    wanted = ss.session.wanted
-    ss.update(widget_values(wanted), preset=link.preset or NO_PRESET, corpus=wanted.corpus, projector=False)
-session: Session = ss.session
+
+
+def draw_session(session: Session) -> None:
+    """This page draws `session` from now on: its widgets start at what it wants."""
+    ss.session = session
+    ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET, corpus=session.wanted.corpus)
+    ss.setdefault("projector", False)
 
 
 # ------------------------------------------------------------------------------ class mode: a seat, the lesson
 def join_class(name: str) -> None:
-    seat = classroom.join(session_id, name, session, ViewerWatchdog(viewer_present), teacher_token=teacher_token)
+    """This browser takes a seat: only now does it get a Session (and so a worker process)."""
+    pages = Pages(page_open)
+    pages.add(session_id)
+    session = new_session(ViewerWatchdog(pages, on_leave=viewer_left))
+    try:
+        seat = classroom.join(ss.seat_key, name, session, pages, teacher_token=teacher_token)
+    except ExplorerError as err:
+        session.close()
+        ss.join_problem = str(err)
+        return
     session.join_class(classroom, seat)
+    draw_session(session)
+
+
+if classroom is not None and "session" not in ss:
+    ss.seat_key, cookie_script = seat_key(st.context.cookies)
+    if cookie_script:
+        st.html(cookie_script, unsafe_allow_javascript=True)  # a server-made key: no client text in the script
+    if (seat := classroom.seat_for(ss.seat_key)) is not None:  # another tab, or a reload, of a seated browser
+        seat.present.add(session_id)
+        draw_session(seat.session)
+    elif classroom.is_teacher(teacher_token):
+        join_class("")  # the teacher's own run: highlighted on the teacher page
+    else:
+        st.markdown(f"### Class {markdown_text(classroom.name)}: join to train your own run")
+        if problem := ss.pop("join_problem", None):
+            st.error(markdown_text(problem))
+        st.text_input("Your name (optional: you get an animal's otherwise)", key="join_name", max_chars=32)
+        st.button("Join the class", type="primary", key="join", on_click=lambda: join_class(ss.join_name))
+        st.stop()
+elif "session" not in ss:  # a new browser session: the link sets everything
+    draw_session(new_session(ViewerWatchdog(lambda: page_open(session_id), on_leave=viewer_left)))
+session: Session = ss.session
 
 
 def class_lines() -> list[str]:
@@ -101,17 +136,9 @@ def describe_pending() -> str:
     return describe_move({name: (getattr(session.wanted, name), value) for name, value in session.pending.items()})
 
 
-if classroom is not None:
-    if session.seat is None and classroom.is_teacher(teacher_token):
-        join_class("")  # the teacher's own run: highlighted on the teacher page
-    if session.seat is None:
-        st.markdown(f"### Class {markdown_text(classroom.name)}: join to train your own run")
-        st.text_input("Your name (optional: you get an animal's otherwise)", key="join_name", max_chars=32)
-        st.button("Join the class", type="primary", key="join", on_click=lambda: join_class(ss.join_name))
-        st.stop()
-    if session.lesson_version != classroom.lesson.version:  # the teacher set a lesson: this page follows it
-        session.follow(classroom.lesson)
-        ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET, corpus=session.wanted.corpus)
+if classroom is not None and session.lesson_version != classroom.lesson.version:  # the teacher set a lesson
+    session.follow(classroom.lesson)
+    ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET, corpus=session.wanted.corpus)
 
 
 # ------------------------------------------------------------------------------ callbacks
@@ -133,6 +160,7 @@ def file_uploaded() -> None:
     if (upload := ss.get("upload")) is not None:
         session.act(session.upload, upload.name, upload.getvalue())
         ss.corpus = session.wanted.corpus
+    drop_uploads(session_id)  # kept on disk if good; refused or not, the server's memory lets it go
 
 
 # ------------------------------------------------------------------------------ sidebar
@@ -188,7 +216,7 @@ with st.sidebar:
             type=["txt"],
             key="upload",
             on_change=file_uploaded,
-            max_upload_size=math.ceil(MAX_UPLOAD_BYTES / 2**20),  # MiB; explorer refuses beyond its 5 MB itself
+            max_upload_size=MAX_UPLOAD_MIB,  # MiB; explorer refuses beyond its 5 MB itself
             disabled=not session.movable("corpus"),
         )
     widgets(SETUP_CONTROLS, advanced=False)
@@ -271,7 +299,7 @@ with st.container(horizontal=True, gap="xsmall", key="buttons"):
             args=(action,),
         )
 for notice in session.notices:
-    st.warning(f"From the link: {notice}")
+    st.warning(f"From the link: {markdown_text(notice)}")
 
 
 def job_message(kind: str):
@@ -283,7 +311,7 @@ def job_message(kind: str):
 
 
 if (message := session.message()) and not any(job_message(kind) for kind in JOB_CHARTS):
-    SHOW[message.level](message.text)
+    say(message)
 
 
 def draw(make_vega) -> None:
@@ -310,16 +338,16 @@ def job_action(kind: str, action, *args) -> None:
 def job_panel(kind: str) -> None:
     """The job's one status line (its Cancel button while it runs), then its charts from the store."""
     if message := job_message(kind):
-        SHOW[message.level](message.text)
+        say(message)
     job = session.jobs.get(kind)
     if job is None:
         return
     with st.container(horizontal=True, vertical_alignment="center", key=f"job_{kind}"):
         if job.error:
-            st.error(job.text)
+            st.error(markdown_text(job.text))
         else:
             icon = "hourglass_top" if job.running else ("cancel" if job.cancelled else "check_circle")
-            st.markdown(f":material/{icon}: {job.text}", width="content")
+            st.markdown(f":material/{icon}: {markdown_text(job.text)}", width="content")
         if job.running and st.button("Cancel", key=f"cancel_{kind}", help="Stop it; finished trials stay"):
             job_action(kind, session.cancel_job, kind)
     summary = job.summary()  # read again only when another trial has ended
@@ -397,7 +425,7 @@ def sample_panel() -> None:
         ss.sample_step = session.run.snapshot().last_step
         ss.sample, ss.sample_problem = session.sample(ss.prompt, ss.sample_length, ss.temperature, ss.samples)
     if problem := ss.get("sample_problem"):
-        SHOW[problem.level](problem.text)
+        say(problem)
     elif ss.get("sample"):
         st.caption(f"Sampled after step {ss.sample_step:,}:")
         st.code(ss.sample, language=None, wrap_lines=True)
@@ -409,9 +437,9 @@ def live_panel() -> None:
         st.rerun()  # the run or a job ended, paused or went on, a queued run started, a new lesson: the page follows
     snap = session.run.snapshot()
     line = session.status()
-    SHOW[line.level](line.text)
+    say(line)
     if outcome := session.observe():
-        SHOW[outcome.level](outcome.text)
+        say(outcome)
     if classroom is not None and (lines := class_lines()):
         st.caption("The class so far: " + " · ".join(markdown_text(line) for line in lines))
     tabs = st.tabs(TABS, key="view", on_change="rerun")

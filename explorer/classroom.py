@@ -6,13 +6,20 @@ Who may do what is decided here, on the server, never by which buttons a page dr
   it); the token is random per server start and compared in constant time;
 - a student acts only through their own Seat and Session, which the server made for their browser
   session; no call takes another student's name or run id, so there is nothing to forge;
-- names are kept as typed (cleaned of control characters, cut to 32) and escaped where they are drawn.
+- a student is their browser, not their tab: the page names its seat by a random key kept in a cookie, so a
+  second tab or a reload sits at the same seat and trains the same run (one seat, one slot per student);
+- names are normalised (NFKC), cleaned of control characters, cut to 32 and escaped where they are drawn; a
+  name that looks like "Teacher" in any script is refused.
+- the class lives in this module, once per server process (`the_classroom`), never in a cache that a
+  client's message could clear.
 
 Capacity: at most `max_runs` runs of the class train at once (a run holds a slot while it is running;
 paused, finished, stopped and diverged runs hold none, and a run whose viewer left is stopped by its
 watchdog). Train beyond that puts the student in a first-come queue that a dispatcher thread drains: the
 run starts by itself when its turn comes, so a page in a background tab (whose timers browsers slow
-down) still gets its turn and does not block the others.
+down) still gets its turn and does not block the others. While anyone waits, a run that has trained for
+a whole turn (`turn_s`) yields its slot: it pauses, joins the back of the queue and goes on by itself in
+its next turn, so no student's run, whatever its size, keeps the others from their share.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import os
 import random
 import secrets
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -40,6 +48,14 @@ ANIMALS = (
 ADJECTIVES = "Brave Calm Clever Curious Eager Gentle Happy Keen Lively Nimble Patient Quick Quiet Swift Wise".split()
 MAX_NAME = 32
 DISPATCH_S = 0.2  # how often the queue looks for a free slot
+TURN_S = 90.0  # how long a run trains while classmates wait before it yields its slot
+
+
+# Letters of other scripts that look like Latin ones: "Тeacher" with a Cyrillic Т is refused like "Teacher".
+LOOKALIKES = str.maketrans(
+    "АВЕНІЈКМОРСТХУаеіјорсухһѕԁΑΒΕΗΙΚΜΝΟΡΤΥΧΖαιοντρ01",
+    "ABEHIJKMOPCTXYaeijopcyxhsdABEHIKMNOPTYXZaiovtpol",
+)
 
 
 class TeacherOnly(ExplorerError):
@@ -58,10 +74,22 @@ def default_max_runs(cores: int | None = None) -> int:
 
 
 def clean_name(raw: str) -> str:
-    """A display name as typed, without control or formatting characters, spaces collapsed, at most
-    MAX_NAME characters. It is escaped where drawn; this only keeps it one printable line."""
-    kept = "".join(c for c in raw if unicodedata.category(c)[0] != "C")
+    """A display name as typed, in its NFKC form (full-width and other compatibility letters become the
+    plain ones), without control or formatting characters, spaces collapsed, at most MAX_NAME characters.
+    It is escaped where drawn; this only keeps it one printable line."""
+    kept = "".join(c for c in unicodedata.normalize("NFKC", raw) if unicodedata.category(c)[0] != "C")
     return " ".join(kept.split())[:MAX_NAME]
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like, whatever its script, case, spaces and marks: two names with the same skeleton
+    are one name to a class reading the board ("Ada" and "Аda" with a Cyrillic А)."""
+    base = unicodedata.normalize("NFKD", name.translate(LOOKALIKES))
+    return "".join(c for c in base if c.isalnum()).translate(LOOKALIKES).casefold()
+
+
+def looks_like_teacher(name: str) -> bool:
+    return skeleton(name).startswith("teacher")
 
 
 def animal_name(rng: random.Random | None = None) -> str:
@@ -102,11 +130,30 @@ class Lesson:
         return (PRESETS[self.preset].predict if self.preset in PRESETS else "") or QUESTION
 
 
+class Pages:
+    """Is any of a student's pages (tabs) still open? Their browser sessions' ids, asked of `is_open` (the
+    app's runtime): a seat stays present while one tab is, and a reload's new page joins the same seat."""
+
+    def __init__(self, is_open: Callable[[str], bool]):
+        self.is_open = is_open
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, page_id: str) -> None:
+        with self._lock:
+            self._ids = {page for page in self._ids if self.is_open(page)} | {page_id}
+
+    def __call__(self) -> bool:
+        with self._lock:
+            ids = list(self._ids)
+        return any(self.is_open(page) for page in ids)
+
+
 @dataclass(eq=False)  # a seat is itself: two seats are never "equal"
 class Seat:
-    """A student's place in the class: made once per browser session, held by that session only."""
+    """A student's place in the class: made once per browser (every tab of it sits here), held by it only."""
 
-    key: str  # the server's id of the browser session: never sent to, nor taken from, a page
+    key: str  # the page's seat key (a random cookie of that browser): never shown, nor sent to another page
     name: str
     session: Session
     present: Callable[[], bool]  # False once the page has gone (closed tab, lost network) for a grace period
@@ -119,11 +166,20 @@ class Seat:
 class Classroom:
     """The class's shared state on one server (one per process, made by the app from the environment)."""
 
-    def __init__(self, name: str, token: str | None = None, max_runs: int | None = None, store_path=None):
+    def __init__(
+        self,
+        name: str,
+        token: str | None = None,
+        max_runs: int | None = None,
+        store_path=None,
+        turn_s: float = TURN_S,
+    ):
         """`store_path`: the run store the class's runs go to (None: the default, $EXPLORER_HOME)."""
         self.name = name
         self.token = token or secrets.token_urlsafe(16)
         self.max_runs = max_runs or default_max_runs()
+        self.turn_s = turn_s
+        self._turn_began: dict[Seat, float] = {}  # when each training run's turn began
         self.store_path = store_path
         self.lesson = Lesson()
         self.show_names = False  # students see each other's names on their board only if the teacher says so
@@ -139,7 +195,8 @@ class Classroom:
 
     # ------------------------------------------------------------------------------------ the teacher
     def is_teacher(self, token: str | None) -> bool:
-        return bool(token) and secrets.compare_digest(str(token), self.token)
+        """Constant time, and any text at all is just a wrong token (`?teacher=é` once raised a TypeError)."""
+        return bool(token) and secrets.compare_digest(str(token).encode(), self.token.encode())
 
     def check_teacher(self, token: str | None) -> None:
         if not self.is_teacher(token):
@@ -160,23 +217,32 @@ class Classroom:
     def join(
         self, key: str, name: str, session: Session, present: Callable[[], bool], teacher_token: str | None = None
     ) -> Seat:
-        """A browser session takes a seat (once: joining again returns the same seat). An empty name gets a
-        random animal's; a name already taken gets a number. A seat belongs to the session that took it:
-        another session naming its key gets nothing of it."""
+        """A browser takes a seat (once: joining again returns the same seat). An empty name gets a random
+        animal's; a name that looks like one already taken gets a number; one that looks like "Teacher" is
+        refused to students. A seat belongs to the session that took it: another session naming its key gets
+        nothing of it."""
         with self._lock:
             if key in self.seats:
                 if self.seats[key].session is not session:
                     raise ClassError("this seat belongs to another page")
                 return self.seats[key]
             teacher = self.is_teacher(teacher_token)
-            name = clean_name(name) or ("Teacher" if teacher else animal_name(self._rng))
-            taken = {seat.name for seat in self.seats.values()} | (set() if teacher else {"Teacher"})
+            name = clean_name(name)
+            if name and not teacher and looks_like_teacher(name):
+                raise ClassError(f"{name!r} looks like the teacher's name: pick another")
+            name = name or ("Teacher" if teacher else animal_name(self._rng))
+            taken = {skeleton(seat.name) for seat in self.seats.values()}
             base, n = name, 1
-            while name in taken:
+            while skeleton(name) in taken:
                 n += 1
                 name = f"{base[: MAX_NAME - 3]} {n}"
             seat = self.seats[key] = Seat(key, name, session, present, teacher)
             return seat
+
+    def seat_for(self, key: str) -> Seat | None:
+        """The seat a browser already holds (a second tab, a reload), or None."""
+        with self._lock:
+            return self.seats.get(key)
 
     def training(self) -> int:
         """Runs of the class training right now, and those about to."""
@@ -229,10 +295,17 @@ class Classroom:
                     seat.session.report(
                         "warning", "You left the queue: the page stopped answering. Press Train to queue again."
                     )
-                if not self._queue or self.training() >= self.max_runs:
+                if not self._queue:
                     return
-                seat, start = self._queue.pop(0)
-                self._starting.add(seat)
+                full = self.training() >= self.max_runs
+                if full and (over := self._turn_over()) is None:
+                    return
+                if not full:
+                    seat, start = self._queue.pop(0)
+                    self._starting.add(seat)
+            if full:
+                over.session.end_turn()  # pauses it and queues it at the back: a slot is free next time round
+                continue
             try:
                 start()
             except ExplorerError as err:
@@ -242,6 +315,15 @@ class Classroom:
             finally:
                 with self._lock:
                     self._starting.discard(seat)
+                    self._turn_began[seat] = time.monotonic()
+
+    def _turn_over(self) -> Seat | None:
+        """The training run whose turn began longest ago, once it has had a whole turn (under the lock)."""
+        now = time.monotonic()
+        training = [seat for seat in self.seats.values() if seat.training()]
+        began = {seat: self._turn_began.setdefault(seat, now) for seat in training}
+        oldest = min(training, key=began.get, default=None)
+        return oldest if oldest is not None and now - began[oldest] >= self.turn_s else None
 
     def _dispatch_forever(self) -> None:
         while True:
@@ -280,4 +362,19 @@ def classroom_from_env() -> Classroom | None:
         return None
     token = os.environ.get("EXPLORER_CLASS_TOKEN") or None
     max_runs = int(os.environ.get("EXPLORER_MAX_RUNS") or 0) or None
-    return Classroom(name, token=token, max_runs=max_runs)
+    turn_s = float(os.environ.get("EXPLORER_TURN_S") or TURN_S)
+    return Classroom(name, token=token, max_runs=max_runs, turn_s=turn_s)
+
+
+_THE_CLASS: list[Classroom | None] = []  # made once per server process, on first use
+_THE_CLASS_LOCK = threading.Lock()
+
+
+def the_classroom() -> Classroom | None:
+    """The server's one class (None outside class mode), held here for the process's life: not in
+    `st.cache_resource`, which any client could clear with one websocket message, resetting every lock and
+    seat and starting a second queue beside the first."""
+    with _THE_CLASS_LOCK:
+        if not _THE_CLASS:
+            _THE_CLASS.append(classroom_from_env())
+        return _THE_CLASS[0]

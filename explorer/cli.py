@@ -29,7 +29,7 @@ from .checkpoint import (
     remove_checkpoints,
     save_checkpoint,
 )
-from .classroom import default_max_runs
+from .classroom import TURN_S, default_max_runs
 from .config import (
     FIXED_KNOBS,
     KNOBS,
@@ -41,6 +41,7 @@ from .config import (
     plural,
     slower_cell_note,
 )
+from .data import MAX_UPLOAD_MIB
 from .export import history_csv
 from .history import snapshot_of
 from .presets import PRESETS, preset_config
@@ -195,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="runs training at once; more wait in a queue (default: the cores but one)",
+    )
+    klass.add_argument(
+        "--turn",
+        type=float,
+        metavar="SECONDS",
+        help=f"while students wait, a run that has trained this long yields its slot (default {TURN_S:g})",
     )
     klass.add_argument("--address", default="0.0.0.0", help="where to listen (default: every network interface)")
     klass.add_argument("--port", type=int, default=8501)
@@ -563,6 +570,8 @@ def command_class(args: argparse.Namespace) -> int:
     store, interrupted). The teacher's token is made here, printed once, and handed to the app in its environment."""
     if args.max_runs is not None and args.max_runs < 1:
         raise ConfigError("--max-runs must be at least 1")
+    if args.turn is not None and not 1 <= args.turn <= 86_400:
+        raise ConfigError("--turn must be between 1 and 86400 seconds")
     name = args.name or time.strftime("class-%Y-%m-%d")
     token = secrets.token_urlsafe(16)
     host = lan_address() if args.address in ("0.0.0.0", "::") else args.address
@@ -574,9 +583,12 @@ def command_class(args: argparse.Namespace) -> int:
     env = os.environ | {"EXPLORER_CLASS": name, "EXPLORER_CLASS_TOKEN": token}
     if args.max_runs:
         env["EXPLORER_MAX_RUNS"] = str(args.max_runs)
+    if args.turn:
+        env["EXPLORER_TURN_S"] = str(args.turn)
     app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address]
     command += ["--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--server.maxUploadSize", str(MAX_UPLOAD_MIB)]  # refused by the server before it is held
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:

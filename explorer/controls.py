@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import KNOBS, Config, format_value
+from .config import KNOBS, Config, ConfigError, format_value
 
 # Log-spaced choices (0 = off) for the penalties, as a slider a class can read.
 PENALTY_CHOICES = (0.0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -86,6 +86,43 @@ SETUP_CONTROLS: tuple[Control, ...] = (
 )
 
 
+# The setup knobs that have no widget, as far as a page (a link, a forged widget value) may take them: enough
+# for every lesson, too little for one student to take the server's memory or the class's time.
+PAGE_RANGES = {
+    "vocab_size": (2, 20_000),
+    "eval_every": (1, 10_000),
+    "eval_batches": (1, 100),
+    "detail_every": (1, 1_000_000),
+    "meter_every": (0, 1_000),
+    "meter_n": (0, 64),
+    "steps": (1, 10_000_000),
+}
+
+
+def page_range(name: str) -> tuple[float, float] | None:
+    """(lowest, highest) a page may set a setup knob to: what its widget offers, or PAGE_RANGES; None where
+    the knob's own choices already bound it (or it is live: any value in its range is cheap to train with)."""
+    if KNOBS[name].live:
+        return None
+    control = CONTROLS.get(name)
+    if control is None:
+        return PAGE_RANGES.get(name)
+    if control.kind == "choice_slider":
+        return min(control.options), max(control.options)
+    if control.kind in ("slider", "number"):
+        return control.lo, control.hi
+    return None
+
+
+def check_from_page(name: str, value) -> None:
+    """Refuse a setup value beyond what the page offers (`?hidden=4096` builds a 69M-parameter model): checked
+    where a page's value is applied, since a browser can send any value whatever its widget shows."""
+    bounds = page_range(name)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        lo, hi = (format_value(KNOBS[name].kind(bound)) for bound in bounds)
+        raise ConfigError(f"{name} {format_value(value)} is outside what a page may ask for ({lo} to {hi})")
+
+
 def nearest_option(control: Control, value):
     """The option closest to `value`, so a preset or URL value always lands on a slider notch."""
     if value in control.options:
@@ -116,6 +153,7 @@ ADVANCED = frozenset(
     }
 )
 ALL_CONTROLS: tuple[Control, ...] = LIVE_CONTROLS + SETUP_CONTROLS
+CONTROLS = {control.name: control for control in ALL_CONTROLS}
 
 
 def widget_value(control: Control, value):

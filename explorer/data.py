@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,7 +90,24 @@ def load_corpus_texts(corpus: str) -> tuple[str, str, str] | str:
 
 
 MAX_UPLOAD_BYTES = 5_000_000
+MAX_UPLOAD_MIB = -(-MAX_UPLOAD_BYTES // 2**20)  # Streamlit's server.maxUploadSize is in MiB: the server refuses beyond
 UPLOADS_BUDGET_BYTES = 200_000_000  # what a server keeps of uploads; the least recently used go first
+UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
+
+
+def offered_to_pages(corpus: str, uploads: Path = UPLOADS) -> bool:
+    """May a page (a browser, whose every value is untrusted) train on this corpus? Only on one that ships
+    with explorer or on an upload that `save_upload` stored: never on any other path of the server. Decided
+    from the name alone, never by looking at the file system, so a refusal tells nothing of what exists."""
+    if corpus in SHIPPED:
+        return True
+    path = Path(corpus)
+    return path.is_absolute() and ".." not in path.parts and path.parent == uploads and _is_upload_name(path.name)
+
+
+def _is_upload_name(name: str) -> bool:
+    """The names `save_upload` gives: 24 hex digits of the content's hash, then .txt."""
+    return len(name) == 28 and name.endswith(".txt") and all(c in "0123456789abcdef" for c in name[:24])
 
 
 def save_upload(

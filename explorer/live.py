@@ -46,6 +46,8 @@ class LiveRun:
         self.store_path = None if store is False else str(default_path() if store is True else Path(store))
         self.source, self.owner, self.open_ended = source, owner, open_ended
         self.tags: dict = {}  # more of the store's columns for its runs: class mode's class_name and name
+        self.uploads: str | None = None  # a web page's run: its worker trains only on shipped corpora and uploads here
+        self.max_params: int | None = None  # a class challenge's limit: a bigger model is refused before it trains
         self.saved: OrderedDict[str, Snapshot] = OrderedDict()
         self.branches: OrderedDict[str, Worker] = OrderedDict()  # name -> a branch training beside this run
         self._worker: Worker | None = None  # the current run's
@@ -85,6 +87,8 @@ class LiveRun:
             "source": self.source,
             "owner": self.owner,
             "open_ended": self.open_ended,
+            "uploads": self.uploads,
+            "max_params": self.max_params,
             **self.tags,
         }
         try:

@@ -9,7 +9,6 @@ steered through the session that started it.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 import uuid
@@ -32,8 +31,8 @@ from .config import (
     plural,
     slower_cell_note,
 )
-from .controls import off_the_widgets, widget_values
-from .data import SHIPPED, save_upload
+from .controls import check_from_page, off_the_widgets, widget_values
+from .data import SHIPPED, UPLOADS, save_upload
 from .history import Snapshot
 from .live import LiveRun
 from .predict import GUESSES, QUESTION, Prediction, describe_move
@@ -43,7 +42,6 @@ from .sweep_job import SweepJob
 from .train import loss_readout
 from .views import SWEEP_VIEWS
 
-UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
 COLOURS = {"error": "#D55E00", "warning": "#8a4b00", "success": "#009E73", "info": "#0072B2"}
 
 
@@ -103,7 +101,9 @@ def parse_link(query: dict, base: Config | None = None) -> Link:
             problems.append(f"corpus {value!r} is not available from a link; using Tiny Shakespeare")
             continue
         try:
-            config = config.replace(**{name: value})
+            linked = config.replace(**{name: value})
+            check_from_page(name, getattr(linked, name))
+            config = linked
         except ConfigError as err:
             problems.append(f"{err}; using {format_value(getattr(config, name))}")
     locked, hidden = _link_knobs(query, "lock", problems), _link_knobs(query, "hide", problems)
@@ -312,6 +312,8 @@ class Session:
         self.uploads: dict[str, str] = {}  # this viewer's own uploads: label -> path
         self.uploads_dir = uploads
         self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner)
+        if source == "app":  # a web page's run: its worker, too, refuses any corpus but the shipped ones and uploads
+            self.run.uploads = str(uploads)
         self.owner = owner
         self.jobs: dict[str, SweepJob] = {}  # "seeds": the comparison repeated over seeds; "sweep": a grid
         self.lock = threading.RLock()  # the page's actions and the class queue's start of this run, one at a time
@@ -355,11 +357,22 @@ class Session:
         blocked = [name for name in changed if not self.movable(name)]
         if blocked:
             raise ConfigError(f"{blocked[0]} is fixed in this lesson")
+        for name, value in changed.items():
+            self._check_from_page(name, value)
         live = {name: value for name, value in changed.items() if name in LIVE_KNOBS}
         if self.predict and live and self._baseline() is not None:
             self.pending = (self.pending or {}) | live  # they take effect once the viewer has predicted
             changed = {name: value for name, value in changed.items() if name not in live}
         self._apply(changed)
+
+    def _check_from_page(self, name: str, value) -> None:
+        """A page's value is untrusted (a browser can send any value, whatever its widget offers): the corpus
+        must be one this page lists, setup within what the widgets offer. Said without looking at the disk."""
+        if name == "corpus":
+            if value not in self.corpus_choices().values():
+                raise ConfigError("that corpus is not offered here: pick one from the list, or upload a text file")
+        elif name in KNOBS:
+            check_from_page(name, KNOBS[name].parse(value))
 
     def _apply(self, changed: dict, cause: str | None = None) -> None:
         self.wanted = self.wanted.replace(**changed)
@@ -425,12 +438,27 @@ class Session:
             if self.pending and not all(self.movable(name) for name in self.pending):
                 self.pending = None
             self.predict, self.question = lesson.predict, lesson.question
+            self.run.max_params = lesson.max_params  # enforced by the worker before the run's first step
             self.lesson_version = lesson.version
 
     def report(self, level: str, text: str) -> None:
         """What the class queue did off the page's thread (a start that failed, a place lost): the page's
         one message."""
         self.flash = Message(level, text)
+
+    def end_turn(self) -> None:
+        """The class queue's: this run has trained a whole turn while classmates wait, so it pauses and queues
+        again at the back; it goes on by itself from the same step when its turn comes."""
+        with self.lock:
+            if self.run.status != "running":
+                return
+            self.run.pause()
+            self.classroom.ask_to_train(self.seat, self._train_now)
+            self.flash = Message(
+                "info",
+                f"Your turn is over ({self.classroom.turn_s:g} s while classmates waited): your run is paused "
+                f"and goes on by itself from the same step when its turn comes again.",
+            )
 
     def waiting(self) -> int | None:
         """Students ahead of this one in the class's queue, or None when not waiting."""

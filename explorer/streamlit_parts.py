@@ -1,16 +1,27 @@
-"""Streamlit drawing helpers shared by the app's pages (the student's page in streamlit_app.py and the
-teacher's page): how a chart is handed to Streamlit, and how text a student typed is shown as itself."""
+"""Streamlit helpers shared by the app's pages (the student's page in streamlit_app.py and the teacher's
+page): how a chart is handed to Streamlit, how text from a client is shown as itself, what the server refuses
+to do for any client, and the cookie that makes a browser's tabs one seat in a class."""
 
 from __future__ import annotations
 
 import re
+import secrets
+
+SEAT_COOKIE = "explorer_seat"
+SEAT_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")  # & too: "&#8238;" would be an entity
 
 
+# GitHub-flavoured Markdown links bare addresses (www.x.y, http://…, a@b.c) even when their dots are escaped:
+# a zero-width space after "www", the scheme or the "@" leaves the text as it reads and no longer an address.
+AUTOLINK_STARTS = re.compile(r"(?i)(\bwww|\b(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
+
+
 def markdown_text(text: str) -> str:
-    """Text a student typed, shown as itself in Streamlit markdown (no links, emphasis or HTML from it)."""
-    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
+    """Text a client sent (a name, a link's value, a file name), shown as itself in Streamlit markdown: no
+    links, images, emphasis or HTML from it."""
+    return AUTOLINK_STARTS.sub("\\1\u200b", MARKDOWN_SPECIALS.sub(r"\\\1", text))
 
 
 def vega(chart) -> dict:
@@ -22,3 +33,49 @@ def vega(chart) -> dict:
     ):  # a single view: stretch to the page's width only: Streamlit's default "fit" would squeeze
         spec["autosize"] = {"type": "fit-x", "contains": "padding"}  # title, legend and plot into one height
     return spec
+
+
+def harden_server() -> None:
+    """What Streamlit grants any client, refused for the whole server (once per process; every page calls it):
+    - a `clear_cache` message clears `st.cache_resource` and the sender's session state for everyone's
+      server: refused (explorer caches nothing there, and a cleared session would orphan its run's worker);
+    - the upload endpoint keeps every file a session PUTs until the session ends: a session now holds one
+      upload at a time (the file uploader takes one file), so its memory is bounded by server.maxUploadSize.
+    Streamlit has no setting for either (1.67: AppSession.handle_backmsg, MemoryUploadedFileManager)."""
+    from streamlit.runtime.app_session import AppSession
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    if getattr(AppSession._handle_clear_cache_request, "refused", False):
+        return
+
+    def refuse_clear_cache(self) -> None:
+        print(f"explorer: refused a clear_cache message from session {self.id[:8]}", flush=True)
+
+    refuse_clear_cache.refused = True
+    AppSession._handle_clear_cache_request = refuse_clear_cache
+    add_file = MemoryUploadedFileManager.add_file
+
+    def one_upload_per_session(self, session_id, file) -> None:
+        self.remove_session_files(session_id)
+        add_file(self, session_id, file)
+
+    MemoryUploadedFileManager.add_file = one_upload_per_session
+
+
+def drop_uploads(session_id: str) -> None:
+    """Free the uploads a session holds in the server's memory, once explorer has read (or refused) them."""
+    from streamlit import runtime
+
+    if runtime.exists():
+        runtime.get_instance().uploaded_file_mgr.remove_session_files(session_id)
+
+
+def seat_key(cookies) -> tuple[str, str | None]:
+    """(this browser's seat key, a script that stores a new one in its cookie, or None when it has one).
+    Every tab and reload after the first sends the cookie, so they sit at one seat; a key is 32 random
+    characters the server made, never shown, so a classmate has nothing to copy."""
+    key = cookies.get(SEAT_COOKIE, "")
+    if SEAT_KEY.fullmatch(key):
+        return key, None
+    key = secrets.token_urlsafe(24)
+    return key, f"<script>document.cookie = '{SEAT_COOKIE}={key}; path=/; max-age=86400; samesite=strict';</script>"

@@ -50,7 +50,7 @@ def lesson_form(classroom: Classroom, token: str) -> None:
             key="lesson_predict",
             help=f"A student's knob move waits for their guess; {PREDICT_EVALS} evaluations later they see the answer.",
         )
-        if st.form_submit_button("Set for the class", type="primary"):
+        if st.form_submit_button("Set for the class", type="primary", key="set_lesson"):
             try:
                 classroom.set_lesson(
                     token,
@@ -66,7 +66,7 @@ def lesson_form(classroom: Classroom, token: str) -> None:
                 )
                 st.success("Set: the students' pages follow within a couple of seconds.")
             except Exception as err:  # noqa: BLE001 - a bad lesson is one line, the page stays
-                st.error(str(err))
+                st.error(markdown_text(str(err)))
     st.toggle(
         "Students see each other's names on their board",
         classroom.show_names,

@@ -27,11 +27,13 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
 from .checkpoint import RunCheckpoints
-from .config import Config, ConfigError, ExplorerError
+from .config import Config, ConfigError, ExplorerError, plural
+from .data import offered_to_pages
 from .history import History
 from .sample import generate
 from .store import ACTIVE, ENDED, RunStore, RunWriter, process_alive
@@ -309,6 +311,16 @@ def exit_with_page(page_pid: int, store_path: str | None) -> None:
     os._exit(0)
 
 
+def check_size(model: torch.nn.Module, max_params: int | None) -> None:
+    """A class challenge's limit on the model's size, enforced before the first step (not only labelled)."""
+    params = sum(p.numel() for p in model.parameters())
+    if max_params is not None and params > max_params:
+        raise ConfigError(
+            f"this model has {plural(params, 'parameter')}; the challenge allows at most {max_params:,}: "
+            f"make it smaller (hidden units, embedding size, layers), then Reset"
+        )
+
+
 class _Child:
     def __init__(self, conn, store_path: str | None):
         self.conn = conn
@@ -417,11 +429,16 @@ class _Child:
 
     def start(self, config: Config, meta: dict) -> None:
         torch.set_num_threads(meta.get("threads", 1))
+        if meta.get("uploads") is not None and not offered_to_pages(config.corpus, Path(meta["uploads"])):
+            self.send("failed", "that corpus is not offered here: pick one from the list, or upload a text file")
+            return
         try:
             self.trainer = Trainer(config, open_ended=meta.get("open_ended", True))
+            check_size(self.trainer.model, meta.get("max_params"))
             if meta.get("resume"):
                 self.trainer.restore(meta["resume"])  # a branch: the parent's state at the branch step
         except ExplorerError as err:
+            self.trainer = None
             self.send("failed", str(err))
             return
         except Exception as err:  # noqa: BLE001 - e.g. out of memory building a huge model

@@ -5,6 +5,7 @@ state) and re-run the script where a viewer's page would have refreshed."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,8 @@ def widget(at: AppTest, name: str):
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' text as a reader sees it: the page escapes what it shows as text (markdown_text)."""
+    return "\n".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
 
 
 def no_trouble(at: AppTest) -> None:

@@ -73,6 +73,28 @@ def test_the_queue_holds_runs_beyond_the_cap_and_starts_them_in_order_as_slots_f
     assert a.session.waiting() is None and a.session.run.status == "paused" and "left the queue" in a.session.flash.text
 
 
+def test_while_others_wait_a_run_that_had_its_turn_yields_and_goes_on_in_its_next(tmp_path):
+    room = Classroom("7B", max_runs=1, store_path=str(tmp_path / "runs.sqlite"), turn_s=2.0)
+    a, b = Page(room, "key-a", "a"), Page(room, "key-b", "b")
+    try:
+        a.session.act(a.session.train)
+        assert wait_until(lambda: a.session.run.status == "running", timeout=30)
+        time.sleep(2.5)  # a lone run keeps its slot past its turn: nobody waits
+        assert a.session.run.status == "running"
+        b.session.act(b.session.train)
+        assert b.session.waiting() == 0
+        assert wait_until(lambda: b.session.run.status == "running", timeout=30)  # a's turn is over: b trains
+        assert a.session.run.status == "paused" and a.session.waiting() == 0 and "turn is over" in a.session.flash.text
+        paused_at = a.session.run.snapshot().last_step
+        assert wait_until(lambda: a.session.run.status == "running", timeout=30)  # then b's: a goes on
+        assert b.session.run.status == "paused" and b.session.waiting() == 0
+        assert wait_until(lambda: a.session.run.snapshot().last_step > paused_at, timeout=30)
+        assert a.session.run.snapshot().steps[0]["step"] == 1  # the same run, from the same step: not a new one
+    finally:
+        a.close()
+        b.close()
+
+
 def test_a_student_who_leaves_the_queue_is_skipped(classroom):
     a, b, c, d = (classroom.page(f"key-{n}", n) for n in "abcd")
     for p in (a, b, c, d):
@@ -120,7 +142,12 @@ def test_names_are_cleaned_unique_and_never_empty(classroom):
     assert (first.seat.name, second.seat.name) == ("<b>Ada</b>", "<b>Ada</b> 2")
     assert classroom.page("key-c", "   ").seat.name.split()[1] in __import__("explorer.classroom").classroom.ANIMALS
     assert classroom.join("key-a", "Eve", first.session, lambda: True) is first.seat  # one seat per browser session
-    assert classroom.page("key-d", "Teacher").seat.name == "Teacher 2"  # only the teacher's seat is "Teacher"
+    for teacherish in ("Teacher", "\u0422eacher", "t e a c h e r", "\uff34eacher 2"):  # Cyrillic Т, full-width Ｔ
+        with pytest.raises(ClassError, match="looks like the teacher's name"):
+            classroom.page("key-d", teacherish)
+    assert classroom.page("key-e", "\u0410da").seat.name == "\u0410da"  # a Cyrillic А: not a second "Ada"...
+    assert classroom.page("key-f", "Ada").seat.name == "Ada 2"  # ...so the Latin one is numbered
+    assert clean_name("\uff21\uff44\uff41") == "Ada"  # NFKC: full-width letters are the plain ones
 
 
 def test_every_page_follows_the_lesson_and_a_locked_knob_cannot_move(classroom):
