@@ -19,7 +19,7 @@ from explorer import views
 from explorer.class_board import student_board
 from explorer.classroom import Pages, the_classroom
 from explorer.config import KNOBS, ExplorerError, format_value
-from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
+from explorer.controls import ADVANCED, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
 from explorer.data import MAX_UPLOAD_BYTES, MAX_UPLOAD_MIB
 from explorer.export import chart_to_png, history_csv
 from explorer.predict import GUESSES, describe_move
@@ -66,8 +66,10 @@ def viewer_left() -> None:
     print(f"explorer: run stopped (viewer left) session={session_id[:8]}", flush=True)
 
 
-def new_session(watchdog: ViewerWatchdog) -> Session:
-    """A viewer's Session, set up by the link (each value checked: a link is as untrusted as a widget)."""
+def new_session(watchdog: ViewerWatchdog, warm: bool = True) -> Session:
+    """A viewer's Session, set up by the link (each value checked: a link is as untrusted as a widget).
+    `warm=False`: its worker process starts at its first Train, not now (a class: a seat that never trains
+    holds no process)."""
     link = parse_link(st.query_params.to_dict())
     return Session(
         link.config,
@@ -78,6 +80,7 @@ def new_session(watchdog: ViewerWatchdog) -> Session:
         preset=link.preset,
         notices=link.problems,
         watchdog=watchdog,
+        warm=warm,
     )
 
 
@@ -93,9 +96,11 @@ def join_class(name: str) -> None:
     """This browser takes a seat: only now does it get a Session (and so a worker process)."""
     pages = Pages(page_open)
     pages.add(session_id)
-    session = new_session(ViewerWatchdog(pages, on_leave=viewer_left))
+    session = new_session(ViewerWatchdog(pages, on_leave=viewer_left), warm=False)
     try:
-        seat = classroom.join(ss.seat_key, name, session, pages, teacher_token=teacher_token)
+        seat = classroom.join(
+            ss.seat_key, name, session, pages, teacher_token=teacher_token, address=st.context.ip_address or ""
+        )
     except ExplorerError as err:
         session.close()
         ss.join_problem = str(err)
@@ -138,16 +143,23 @@ def describe_pending() -> str:
 
 if classroom is not None and session.lesson_version != classroom.lesson.version:  # the teacher set a lesson
     session.follow(classroom.lesson)
-    ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET, corpus=session.wanted.corpus)
+    ss.preset = session.preset or NO_PRESET
+if ss.get("drawn_wanted") is not session.wanted:  # moved elsewhere (the lesson, another tab): the widgets follow
+    ss.update(widget_values(session.wanted), corpus=session.wanted.corpus)
+    ss.drawn_wanted = session.wanted
 
 
 # ------------------------------------------------------------------------------ callbacks
-def knobs_moved() -> None:
-    values = {c.name: ss[c.name] for c in ALL_CONTROLS} | {"corpus": ss.corpus}
-    session.act(session.set_knobs, {name: value for name, value in values.items() if session.movable(name)})
-    # a fixed knob shows what the run has, whatever the page sent (a value in flight when the lesson locked it)
-    shown = widget_values(session.wanted) | {"corpus": session.wanted.corpus}
-    ss.update({name: shown[name] for name in values if not session.movable(name)})
+def knob_moved(name: str) -> None:
+    """One widget moved: only its knob is applied (another tab of the same seat, whose widgets may be stale,
+    never puts back this one's moves). A knob that did not take (fixed by the lesson, refused, a value in
+    flight when the lesson locked it) shows what the run has, whatever the page sent."""
+    value = ss[name]
+    if session.movable(name):
+        session.act(session.set_knobs, {name: value})
+    if name not in (session.pending or {}) and getattr(session.wanted, name) != value:
+        ss[name] = (widget_values(session.wanted) | {"corpus": session.wanted.corpus})[name]
+    ss.drawn_wanted = session.wanted  # what this page's widgets show: no resync of a slider still moving
 
 
 def preset_picked() -> None:
@@ -166,7 +178,7 @@ def file_uploaded() -> None:
 # ------------------------------------------------------------------------------ sidebar
 def widget(c) -> None:
     kind = KNOBS[c.name].kind
-    common = dict(key=c.name, help=c.help, on_change=knobs_moved, disabled=not session.movable(c.name))
+    common = dict(key=c.name, help=c.help, on_change=knob_moved, args=(c.name,), disabled=not session.movable(c.name))
     if c.kind == "slider":
         st.slider(c.label, kind(c.lo), kind(c.hi), step=kind(c.step), **common)
     elif c.kind == "choice_slider":
@@ -207,7 +219,8 @@ with st.sidebar:
             "Corpus",
             list(choices.values()),
             key="corpus",
-            on_change=knobs_moved,
+            on_change=knob_moved,
+            args=("corpus",),
             format_func={path: label for label, path in choices.items()}.get,
             disabled=not session.movable("corpus"),
         )

@@ -23,7 +23,7 @@ EXPLORER_MAX_RUNS) on part 1's store, so the teacher's page draws part 1's 30 ru
 --browsers students' pages (separate contexts: separate sessions); each joins and presses Train in turn.
 Then, while every page keeps refreshing, a running student presses Pause, the first in line must start
 while the others keep waiting, and the paused one presses Resume (back of the queue), round after round:
-  round trip   click -> that page shows the result (its buttons read "▶ Resume", "⏳ Waiting", ...),
+  round trip   click -> that page shows the result (its buttons read "▶ Resume", "… Waiting", ...),
                timed inside the page from the click event to the first animation frame that shows it;
   hand-over    Pause click -> the next student's status line says Training (the queue's dispatcher, a
                warm worker taking the run, that page's once-a-second refresh);
@@ -678,7 +678,7 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
         f"queued: {', '.join(f'{s:.2f} s' for s in trains[args.max_runs :])}",
     )
     report.add(part, "Pause round trip (click -> '▶ Resume' shown)", spread(pauses))
-    report.add(part, "Resume round trip (click -> '⏳ Waiting' shown)", spread(resumes))
+    report.add(part, "Resume round trip (click -> '… Waiting' shown)", spread(resumes))
     every = trains + pauses + resumes
     report.add(part, "every button round trip", f"{spread(every)}; {sum(t < 1 for t in every)}/{len(every)} under 1 s")
     report.verdicts["round trip"] += [

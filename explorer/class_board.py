@@ -90,11 +90,11 @@ def student_board(classroom: Classroom, store: RunStore, seat) -> list[str]:
     """What a student sees of the class: where they stand, and the top three, named only if the teacher
     has turned names on (else "a classmate"). Read at most once a second for all pages together."""
     rows = [row for row in _read(classroom, store).rows if row["best_ppl"] is not None and not row["teacher"]]
-    lines = []
+    lines, me = [], seat.session.owner  # the page that joined: its runs' owner in the store
     for rank, row in enumerate(rows[:3], start=1):
-        who = "you" if row["owner"] == seat.key else (row["student"] if classroom.show_names else "a classmate")
+        who = "you" if row["owner"] == me else (row["student"] if classroom.show_names else "a classmate")
         lines.append(f"{rank}. {who}: perplexity {row['best_ppl']:.2f}")
-    mine = [rank for rank, row in enumerate(rows, start=1) if row["owner"] == seat.key]
+    mine = [rank for rank, row in enumerate(rows, start=1) if row["owner"] == me]
     if mine and mine[0] > 3:
         lines.append(f"{mine[0]}. you: perplexity {rows[mine[0] - 1]['best_ppl']:.2f} (of {len(rows)})")
     return lines

@@ -8,8 +8,9 @@ Who may do what is decided here, on the server, never by which buttons a page dr
   session; no call takes another student's name or run id, so there is nothing to forge;
 - a student is their browser, not their tab: the page names its seat by a random key kept in a cookie, so a
   second tab or a reload sits at the same seat and trains the same run (one seat, one slot per student);
-- names are normalised (NFKC), cleaned of control characters, cut to 32 and escaped where they are drawn; a
-  name that looks like "Teacher" in any script is refused.
+- names are normalised (NFKC), cleaned of control characters and blank letters, cut to 32 and escaped where
+  they are drawn; a name that looks like "Teacher" in any script, or mixes alphabets that look alike, is
+  refused. A name is not an identity: the teacher's own run is marked by the server, never by its name.
 - the class lives in this module, once per server process (`the_classroom`), never in a cache that a
   client's message could clear.
 
@@ -34,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .config import KNOBS, ConfigError, ExplorerError
+from .config import KNOBS, ConfigError, ExplorerError, plural
 from .predict import QUESTION
 from .presets import PRESETS
 
@@ -49,13 +50,17 @@ ADJECTIVES = "Brave Calm Clever Curious Eager Gentle Happy Keen Lively Nimble Pa
 MAX_NAME = 32
 DISPATCH_S = 0.2  # how often the queue looks for a free slot
 TURN_S = 90.0  # how long a run trains while classmates wait before it yields its slot
+MAX_SEATS = 100  # students in one class; beyond it a seat whose pages have all gone is freed, else a join is refused
 
 
 # Letters of other scripts that look like Latin ones: "Тeacher" with a Cyrillic Т is refused like "Teacher".
 LOOKALIKES = str.maketrans(
-    "АВЕНІЈКМОРСТХУаеіјорсухһѕԁΑΒΕΗΙΚΜΝΟΡΤΥΧΖαιοντρ01",
-    "ABEHIJKMOPCTXYaeijopcyxhsdABEHIKMNOPTYXZaiovtpol",
+    "АВЕНІЈКМОРСТХУаеіјорсухһѕԁгԛΑΒΕΗΙΚΜΝΟΡΤΥΧΖαιοντρɑɡᴛꓔꓰꓚꓧꓣꓮᎢᎬᏟᎻᎡ01",
+    "ABEHIJKMOPCTXYaeijopcyxhsdrqABEHIKMNOPTYXZaiovtpagtTECHRATECHRol",
 )
+# Scripts whose letters pass for each other: a name may use one of them, not a mixture ("Tеacher").
+LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "CHEROKEE", "LISU")
+FILLERS = dict.fromkeys(map(ord, "\u115f\u1160\u3164\uffa0\u2800"))  # blank letters, not spaces
 
 
 class TeacherOnly(ExplorerError):
@@ -77,8 +82,16 @@ def clean_name(raw: str) -> str:
     """A display name as typed, in its NFKC form (full-width and other compatibility letters become the
     plain ones), without control or formatting characters, spaces collapsed, at most MAX_NAME characters.
     It is escaped where drawn; this only keeps it one printable line."""
-    kept = "".join(c for c in unicodedata.normalize("NFKC", raw) if unicodedata.category(c)[0] != "C")
+    kept = "".join(
+        c for c in unicodedata.normalize("NFKC", raw).translate(FILLERS) if unicodedata.category(c)[0] != "C"
+    )
     return " ".join(kept.split())[:MAX_NAME]
+
+
+def mixes_scripts(name: str) -> bool:
+    """Letters from two of the scripts that pass for each other (Latin with Cyrillic, say) in one name."""
+    scripts = {unicodedata.name(c, "").split(" ")[0] for c in name if c.isalpha()}
+    return len(scripts & set(LOOKALIKE_SCRIPTS)) > 1
 
 
 def skeleton(name: str) -> str:
@@ -158,6 +171,7 @@ class Seat:
     session: Session
     present: Callable[[], bool]  # False once the page has gone (closed tab, lost network) for a grace period
     teacher: bool = False
+    address: str = ""  # the student's computer (its IP address as the server sees it; "" for this machine)
 
     def training(self) -> bool:
         return self.session.run.status == "running"
@@ -173,12 +187,14 @@ class Classroom:
         max_runs: int | None = None,
         store_path=None,
         turn_s: float = TURN_S,
+        max_seats: int = MAX_SEATS,
     ):
         """`store_path`: the run store the class's runs go to (None: the default, $EXPLORER_HOME)."""
         self.name = name
         self.token = token or secrets.token_urlsafe(16)
         self.max_runs = max_runs or default_max_runs()
         self.turn_s = turn_s
+        self.max_seats = max_seats
         self._turn_began: dict[Seat, float] = {}  # when each training run's turn began
         self.store_path = store_path
         self.lesson = Lesson()
@@ -215,7 +231,13 @@ class Classroom:
 
     # ------------------------------------------------------------------------------------ students
     def join(
-        self, key: str, name: str, session: Session, present: Callable[[], bool], teacher_token: str | None = None
+        self,
+        key: str,
+        name: str,
+        session: Session,
+        present: Callable[[], bool],
+        teacher_token: str | None = None,
+        address: str = "",
     ) -> Seat:
         """A browser takes a seat (once: joining again returns the same seat). An empty name gets a random
         animal's; a name that looks like one already taken gets a number; one that looks like "Teacher" is
@@ -227,17 +249,36 @@ class Classroom:
                     raise ClassError("this seat belongs to another page")
                 return self.seats[key]
             teacher = self.is_teacher(teacher_token)
+            if not teacher and len(self.seats) >= self.max_seats and not self._release_gone_seats():
+                raise ClassError(f"the class is full ({plural(self.max_seats, 'seat')}): ask your teacher")
             name = clean_name(name)
             if name and not teacher and looks_like_teacher(name):
                 raise ClassError(f"{name!r} looks like the teacher's name: pick another")
+            if mixes_scripts(name):
+                raise ClassError(f"{name!r} mixes alphabets that look alike: write it in one")
             name = name or ("Teacher" if teacher else animal_name(self._rng))
             taken = {skeleton(seat.name) for seat in self.seats.values()}
             base, n = name, 1
             while skeleton(name) in taken:
                 n += 1
                 name = f"{base[: MAX_NAME - 3]} {n}"
-            seat = self.seats[key] = Seat(key, name, session, present, teacher)
+            seat = self.seats[key] = Seat(key, name, session, present, teacher, address or "")
             return seat
+
+    def _release_gone_seats(self) -> bool:
+        """Free the seats whose pages have all gone and whose run neither trains nor waits (under the lock);
+        their runs stay in the store. True if any was freed."""
+        queued = {seat for seat, _ in self._queue} | self._starting
+        gone = [
+            key
+            for key, seat in self.seats.items()
+            if not seat.teacher and seat not in queued and not seat.training() and not seat.present()
+        ]
+        for key in gone:
+            seat = self.seats.pop(key)
+            self._turn_began.pop(seat, None)
+            seat.session.close()
+        return bool(gone)
 
     def seat_for(self, key: str) -> Seat | None:
         """The seat a browser already holds (a second tab, a reload), or None."""
@@ -261,9 +302,23 @@ class Classroom:
         it when a slot is free and nobody waits ahead. Returns the number of students ahead, or None."""
         with self._lock:
             if not (seat.training() or seat in self._starting or any(s is seat for s, _ in self._queue)):
+                self._check_one_run_per_computer(seat)
                 self._queue.append((seat, start))
         self._wake.set()
         return self.ahead(seat)
+
+    def _check_one_run_per_computer(self, seat: Seat) -> None:
+        """One run training or waiting per computer: a second browser (a private window, another browser)
+        is a second seat, but not a second share of the class's slots. The teacher and this machine's own
+        pages (address "") are not counted."""
+        if seat.teacher or not seat.address:
+            return
+        busy = {s for s, _ in self._queue} | self._starting | {s for s in self.seats.values() if s.training()}
+        if any(other.address == seat.address and other is not seat and not other.teacher for other in busy):
+            raise ClassError(
+                "another page on your computer already has a run training or waiting: one run per student "
+                "(pause that one first)"
+            )
 
     def leave_queue(self, seat: Seat) -> None:
         with self._lock:
@@ -363,7 +418,8 @@ def classroom_from_env() -> Classroom | None:
     token = os.environ.get("EXPLORER_CLASS_TOKEN") or None
     max_runs = int(os.environ.get("EXPLORER_MAX_RUNS") or 0) or None
     turn_s = float(os.environ.get("EXPLORER_TURN_S") or TURN_S)
-    return Classroom(name, token=token, max_runs=max_runs, turn_s=turn_s)
+    max_seats = int(os.environ.get("EXPLORER_MAX_STUDENTS") or MAX_SEATS)
+    return Classroom(name, token=token, max_runs=max_runs, turn_s=turn_s, max_seats=max_seats)
 
 
 _THE_CLASS: list[Classroom | None] = []  # made once per server process, on first use

@@ -29,7 +29,7 @@ from .checkpoint import (
     remove_checkpoints,
     save_checkpoint,
 )
-from .classroom import TURN_S, default_max_runs
+from .classroom import MAX_SEATS, TURN_S, default_max_runs
 from .config import (
     FIXED_KNOBS,
     KNOBS,
@@ -196,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="runs training at once; more wait in a queue (default: the cores but one)",
+    )
+    klass.add_argument(
+        "--max-students",
+        type=int,
+        metavar="N",
+        help=f"seats in the class; beyond it a seat whose pages have all gone is freed (default {MAX_SEATS})",
     )
     klass.add_argument(
         "--turn",
@@ -570,6 +576,8 @@ def command_class(args: argparse.Namespace) -> int:
     store, interrupted). The teacher's token is made here, printed once, and handed to the app in its environment."""
     if args.max_runs is not None and args.max_runs < 1:
         raise ConfigError("--max-runs must be at least 1")
+    if args.max_students is not None and args.max_students < 1:
+        raise ConfigError("--max-students must be at least 1")
     if args.turn is not None and not 1 <= args.turn <= 86_400:
         raise ConfigError("--turn must be between 1 and 86400 seconds")
     name = args.name or time.strftime("class-%Y-%m-%d")
@@ -585,6 +593,8 @@ def command_class(args: argparse.Namespace) -> int:
         env["EXPLORER_MAX_RUNS"] = str(args.max_runs)
     if args.turn:
         env["EXPLORER_TURN_S"] = str(args.turn)
+    if args.max_students:
+        env["EXPLORER_MAX_STUDENTS"] = str(args.max_students)
     app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address]
     command += ["--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]

@@ -89,7 +89,7 @@ SETUP_CONTROLS: tuple[Control, ...] = (
 # The setup knobs that have no widget, as far as a page (a link, a forged widget value) may take them: enough
 # for every lesson, too little for one student to take the server's memory or the class's time.
 PAGE_RANGES = {
-    "vocab_size": (2, 20_000),
+    "vocab_size": (2, 10_000),
     "eval_every": (1, 10_000),
     "eval_batches": (1, 100),
     "detail_every": (1, 1_000_000),

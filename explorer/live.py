@@ -34,12 +34,14 @@ class LiveRun:
         source: str = "app",
         owner: str | None = None,
         open_ended: bool = True,
+        warm: bool = True,
     ):
         """`watchdog` is called about once a second while the run is active; returning False stops it
         (a front end passes "is my viewer still connected?"). `store`: the run store's path, True for
         the default ($EXPLORER_HOME), False for none. `source`/`owner` tag the runs in the store.
         `open_ended`: train until paused, stopped early or diverged (the app); False keeps
-        `config.steps` as a budget."""
+        `config.steps` as a budget. `warm`: start a worker now, so the first Train does not wait for one
+        (False: only when first asked, e.g. a class, where a page that never trains must hold no process)."""
         self.config = config or Config()
         self.torch_threads = torch_threads
         self.watchdog = watchdog
@@ -54,7 +56,8 @@ class LiveRun:
         self._warm: Future | None = None  # a Worker getting ready for the next start
         self._viewer_gone = False
         self._viewer_lock = threading.Lock()
-        self._warm_up()
+        if warm:
+            self._warm_up()
 
     def _warm_up(self) -> None:
         """Start the next run's worker in the background (the first one in a process also starts the

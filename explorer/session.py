@@ -211,6 +211,8 @@ def waiting_line(ahead: int, slots: int) -> str:
     )
 
 
+MAX_UPLOADS = 3  # a viewer's own files
+MAX_SAMPLE_TOKENS = 1000  # the sample panels' longest (and a prompt's): what a page may ask the worker for
 STATUS_LEVEL = {"diverged": "error", "error": "error", "finished": "success", "early_stop": "success"}
 
 
@@ -302,6 +304,7 @@ class Session:
         preset: str | None = None,
         store: str | Path | bool = True,
         uploads: Path = UPLOADS,
+        warm: bool = True,
     ):
         self.locked = dict(locked or {})  # knob -> value: shown, not movable
         self.hidden = frozenset(hidden)  # not shown; keep their starting value
@@ -311,12 +314,13 @@ class Session:
         self.flash: Message | None = None  # the last action's outcome: shown until the next action
         self.uploads: dict[str, str] = {}  # this viewer's own uploads: label -> path
         self.uploads_dir = uploads
-        self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner)
+        self.run = LiveRun(self.wanted, watchdog=watchdog, store=store, source=source, owner=owner, warm=warm)
         if source == "app":  # a web page's run: its worker, too, refuses any corpus but the shipped ones and uploads
             self.run.uploads = str(uploads)
         self.owner = owner
         self.jobs: dict[str, SweepJob] = {}  # "seeds": the comparison repeated over seeds; "sweep": a grid
         self.lock = threading.RLock()  # the page's actions and the class queue's start of this run, one at a time
+        self._sampling = threading.Lock()  # a sample asked of the worker, one at a time
         self.predict = False  # a class lesson's: a knob move waits for the viewer's prediction (explorer.predict)
         self.question = QUESTION
         self.pending: dict | None = None  # knob values held until the viewer predicts
@@ -449,7 +453,9 @@ class Session:
     def end_turn(self) -> None:
         """The class queue's: this run has trained a whole turn while classmates wait, so it pauses and queues
         again at the back; it goes on by itself from the same step when its turn comes."""
-        with self.lock:
+        if not self.lock.acquire(timeout=0.05):
+            return  # its page is busy (a Reset building a model): the queue asks again at its next look
+        try:
             if self.run.status != "running":
                 return
             self.run.pause()
@@ -459,6 +465,8 @@ class Session:
                 f"Your turn is over ({self.classroom.turn_s:g} s while classmates waited): your run is paused "
                 f"and goes on by itself from the same step when its turn comes again.",
             )
+        finally:
+            self.lock.release()
 
     def waiting(self) -> int | None:
         """Students ahead of this one in the class's queue, or None when not waiting."""
@@ -483,9 +491,13 @@ class Session:
         self.set_knobs({k: getattr(config, k) for k in KNOBS if getattr(config, k) != getattr(self.wanted, k)})
 
     def upload(self, name: str, content: bytes) -> None:
-        """A viewer's own text file: stored by content, usable by this session only, selected at once."""
+        """A viewer's own text file: stored by content, usable by this session only, selected at once. At most
+        MAX_UPLOADS each: the server keeps uploads within a budget, least recently used first, so one page
+        must not push out everyone else's."""
         if not self.movable("corpus"):
             raise ConfigError("corpus is fixed in this lesson")
+        if len(self.uploads) >= MAX_UPLOADS:
+            raise ConfigError(f"at most {MAX_UPLOADS} files of your own: train on one you uploaded already")
         path = str(save_upload(content, self.uploads_dir, name))
         self.uploads[f"{Path(name).name} (yours)"] = path
         self.set_knobs({"corpus": path})
@@ -506,9 +518,7 @@ class Session:
         slot is free (else the run waits its turn and starts by itself)."""
         if self.classroom is None or self.run.status == "running":
             return self._train_now()
-        ahead = self.classroom.ask_to_train(self.seat, self._train_now)
-        if ahead is not None:
-            self.flash = Message("info", waiting_line(ahead, self.classroom.max_runs))
+        self.classroom.ask_to_train(self.seat, self._train_now)  # while it waits, the status line says so
 
     def _train_now(self) -> None:
         with self.lock:
@@ -560,11 +570,18 @@ class Session:
         return name
 
     def sample(self, prompt: str, length: int, temperature: float, seed: int) -> tuple[str | None, Message | None]:
-        """(text, None) or (None, why not): the sample panel shows one or the other."""
+        """(text, None) or (None, why not): the sample panel shows one or the other. The length and prompt are a
+        page's values: bounded here, or one forged request would keep the run's worker generating for hours."""
+        if not self._sampling.acquire(blocking=False):  # one at a time, whatever the number of tabs
+            return None, Message("info", "a sample is being written for this run: wait for it")
         try:
-            return self.run.sample(prompt, length, temperature, seed), None
+            if not 1 <= int(length) <= MAX_SAMPLE_TOKENS or len(str(prompt)) > MAX_SAMPLE_TOKENS:
+                raise ConfigError(f"a sample is at most {MAX_SAMPLE_TOKENS:,} tokens after a prompt of at most as many")
+            return self.run.sample(str(prompt), int(length), temperature, seed), None
         except ExplorerError as err:
             return None, Message("info" if not self.run.started else "warning", str(err))
+        finally:
+            self._sampling.release()
 
     def repeat_over_seeds(self, seeds: int) -> None:
         """The comparison on screen (the saved runs and the current one) trained again over `seeds` seeds
@@ -655,7 +672,7 @@ class Session:
         status, started = self.run.status, self.run.started
         goes_on = status in ("paused", "finished", "early_stop")
         if self.waiting() is not None:
-            train = Button("⏳ Waiting", False, "Your run starts by itself when a slot is free")
+            train = Button("… Waiting", False, "Your run starts by itself when a slot is free")
         else:
             train = Button(
                 "▶ Continue" if goes_on else "▶ Train",

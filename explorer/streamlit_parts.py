@@ -8,6 +8,7 @@ import re
 import secrets
 
 SEAT_COOKIE = "explorer_seat"
+UPLOADS_IN_MEMORY_BYTES = 100 * 2**20  # every session's upload in flight together (each at most 5 MiB)
 SEAT_KEY = re.compile(r"[A-Za-z0-9_-]{32}")
 
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")  # & too: "&#8238;" would be an entity
@@ -15,7 +16,7 @@ MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")  # & too: "&#8
 
 # GitHub-flavoured Markdown links bare addresses (www.x.y, http://…, a@b.c) even when their dots are escaped:
 # a zero-width space after "www", the scheme or the "@" leaves the text as it reads and no longer an address.
-AUTOLINK_STARTS = re.compile(r"(?i)(\bwww|\b(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
+AUTOLINK_STARTS = re.compile(r"(?i)(www(?=\\\.)|(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
 
 
 def markdown_text(text: str) -> str:
@@ -40,7 +41,8 @@ def harden_server() -> None:
     - a `clear_cache` message clears `st.cache_resource` and the sender's session state for everyone's
       server: refused (explorer caches nothing there, and a cleared session would orphan its run's worker);
     - the upload endpoint keeps every file a session PUTs until the session ends: a session now holds one
-      upload at a time (the file uploader takes one file), so its memory is bounded by server.maxUploadSize.
+      upload at a time (the file uploader takes one file), at most server.maxUploadSize, and the server
+      holds at most UPLOADS_IN_MEMORY_BYTES of them together.
     Streamlit has no setting for either (1.67: AppSession.handle_backmsg, MemoryUploadedFileManager)."""
     from streamlit.runtime.app_session import AppSession
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -57,6 +59,9 @@ def harden_server() -> None:
 
     def one_upload_per_session(self, session_id, file) -> None:
         self.remove_session_files(session_id)
+        if self._total_bytes + len(file.data) > UPLOADS_IN_MEMORY_BYTES:
+            print("explorer: refused an upload: the server holds too many at once", flush=True)
+            return
         add_file(self, session_id, file)
 
     MemoryUploadedFileManager.add_file = one_upload_per_session
@@ -73,9 +78,10 @@ def drop_uploads(session_id: str) -> None:
 def seat_key(cookies) -> tuple[str, str | None]:
     """(this browser's seat key, a script that stores a new one in its cookie, or None when it has one).
     Every tab and reload after the first sends the cookie, so they sit at one seat; a key is 32 random
-    characters the server made, never shown, so a classmate has nothing to copy."""
+    characters the server made, never shown, so a classmate has nothing to copy. A session cookie: it ends
+    with the browser, so the next student at a shared lab computer gets a seat of their own."""
     key = cookies.get(SEAT_COOKIE, "")
     if SEAT_KEY.fullmatch(key):
         return key, None
     key = secrets.token_urlsafe(24)
-    return key, f"<script>document.cookie = '{SEAT_COOKIE}={key}; path=/; max-age=86400; samesite=strict';</script>"
+    return key, f"<script>document.cookie = '{SEAT_COOKIE}={key}; path=/; samesite=strict';</script>"

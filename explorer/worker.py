@@ -311,13 +311,26 @@ def exit_with_page(page_pid: int, store_path: str | None) -> None:
     os._exit(0)
 
 
-def check_size(model: torch.nn.Module, max_params: int | None) -> None:
-    """A class challenge's limit on the model's size, enforced before the first step (not only labelled)."""
-    params = sum(p.numel() for p in model.parameters())
+PAGE_MAX_OUTPUTS = 2**25  # a web page's run: batch × sequence × vocabulary per step (a 128 MB output layer)
+
+
+def check_size(trainer: Trainer, max_params: int | None, from_page: bool) -> None:
+    """Refuse, before the first step, a model over a class challenge's parameter limit (enforced, not only
+    labelled) and, for a page's run, an output layer that would take the server's memory (a word-level model
+    at the widgets' largest batch and window holds 164M logits a step: several GB with their gradients)."""
+    params = sum(p.numel() for p in trainer.model.parameters())
     if max_params is not None and params > max_params:
         raise ConfigError(
             f"this model has {plural(params, 'parameter')}; the challenge allows at most {max_params:,}: "
             f"make it smaller (hidden units, embedding size, layers), then Reset"
+        )
+    config = trainer.config
+    outputs = config.batch_size * config.seq_len * trainer.vocab_size
+    if from_page and outputs > PAGE_MAX_OUTPUTS:
+        raise ConfigError(
+            f"batch {config.batch_size} × sequence {config.seq_len} × vocabulary {trainer.vocab_size:,} is "
+            f"{outputs:,} outputs a step; a page may ask for at most {PAGE_MAX_OUTPUTS:,}: a smaller batch or "
+            f"shorter sequences, then Reset"
         )
 
 
@@ -434,7 +447,7 @@ class _Child:
             return
         try:
             self.trainer = Trainer(config, open_ended=meta.get("open_ended", True))
-            check_size(self.trainer.model, meta.get("max_params"))
+            check_size(self.trainer, meta.get("max_params"), from_page=meta.get("uploads") is not None)
             if meta.get("resume"):
                 self.trainer.restore(meta["resume"])  # a branch: the parent's state at the branch step
         except ExplorerError as err:

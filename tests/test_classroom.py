@@ -59,7 +59,7 @@ def test_the_queue_holds_runs_beyond_the_cap_and_starts_them_in_order_as_slots_f
     c.session.act(c.session.train)  # pressing Train again does not queue twice
     assert (c.session.waiting(), d.session.waiting()) == (0, 1) and classroom.waiting() == 2
     assert c.session.status().text.startswith("Waiting for a free slot: 0 ahead")
-    assert c.session.buttons()["train"].label == "⏳ Waiting" and not c.session.buttons()["train"].enabled
+    assert c.session.buttons()["train"].label == "… Waiting" and not c.session.buttons()["train"].enabled
     a.session.act(a.session.pause_or_resume)  # a paused run frees its slot: the first in line starts
     assert wait_until(lambda: c.session.run.status == "running", timeout=30)
     assert d.session.waiting() == 0 and d.session.run.status == "idle"
@@ -145,8 +145,10 @@ def test_names_are_cleaned_unique_and_never_empty(classroom):
     for teacherish in ("Teacher", "\u0422eacher", "t e a c h e r", "\uff34eacher 2"):  # Cyrillic Т, full-width Ｔ
         with pytest.raises(ClassError, match="looks like the teacher's name"):
             classroom.page("key-d", teacherish)
-    assert classroom.page("key-e", "\u0410da").seat.name == "\u0410da"  # a Cyrillic А: not a second "Ada"...
-    assert classroom.page("key-f", "Ada").seat.name == "Ada 2"  # ...so the Latin one is numbered
+    with pytest.raises(ClassError, match="mixes alphabets"):
+        classroom.page("key-e", "\u0410da")  # a Cyrillic А among Latin letters
+    assert classroom.page("key-e", "\u041e\u0420\u0410").seat.name == "\u041e\u0420\u0410"  # ОРА, all Cyrillic...
+    assert classroom.page("key-f", "OPA").seat.name == "OPA 2"  # ...looks like the Latin OPA, which is numbered
     assert clean_name("\uff21\uff44\uff41") == "Ada"  # NFKC: full-width letters are the plain ones
 
 

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from explorer.classroom import Classroom, Lesson
+from explorer.classroom import ClassError, Classroom, Lesson
 from explorer.config import ConfigError, ExplorerError
 from explorer.controls import check_from_page
 from explorer.data import MAX_UPLOAD_MIB, save_upload
@@ -178,7 +178,7 @@ def read(page) -> str:
 def test_markdown_from_a_link_a_name_or_a_file_name_is_shown_as_text_and_two_tabs_are_one_seat(server):
     from playwright.sync_api import sync_playwright
 
-    phishing = "[Log in again to keep your run](http://evil.example/login)"
+    phishing = "[Log in again to keep your run](http://evil.example/login) _www.evil.example x_https://evil.example"
     pixel = "![t](http://127.0.0.1:9/pixel.png)"
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
@@ -251,6 +251,76 @@ def test_a_session_applies_only_values_its_page_offers(tmp_path):
         assert session.flash is None and session.wanted.corpus.startswith(str(tmp_path))
         session.act(session.set_knobs, {"hidden": 512, "corpus": "recall"})
         assert session.flash is None and session.wanted.hidden == 512
+        for length, prompt in ((10**9, "ROMEO:"), (300, "x" * 10**6), (-5, "")):  # what no sample panel offers
+            text, problem = session.sample(prompt, length, 0.8, 0)
+            assert text is None and "a sample is at most 1,000 tokens" in problem.text
+    finally:
+        session.close()
+
+
+def test_a_page_cannot_ask_for_an_output_layer_that_takes_the_servers_memory(tmp_path):
+    run = LiveRun(tiny(), store=False)
+    run.uploads = str(tmp_path)  # a page's run
+    try:
+        with pytest.raises(ExplorerError, match=r"batch 64 × sequence 128 × vocabulary 10,000 is 81,920,000"):
+            run.start(tiny(level="word", batch_size=64, seq_len=128, train_fraction=1.0), paused=True)
+        run.start(tiny(level="word", batch_size=32, seq_len=64, train_fraction=1.0), paused=True)  # the widgets' own
+    finally:
+        run.close()
+
+
+def seated(room: Classroom, key: str, name: str, address: str, **knobs) -> Session:
+    session = Session(tiny(steps=100_000, **knobs), source="app", owner=key, store=room.store_path, warm=False)
+    session.join_class(room, room.join(key, name, session, lambda: True, address=address))
+    return session
+
+
+def test_one_computer_trains_one_run_whatever_its_browsers(tmp_path):
+    room = Classroom("7B", max_runs=3, store_path=str(tmp_path / "runs.sqlite"))
+    first, private_window = seated(room, "k1", "Ada", "10.0.0.5"), seated(room, "k2", "Ada again", "10.0.0.5")
+    other = seated(room, "k3", "Bo", "10.0.0.6")
+    try:
+        first.act(first.train)
+        assert wait_until(lambda: first.run.status == "running", 30)
+        private_window.act(private_window.train)
+        assert "another page on your computer already has a run" in private_window.flash.text
+        assert private_window.waiting() is None and private_window.run.status == "idle"
+        other.act(other.train)  # another computer trains as usual
+        assert wait_until(lambda: other.run.status == "running", 30)
+        first.act(first.pause_or_resume)  # once the first pauses, the second browser may train
+        private_window.act(private_window.train)
+        assert wait_until(lambda: private_window.run.status == "running", 30), private_window.flash
+    finally:
+        for session in (first, private_window, other):
+            session.close()
+
+
+def test_a_full_class_frees_the_seats_of_students_gone_or_refuses_one_more(tmp_path):
+    room = Classroom("7B", max_runs=1, store_path=str(tmp_path / "runs.sqlite"), max_seats=2)
+    here = {"a": True, "b": True}
+    sessions = []
+    for key in "ab":
+        session = Session(tiny(), source="app", owner=key, store=room.store_path, warm=False)
+        room.join(key, key.upper(), session, lambda key=key: here[key])
+        sessions.append(session)
+    late = Session(tiny(), source="app", owner="c", store=room.store_path, warm=False)
+    try:
+        with pytest.raises(ClassError, match="the class is full"):
+            room.join("c", "C", late, lambda: True)
+        here["a"] = False  # A's pages have gone and A's run neither trains nor waits: the seat is freed
+        assert room.join("c", "C", late, lambda: True).name == "C" and set(room.seats) == {"b", "c"}
+    finally:
+        for session in (*sessions, late):
+            session.close()
+
+
+def test_a_seat_that_never_trains_holds_no_worker_process(tmp_path):
+    room = Classroom("7B", store_path=str(tmp_path / "runs.sqlite"))
+    session = seated(room, "k1", "Ada", "10.0.0.5")
+    try:
+        assert session.run._warm is None and session.run._worker is None
+        session.act(session.train)
+        assert wait_until(lambda: session.run.status == "running", 30), session.flash
     finally:
         session.close()
 
