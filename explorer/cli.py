@@ -11,6 +11,7 @@ import json
 import math
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -572,7 +573,7 @@ def lan_address() -> str:
 
 
 def command_class(args: argparse.Namespace) -> int:
-    """The Streamlit app in class mode, as a child process (Ctrl-C ends the class; its runs stay in the
+    """The Streamlit app in class mode, as a child process (Ctrl-C or a SIGTERM ends the class; its runs stay in the
     store, interrupted). The teacher's token is made here, printed once, and handed to the app in its environment."""
     if args.max_runs is not None and args.max_runs < 1:
         raise ConfigError("--max-runs must be at least 1")
@@ -599,10 +600,26 @@ def command_class(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address]
     command += ["--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     command += ["--server.maxUploadSize", str(MAX_UPLOAD_MIB)]  # refused by the server before it is held
+    return serve_until_stopped(command, env)
+
+
+def serve_until_stopped(command: list[str], env: dict) -> int:
+    """Run the server as a child and pass on whatever signal ends this command (SIGTERM from `kill`, a
+    service manager or `docker stop`; SIGINT; SIGHUP), so stopping the class stops its server and workers:
+    with a plain `subprocess.call`, a SIGTERM to this process alone left the server serving the class,
+    orphaned. The workers record their runs as interrupted (explorer.worker)."""
+    server = subprocess.Popen(command, env=env)
+
+    def pass_on(signum, frame) -> None:
+        if server.poll() is None:
+            server.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, pass_on)
     try:
-        return subprocess.call(command, env=env)
+        return server.wait()
     except KeyboardInterrupt:
-        return 0
+        return server.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -185,3 +185,44 @@ def test_an_old_flag_value_still_works_under_its_new_name(tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert records[0]["config"]["dropout_kind"] == "locked"
     assert [r["dropout_kind"] for r in records if r["kind"] == "step"] == ["locked", "locked", "standard", "standard"]
+
+
+def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
+    """`kill PID` (a service manager, `docker stop`) signals the command, not its process group: the server
+    it started must stop with it, not go on serving the class as an orphan."""
+    import os
+    import signal
+    import urllib.request
+
+    from tests.app_server import free_port, wait_until
+
+    port = free_port()
+    env = os.environ | {"EXPLORER_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "explorer.cli", "class", "--address", "127.0.0.1", "--port", str(port)]
+    cli = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def serving() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    try:
+        assert wait_until(serving, 90, every=0.5), "the class server did not start"
+        children = [pid for pid in os.listdir("/proc") if pid.isdigit() and _parent_of(pid) == cli.pid]
+        assert children, "the class command runs its server as a child"
+        cli.send_signal(signal.SIGTERM)
+        cli.wait(30)
+        assert wait_until(lambda: not serving() and not any(os.path.exists(f"/proc/{pid}") for pid in children), 15)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+
+def _parent_of(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
