@@ -47,8 +47,8 @@ ctx = get_script_run_ctx()
 session_id = ctx.session_id if ctx else "local"
 
 
-harden_server()  # no client resets the server's state (clear_cache) or parks uploads in its memory
 classroom = the_classroom()
+harden_server(None if classroom is None else classroom.seated)  # no client resets the server or parks uploads
 if classroom is not None and classroom.is_teacher(st.query_params.get("teacher")):
     ss.teacher_token = st.query_params.pop("teacher")  # kept by this browser session, off the projected address bar
 teacher_token = ss.get("teacher_token")
@@ -169,8 +169,9 @@ def preset_picked() -> None:
 
 
 def file_uploaded() -> None:
-    if (upload := ss.get("upload")) is not None:
-        session.act(session.upload, upload.name, upload.getvalue())
+    if (upload := ss.get("upload")) is not None:  # a file the server did not keep has no content to read
+        content = upload.getvalue() if hasattr(upload, "getvalue") else None
+        session.act(session.upload, getattr(upload, "name", "your file"), content)
         ss.corpus = session.wanted.corpus
     drop_uploads(session_id)  # kept on disk if good; refused or not, the server's memory lets it go
 

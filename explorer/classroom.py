@@ -51,15 +51,20 @@ MAX_NAME = 32
 DISPATCH_S = 0.2  # how often the queue looks for a free slot
 TURN_S = 90.0  # how long a run trains while classmates wait before it yields its slot
 MAX_SEATS = 100  # students in one class; beyond it a seat whose pages have all gone is freed, else a join is refused
+SEATS_PER_COMPUTER = 2  # a browser is a seat: a student's second browser, not a script's hundredth
 
 
 # Letters of other scripts that look like Latin ones: "Тeacher" with a Cyrillic Т is refused like "Teacher".
-LOOKALIKES = str.maketrans(
-    "АВЕНІЈКМОРСТХУаеіјорсухһѕԁгԛΑΒΕΗΙΚΜΝΟΡΤΥΧΖαιοντρɑɡᴛꓔꓰꓚꓧꓣꓮᎢᎬᏟᎻᎡ01",
-    "ABEHIJKMOPCTXYaeijopcyxhsdrqABEHIKMNOPTYXZaiovtpagtTECHRATECHRol",
-)
+LOOKS_LIKE = {
+    "a": "аαɑ", "A": "АΑꓮᎪ", "B": "ВΒᏴ", "c": "сϲ", "C": "СϹꓚᏟ", "d": "ԁ", "e": "еҽ", "E": "ЕΕꓰᎬ",
+    "g": "ɡց", "G": "Ꮐ", "h": "һհɦ", "H": "НΗꓧᎻ", "i": "іι", "I": "ІΙ", "j": "ј", "J": "ЈᎫ", "K": "КΚᏦ",
+    "l": "1", "M": "МΜᎷ", "n": "ո", "N": "Ν", "o": "оοօ0", "O": "ОΟ", "p": "рρ", "P": "РΡᏢ", "q": "ԛ",
+    "r": "г", "R": "ꓣᎡ", "s": "ѕ", "S": "ЅᏚ", "t": "τ", "T": "ТΤꓔᎢ", "u": "սυ", "v": "ν", "V": "Ꮩ",
+    "W": "Ꮃ", "x": "х", "X": "ХΧ", "y": "у", "Y": "ΥҮ", "Z": "ΖᏃ",
+}  # fmt: skip
+LOOKALIKES = str.maketrans({other: latin for latin, others in LOOKS_LIKE.items() for other in others})
 # Scripts whose letters pass for each other: a name may use one of them, not a mixture ("Tеacher").
-LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "CHEROKEE", "LISU")
+LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "LISU")
 FILLERS = dict.fromkeys(map(ord, "\u115f\u1160\u3164\uffa0\u2800"))  # blank letters, not spaces
 
 
@@ -102,7 +107,7 @@ def skeleton(name: str) -> str:
 
 
 def looks_like_teacher(name: str) -> bool:
-    return skeleton(name).startswith("teacher")
+    return "teacher" in skeleton(name)
 
 
 def animal_name(rng: random.Random | None = None) -> str:
@@ -160,6 +165,10 @@ class Pages:
         with self._lock:
             ids = list(self._ids)
         return any(self.is_open(page) for page in ids)
+
+    def __contains__(self, page_id: str) -> bool:
+        with self._lock:
+            return page_id in self._ids
 
 
 @dataclass(eq=False)  # a seat is itself: two seats are never "equal"
@@ -251,6 +260,12 @@ class Classroom:
             teacher = self.is_teacher(teacher_token)
             if not teacher and len(self.seats) >= self.max_seats and not self._release_gone_seats():
                 raise ClassError(f"the class is full ({plural(self.max_seats, 'seat')}): ask your teacher")
+            here = [seat for seat in self.seats.values() if address and seat.address == address and not seat.teacher]
+            if not teacher and len(here) >= SEATS_PER_COMPUTER and not self._release_gone_seats(address):
+                raise ClassError(
+                    f"this computer already has {plural(SEATS_PER_COMPUTER, 'seat')} in the class: go on in the "
+                    f"page you have open"
+                )
             name = clean_name(name)
             if name and not teacher and looks_like_teacher(name):
                 raise ClassError(f"{name!r} looks like the teacher's name: pick another")
@@ -265,20 +280,30 @@ class Classroom:
             seat = self.seats[key] = Seat(key, name, session, present, teacher, address or "")
             return seat
 
-    def _release_gone_seats(self) -> bool:
-        """Free the seats whose pages have all gone and whose run neither trains nor waits (under the lock);
-        their runs stay in the store. True if any was freed."""
+    def _release_gone_seats(self, address: str | None = None) -> bool:
+        """Free the seats (of this computer, if given) whose pages have all gone and whose run neither trains
+        nor waits (under the lock); their runs stay in the store. True if any was freed."""
         queued = {seat for seat, _ in self._queue} | self._starting
         gone = [
             key
             for key, seat in self.seats.items()
-            if not seat.teacher and seat not in queued and not seat.training() and not seat.present()
+            if not seat.teacher
+            and (address is None or seat.address == address)
+            and seat not in queued
+            and not seat.training()
+            and not seat.present()
         ]
         for key in gone:
             seat = self.seats.pop(key)
             self._turn_began.pop(seat, None)
             seat.session.close()
         return bool(gone)
+
+    def seated(self, page_id: str) -> bool:
+        """Is this browser session one of a seated student's pages (may it upload)?"""
+        with self._lock:
+            seats = list(self.seats.values())
+        return any(isinstance(seat.present, Pages) and page_id in seat.present for seat in seats)
 
     def seat_for(self, key: str) -> Seat | None:
         """The seat a browser already holds (a second tab, a reload), or None."""
@@ -308,16 +333,16 @@ class Classroom:
         return self.ahead(seat)
 
     def _check_one_run_per_computer(self, seat: Seat) -> None:
-        """One run training or waiting per computer: a second browser (a private window, another browser)
-        is a second seat, but not a second share of the class's slots. The teacher and this machine's own
-        pages (address "") are not counted."""
+        """One run per computer: a second browser (a private window, another browser) is a second seat, but
+        not a second run (a worker process) nor a second share of the class's slots. The teacher and this
+        machine's own pages (address "") are not counted."""
         if seat.teacher or not seat.address:
             return
-        busy = {s for s, _ in self._queue} | self._starting | {s for s in self.seats.values() if s.training()}
+        busy = {s for s, _ in self._queue} | self._starting | {s for s in self.seats.values() if s.session.run.alive}
         if any(other.address == seat.address and other is not seat and not other.teacher for other in busy):
             raise ClassError(
-                "another page on your computer already has a run training or waiting: one run per student "
-                "(pause that one first)"
+                "another page on your computer already has a run: one run per student (go on in that page, "
+                "or close it and wait a few seconds)"
             )
 
     def leave_queue(self, seat: Seat) -> None:
@@ -358,8 +383,9 @@ class Classroom:
                 if not full:
                     seat, start = self._queue.pop(0)
                     self._starting.add(seat)
-            if full:
-                over.session.end_turn()  # pauses it and queues it at the back: a slot is free next time round
+            if full:  # pause it and queue it at the back: a slot is free next time round
+                if not over.session.end_turn():
+                    return
                 continue
             try:
                 start()

@@ -600,6 +600,7 @@ def command_class(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address]
     command += ["--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     command += ["--server.maxUploadSize", str(MAX_UPLOAD_MIB)]  # refused by the server before it is held
+    command += ["--client.showErrorDetails", "type"]  # a forged value's error shows no server paths to a student
     return serve_until_stopped(command, env)
 
 

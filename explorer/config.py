@@ -412,6 +412,17 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def size_problem(params: int, max_params: int | None) -> str | None:
+    """What a class page says of a model over the challenge's parameter limit (None: within it). Checked by
+    the worker before a run's first step and by the page before it resumes one."""
+    if max_params is None or params <= max_params:
+        return None
+    return (
+        f"this model has {plural(params, 'parameter')}; the challenge allows at most {max_params:,}: make it "
+        f"smaller (hidden units, embedding size, layers), then Reset"
+    )
+
+
 def plural(count: int, noun: str) -> str:
     """'1 token', '2 tokens', '1,000 steps': messages a class reads aloud get their plurals right."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"

@@ -40,8 +40,9 @@ class LiveRun:
         (a front end passes "is my viewer still connected?"). `store`: the run store's path, True for
         the default ($EXPLORER_HOME), False for none. `source`/`owner` tag the runs in the store.
         `open_ended`: train until paused, stopped early or diverged (the app); False keeps
-        `config.steps` as a budget. `warm`: start a worker now, so the first Train does not wait for one
-        (False: only when first asked, e.g. a class, where a page that never trains must hold no process)."""
+        `config.steps` as a budget. `warm`: keep a worker ready for the next start, so Train does not wait
+        for one (False: start one only when a start needs it, e.g. a class, where a seat that never trains
+        holds no process and one that trains holds one, not two)."""
         self.config = config or Config()
         self.torch_threads = torch_threads
         self.watchdog = watchdog
@@ -56,17 +57,18 @@ class LiveRun:
         self._warm: Future | None = None  # a Worker getting ready for the next start
         self._viewer_gone = False
         self._viewer_lock = threading.Lock()
-        if warm:
-            self._warm_up()
+        self.warm = warm
+        self._warm_up()
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, now: bool = False) -> None:
         """Start the next run's worker in the background (the first one in a process also starts the
-        forkserver, about 2 s), so the page never waits for it unless Train is pressed at once."""
-        if self._warm is None:
+        forkserver, about 2 s), so the page never waits for it unless Train is pressed at once. Without
+        `warm`, only when a start needs one (`now`): a run holds one process, never a spare."""
+        if self._warm is None and (self.warm or now):
             self._warm = _STARTER.submit(Worker, self.store_path, self.viewer_here)
 
     def _take_warm(self) -> Worker:
-        self._warm_up()
+        self._warm_up(now=True)
         worker, self._warm = self._warm.result(), None
         return worker if worker.ready else Worker(self.store_path, self.viewer_here)
 

@@ -29,6 +29,7 @@ from .config import (
     format_value,
     knob_for_query,
     plural,
+    size_problem,
     slower_cell_note,
 )
 from .controls import check_from_page, off_the_widgets, widget_values
@@ -428,13 +429,14 @@ class Session:
     def follow(self, lesson) -> None:
         """The teacher's lesson. A new preset sets every knob to the lesson's (live ones at once, setup on
         Reset; the corpus too), recorded as the lesson's moves, not the student's; an edit that keeps the
-        preset (a new challenge, another locked knob) leaves the student's knobs alone. Locked knobs take
-        the lesson's value; a held prediction goes only if its knob is now fixed."""
+        preset (a new challenge, another locked knob) leaves the student's knobs alone. Locked and hidden
+        knobs take the lesson's value; a held prediction goes only if its knob is now fixed. A parameter limit
+        set while the run trains pauses a run over it."""
         with self.lock:
             lessons = preset_config(lesson.preset) if lesson.preset else Config()
             target = {name: getattr(lessons, name) for name in KNOBS if name != "device"}
             if lesson.preset is None or lesson.preset == self.preset:
-                target = {name: target[name] for name in lesson.locked}
+                target = {name: target[name] for name in (*lesson.locked, *lesson.hidden)}
             self.preset = lesson.preset
             self._apply({k: v for k, v in target.items() if getattr(self.wanted, k) != v}, cause="lesson")
             self.hidden = frozenset(lesson.hidden)
@@ -443,21 +445,30 @@ class Session:
                 self.pending = None
             self.predict, self.question = lesson.predict, lesson.question
             self.run.max_params = lesson.max_params  # enforced by the worker before the run's first step
+            if self.run.status == "running" and (problem := self._over_size()):
+                self.run.pause()  # a limit set while it trains: it stops here, not at its next start
+                self.flash = Message("error", problem)
             self.lesson_version = lesson.version
+
+    def _over_size(self) -> str | None:
+        """Why the run's model is over the class challenge's parameter limit, or None."""
+        start = self.run.snapshot().start
+        return size_problem(start["parameters"], self.run.max_params) if start else None
 
     def report(self, level: str, text: str) -> None:
         """What the class queue did off the page's thread (a start that failed, a place lost): the page's
         one message."""
         self.flash = Message(level, text)
 
-    def end_turn(self) -> None:
+    def end_turn(self) -> bool:
         """The class queue's: this run has trained a whole turn while classmates wait, so it pauses and queues
-        again at the back; it goes on by itself from the same step when its turn comes."""
-        if not self.lock.acquire(timeout=0.05):
-            return  # its page is busy (a Reset building a model): the queue asks again at its next look
+        again at the back; it goes on by itself from the same step when its turn comes. False if its page is
+        busy (a Reset building a model): the queue asks again at its next look rather than wait for it."""
+        if not self.lock.acquire(blocking=False):
+            return False
         try:
             if self.run.status != "running":
-                return
+                return True
             self.run.pause()
             self.classroom.ask_to_train(self.seat, self._train_now)
             self.flash = Message(
@@ -465,6 +476,7 @@ class Session:
                 f"Your turn is over ({self.classroom.turn_s:g} s while classmates waited): your run is paused "
                 f"and goes on by itself from the same step when its turn comes again.",
             )
+            return True
         finally:
             self.lock.release()
 
@@ -490,7 +502,7 @@ class Session:
         self.preset = name
         self.set_knobs({k: getattr(config, k) for k in KNOBS if getattr(config, k) != getattr(self.wanted, k)})
 
-    def upload(self, name: str, content: bytes) -> None:
+    def upload(self, name: str, content: bytes | None) -> None:
         """A viewer's own text file: stored by content, usable by this session only, selected at once. At most
         MAX_UPLOADS each: the server keeps uploads within a budget, least recently used first, so one page
         must not push out everyone else's."""
@@ -498,6 +510,8 @@ class Session:
             raise ConfigError("corpus is fixed in this lesson")
         if len(self.uploads) >= MAX_UPLOADS:
             raise ConfigError(f"at most {MAX_UPLOADS} files of your own: train on one you uploaded already")
+        if content is None:
+            raise ConfigError("the file did not reach the server (it holds too many uploads at once): try again")
         path = str(save_upload(content, self.uploads_dir, name))
         self.uploads[f"{Path(name).name} (yours)"] = path
         self.set_knobs({"corpus": path})
@@ -522,6 +536,8 @@ class Session:
 
     def _train_now(self) -> None:
         with self.lock:
+            if self.run.started and (problem := self._over_size()):  # a limit set while the run was paused
+                raise ConfigError(problem)
             self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
             self._touch_upload()
             self.run.train(self.wanted)

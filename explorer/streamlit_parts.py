@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 
 SEAT_COOKIE = "explorer_seat"
 UPLOADS_IN_MEMORY_BYTES = 100 * 2**20  # every session's upload in flight together (each at most 5 MiB)
@@ -36,14 +37,19 @@ def vega(chart) -> dict:
     return spec
 
 
-def harden_server() -> None:
+_MAY_UPLOAD: list = [None]  # who may hold an upload in the server's memory: a page's session id -> bool
+
+
+def harden_server(may_upload: Callable[[str], bool] | None = None) -> None:
     """What Streamlit grants any client, refused for the whole server (once per process; every page calls it):
     - a `clear_cache` message clears `st.cache_resource` and the sender's session state for everyone's
       server: refused (explorer caches nothing there, and a cleared session would orphan its run's worker);
     - the upload endpoint keeps every file a session PUTs until the session ends: a session now holds one
       upload at a time (the file uploader takes one file), at most server.maxUploadSize, and the server
       holds at most UPLOADS_IN_MEMORY_BYTES of them together.
+    `may_upload`: which sessions may upload at all (a class: only a seated student's pages; None: any).
     Streamlit has no setting for either (1.67: AppSession.handle_backmsg, MemoryUploadedFileManager)."""
+    _MAY_UPLOAD[0] = may_upload
     from streamlit.runtime.app_session import AppSession
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 
@@ -59,6 +65,9 @@ def harden_server() -> None:
 
     def one_upload_per_session(self, session_id, file) -> None:
         self.remove_session_files(session_id)
+        if _MAY_UPLOAD[0] is not None and not _MAY_UPLOAD[0](session_id):
+            print(f"explorer: refused an upload from session {session_id[:8]}: not a seated student", flush=True)
+            return
         if self._total_bytes + len(file.data) > UPLOADS_IN_MEMORY_BYTES:
             print("explorer: refused an upload: the server holds too many at once", flush=True)
             return

@@ -76,10 +76,11 @@ def lesson_form(classroom: Classroom, token: str) -> None:
 
 
 def leaderboard(board, limit_set: bool) -> None:
-    """A table, not a data grid: big type on a projector. Its cells are Markdown, so a name is escaped."""
+    """A table, not a data grid: big type on a projector. Its cells are Markdown, so a name is escaped, and
+    the teacher's run is marked in bold, which no escaped name can be ("Ada (your run)" is not the teacher's)."""
     rows = [
         {
-            "student": markdown_text(row["student"]) + (" (your run)" if row["teacher"] else ""),
+            "student": markdown_text(row["student"]) + (" **(your run)**" if row["teacher"] else ""),
             "best val. perplexity": "—" if row["best_ppl"] is None else f"{row['best_ppl']:.2f}",
             "gap now": "—" if row["gap"] is None else f"{row['gap']:.3f}",
             "steps": f"{row['steps']:,}",

@@ -32,9 +32,10 @@ from pathlib import Path
 import torch
 
 from .checkpoint import RunCheckpoints
-from .config import Config, ConfigError, ExplorerError, plural
+from .config import Config, ConfigError, ExplorerError, size_problem
 from .data import offered_to_pages
 from .history import History
+from .model import count_parameters
 from .sample import generate
 from .store import ACTIVE, ENDED, RunStore, RunWriter, process_alive
 from .train import Trainer
@@ -318,12 +319,8 @@ def check_size(trainer: Trainer, max_params: int | None, from_page: bool) -> Non
     """Refuse, before the first step, a model over a class challenge's parameter limit (enforced, not only
     labelled) and, for a page's run, an output layer that would take the server's memory (a word-level model
     at the widgets' largest batch and window holds 164M logits a step: several GB with their gradients)."""
-    params = sum(p.numel() for p in trainer.model.parameters())
-    if max_params is not None and params > max_params:
-        raise ConfigError(
-            f"this model has {plural(params, 'parameter')}; the challenge allows at most {max_params:,}: "
-            f"make it smaller (hidden units, embedding size, layers), then Reset"
-        )
+    if problem := size_problem(count_parameters(trainer.model), max_params):
+        raise ConfigError(problem)
     config = trainer.config
     outputs = config.batch_size * config.seq_len * trainer.vocab_size
     if from_page and outputs > PAGE_MAX_OUTPUTS:

@@ -168,6 +168,20 @@ def test_an_upload_over_the_limit_is_refused_before_the_server_holds_it(server):
     connection.endheaders()
     assert connection.getresponse().status == 413
     connection.close()
+    small = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello\r\n--x--\r\n'
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request(  # a page that never joined may not park even a small file in the server's memory
+        "PUT",
+        f"/_stcore/upload_file/{page.session_id}/{uuid.uuid4()}",
+        body=small,
+        headers={
+            "Content-Type": "multipart/form-data; boundary=x",
+            "X-Xsrftoken": page.xsrf,
+            "Cookie": f"_streamlit_xsrf={page.xsrf}",
+        },
+    )
+    connection.getresponse().read()
+    assert wait_until(lambda: f"refused an upload from session {page.session_id[:8]}" in server.output(), 10)
 
 
 def read(page) -> str:
@@ -287,9 +301,14 @@ def test_one_computer_trains_one_run_whatever_its_browsers(tmp_path):
         assert private_window.waiting() is None and private_window.run.status == "idle"
         other.act(other.train)  # another computer trains as usual
         assert wait_until(lambda: other.run.status == "running", 30)
-        first.act(first.pause_or_resume)  # once the first pauses, the second browser may train
+        first.act(first.pause_or_resume)  # a paused run still holds its process: still one run per computer
+        private_window.act(private_window.train)
+        assert "already has a run" in private_window.flash.text and private_window.run.status == "idle"
+        first.close()  # that browser closed (its watchdog stops the run): the other may train
         private_window.act(private_window.train)
         assert wait_until(lambda: private_window.run.status == "running", 30), private_window.flash
+        with pytest.raises(ClassError, match="this computer already has 2 seats"):
+            seated(room, "k4", "Ada's script", "10.0.0.5")
     finally:
         for session in (first, private_window, other):
             session.close()
@@ -314,6 +333,16 @@ def test_a_full_class_frees_the_seats_of_students_gone_or_refuses_one_more(tmp_p
             session.close()
 
 
+def test_a_knob_the_lesson_hides_takes_the_lessons_value_whatever_the_link_said(tmp_path):
+    room = Classroom("7B", store_path=str(tmp_path / "runs.sqlite"))
+    session = seated(room, "k1", "Ada", "10.0.0.5", lr=3.0)  # ?lr=3 in the student's link
+    try:
+        session.follow(room.set_lesson(room.token, Lesson(hidden=("lr",))))
+        assert session.wanted.lr == 2e-3 and not session.movable("lr")
+    finally:
+        session.close()
+
+
 def test_a_seat_that_never_trains_holds_no_worker_process(tmp_path):
     room = Classroom("7B", store_path=str(tmp_path / "runs.sqlite"))
     session = seated(room, "k1", "Ada", "10.0.0.5")
@@ -321,6 +350,7 @@ def test_a_seat_that_never_trains_holds_no_worker_process(tmp_path):
         assert session.run._warm is None and session.run._worker is None
         session.act(session.train)
         assert wait_until(lambda: session.run.status == "running", 30), session.flash
+        assert session.run._warm is None  # and one that trains holds its run's process, no spare beside it
     finally:
         session.close()
 
@@ -339,6 +369,11 @@ def test_a_challenges_parameter_limit_is_enforced_before_the_run_trains(tmp_path
         session.follow(room.set_lesson(room.token, Lesson(max_params=100_000, challenge="small")))
         session.act(session.train)
         assert wait_until(lambda: session.run.status == "running", 30), session.flash
+        session.follow(room.set_lesson(room.token, Lesson(max_params=1_000, challenge="smaller")))  # while it trains
+        assert session.run.status == "paused" and "the challenge allows at most 1,000" in session.flash.text
+        session.act(session.train)  # Continue does not get round it
+        assert wait_until(lambda: session.flash is not None and "challenge" in session.flash.text, 30)
+        assert session.run.status == "paused"
     finally:
         session.close()
 
