@@ -96,7 +96,7 @@ def join_class(name: str) -> None:
     """This browser takes a seat: only now does it get a Session (and so a worker process)."""
     pages = Pages(page_open)
     pages.add(session_id)
-    session = new_session(ViewerWatchdog(pages, on_leave=viewer_left), warm=False)
+    session = new_session(ViewerWatchdog(pages, grace_s=0, on_leave=viewer_left), warm=False)  # Pages has the grace
     try:
         seat = classroom.join(
             ss.seat_key, name, session, pages, teacher_token=teacher_token, address=st.context.ip_address or ""

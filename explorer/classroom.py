@@ -150,21 +150,31 @@ class Lesson:
 
 class Pages:
     """Is any of a student's pages (tabs) still open? Their browser sessions' ids, asked of `is_open` (the
-    app's runtime): a seat stays present while one tab is, and a reload's new page joins the same seat."""
+    app's runtime): a seat stays present while one tab is, a reload's new page joins the same seat, and once
+    every page has been gone for `grace_s` the seat is absent until a page comes back. One answer for the
+    run's watchdog, the queue and the teacher's "joined" count, which so never flips back and forth."""
 
-    def __init__(self, is_open: Callable[[str], bool]):
-        self.is_open = is_open
+    def __init__(
+        self, is_open: Callable[[str], bool], grace_s: float = 3.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self.is_open, self.grace_s, self.clock = is_open, grace_s, clock
         self._ids: set[str] = set()
+        self._seen = clock()  # when a page was last open
         self._lock = threading.Lock()
 
     def add(self, page_id: str) -> None:
         with self._lock:
             self._ids = {page for page in self._ids if self.is_open(page)} | {page_id}
+            self._seen = self.clock()
 
     def __call__(self) -> bool:
         with self._lock:
             ids = list(self._ids)
-        return any(self.is_open(page) for page in ids)
+        now = self.clock()
+        if any(self.is_open(page) for page in ids):
+            self._seen = now
+            return True
+        return now - self._seen < self.grace_s
 
     def __contains__(self, page_id: str) -> bool:
         with self._lock:

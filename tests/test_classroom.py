@@ -11,7 +11,7 @@ import pytest
 
 from explorer.class_board import class_board, student_board
 from explorer.class_charts import class_curves_chart, knob_timeline_chart, outcome_chart
-from explorer.classroom import ClassError, Classroom, Lesson, TeacherOnly, clean_name
+from explorer.classroom import ClassError, Classroom, Lesson, Pages, TeacherOnly, clean_name
 from explorer.config import ConfigError
 from explorer.predict import Prediction, verdict
 from explorer.session import Session
@@ -93,6 +93,22 @@ def test_while_others_wait_a_run_that_had_its_turn_yields_and_goes_on_in_its_nex
     finally:
         a.close()
         b.close()
+
+
+def test_a_seat_is_present_while_one_of_its_pages_is_and_absent_after_a_grace_without_flipping():
+    open_pages, now = {"tab-1"}, [0.0]
+    pages = Pages(lambda page: page in open_pages, grace_s=3.0, clock=lambda: now[0])
+    pages.add("tab-1")
+    pages.add("tab-2")  # a second tab of the same browser
+    assert pages() and "tab-2" in pages
+    open_pages.clear()  # every tab closed (or a reload on its way)
+    now[0] = 2.0
+    assert pages()  # within the grace
+    now[0] = 3.5
+    assert [pages() for _ in range(5)] == [False] * 5  # gone, and stays gone: no flicker in "joined"
+    open_pages.add("tab-3")
+    pages.add("tab-3")  # the reload's page: present again at once
+    assert pages()
 
 
 def test_a_student_who_leaves_the_queue_is_skipped(classroom):
