@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.app_server import StreamlitServer, tiny_query
+from tests.app_server import StreamlitServer, children_of, tiny_query
 from tests.raw_client import RawClient, text
 
 
@@ -29,15 +29,7 @@ def server_figures(pid: int) -> tuple[float, int, int]:
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
     threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))
-    children = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    children += 1
-            except (OSError, IndexError):
-                pass
-    return rss, threads, children
+    return rss, threads, len(children_of(pid))
 
 
 def cycle(server: StreamlitServer, n: int, join: bool) -> None:

@@ -129,6 +129,20 @@ class StreamlitServer:
             self.process.wait(5)
 
 
+def children_of(pid: int) -> list[int]:
+    """The live child processes of `pid`, read from /proc (a forkserver, workers, a server a CLI started)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        children.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass  # gone while read
+    return children
+
+
 def niced_chromium(nice: int) -> str:
     """A launcher that runs Chromium at the given niceness (Playwright then starts it like Chromium). Under
     the kernel's autogroup scheduling this only ranks Chromium against processes of its own session."""

@@ -194,7 +194,7 @@ def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
     import signal
     import urllib.request
 
-    from tests.app_server import free_port, wait_until
+    from tests.app_server import children_of, free_port, wait_until
 
     port = free_port()
     env = os.environ | {"EXPLORER_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
@@ -210,7 +210,7 @@ def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
 
     try:
         assert wait_until(serving, 90, every=0.5), "the class server did not start"
-        children = [pid for pid in os.listdir("/proc") if pid.isdigit() and _parent_of(pid) == cli.pid]
+        children = children_of(cli.pid)
         assert children, "the class command runs its server as a child"
         cli.send_signal(signal.SIGTERM)
         cli.wait(30)
@@ -218,11 +218,3 @@ def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
     finally:
         if cli.poll() is None:
             cli.kill()
-
-
-def _parent_of(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None

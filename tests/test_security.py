@@ -6,7 +6,6 @@ what a page renders. See docs/security.md for the threat model these tests hold 
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import uuid
 
@@ -19,7 +18,7 @@ from explorer.controls import check_from_page
 from explorer.data import MAX_UPLOAD_MIB, save_upload
 from explorer.live import LiveRun
 from explorer.session import Session, parse_link
-from tests.app_server import StreamlitServer, launch_chromium, tiny_query, wait_until
+from tests.app_server import StreamlitServer, children_of, launch_chromium, tiny_query, wait_until
 from tests.conftest import tiny
 from tests.raw_client import RawClient, text
 
@@ -60,28 +59,7 @@ def threads_and_children(pid: int) -> tuple[int, int]:
     """The server's threads, and its child processes (a worker, a forkserver)."""
     with open(f"/proc/{pid}/status") as status:
         threads = int(re.search(r"Threads:\s+(\d+)", status.read()).group(1))
-    children = sum(
-        1
-        for entry in os.listdir("/proc")
-        if entry.isdigit() and _parent(entry) == pid and "streamlit" not in _command(entry)
-    )
-    return threads, children
-
-
-def _parent(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None
-
-
-def _command(pid: str) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read().decode(errors="replace")
-    except OSError:
-        return ""
+    return threads, len(children_of(pid))
 
 
 # ---------------------------------------------------------------------------------------- against a real server

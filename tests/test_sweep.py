@@ -23,6 +23,7 @@ from explorer.sweep import (
     run_sweep,
     stored_trial_key,
 )
+from tests.app_server import children_of
 
 TINY_FLAGS = (
     "--hidden 16 --embed 8 --seq-len 16 --batch-size 4 --train-fraction 0.01 --eval-every 5 --eval-batches 2 "
@@ -133,8 +134,8 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     store = RunStore(store_path)
     assert wait_until(lambda: len(store.runs(sweep="resume")) >= 2, timeout=120), process.stderr.read()
     # the trial in flight: a child of the workers' forkserver, itself a child of the sweep
-    assert wait_until(lambda: any(_children(server) for server in _children(process.pid)), timeout=30)
-    in_flight = [trial for server in _children(process.pid) for trial in _children(server)]
+    assert wait_until(lambda: any(children_of(server) for server in children_of(process.pid)), timeout=30)
+    in_flight = [trial for server in children_of(process.pid) for trial in children_of(server)]
     process.send_signal(signal.SIGKILL)
     process.wait()
     finished = {r["id"]: r["config"]["seed"] for r in store.runs(sweep="resume")}
@@ -146,20 +147,6 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     runs = store.runs(sweep="resume")
     assert len(runs) == 6 and all(r["status"] == "finished" for r in runs)
     assert set(finished) <= {r["id"] for r in runs}  # the finished ones were kept, not trained again
-
-
-def _children(parent_pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/status") as f:
-                    status = f.read()
-            except OSError:
-                continue
-            if f"PPid:\t{parent_pid}\n" in status:
-                found.append(int(entry))
-    return found
 
 
 def test_repeating_runs_over_seeds_keeps_their_knob_moves(tmp_path):
