@@ -306,7 +306,8 @@ class Classroom:
         for key in gone:
             seat = self.seats.pop(key)
             self._turn_began.pop(seat, None)
-            seat.session.close()
+            # closed off the class's lock: stopping a worker can take seconds, and every page waits on that lock
+            threading.Thread(target=seat.session.close, name="explorer-seat-freed", daemon=True).start()
         return bool(gone)
 
     def seated(self, page_id: str) -> bool:
