@@ -110,9 +110,10 @@ def join_class(name: str) -> None:
 
 
 if classroom is not None and "session" not in ss:
-    ss.seat_key, cookie_script = seat_key(st.context.cookies)
-    if cookie_script:
-        st.html(cookie_script, unsafe_allow_javascript=True)  # a server-made key: no client text in the script
+    if "seat_key" not in ss:  # once per browser session: a key made again on a rerun (typing a name) would race
+        ss.seat_key, ss.seat_cookie = seat_key(st.context.cookies)  # the cookie the page last set
+    if ss.seat_cookie:  # drawn on every run until the join, so the page surely ran it (a server-made key only)
+        st.html(ss.seat_cookie, unsafe_allow_javascript=True)
     if (seat := classroom.seat_for(ss.seat_key)) is not None:  # another tab, or a reload, of a seated browser
         seat.present.add(session_id)
         draw_session(seat.session)
