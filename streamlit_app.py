@@ -19,7 +19,7 @@ from explorer import views
 from explorer.class_board import student_board
 from explorer.classroom import Pages, the_classroom
 from explorer.config import KNOBS, ExplorerError, format_value
-from explorer.controls import ADVANCED, LIVE_CONTROLS, SETUP_CONTROLS, widget_values
+from explorer.controls import ADVANCED, LIVE_CONTROLS, SETUP_CONTROLS
 from explorer.data import MAX_UPLOAD_BYTES, MAX_UPLOAD_MIB
 from explorer.export import chart_to_png, history_csv
 from explorer.predict import GUESSES, describe_move
@@ -87,7 +87,7 @@ def new_session(watchdog: ViewerWatchdog, warm: bool = True) -> Session:
 def draw_session(session: Session) -> None:
     """This page draws `session` from now on: its widgets start at what it wants."""
     ss.session = session
-    ss.update(widget_values(session.wanted), preset=session.preset or NO_PRESET, corpus=session.wanted.corpus)
+    ss.update(session.widget_state(), preset=session.preset or NO_PRESET)
     ss.setdefault("projector", False)
 
 
@@ -146,7 +146,7 @@ if classroom is not None and session.lesson_version != classroom.lesson.version:
     session.follow(classroom.lesson)
     ss.preset = session.preset or NO_PRESET
 if ss.get("drawn_wanted") is not session.wanted:  # moved elsewhere (the lesson, another tab): the widgets follow
-    ss.update(widget_values(session.wanted), corpus=session.wanted.corpus)
+    ss.update(session.widget_state())
     ss.drawn_wanted = session.wanted
 
 
@@ -159,14 +159,14 @@ def knob_moved(name: str) -> None:
     if session.movable(name):
         session.act(session.set_knobs, {name: value})
     if name not in (session.pending or {}) and getattr(session.wanted, name) != value:
-        ss[name] = (widget_values(session.wanted) | {"corpus": session.wanted.corpus})[name]
+        ss[name] = session.widget_state()[name]
     ss.drawn_wanted = session.wanted  # what this page's widgets show: no resync of a slider still moving
 
 
 def preset_picked() -> None:
     if ss.preset in PRESETS:
         session.act(session.apply_preset, ss.preset)
-        ss.update(widget_values(session.wanted), corpus=session.wanted.corpus)  # a lesson may bring its corpus
+        ss.update(session.widget_state())  # a lesson may bring its corpus
 
 
 def file_uploaded() -> None:
@@ -267,7 +267,7 @@ if classroom is not None:
 
 def prediction_skipped() -> None:
     session.skip_prediction()
-    ss.update(widget_values(session.wanted))  # the knobs go back to what the run has
+    ss.update(session.widget_state())  # the knobs go back to what the run has
 
 
 if session.pending:  # predict, then observe: the move waits for the student's guess

@@ -287,7 +287,7 @@ class Classroom:
             while skeleton(name) in taken:
                 n += 1
                 name = f"{base[: MAX_NAME - 3]} {n}"
-            seat = self.seats[key] = Seat(key, name, session, present, teacher, address or "")
+            seat = self.seats[key] = Seat(key, name, session, present, teacher, address)
             return seat
 
     def _release_gone_seats(self, address: str | None = None) -> bool:

@@ -92,11 +92,8 @@ PAGE_RANGES = {
     "vocab_size": (2, 10_000),
     "eval_every": (1, 10_000),
     "eval_batches": (1, 100),
-    "detail_every": (1, 1_000_000),
     "meter_every": (0, 1_000),
-    "meter_n": (0, 64),
-    "steps": (1, 10_000_000),
-}
+}  # the others without a widget (steps, detail_every, meter_n, ...) are bounded by their Knob alone
 
 
 def page_range(name: str) -> tuple[float, float] | None:

@@ -95,6 +95,9 @@ UPLOADS_BUDGET_BYTES = 200_000_000  # what a server keeps of uploads; the least 
 UPLOADS = Path(os.environ.get("EXPLORER_UPLOADS") or Path(tempfile.gettempdir()) / "explorer-uploads")
 
 
+NOT_OFFERED = "that corpus is not offered here: pick one from the list, or upload a text file"
+
+
 def offered_to_pages(corpus: str, uploads: Path = UPLOADS) -> bool:
     """May a page (a browser, whose every value is untrusted) train on this corpus? Only on one that ships
     with explorer or on an upload that `save_upload` stored: never on any other path of the server. Decided

@@ -33,7 +33,7 @@ from .config import (
     slower_cell_note,
 )
 from .controls import check_from_page, off_the_widgets, widget_values
-from .data import SHIPPED, UPLOADS, save_upload
+from .data import NOT_OFFERED, SHIPPED, UPLOADS, save_upload
 from .history import Snapshot
 from .live import LiveRun
 from .predict import GUESSES, QUESTION, Prediction, describe_move
@@ -344,6 +344,10 @@ class Session:
                 self.flash = Message("error", f"could not do that: {type(err).__name__}: {err}")
             return None
 
+    def widget_state(self) -> dict:
+        """What every widget shows for the setup and knobs this page wants (the corpus select too)."""
+        return widget_values(self.wanted) | {"corpus": self.wanted.corpus}
+
     def movable(self, name: str) -> bool:
         return name not in self.locked and name not in self.hidden
 
@@ -375,7 +379,7 @@ class Session:
         must be one this page lists, setup within what the widgets offer. Said without looking at the disk."""
         if name == "corpus":
             if value not in self.corpus_choices().values():
-                raise ConfigError("that corpus is not offered here: pick one from the list, or upload a text file")
+                raise ConfigError(NOT_OFFERED)
         elif name in KNOBS:
             check_from_page(name, KNOBS[name].parse(value))
 

@@ -33,7 +33,7 @@ import torch
 
 from .checkpoint import RunCheckpoints
 from .config import Config, ConfigError, ExplorerError, size_problem
-from .data import offered_to_pages
+from .data import NOT_OFFERED, offered_to_pages
 from .history import History
 from .model import count_parameters
 from .sample import generate
@@ -440,7 +440,7 @@ class _Child:
     def start(self, config: Config, meta: dict) -> None:
         torch.set_num_threads(meta.get("threads", 1))
         if meta.get("uploads") is not None and not offered_to_pages(config.corpus, Path(meta["uploads"])):
-            self.send("failed", "that corpus is not offered here: pick one from the list, or upload a text file")
+            self.send("failed", NOT_OFFERED)
             return
         try:
             self.trainer = Trainer(config, open_ended=meta.get("open_ended", True))
