@@ -16,7 +16,7 @@ app: $(STAMP)
 	$(BIN)/streamlit run streamlit_app.py --browser.gatherUsageStats=false
 
 class: $(STAMP)
-	$(BIN)/python -m explorer.cli class
+	$(BIN)/python -m explorer class
 
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh

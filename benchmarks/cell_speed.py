@@ -24,10 +24,10 @@ import statistics
 import torch
 from throughput import plain_step, rate
 
-from explorer.config import Config
-from explorer.data import BatchStream, Corpus
-from explorer.model import RNNLM
-from explorer.train import resolve_device
+from explorer.core.data import BatchStream, Corpus
+from explorer.core.model import RNNLM
+from explorer.core.train import resolve_device
+from explorer.spec.knobs import Config
 
 VARIANTS = {
     "recurrent dropout naive": {"recurrent_dropout": 0.25, "recurrent_dropout_kind": "naive"},

@@ -66,14 +66,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer import class_board as board_module
-from explorer.class_board import student_board
-from explorer.class_charts import class_curves_chart, knob_timeline_chart, outcome_chart
-from explorer.classroom import Classroom
-from explorer.session import Session
-from explorer.store import RunStore
-from explorer.streamlit_parts import vega
-from explorer.views import VIEWS
+from explorer.classroom import board as board_module
+from explorer.classroom.board import student_board
+from explorer.classroom.charts import class_curves_chart, knob_timeline_chart, outcome_chart
+from explorer.classroom.seats import Classroom
+from explorer.faces.streamlit.parts import vega
+from explorer.page.session import Session
+from explorer.runs.store import RunStore
+from explorer.views.registry import VIEWS
 from tests.app_server import (
     CHROMIUM_ARGS,
     StreamlitServer,

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from explorer.config import Config  # noqa: E402
+from explorer.spec.knobs import Config  # noqa: E402
 from tests.app_server import (  # noqa: E402  # noqa: E402
     CHROMIUM_ARGS,
     StreamlitServer,

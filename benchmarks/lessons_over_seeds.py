@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.config import plural
-from explorer.live import LiveRun
-from explorer.presets import PRESETS, preset_config
-from explorer.stats import paired
-from explorer.store import RunStore
-from explorer.summary import summarize
-from explorer.sweep import Arm, Plan, parse_seeds, run_sweep
+from explorer.runs.live import LiveRun
+from explorer.runs.stats import paired
+from explorer.runs.store import RunStore
+from explorer.runs.sweep import Arm, Plan, parse_seeds, run_sweep
+from explorer.runs.sweep_summary import summarize
+from explorer.spec.presets import PRESETS, preset_config
+from explorer.spec.wording import plural
 
 Metric = Callable[[dict, list[dict]], float]  # (run summary, its records) -> a number
 

@@ -20,12 +20,12 @@ import time
 
 import torch
 
-from explorer.config import Config
-from explorer.history import History
-from explorer.live import LiveRun
-from explorer.metrics import GRAD_HIST_EDGES
-from explorer.train import Trainer
-from explorer.views import all_charts
+from explorer.core.gradients import GRAD_HIST_EDGES
+from explorer.core.train import Trainer
+from explorer.runs.history import History
+from explorer.runs.live import LiveRun
+from explorer.spec.knobs import Config
+from explorer.views.registry import all_charts
 
 GROUPS = ["embedding", "layer1.input", "layer1.recurrent", "norm", "decoder"]
 

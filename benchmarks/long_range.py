@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from explorer.presets import preset_config
-from explorer.recall import WINDOWS, recall_loss_by_distance
-from explorer.recall_corpus import DISTANCES
-from explorer.train import Trainer
+from explorer.core.recall import WINDOWS, recall_loss_by_distance
+from explorer.core.recall_corpus import DISTANCES
+from explorer.core.train import Trainer
+from explorer.spec.presets import preset_config
 
 SETUPS = {
     "rnn": {"cell": "rnn"},

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer.data import Corpus
-from explorer.meter import MemorisationMeter, NgramIndex, found_ngrams
-from explorer.presets import preset_config
-from explorer.train import Trainer
+from explorer.core.data import Corpus
+from explorer.core.memorisation import MemorisationMeter, NgramIndex, found_ngrams
+from explorer.core.train import Trainer
+from explorer.spec.presets import preset_config
 
 PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
 BUDGET = 0.05

@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from explorer.config import Config
-from explorer.store import RunStore
-from explorer.train import Trainer
-from explorer.views import all_charts
+from explorer.core.train import Trainer
+from explorer.runs.store import RunStore
+from explorer.spec.knobs import Config
+from explorer.views.registry import all_charts
 
 
 def real_records(steps: int = 30) -> list[dict]:

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from explorer.config import Config
-from explorer.store import RunStore
-from explorer.sweep import grid_plan, parse_grid, run_sweep, run_trial
+from explorer.runs.store import RunStore
+from explorer.runs.sweep import grid_plan, parse_grid, run_sweep, run_trial
+from explorer.spec.knobs import Config
 
 TINY = dict(
     hidden=32,

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from explorer.config import Config
-from explorer.model import RNNLM, detach_state
-from explorer.train import Trainer
+from explorer.core.model import RNNLM, detach_state
+from explorer.core.train import Trainer
+from explorer.spec.knobs import Config
 
 PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
 

@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.config import Config
-from explorer.data import BatchStream
-from explorer.train import Trainer
+from explorer.core.data import BatchStream
+from explorer.core.train import Trainer
+from explorer.spec.knobs import Config
 
 PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
 

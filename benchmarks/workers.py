@@ -149,8 +149,8 @@ def main() -> None:
     import torch  # noqa: E402 - after the cold run, as a page would have it
 
     torch.set_num_threads(1)
-    from explorer.live import LiveRun
-    from explorer.views import all_charts
+    from explorer.runs.live import LiveRun
+    from explorer.views.registry import all_charts
 
     rss_page_before = memory_kb(os.getpid())["rss"]
     with tempfile.TemporaryDirectory(prefix="explorer-bench-") as home:

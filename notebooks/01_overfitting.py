@@ -45,10 +45,10 @@ import json
 
 from IPython.display import display
 
-from explorer import charts
-from explorer.config import Config
-from explorer.lessons import SEEDS, holds, seeds_summary
-from explorer.widgets import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment, predict
+from explorer.runs.experiments import SEEDS, holds, seeds_summary
+from explorer.spec.knobs import Config
+from explorer.views import charts
 
 # An LSTM with 128 hidden units (about 90k weights): plenty of capacity for a few thousand characters.
 # split="interleaved": validation and test are 2,000-character blocks dealt out across the whole book

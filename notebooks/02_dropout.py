@@ -68,10 +68,10 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from explorer import charts, mechanism_charts
-from explorer.config import Config
-from explorer.lessons import SEEDS, holds, seeds_summary
-from explorer.widgets import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment, predict
+from explorer.runs.experiments import SEEDS, holds, seeds_summary
+from explorer.spec.knobs import Config
+from explorer.views import charts, mechanism_charts
 
 # The overfitting setup of lesson 1: 128 LSTM units on 0.5 % of Tiny Shakespeare, interleaved split.
 model = Config(

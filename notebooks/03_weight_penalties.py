@@ -59,10 +59,10 @@ import json
 import torch
 from IPython.display import display
 
-from explorer import charts
-from explorer.config import Config
-from explorer.lessons import SEEDS, holds, run_over_seeds, seeds_summary
-from explorer.widgets import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment, predict
+from explorer.runs.experiments import SEEDS, holds, run_over_seeds, seeds_summary
+from explorer.spec.knobs import Config
+from explorer.views import charts
 
 model = Config(
     cell="lstm",

@@ -57,13 +57,13 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from explorer import charts, mechanism_charts
-from explorer.config import Config
-from explorer.history import Snapshot
-from explorer.lessons import SEEDS, holds
-from explorer.probes import gradient_reach
-from explorer.train import Trainer
-from explorer.widgets import chart_widget, dashboard, experiment, predict
+from explorer.core.probes import gradient_reach
+from explorer.core.train import Trainer
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment, predict
+from explorer.runs.experiments import SEEDS, holds
+from explorer.runs.history import Snapshot
+from explorer.spec.knobs import Config
+from explorer.views import charts, mechanism_charts
 
 # A vanilla tanh RNN with plain SGD and a large step size: the textbook recipe for an explosion.
 rnn = Config(

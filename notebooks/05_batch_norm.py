@@ -61,11 +61,11 @@ import json
 import torch
 from IPython.display import display
 
-from explorer import charts
-from explorer.config import Config
-from explorer.lessons import SEEDS, holds, seeds_summary
-from explorer.train import Trainer
-from explorer.widgets import chart_widget, dashboard, experiment, predict
+from explorer.core.train import Trainer
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment, predict
+from explorer.runs.experiments import SEEDS, holds, seeds_summary
+from explorer.spec.knobs import Config
+from explorer.views import charts
 
 model = Config(
     cell="lstm",

@@ -36,11 +36,11 @@ import json
 
 from IPython.display import display
 
-from explorer import charts
-from explorer.config import Config
-from explorer.lessons import SEEDS, holds, seeds_summary
-from explorer.model import count_parameters
-from explorer.widgets import chart_widget, dashboard, experiment, predict
+from explorer.core.model import count_parameters
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment, predict
+from explorer.runs.experiments import SEEDS, holds, seeds_summary
+from explorer.spec.knobs import Config
+from explorer.views import charts
 
 data = Config(
     cell="lstm",

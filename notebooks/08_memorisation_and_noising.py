@@ -52,10 +52,10 @@ import os
 
 import torch
 
-from explorer.config import Config
-from explorer.mechanism_charts import copied_share_chart, sample_chart
-from explorer.noising import noise_inputs
-from explorer.widgets import chart_widget, dashboard, experiment
+from explorer.core.noising import noise_inputs
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment
+from explorer.spec.knobs import Config
+from explorer.views.mechanism_charts import copied_share_chart, sample_chart
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 

@@ -58,11 +58,11 @@ import json
 import math
 import os
 
-from explorer.mechanism_charts import reach_comparison_chart, recall_chart
-from explorer.presets import preset_config
-from explorer.recall import recall_loss_by_distance
-from explorer.recall_corpus import KEYS, recall_text
-from explorer.widgets import chart_widget, dashboard, experiment
+from explorer.core.recall import recall_loss_by_distance
+from explorer.core.recall_corpus import KEYS, recall_text
+from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment
+from explorer.spec.presets import preset_config
+from explorer.views.mechanism_charts import reach_comparison_chart, recall_chart
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 

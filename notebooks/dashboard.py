@@ -22,7 +22,7 @@
 # %%
 import os
 
-from explorer.widgets import dashboard
+from explorer.faces.notebook.widgets import dashboard
 
 # Nothing trains until Train is pressed (Voilà may start this kernel before anyone opens the page).
 dashboard(query=os.environ.get("QUERY_STRING", ""))

@@ -40,7 +40,7 @@ TINY = dict(
 
 def tiny_query(**changes) -> dict[str, str]:
     """TINY (plus `changes`) as the app's URL query parameters."""
-    from explorer.config import Config
+    from explorer.spec.knobs import Config
 
     return Config(**{**TINY, **changes}).to_query()
 

@@ -8,8 +8,8 @@ import tempfile
 import pytest
 import torch
 
-from explorer.config import Config
-from explorer.model import RNNLM
+from explorer.core.model import RNNLM
+from explorer.spec.knobs import Config
 
 torch.set_num_threads(1)  # tiny models run fastest on one thread, and CI has two cores
 # Every run a test makes (CLI, app, notebooks, their subprocesses) lands in a throw-away store.

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.config import Config
-from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
-from explorer.data import MAX_UPLOAD_BYTES, bundled_text
-from explorer.presets import PRESETS, preset_config
-from explorer.store import RunStore
+from explorer.core.data import MAX_UPLOAD_BYTES, bundled_text
+from explorer.page.controls import ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
+from explorer.runs.store import RunStore
+from explorer.spec.knobs import Config
+from explorer.spec.presets import PRESETS, preset_config
 from tests.app_server import tiny_query, wait_until
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -453,7 +453,7 @@ def test_cancel_stops_a_sweep_and_the_page_stops_refreshing(app):
 
 
 def test_a_sweep_too_big_for_the_machine_is_one_line_next_to_its_button_and_nothing_starts(app):
-    from explorer.session import trials_limit
+    from explorer.page.session import trials_limit
 
     app.session_state["view"] = "Sweep"
     app.run()

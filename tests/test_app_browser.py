@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.store import RunStore, process_alive
+from explorer.runs.store import RunStore, process_alive
 from tests.app_server import (
     CHROMIUM,
     ROOT,

@@ -5,11 +5,11 @@ import json
 import torch
 from conftest import tiny, wait_until
 
-from explorer.checkpoint import CHECKPOINTS_PER_RUN, MAX_CHECKPOINT, RunCheckpoints, branch_steps
-from explorer.cli import main
-from explorer.live import LiveRun
-from explorer.store import RunStore
-from explorer.train import Trainer
+from explorer.core.checkpoint import CHECKPOINTS_PER_RUN, MAX_CHECKPOINT, RunCheckpoints, branch_steps
+from explorer.core.train import Trainer
+from explorer.faces.cli.main import main
+from explorer.runs.live import LiveRun
+from explorer.runs.store import RunStore
 
 FLAGS = (
     "--hidden 16 --embed 8 --seq-len 16 --batch-size 4 --train-fraction 0.01 --eval-every 5 --eval-batches 2 "

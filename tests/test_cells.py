@@ -7,15 +7,16 @@ import json
 import pytest
 import torch
 
-from explorer.cells import StepBatchNorm, recurrent_mask, run_layer
-from explorer.checkpoint import load_checkpoint, save_checkpoint
-from explorer.config import Config, ConfigError
-from explorer.history import snapshot_of
-from explorer.mechanism_charts import dropout_mask_chart
-from explorer.probes import gradient_reach, mask_record
-from explorer.sample import _StepReader, generate_ids
-from explorer.session import status_line
-from explorer.train import Trainer
+from explorer.core.cells import StepBatchNorm, recurrent_mask, run_layer
+from explorer.core.checkpoint import load_checkpoint, save_checkpoint
+from explorer.core.probes import gradient_reach, mask_record
+from explorer.core.sample import _StepReader, generate_ids
+from explorer.core.train import Trainer
+from explorer.page.session import status_line
+from explorer.runs.history import snapshot_of
+from explorer.spec.errors import ConfigError
+from explorer.spec.knobs import Config
+from explorer.views.mechanism_charts import dropout_mask_chart
 from tests.conftest import VOCAB, tiny, tiny_model
 
 

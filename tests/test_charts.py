@@ -12,11 +12,13 @@ import math
 
 import pytest
 
-from explorer import charts, session, views
-from explorer.export import chart_to_png, chart_to_svg, history_csv
-from explorer.history import History, Snapshot
-from explorer.metrics import GRAD_HIST_EDGES
-from explorer.train import Trainer
+from explorer.core.gradients import GRAD_HIST_EDGES
+from explorer.core.train import Trainer
+from explorer.page import session
+from explorer.runs.history import History, Snapshot
+from explorer.views import charts
+from explorer.views import registry as views
+from explorer.views.export import chart_to_png, chart_to_svg, history_csv
 from tests.conftest import tiny
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from explorer.class_board import class_board, student_board
-from explorer.class_charts import class_curves_chart, knob_timeline_chart, outcome_chart
-from explorer.classroom import ClassError, Classroom, Lesson, Pages, TeacherOnly, clean_name
-from explorer.config import ConfigError
-from explorer.predict import Prediction, verdict
-from explorer.session import Session
-from explorer.store import RunStore
+from explorer.classroom.board import class_board, student_board
+from explorer.classroom.charts import class_curves_chart, knob_timeline_chart, outcome_chart
+from explorer.classroom.seats import ClassError, Classroom, Lesson, Pages, TeacherOnly, clean_name
+from explorer.page.guesses import Prediction, verdict
+from explorer.page.session import Session
+from explorer.runs.store import RunStore
+from explorer.spec.errors import ConfigError
 from tests.conftest import tiny, wait_until
 
 OPEN_ENDED = dict(steps=100_000, eval_every=5)

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from explorer.cli import main
-from explorer.presets import PRESETS
+from explorer.faces.cli.main import main
+from explorer.spec.presets import PRESETS
 
 TINY = [
     "--hidden",
@@ -31,7 +31,7 @@ TINY = [
 
 def explorer(*args: str) -> subprocess.CompletedProcess:
     """The real command in a fresh process, as a user's shell runs it."""
-    return subprocess.run([sys.executable, "-m", "explorer.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True, timeout=120)
 
 
 def run_in_process(capsys, *args: str) -> tuple[int, str]:
@@ -198,7 +198,7 @@ def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
 
     port = free_port()
     env = os.environ | {"EXPLORER_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "explorer.cli", "class", "--address", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "explorer", "class", "--address", "127.0.0.1", "--port", str(port)]
     cli = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def serving() -> bool:

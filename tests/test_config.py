@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from explorer.config import KNOBS, LIVE_KNOBS, Config, ConfigError, parse_assignment
+from explorer.spec.errors import ConfigError
+from explorer.spec.knobs import KNOBS, LIVE_KNOBS, Config, parse_assignment
 
 
 @pytest.mark.parametrize(

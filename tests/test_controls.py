@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.config import KNOBS, Config, plural
-from explorer.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
-from explorer.presets import PRESETS, preset_config
-from explorer.session import (
+from explorer.page.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
+from explorer.page.session import (
     Link,
     ViewerWatchdog,
     describe_changes,
@@ -17,6 +15,9 @@ from explorer.session import (
     setup_changes,
     torch_threads_for,
 )
+from explorer.spec.knobs import KNOBS, Config
+from explorer.spec.presets import PRESETS, preset_config
+from explorer.spec.wording import plural
 
 
 def test_controls_cover_knobs_once_and_advanced_names_exist():

@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from explorer.data import (
+from explorer.core.data import (
     BLOCK,
     UNK,
     BatchStream,
@@ -140,7 +140,7 @@ def test_batches_continue_each_row_for_truncated_bptt():
 
 
 def test_uploads_are_named_by_content_and_the_folder_is_bounded(tmp_path):
-    from explorer.data import save_upload
+    from explorer.core.data import save_upload
 
     first = save_upload(b"first student's notes\n" * 100, tmp_path, "notes.txt")
     second = save_upload(b"second student's notes\n" * 100, tmp_path, "notes.txt")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.lessons import Progress, holds, run_experiment, run_over_seeds, seed_run_name, seeds_summary
-from explorer.store import RunStore
+from explorer.runs.experiments import Progress, holds, run_experiment, run_over_seeds, seed_run_name, seeds_summary
+from explorer.runs.store import RunStore
 from tests.conftest import tiny
 
 

@@ -8,11 +8,11 @@ import tracemalloc
 
 import pytest
 
-import explorer.history as history_module
-from explorer.config import ConfigError, ExplorerError
-from explorer.history import History
-from explorer.live import LiveRun
-from explorer.store import RunStore, process_alive
+import explorer.runs.history as history_module
+from explorer.runs.history import History
+from explorer.runs.live import LiveRun
+from explorer.runs.store import RunStore, process_alive
+from explorer.spec.errors import ConfigError, ExplorerError
 from tests.conftest import tiny, wait_until
 
 

@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from explorer.config import Config
-from explorer.history import snapshot_of
-from explorer.mechanism_charts import dropout_mask_chart
-from explorer.model import RNNLM
-from explorer.noising import noise_inputs, unigram_distribution
-from explorer.probes import gradient_reach, mask_record
-from explorer.train import Trainer
+from explorer.core.model import RNNLM
+from explorer.core.noising import noise_inputs, unigram_distribution
+from explorer.core.probes import gradient_reach, mask_record
+from explorer.core.train import Trainer
+from explorer.runs.history import snapshot_of
+from explorer.spec.knobs import Config
+from explorer.views.mechanism_charts import dropout_mask_chart
 from tests.conftest import VOCAB, tiny, tiny_model
 
 

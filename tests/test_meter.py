@@ -9,9 +9,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from explorer.config import ConfigError
-from explorer.data import Corpus, Vocab, tokenize
-from explorer.meter import (
+from explorer.core.data import Corpus, Vocab, tokenize
+from explorer.core.memorisation import (
     MemorisationMeter,
     NgramIndex,
     copied_spans,
@@ -19,8 +18,9 @@ from explorer.meter import (
     ngram_index,
     token_offsets,
 )
-from explorer.sample import generate, generate_ids, prompt_ids
-from explorer.train import Trainer
+from explorer.core.sample import generate, generate_ids, prompt_ids
+from explorer.core.train import Trainer
+from explorer.spec.errors import ConfigError
 from tests.conftest import tiny
 
 FIELDS = {"copied_share", "copied_share_valid", "longest_copy", "sample", "sample_copied"}

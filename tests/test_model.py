@@ -2,7 +2,7 @@
 
 import torch
 
-from explorer.model import RNNLM, dropout_mask
+from explorer.core.model import RNNLM, dropout_mask
 from tests.conftest import tiny
 
 

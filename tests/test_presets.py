@@ -2,10 +2,10 @@
 and the exploding/clip pair must show its effect (the claims over five seeds take minutes: see
 benchmarks/lessons_over_seeds.py and the README's table)."""
 
-from explorer.config import Config
-from explorer.model import uniform_loss
-from explorer.presets import PRESETS, preset_config
-from explorer.train import Trainer
+from explorer.core.model import uniform_loss
+from explorer.core.train import Trainer
+from explorer.spec.knobs import Config
+from explorer.spec.presets import PRESETS, preset_config
 
 
 def test_every_preset_is_a_valid_config_with_a_line_of_text():

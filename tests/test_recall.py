@@ -5,11 +5,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from explorer.config import Config
-from explorer.data import Corpus
-from explorer.model import RNNLM
-from explorer.recall import recall_loss_by_distance
-from explorer.recall_corpus import DISTANCES, KEYS, QUERY, recall_targets, recall_text
+from explorer.core.data import Corpus
+from explorer.core.model import RNNLM
+from explorer.core.recall import recall_loss_by_distance
+from explorer.core.recall_corpus import DISTANCES, KEYS, QUERY, recall_targets, recall_text
+from explorer.spec.knobs import Config
 from tests.conftest import tiny
 
 

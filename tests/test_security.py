@@ -12,12 +12,12 @@ import uuid
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from explorer.classroom import ClassError, Classroom, Lesson
-from explorer.config import ConfigError, ExplorerError
-from explorer.controls import check_from_page
-from explorer.data import MAX_UPLOAD_MIB, save_upload
-from explorer.live import LiveRun
-from explorer.session import Session, parse_link
+from explorer.classroom.seats import ClassError, Classroom, Lesson
+from explorer.core.data import MAX_UPLOAD_MIB, save_upload
+from explorer.page.controls import check_from_page
+from explorer.page.session import Session, parse_link
+from explorer.runs.live import LiveRun
+from explorer.spec.errors import ConfigError, ExplorerError
 from tests.app_server import StreamlitServer, children_of, launch_chromium, tiny_query, wait_until
 from tests.conftest import tiny
 from tests.raw_client import RawClient, text
@@ -360,7 +360,7 @@ def test_a_session_holds_one_upload_in_the_servers_memory():
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
     from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
-    from explorer.streamlit_parts import harden_server
+    from explorer.faces.streamlit.parts import harden_server
 
     harden_server()
     manager = MemoryUploadedFileManager("/upload")

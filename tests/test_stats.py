@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from explorer.stats import band, paired, t_interval
+from explorer.runs.stats import band, paired, t_interval
 
 
 def test_t_interval_matches_the_textbook_formula():

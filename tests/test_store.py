@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from explorer.cli import main
-from explorer.store import SCHEMA_VERSION, RunStore, RunWriter, StoreError
+from explorer.faces.cli.main import main
+from explorer.runs.store import SCHEMA_VERSION, RunStore, RunWriter, StoreError
 from tests.conftest import tiny, wait_until
 from tests.test_cli import TINY
 
@@ -20,7 +20,7 @@ from tests.test_cli import TINY
 def train_process(store, *args: str) -> subprocess.Popen:
     """`explorer train` as a user starts it, in its own process."""
     return subprocess.Popen(
-        [sys.executable, "-m", "explorer.cli", "train", *TINY, "--store", str(store), *args],
+        [sys.executable, "-m", "explorer", "train", *TINY, "--store", str(store), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -109,7 +109,7 @@ def test_the_schema_is_versioned_and_a_newer_file_is_refused(tmp_path):
 
 
 def test_an_older_store_is_migrated_with_its_runs(tmp_path):
-    from explorer.store import MIGRATIONS
+    from explorer.runs.store import MIGRATIONS
 
     path = tmp_path / "runs.sqlite"
     db = sqlite3.connect(path)
@@ -219,7 +219,7 @@ def test_a_paused_worker_run_killed_with_its_page_is_interrupted(tmp_path):
     assert wait_until(lambda: store.runs() and store.runs()[0]["steps"] > 0, timeout=30)
     page.send_signal(signal.SIGKILL)
     page.wait(10)
-    from explorer.store import process_alive
+    from explorer.runs.store import process_alive
 
     assert wait_until(lambda: not process_alive(worker_pid, None), timeout=10)
     assert wait_until(lambda: store.runs()[0]["status"] == "interrupted", timeout=5)

@@ -10,19 +10,11 @@ import time
 import pytest
 from conftest import tiny, wait_until
 
-from explorer.cli import main
-from explorer.config import ExplorerError
-from explorer.store import RunStore
-from explorer.summary import summarize
-from explorer.sweep import (
-    SweepError,
-    grid_plan,
-    parse_grid,
-    parse_seeds,
-    repeat_plan,
-    run_sweep,
-    stored_trial_key,
-)
+from explorer.faces.cli.main import main
+from explorer.runs.store import RunStore
+from explorer.runs.sweep import SweepError, grid_plan, parse_grid, parse_seeds, repeat_plan, run_sweep, stored_trial_key
+from explorer.runs.sweep_summary import summarize
+from explorer.spec.errors import ExplorerError
 from tests.app_server import children_of
 
 TINY_FLAGS = (
@@ -128,7 +120,7 @@ def test_a_sweep_name_with_other_settings_is_refused(tmp_path):
 
 def test_a_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     store_path = tmp_path / "runs.sqlite"
-    command = [sys.executable, "-m", "explorer.cli", "sweep", *TINY_FLAGS, "--steps", "400", "--store", str(store_path)]
+    command = [sys.executable, "-m", "explorer", "sweep", *TINY_FLAGS, "--steps", "400", "--store", str(store_path)]
     command += ["--grid", "dropout=0,0.5", "--seeds", "3", "--name", "resume", "--workers", "1", "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     store = RunStore(store_path)
@@ -196,7 +188,7 @@ def test_two_saved_runs_with_the_same_settings_stay_two_arms(tmp_path):
 
 
 def test_a_pages_sweep_stops_when_its_viewer_leaves(tmp_path):
-    from explorer.session import Session
+    from explorer.page.session import Session
 
     here = [True]
     session = Session(
@@ -216,8 +208,8 @@ def test_a_pages_sweep_stops_when_its_viewer_leaves(tmp_path):
 def test_diverged_seeds_are_counted_apart_not_averaged(tmp_path):
     import torch
 
-    from explorer.sweep import Arm, Trial, store_trial
-    from explorer.train import Trainer
+    from explorer.core.train import Trainer
+    from explorer.runs.sweep import Arm, Trial, store_trial
 
     store = RunStore(tmp_path / "runs.sqlite")
     arm = Arm("boom", {}, tiny(steps=40))

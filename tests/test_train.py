@@ -4,8 +4,9 @@ import math
 
 import torch
 
-from explorer.data import BatchStream
-from explorer.train import Trainer, bits_per_char, loss_readout
+from explorer.core.data import BatchStream
+from explorer.core.train import Trainer
+from explorer.spec.wording import bits_per_char, loss_readout
 from tests.conftest import tiny
 
 
@@ -173,8 +174,8 @@ def test_every_cell_and_regulariser_trains():
 
 
 def test_resolve_device_refuses_missing_cuda():
-    from explorer.config import ConfigError
-    from explorer.train import resolve_device
+    from explorer.core.train import resolve_device
+    from explorer.spec.errors import ConfigError
 
     if not torch.cuda.is_available():
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.views import VIEWS
+from explorer.views.registry import VIEWS
 from tests.app_server import launch_chromium
 
 pytestmark = pytest.mark.browser

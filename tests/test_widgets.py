@@ -12,14 +12,17 @@ from contextlib import contextmanager
 import ipywidgets as W
 import pytest
 
-from explorer import charts, views
-from explorer.config import Config, ConfigError, format_value
-from explorer.controls import ALL_CONTROLS, LIVE_CONTROLS
-from explorer.history import Snapshot
-from explorer.presets import PRESETS
-from explorer.session import knob_change_lines
-from explorer.store import RunStore
-from explorer.widgets import VIEWS, Dashboard, dashboard, experiment, predict
+from explorer.faces.notebook.widgets import VIEWS, Dashboard, dashboard, experiment, predict
+from explorer.page.controls import ALL_CONTROLS, LIVE_CONTROLS
+from explorer.page.session import knob_change_lines
+from explorer.runs.history import Snapshot
+from explorer.runs.store import RunStore
+from explorer.spec.errors import ConfigError
+from explorer.spec.knobs import Config
+from explorer.spec.presets import PRESETS
+from explorer.spec.wording import format_value
+from explorer.views import charts
+from explorer.views import registry as views
 from tests.conftest import tiny, wait_until
 
 # A setup too big for its corpus: the worker refuses to build it (on any machine, with or without a GPU).
@@ -327,7 +330,7 @@ def test_cancel_stops_a_sweep(make):
 
 
 def test_a_sweep_too_big_for_the_machine_is_one_line_and_nothing_starts(make):
-    from explorer.session import trials_limit
+    from explorer.page.session import trials_limit
 
     board = make(views=("gap", "sweep"))
     board.sweep_values[0].value = ", ".join(f"{v / 100:g}" for v in range(trials_limit() // 10 + 1))

@@ -1,0 +1,475 @@
+"""Sweeps: the same experiment over several seeds and knob values, run in parallel, every trial a run in
+the store tagged with its sweep.
+
+A plan is a list of ARMS (a grid point, or a saved run to repeat: a config plus the knob moves of its
+schedule) crossed with SEEDS. Trials run on local worker processes (forked from the workers' warm
+forkserver, one per core, one torch thread each) or as Ray tasks; Ray is the engine for a class or lab
+that outgrows one machine, so there is no scheduler of our own beyond "keep N trials in flight". Either
+way a trial is `run_trial` — the one loop driver, `Trainer.run` — returning its records, and this
+process writes them to the store when it ends: the same code path for both engines, so their results
+are identical seed for seed, and a killed sweep loses only the trials in flight. Running a plan again
+skips the trials whose finished runs are in the store (a sweep resumes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import multiprocessing.connection
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from explorer.core.train import Trainer
+from explorer.runs.store import RunStore
+from explorer.runs.worker import CONTEXT, WORKER_NAME, describe_exit, exit_with_page
+from explorer.spec.errors import ExplorerError
+from explorer.spec.knobs import KNOBS, Config, split_assignment
+from explorer.spec.wording import format_value, plural
+
+DONE = ("finished", "early_stop", "diverged")  # a trial with one of these outcomes is not run again
+MAX_TRIALS = 200
+WAIT_S = 0.5
+
+
+class SweepError(ExplorerError):
+    pass
+
+
+# ==================================================================================== the plan
+def parse_grid(items: Sequence[str]) -> dict[str, tuple]:
+    """['dropout=0,0.25', 'l2=0,1e-5'] -> {'dropout': (0.0, 0.25), 'l2': (0.0, 1e-05)}, every value checked."""
+    grid: dict[str, tuple] = {}
+    for item in items:
+        name, values = split_assignment(item, "--grid KNOB=V1,V2,…")
+        if name == "seed":
+            raise SweepError("seeds are not a grid knob: use --seeds N (or --seeds 0,3,7)")
+        if name in grid:
+            raise SweepError(f"--grid names {name} twice; give all its values in one --grid")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not parts:
+            raise SweepError(f"--grid {name} has no values")
+        parsed = tuple(dict.fromkeys(KNOBS[name].parse(v) for v in parts))  # checked, duplicates dropped
+        grid[name] = parsed
+    return grid
+
+
+def parse_seeds(text: str | int, first: int = 0) -> tuple[int, ...]:
+    """'5' -> five seeds from `first`; '0,3,7' -> those seeds."""
+    text = str(text).strip()
+    try:
+        if "," not in text:
+            count = int(text)
+            if count < 1:
+                raise SweepError(f"--seeds must be ≥ 1, got {count}")
+            return tuple(range(first, first + count))
+        seeds = tuple(dict.fromkeys(int(s) for s in text.split(",") if s.strip()))
+    except ValueError:
+        raise SweepError(f"--seeds takes a count (5) or a list (0,3,7), got {text!r}") from None
+    for seed in seeds:
+        KNOBS["seed"].check(seed)
+    return seeds
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One setting compared: a grid point, or a saved run repeated (its config and its knob moves)."""
+
+    label: str  # "dropout=0.5, l2=1e-05", or a saved run's name
+    knobs: dict[str, Any]  # what sets it apart, for tables and the landscape's axes
+    config: Config  # the seed is replaced per trial
+    schedule: dict[int, dict] = field(default_factory=dict)  # {step: {knob: value}}
+    index: int = 0  # its place in the plan: tables and charts keep the plan's order
+
+    @property
+    def stored_schedule(self) -> dict[str, dict]:
+        """The schedule as JSON keeps it (step numbers as strings): what the store holds and trials get."""
+        return {str(k): v for k, v in self.schedule.items()}
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "knobs": self.knobs, "schedule": self.stored_schedule, "index": self.index}
+
+
+@dataclass(frozen=True)
+class Trial:
+    arm: Arm
+    seed: int
+
+    @property
+    def config(self) -> Config:
+        return self.arm.config.replace(seed=self.seed)
+
+    @property
+    def key(self) -> str:
+        """What makes two trials the same: their arm, config and schedule (two saved runs with the same
+        settings are still two arms)."""
+        return trial_key(self.arm.label, self.config.to_dict(), self.arm.stored_schedule)
+
+    def name(self, sweep: str) -> str:
+        return f"{sweep}: {self.arm.label} seed {self.seed}"
+
+
+def trial_key(label: str, config: dict, schedule: dict) -> str:
+    return json.dumps([label, config, schedule], sort_keys=True)
+
+
+def stored_arm(run: dict) -> dict:
+    """A stored run's arm (label, knobs, schedule, index); a run stored without one is the "base" arm."""
+    return {"label": "base", "knobs": {}, "schedule": {}, "index": 0, **(run["arm"] or {})}
+
+
+def stored_trial_key(run: dict) -> str:
+    """Its trial's key, read through today's knobs: a run stored before a knob was added or a value renamed
+    is the same trial as one planned now (a sweep resumes instead of refusing its own name)."""
+    arm = stored_arm(run)
+    config = Config.from_dict(run["config"]).to_dict()
+    schedule = {step: {k: KNOBS[k].parse(v) for k, v in knobs.items()} for step, knobs in arm["schedule"].items()}
+    return trial_key(arm["label"], config, schedule)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    arms: tuple[Arm, ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def trials(self) -> list[Trial]:
+        return [Trial(arm, seed) for arm in self.arms for seed in self.seeds]
+
+    def check(self, max_trials: int = MAX_TRIALS) -> Plan:
+        if not self.name.strip():
+            raise SweepError("a sweep needs a name (--name)")
+        if not self.arms or not self.seeds:
+            raise SweepError("the sweep is empty: give at least one --grid value and one seed")
+        count = len(self.arms) * len(self.seeds)
+        if count > max_trials:
+            raise SweepError(
+                f"{plural(count, 'trial')} ({plural(len(self.arms), 'arm')} × {plural(len(self.seeds), 'seed')}) "
+                f"is more than the limit of {max_trials}: use fewer values or seeds, or raise --max-trials"
+            )
+        return self
+
+
+def arm_label(knobs: dict) -> str:
+    return ", ".join(f"{k}={format_value(v)}" for k, v in knobs.items()) or "base"
+
+
+def grid_plan(
+    name: str, base: Config, grid: dict[str, tuple], seeds: Sequence[int], schedule: dict[int, dict] | None = None
+) -> Plan:
+    """Every combination of the grid's values on top of `base` (and its `schedule` of knob moves, the
+    same for every arm), crossed with `seeds`."""
+    arms = []
+    for index, values in enumerate(itertools.product(*grid.values())):
+        knobs = dict(zip(grid, values))
+        arms.append(Arm(arm_label(knobs), knobs, base.replace(**knobs), dict(schedule or {}), index))
+    return Plan(name, tuple(arms), tuple(seeds))
+
+
+# ==================================================================================== one trial
+def run_trial(config: dict, schedule: dict | None = None) -> list[dict]:
+    """Train one trial to its end on one torch thread and return its records (a local worker process
+    and a Ray task both run exactly this)."""
+    torch.set_num_threads(1)
+    trainer = Trainer(Config.from_dict(config))
+    return list(trainer.run({int(k): v for k, v in (schedule or {}).items()}))
+
+
+def _trial_process(conn, parent_pid: int, config: dict, schedule: dict) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the sweep's to handle: it kills its trials
+    threading.Thread(target=exit_with_page, args=(parent_pid, None), daemon=True).start()
+    try:
+        conn.send(("records", run_trial(config, schedule)))
+    except ExplorerError as err:
+        conn.send(("error", str(err)))
+    except Exception as err:  # noqa: BLE001 - a crash is this trial's outcome, in one line
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+
+
+CORES = max(1, os.cpu_count() or 1)
+_IN_FLIGHT = threading.BoundedSemaphore(CORES)  # local trials of every sweep in this process together
+
+
+class _LocalPool:
+    """Trials in worker processes, at most `size` at once, and at most one per core for all the sweeps of
+    this process together (a class server's pages share its cores); a cancelled sweep kills its trials."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.running: dict[Any, tuple[Trial, Any]] = {}
+
+    def has_room(self) -> bool:
+        return len(self.running) < self.size and _IN_FLIGHT.acquire(blocking=False)
+
+    def submit(self, trial: Trial) -> None:
+        conn, child = CONTEXT.Pipe(duplex=False)
+        process = CONTEXT.Process(
+            target=_trial_process,
+            args=(child, os.getpid(), trial.config.to_dict(), trial.arm.stored_schedule),
+            name=WORKER_NAME,  # the workers' name: never imports the caller's __main__ (see worker.py)
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        self.running[conn] = (trial, process)
+
+    def wait(self, timeout: float) -> list[tuple[Trial, list | None, str | None]]:
+        ended = []
+        if not self.running:
+            time.sleep(timeout)  # every core is busy with other sweeps' trials: wait for a free one
+            return []
+        for conn in multiprocessing.connection.wait(list(self.running), timeout):
+            trial, process = self.running.pop(conn)
+            _IN_FLIGHT.release()
+            try:
+                kind, payload = conn.recv()
+            except (EOFError, OSError):
+                process.join(5)
+                kind, payload = "error", f"its process ended unexpectedly ({describe_exit(process.exitcode)})"
+            conn.close()
+            process.join(5)
+            ended.append((trial, payload if kind == "records" else None, payload if kind == "error" else None))
+        return ended
+
+    def cancel(self) -> None:
+        for conn, (_, process) in list(self.running.items()):
+            process.kill()
+            process.join(5)
+            conn.close()
+            _IN_FLIGHT.release()
+        self.running.clear()
+
+    def close(self) -> None:
+        self.cancel()
+
+
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[-1]}" if lines else type(err).__name__
+
+
+@contextmanager
+def _stderr_silenced():
+    """File descriptor 2 to /dev/null for a while: Ray's C++ core writes there directly."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _RayPool:
+    """Trials as Ray tasks (one CPU each), as many in flight as the cluster has CPUs."""
+
+    def __init__(self, address: str):
+        try:
+            import ray
+        except ImportError:
+            raise SweepError("Ray is not installed: pip install 'explorer[cluster]'") from None
+        self.ray = ray
+        self.started = False
+        if not ray.is_initialized():
+            try:
+                with _stderr_silenced():  # an unreachable address retries for ~20 s, a C++ warning a second
+                    ray.init(
+                        address=address,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.ERROR,
+                        runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
+                    )
+            except Exception as err:  # noqa: BLE001 - Ray raises several kinds; the user needs one line
+                raise SweepError(f"cannot reach the Ray cluster at {address!r}: {_one_line(err)}") from None
+            self.started = True
+        self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial)
+        self.size = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.running: dict[Any, Trial] = {}
+
+    def has_room(self) -> bool:
+        return len(self.running) < self.size
+
+    def submit(self, trial: Trial) -> None:
+        ref = self.remote.remote(trial.config.to_dict(), trial.arm.stored_schedule)
+        self.running[ref] = trial
+
+    def wait(self, timeout: float) -> list[tuple[Trial, list | None, str | None]]:
+        if not self.running:
+            return []
+        ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=timeout)
+        ended = []
+        for ref in ready:
+            trial = self.running.pop(ref)
+            try:
+                ended.append((trial, self.ray.get(ref), None))
+            except Exception as err:  # noqa: BLE001 - a failed task is this trial's outcome
+                cause = getattr(err, "cause", None) or err
+                ended.append((trial, None, _one_line(cause)))
+        return ended
+
+    def cancel(self) -> None:
+        for ref in list(self.running):
+            self.ray.cancel(ref, force=True)
+        self.running.clear()
+
+    def close(self) -> None:
+        self.cancel()
+        if self.started:
+            self.ray.shutdown()
+
+
+# ==================================================================================== running a plan
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    running: int
+    left: int  # not started yet
+    failed: int
+    skipped: int  # finished in an earlier run of the sweep
+    seconds: float
+    trial_seconds: float  # mean wall time of a trial so far (0 before the first)
+    parallel: int
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.trial_seconds:
+            return None
+        return self.trial_seconds * (self.left + self.running / 2) / self.parallel
+
+    @property
+    def text(self) -> str:
+        parts = [f"{self.done} done", f"{self.running} running", f"{self.left} left"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.skipped:
+            parts.append(f"{self.skipped} already in the store")
+        if self.eta_s is not None and (self.left or self.running):
+            parts.append(f"about {_duration(self.eta_s)} to go")
+        return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(math.ceil(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def default_workers() -> int:
+    return CORES
+
+
+def pending_trials(plan: Plan, store: RunStore) -> tuple[list[Trial], int]:
+    """The plan's trials not yet finished in the store, and how many are. Refuses a name already used
+    by a sweep with other settings (its trials would be mixed with these)."""
+    keys = {t.key for t in plan.trials}
+    done = set()
+    for run in store.runs(sweep=plan.name):
+        key = stored_trial_key(run)
+        if run["status"] not in DONE:
+            continue
+        if key not in keys:
+            raise SweepError(
+                f"sweep {plan.name!r} already holds trials with other settings (e.g. run {run['id']}): "
+                f"give this one another --name, or remove the old one with `explorer sweep rm {plan.name}`"
+            )
+        done.add(key)
+    return [t for t in plan.trials if t.key not in done], len(done)
+
+
+def store_trial(store: RunStore, sweep: str, trial: Trial, records: list | None, error: str | None) -> str:
+    """One ended trial as a run of the sweep (an error too: the store says what happened). Created as
+    running and ended by its own records, so a sweep killed in between leaves it `interrupted` (run
+    again), never "finished" without its records."""
+    run_id = store.create_run(
+        trial.config.to_dict(), "sweep", name=trial.name(sweep), sweep=sweep, arm=trial.arm.to_dict()
+    )
+    if records:
+        store.append(run_id, records, 0)  # its end event sets the status
+    if error or not records or records[-1].get("event") not in DONE:  # a whole run ends with its end event
+        store.set_status(run_id, "error", error or "the trial ended without finishing")
+    return run_id
+
+
+def run_sweep(
+    plan: Plan,
+    store: RunStore,
+    workers: int | None = None,
+    ray: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    max_trials: int = MAX_TRIALS,
+) -> Progress:
+    """Run the plan's unfinished trials, `workers` local processes at once (default: one per core) or on
+    Ray (`ray`: "auto" for the running cluster, an address, or "local" to start one here). Each ended
+    trial is in the store before the next progress call. Returns the final progress."""
+    plan.check(max_trials)
+    todo, skipped = pending_trials(plan, store)
+    if workers is not None and workers < 1:
+        raise SweepError(f"--workers must be ≥ 1, got {workers}")
+    pool = _RayPool(ray) if ray else _LocalPool(workers or default_workers())
+    began, seconds, done, failed = time.monotonic(), [], 0, 0
+    starts: dict[int, float] = {}
+    queue = list(todo)
+
+    def report() -> Progress:
+        p = Progress(
+            done,
+            len(pool.running),
+            len(queue),
+            failed,
+            skipped,
+            time.monotonic() - began,
+            sum(seconds) / len(seconds) if seconds else 0.0,
+            pool.size,
+        )
+        if progress is not None:
+            progress(p)
+        return p
+
+    def fill() -> None:
+        while queue and pool.has_room():
+            trial = queue.pop(0)
+            starts[id(trial)] = time.monotonic()
+            pool.submit(trial)
+
+    try:
+        fill()
+        report()
+        while queue or pool.running:
+            if cancel is not None and cancel.is_set():
+                pool.cancel()
+                break
+            ended = pool.wait(WAIT_S)
+            for trial, records, error in ended:
+                store_trial(store, plan.name, trial, records, error)
+                seconds.append(time.monotonic() - starts.pop(id(trial)))
+                done += error is None
+                failed += error is not None
+            fill()
+            if ended:
+                report()
+    finally:
+        pool.close()
+    return report()
+
+
+def repeat_plan(name: str, runs: Sequence[tuple[str, dict, int, dict[int, dict]]], seeds: Sequence[int]) -> Plan:
+    """Runs on screen repeated over `seeds`: each (label, config, steps trained, knob moves) becomes an
+    arm that trains as long as that run did and moves its knobs at the same steps."""
+    arms = []
+    for index, (label, config, steps, schedule) in enumerate(runs):
+        if steps < 1:
+            raise SweepError(f"{label} has not trained a step yet: nothing to repeat")
+        arms.append(Arm(label, {}, Config.from_dict({**config, "steps": steps}), dict(schedule), index))
+    return Plan(name, tuple(arms), tuple(seeds))

@@ -1,0 +1,517 @@
+"""A live run's Trainer in its own process, steered over a pipe.
+
+Why a process and not a thread: a run must always be stoppable (a thread cannot be killed), a crash or
+an out-of-memory kill of one student's run must not take the server down with every other session, and
+each run needs its own torch thread count (torch's setting is process-wide). Workers are forked from a
+forkserver that has already imported torch, so a new one costs a few hundredths of a second and shares
+torch's memory with its siblings; a page's own process, which runs threads, is never forked.
+
+`Worker` is the page's handle on one child, which serves exactly one run. Messages are tuples:
+    page -> child: ("start", config, meta) ("knobs", {..}) ("pause",) ("resume",) ("step",) ("continue",)
+                   ("sample", request_id, kwargs) ("checkpoint", request_id, {}) ("stop",)
+    child -> page: ("ready", pid) ("started", run_id, start_record) ("failed", message) ("records", [..])
+                   ("status", status) ("answer", request_id, answer, error) ("crashed", message)
+A start's meta may carry `resume` (a `Trainer.checkpoint()`), `parent_id` and `branch_step`: a branch.
+The child writes every record to the run store itself (batched), so the run survives its page.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import multiprocessing
+import multiprocessing.spawn
+import os
+import signal
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from explorer.core.checkpoint import RunCheckpoints
+from explorer.core.data import NOT_OFFERED, offered_to_pages
+from explorer.core.model import count_parameters
+from explorer.core.sample import generate
+from explorer.core.train import Trainer
+from explorer.runs.history import History
+from explorer.runs.store import ACTIVE, ENDED, RunStore, RunWriter, process_alive
+from explorer.spec.errors import ConfigError, ExplorerError
+from explorer.spec.knobs import Config
+from explorer.spec.wording import size_problem
+
+SEND_S = 0.1  # records reach the page at most this far behind
+WATCH_S = 1.0  # the page's reader calls its watchdog this often
+START_TIMEOUT_S = 120.0
+WORKER_NAME = "explorer-worker"
+PRELOAD = ["explorer.runs.preload"]  # torch, the trainer and the bundled corpus, once, in the forkserver
+
+
+def _leave_main_alone(get_preparation_data):
+    """A worker needs nothing from its page's `__main__` (the forkserver preloaded explorer), and
+    importing it would do harm: Streamlit runs the app script as `__main__`, so every worker would run
+    the whole page again; a script without an `if __name__ == "__main__":` guard would start over."""
+
+    def preparation_data(name):
+        data = get_preparation_data(name)
+        if name == WORKER_NAME:
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    preparation_data.leaves_main_alone = True
+    return preparation_data
+
+
+if not getattr(multiprocessing.spawn.get_preparation_data, "leaves_main_alone", False):
+    multiprocessing.spawn.get_preparation_data = _leave_main_alone(multiprocessing.spawn.get_preparation_data)
+
+
+def _context():
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+CONTEXT = _context()
+_WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
+def active_count() -> int:
+    """Runs training right now in worker processes started by this process (for sharing out threads)."""
+    return sum(w.status == "running" for w in list(_WORKERS))
+
+
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = {9: "killed — perhaps out of memory", 11: "segmentation fault", 15: "terminated"}.get(-code, "")
+        return f"signal {-code}{': ' + name if name else ''}"
+    return f"exit code {code}"
+
+
+# ==================================================================================== the page's side
+class Worker:
+    """One child process and its run: start it, steer it, read its records into `history`."""
+
+    def __init__(self, store_path: str | None = None, watchdog: Callable[[], bool] | None = None):
+        """`watchdog` is called about once a second; once it says False (the viewer left) this worker
+        stops, whatever its run is doing: a finished run or a warm worker still holds a process."""
+        self.store_path = store_path
+        self.history = History()
+        self.status = "idle"  # idle | running | paused | finished | early_stop | diverged | stopped | error
+        self.error: str | None = None
+        self.run_id: str | None = None
+        self.device = ""
+        self.watchdog = watchdog
+        self._started = threading.Event()
+        self._start_error: str | None = None
+        self._stopping = False
+        self._stop_lock = threading.Lock()
+        self._closed = False  # the child has gone and the reader has finished
+        self._send_lock = threading.Lock()
+        self._questions: dict[int, list] = {}
+        self._question_ids = itertools.count()
+        self.conn, child = CONTEXT.Pipe()
+        self.process = CONTEXT.Process(
+            target=serve, args=(child, os.getpid(), store_path), daemon=True, name=WORKER_NAME
+        )
+        self.process.start()
+        child.close()
+        _WORKERS.add(self)
+        self._reader = threading.Thread(target=self._read, name="explorer-worker-reader", daemon=True)
+        self._reader.start()
+
+    # ------------------------------------------------------------------------------------ control
+    def send(self, *message) -> None:
+        with self._send_lock:
+            try:
+                self.conn.send(message)
+            except (OSError, ValueError):
+                pass  # the child is gone; the reader reports why
+
+    def start(self, config: Config, meta: dict, paused: bool) -> None:
+        """Build the run's model in the child; raises ExplorerError (one line) for a bad setup."""
+        self.send("start", config.to_dict(), {**meta, "paused": paused})
+        if not self._started.wait(START_TIMEOUT_S):
+            self.stop()
+            raise ExplorerError("the training process did not start in time; try again")
+        if self._start_error:
+            raise ExplorerError(self._start_error)
+        if self.status == "idle":  # the child ended (a viewer watchdog stopped it) before it took the run
+            raise ExplorerError("the training process ended before the run started; press Train again")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Always ends the run: asked nicely first, then terminated, then killed. Once, whoever asks: a
+        second caller waits for the first to finish."""
+        with self._stop_lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self.send("stop")
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self._mark_stopped()  # before the signal: the child would call a terminated run interrupted
+                self.process.terminate()
+                self.process.join(2.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            self._mark_stopped()
+
+    def _mark_stopped(self) -> None:
+        if self.status in ACTIVE:
+            self.status = "stopped"
+            if self.run_id and self.store_path:  # only if the child's last word (finished, ...) is not there yet
+                _store(self.store_path).set_status(self.run_id, "stopped", only_if_active=True)
+
+    def sample(self, timeout: float = 60.0, **kwargs) -> str:
+        return self._ask("sample", kwargs, timeout)
+
+    def checkpoint(self, timeout: float = 60.0) -> dict:
+        """The run's full state now, between two steps (`Trainer.checkpoint()`), to branch from."""
+        return self._ask("checkpoint", {}, timeout)
+
+    def _ask(self, kind: str, kwargs: dict, timeout: float):
+        """A question the child answers between two steps; its error comes back as one line."""
+        request = next(self._question_ids)
+        waiter = self._questions[request] = [threading.Event(), None, None]  # before the check: _ended wakes it
+        if self._closed:
+            self._questions.pop(request, None)
+            raise ExplorerError("the training process has ended: press Reset for a fresh model")
+        self.send(kind, request, kwargs)
+        if not waiter[0].wait(timeout):
+            self._questions.pop(request, None)
+            raise ExplorerError("the model did not answer in time; try again")
+        answer, error = waiter[1], waiter[2]
+        if error:
+            raise ExplorerError(error)
+        return answer
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    @property
+    def ready(self) -> bool:
+        """Can take a run: alive, and not on its way out (a viewer watchdog may be stopping it)."""
+        return self.process.is_alive() and not self._stopping and not self._closed
+
+    # ------------------------------------------------------------------------------------ reading
+    def _read(self) -> None:
+        next_watch = time.monotonic() + WATCH_S
+        while True:
+            try:
+                if not self.conn.poll(WATCH_S):
+                    message = None
+                else:
+                    message = self.conn.recv()
+            except (EOFError, OSError, ValueError):
+                break
+            if message is not None:
+                self._dispatch(message)
+            if self.watchdog and time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + WATCH_S
+                if not self._stopping and not self.watchdog():
+                    threading.Thread(target=self.stop, daemon=True).start()
+        self._ended()
+
+    def _dispatch(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "records":
+            for record in message[1]:
+                self.history.add(record)
+        elif kind == "status":
+            self.status = message[1]
+        elif kind == "started":
+            self.run_id, self.device, self.status = message[1], message[2]["device"], message[3]
+            self.history.add(message[2])
+            self._started.set()
+        elif kind == "failed":
+            self._start_error = message[1]
+            self._started.set()
+        elif kind == "answer":
+            waiter = self._questions.pop(message[1], None)
+            if waiter:
+                waiter[1], waiter[2] = message[2], message[3]
+                waiter[0].set()
+        elif kind == "crashed":
+            self.error = message[1]
+
+    def _ended(self) -> None:
+        """The child is gone. Unless we stopped it, say how it ended, in one line."""
+        self.conn.close()
+        self.process.join(2.0)
+        if self._stopping:
+            self._mark_stopped()
+        elif self.status not in ENDED:
+            if not self.error:
+                self.error = (
+                    f"the training process ended unexpectedly ({describe_exit(self.process.exitcode)}); "
+                    f"press Reset to start again"
+                )
+            self.status = "error"
+            if self.run_id and self.store_path:
+                _store(self.store_path).set_status(self.run_id, "error", self.error, only_if_active=True)
+        self._closed = True
+        self._started.set()
+        for waiter in list(self._questions.values()):
+            waiter[2] = "the training process has ended"
+            waiter[0].set()
+
+
+_STORES: dict[str, RunStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _store(path: str) -> RunStore:
+    """One store connection per file per process, shared by every run's reader thread."""
+    with _STORES_LOCK:
+        if path not in _STORES:
+            _STORES[path] = RunStore(path)
+        return _STORES[path]
+
+
+# ==================================================================================== the child's side
+class _Stop(Exception):
+    pass
+
+
+class _CutShort(Exception):
+    pass
+
+
+def _cut_short(signum, frame) -> None:
+    raise _CutShort(signal.Signals(signum).name)
+
+
+def serve(conn, page_pid: int, store_path: str | None) -> None:
+    """The child's main: one run, steered by the page until it says stop or goes away. A server shutting
+    down (SIGTERM, or Ctrl-C's SIGINT to the terminal's whole process group) cuts the run short: it is
+    recorded as interrupted, not as a crash."""
+    signal.signal(signal.SIGTERM, _cut_short)
+    signal.signal(signal.SIGINT, _cut_short)
+    threading.Thread(target=exit_with_page, args=(page_pid, store_path), daemon=True).start()
+    _Child(conn, store_path).serve()
+
+
+def exit_with_page(page_pid: int, store_path: str | None) -> None:
+    """Die with the page (a killed server or kernel leaves no orphan), marking the run interrupted.
+    Also the guard of a sweep's trial processes, which die with their sweep."""
+    while process_alive(page_pid, None):
+        time.sleep(0.5)
+    if store_path:
+        try:
+            store = RunStore(store_path)
+            for run in store.runs(pid=os.getpid()):
+                if run["status"] in ACTIVE:
+                    store.set_status(run["id"], "interrupted", "its page or kernel went away")
+        except ExplorerError:
+            pass
+    os._exit(0)
+
+
+PAGE_MAX_OUTPUTS = 2**25  # a web page's run: batch × sequence × vocabulary per step (a 128 MB output layer)
+
+
+def check_size(trainer: Trainer, max_params: int | None, from_page: bool) -> None:
+    """Refuse, before the first step, a model over a class challenge's parameter limit (enforced, not only
+    labelled) and, for a page's run, an output layer that would take the server's memory (a word-level model
+    at the widgets' largest batch and window holds 164M logits a step: several GB with their gradients)."""
+    if problem := size_problem(count_parameters(trainer.model), max_params):
+        raise ConfigError(problem)
+    config = trainer.config
+    outputs = config.batch_size * config.seq_len * trainer.vocab_size
+    if from_page and outputs > PAGE_MAX_OUTPUTS:
+        raise ConfigError(
+            f"batch {config.batch_size} × sequence {config.seq_len} × vocabulary {trainer.vocab_size:,} is "
+            f"{outputs:,} outputs a step; a page may ask for at most {PAGE_MAX_OUTPUTS:,}: a smaller batch or "
+            f"shorter sequences, then Reset"
+        )
+
+
+class _Child:
+    def __init__(self, conn, store_path: str | None):
+        self.conn = conn
+        self.store = RunStore(store_path) if store_path else None
+        self.trainer: Trainer | None = None
+        self.writer: RunWriter | None = None
+        self.checkpoints: RunCheckpoints | None = None
+        self.paused = True
+        self.single_steps = 0
+        self.outbox: list[dict] = []
+        self.last_send = time.monotonic()
+        self.status = "idle"
+
+    def send(self, *message) -> None:
+        self.conn.send(message)
+
+    def serve(self) -> None:
+        ending, message = "stopped", None
+        try:
+            self.send("ready", os.getpid())
+            while True:
+                if self.trainer is not None and not self.trainer.done and self.wants_steps():
+                    for record in self.trainer.run(start=False, between_steps=self.between_steps):
+                        self.emit(record)
+                    self.flush()
+                    self.set_status(self.trainer.stopped_reason or self.status)
+                else:
+                    self.flush()
+                    self.handle(self.conn.recv())
+        except _Stop:
+            pass
+        except (EOFError, OSError):
+            ending = "interrupted"  # the page went away
+        except _CutShort as signal_name:
+            ending, message = (
+                "interrupted",
+                f"ended by {signal_name}: the server stopping, or a stuck run ended by force",
+            )
+        except Exception as err:  # noqa: BLE001 - a crash reaches the page as one line
+            ending, message = "error", f"training stopped: {type(err).__name__}: {err}"
+            try:
+                self.send("crashed", message)
+            except OSError:
+                pass
+        self.close(ending, message)
+
+    def close(self, ending: str, message: str | None) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+            if self.status in ACTIVE:  # unless the page has already said how it ended (stopped)
+                self.store.set_status(self.writer.run_id, ending, message, only_if_active=True)
+        try:
+            self.flush_page()
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------------------------ steering
+    def wants_steps(self) -> bool:
+        return not self.paused or self.single_steps > 0
+
+    def between_steps(self) -> None:
+        """Called by the trainer's loop before each step: serve the page; hold here while paused."""
+        while self.conn.poll():
+            self.handle(self.conn.recv())
+        while not self.wants_steps():
+            self.flush()
+            self.handle(self.conn.recv())
+        if self.paused:
+            self.single_steps -= 1
+
+    def handle(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "start":
+            self.start(Config.from_dict(message[1]), message[2])
+        elif kind == "stop":
+            raise _Stop
+        elif self.trainer is None:
+            if kind in ("sample", "checkpoint"):
+                self.send("answer", message[1], None, "no model yet: press Train first")
+        elif kind == "knobs":
+            self.trainer.set_knobs(message[2] if len(message) > 2 else None, **message[1])
+        elif (
+            kind in ("pause", "resume", "step")
+            and self.trainer.done
+            or (kind == "continue" and self.trainer.stopped_reason == "diverged")
+        ):
+            self.send("status", self.status)  # the run ended before this arrived: put the page right
+        elif kind == "pause":
+            self.paused = True
+            self.set_status("paused")
+        elif kind == "resume":
+            self.paused = False
+            self.set_status("running")
+        elif kind == "step":
+            self.single_steps += 1
+        elif kind == "continue":
+            if self.trainer.done:
+                self.trainer.continue_training()
+            self.paused = False
+            self.set_status("running")
+        elif kind == "sample":
+            self.sample(message[1], message[2])
+        elif kind == "checkpoint":
+            self.flush_page()  # the page has every record up to this step before it copies them for a branch
+            self.send("answer", message[1], self.trainer.checkpoint(), None)
+
+    def start(self, config: Config, meta: dict) -> None:
+        torch.set_num_threads(meta.get("threads", 1))
+        if meta.get("uploads") is not None and not offered_to_pages(config.corpus, Path(meta["uploads"])):
+            self.send("failed", NOT_OFFERED)
+            return
+        try:
+            self.trainer = Trainer(config, open_ended=meta.get("open_ended", True))
+            check_size(self.trainer, meta.get("max_params"), from_page=meta.get("uploads") is not None)
+            if meta.get("resume"):
+                self.trainer.restore(meta["resume"])  # a branch: the parent's state at the branch step
+        except ExplorerError as err:
+            self.trainer = None
+            self.send("failed", str(err))
+            return
+        except Exception as err:  # noqa: BLE001 - e.g. out of memory building a huge model
+            self.send("failed", f"could not build this model: {type(err).__name__}: {err}")
+            return
+        self.paused = meta.get("paused", False)
+        status = "paused" if self.paused else "running"
+        start_record = self.trainer.start_record()
+        run_id = None
+        if self.store is not None:
+            run_id = self.store.create_run(
+                config.to_dict(),
+                meta.get("source", "app"),
+                name=meta.get("name"),
+                owner=meta.get("owner"),
+                status=status,
+                parent_id=meta.get("parent_id"),
+                branch_step=meta.get("branch_step"),
+                class_name=meta.get("class_name"),
+            )
+            self.writer = RunWriter(self.store, run_id)
+            self.checkpoints = RunCheckpoints(self.store.path, run_id)
+            self.writer.add(start_record)
+        self.status = status
+        self.send("started", run_id, start_record, status)
+
+    def set_status(self, status: str) -> None:
+        if status != self.status:
+            self.flush()  # the records before a status change reach the page before it
+            self.status = status
+            self.send("status", status)
+            if self.writer is not None and status in ACTIVE:
+                self.store.set_status(self.writer.run_id, status)
+
+    def sample(self, request: int, kwargs: dict) -> None:
+        model = copy.deepcopy(self.trainer.model)  # generation must not touch the training model's state
+        try:
+            text = generate(model, self.trainer.corpus.vocab, self.trainer.config.level, **kwargs)
+            self.send("answer", request, text, None)
+        except ConfigError as err:
+            self.send("answer", request, None, str(err))
+        except Exception as err:  # noqa: BLE001 - a diverged model has NaN weights
+            self.send("answer", request, None, f"no sample from this model: {type(err).__name__}: {err}")
+
+    # ------------------------------------------------------------------------------------ records
+    def emit(self, record: dict) -> None:
+        self.outbox.append(record)
+        if self.writer is not None:
+            self.writer.add(record)
+            if record["kind"] == "step" and self.checkpoints.due(record["step"]):
+                self.checkpoints.save(self.trainer.checkpoint(copy_tensors=False))
+        if time.monotonic() - self.last_send >= SEND_S:
+            self.flush_page()
+
+    def flush_page(self) -> None:
+        self.last_send = time.monotonic()
+        if self.outbox:
+            outbox, self.outbox = self.outbox, []
+            self.send("records", outbox)
+
+    def flush(self) -> None:
+        self.flush_page()
+        if self.writer is not None:
+            self.writer.flush()
