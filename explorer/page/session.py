@@ -19,6 +19,13 @@ from pathlib import Path
 from explorer.core.data import NOT_OFFERED, SHIPPED, UPLOADS, save_upload
 from explorer.page.controls import check_from_page, off_the_widgets, widget_values
 from explorer.page.guesses import GUESSES, QUESTION, Prediction
+from explorer.page.panels import (  # noqa: F401 - GRID_DEFAULTS, JOB_CHARTS, SWEEP_KNOBS: the notebook face's, until it imports panels
+    GRID_DEFAULTS,
+    JOB_CHARTS,
+    MAX_SAMPLE_TOKENS,
+    NO_KNOB,
+    SWEEP_KNOBS,
+)
 from explorer.runs import worker
 from explorer.runs.history import Snapshot
 from explorer.runs.live import LiveRun
@@ -29,7 +36,6 @@ from explorer.spec.knobs import FIXED_KNOBS, KNOBS, LIVE_KNOBS, QUERY_NAMES, Con
 from explorer.spec.presets import PRESETS, preset_config
 from explorer.spec.wording import describe_move, format_value, loss_readout, plural, size_problem
 from explorer.views.charts import describe_differences
-from explorer.views.registry import SWEEP_VIEWS
 
 COLOURS = {"error": "#D55E00", "warning": "#8a4b00", "success": "#009E73", "info": "#0072B2"}
 
@@ -201,7 +207,6 @@ def waiting_line(ahead: int, slots: int) -> str:
 
 
 MAX_UPLOADS = 3  # a viewer's own files
-MAX_SAMPLE_TOKENS = 1000  # the sample panels' longest (and a prompt's): what a page may ask the worker for
 STATUS_LEVEL = {"diverged": "error", "error": "error", "finished": "success", "early_stop": "success"}
 
 
@@ -243,18 +248,6 @@ class ViewerWatchdog:
             self.on_leave()
         self._gone_since = None  # a later run with the same watchdog starts with a fresh grace period
         return False
-
-
-# The page's background jobs and what each draws: "seeds" (Compare runs → Repeat over seeds) and "sweep"
-# (the Sweep tab); the knobs a Sweep tab offers (seeds and steps have their own boxes; corpus and device
-# are the machine's), its starting grid (2 × 2 arms × 3 seeds: 12 trials, inside a 2-core machine's limit).
-JOB_CHARTS = {
-    "seeds": SWEEP_VIEWS["seeds"].charts,
-    "sweep": SWEEP_VIEWS["landscape"].charts + SWEEP_VIEWS["seeds"].charts,
-}
-SWEEP_KNOBS = [name for name in KNOBS if name not in ("seed", "corpus", "device", "steps")]
-GRID_DEFAULTS = {"dropout": "0, 0.5", "l2": "0, 1e-4"}
-NO_KNOB = "— none —"
 
 
 def trials_limit(cores: int | None = None) -> int:

@@ -22,7 +22,20 @@ from explorer.faces.streamlit.parts import drop_uploads, harden_server, markdown
 from explorer.faces.streamlit.teacher_page import teacher_page
 from explorer.page.controls import ADVANCED, LIVE_CONTROLS, SETUP_CONTROLS
 from explorer.page.guesses import GUESSES
-from explorer.page.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Session, ViewerWatchdog, parse_link
+from explorer.page.panels import (
+    CANCEL,
+    JOB_CHARTS,
+    NO_KNOB,
+    NO_PRESET,
+    SAMPLE_PANEL,
+    SEEDS_PANEL,
+    SWEEP_PANEL,
+    TAB_TITLES,
+    chart_height,
+    job_chart_height,
+    job_message,
+)
+from explorer.page.session import Session, ViewerWatchdog, parse_link
 from explorer.runs.store import RunStore
 from explorer.spec.errors import ExplorerError
 from explorer.spec.knobs import KNOBS
@@ -32,9 +45,7 @@ from explorer.views import registry as views
 from explorer.views.export import chart_to_png, history_csv
 
 REFRESH_S = 1.0  # charts redraw once a second while the run trains or a sweep runs
-NO_PRESET = "— pick a lesson —"
-SWEEP_TAB, SAMPLE_TAB = "Sweep", "Text sample"
-TABS = [view.title for view in views.VIEWS.values()] + [SWEEP_TAB, SAMPLE_TAB]
+TABS = list(TAB_TITLES.values())
 SHOW = {"error": st.error, "warning": st.warning, "success": st.success, "info": st.info}
 
 
@@ -319,15 +330,12 @@ for notice in session.notices:
     st.warning(f"From the link: {markdown_text(notice)}")
 
 
-def job_message(kind: str):
+def job_says(kind: str):
     """The page's one message when it answers this job's own button (drawn next to that button)."""
-    kind_and_message = ss.get("job_message")
-    if kind_and_message and kind_and_message[0] == kind and kind_and_message[1] is session.flash:
-        return session.flash
-    return None
+    return job_message(ss.get("job_message"), kind, session.flash)
 
 
-if (message := session.message()) and not any(job_message(kind) for kind in JOB_CHARTS):
+if (message := session.message()) and not any(job_says(kind) for kind in JOB_CHARTS):
     say(message)
 
 
@@ -339,7 +347,7 @@ def draw(make_vega) -> None:
 
 
 def show_chart(spec, snap, **opts) -> None:
-    height = 560 if ss.projector else 300  # the gap chart whole on 1024×768 below the buttons and the status
+    height = chart_height(ss.projector)
     others = session.comparison()[:-1]  # the saved runs and the live branches: Compare runs draws them with snap
     draw(lambda: vega(spec.build(snap, others, height=height, projector=ss.projector, **opts)))
 
@@ -354,7 +362,7 @@ def job_action(kind: str, action, *args) -> None:
 
 def job_panel(kind: str) -> None:
     """The job's one status line (its Cancel button while it runs), then its charts from the store."""
-    if message := job_message(kind):
+    if message := job_says(kind):
         say(message)
     job = session.jobs.get(kind)
     if job is None:
@@ -365,7 +373,7 @@ def job_panel(kind: str) -> None:
         else:
             icon = "hourglass_top" if job.running else ("cancel" if job.cancelled else "check_circle")
             st.markdown(f":material/{icon}: {markdown_text(job.text)}", width="content")
-        if job.running and st.button("Cancel", key=f"cancel_{kind}", help="Stop it; finished trials stay"):
+        if job.running and st.button(CANCEL.label, key=f"cancel_{kind}", help=CANCEL.help):
             job_action(kind, session.cancel_job, kind)
     summary = job.summary()  # read again only when another trial has ended
     for spec in JOB_CHARTS[kind]:
@@ -376,75 +384,73 @@ def job_chart(kind: str, spec, summary) -> dict:
     """A job's chart, built again only when its summary changes (a trial ended) or the projector toggles."""
     key, built = (kind, spec.name, ss.projector), ss.setdefault("job_charts", {})
     if key not in built or built[key][0] is not summary:
-        height = 420 if ss.projector else 240
+        height = job_chart_height(ss.projector)
         built[key] = (summary, vega(spec.build(summary, height=height, projector=ss.projector)))
     return built[key][1]
 
 
+def intro(panel, **where) -> None:
+    st.markdown(f"**{panel.intro.title}** {panel.intro.text.format(**where)}")
+
+
+def number(spec, key: str, width: int) -> None:
+    """A panel's number box (one the spec leaves to the session starts at the value already in `ss[key]`)."""
+    start = {} if spec.default is None else {"value": spec.default}
+    st.number_input(spec.label, spec.lo, spec.hi, step=spec.step, key=key, width=width, **start)
+
+
 def seeds_panel() -> None:
-    st.markdown(
-        "**Repeat over seeds** — is the difference real? Every run above trains again with other seeds, "
-        "as long as it ran and with its knob moves, in the background."
-    )
+    panel = SEEDS_PANEL
+    intro(panel)
     running = "seeds" in session.jobs and session.jobs["seeds"].running
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.number_input("Seeds", 2, 10, 3, key="repeat_seeds", width=120)
-        if st.button("Repeat over seeds", key="repeat", disabled=running, help="Runs on the cores the live run leaves"):
+        number(panel.seeds, "repeat_seeds", 120)
+        if st.button(panel.start.label, key="repeat", disabled=running, help=panel.start.help):
             job_action("seeds", session.repeat_over_seeds, ss.repeat_seeds)
     job_panel("seeds")
 
 
 def sweep_panel() -> None:
-    st.markdown(
-        "**Sweep** — a grid of knob values on top of the setup in the sidebar, each trained with several seeds "
-        "in the background while the live run goes on."
-    )
+    panel = SWEEP_PANEL
+    intro(panel, where="in the sidebar")
     if "sweep_steps" not in ss:
         ss.sweep_steps = session.wanted.steps
     knobs = []
-    for column, slot, default in zip(st.columns(2), (1, 2), ("dropout", "l2")):
-        options = SWEEP_KNOBS if slot == 1 else [NO_KNOB, *SWEEP_KNOBS]
-        knob = column.selectbox(
-            "First knob" if slot == 1 else "Second knob (optional)",
-            options,
-            index=options.index(default),
-            key=f"sweep_knob_{slot}",
-        )
+    for column, slot, choice in zip(st.columns(2), (1, 2), panel.knobs):
+        options = list(choice.options)
+        knob = column.selectbox(choice.label, options, index=options.index(choice.default), key=f"sweep_knob_{slot}")
         if knob != NO_KNOB:
             values = column.text_input(
-                f"{knob} values, comma-separated",
-                GRID_DEFAULTS.get(knob, format_value(getattr(session.wanted, knob))),
+                panel.values.label.format(knob=knob),
+                panel.values_for(knob, session.wanted),
                 key=f"sweep_values_{slot}_{knob}",
             )
             knobs.append((knob, values))
     running = "sweep" in session.jobs and session.jobs["sweep"].running
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.number_input("Seeds", 1, 10, 3, key="sweep_seeds", width=120)
-        st.number_input("Steps per trial", 1, KNOBS["steps"].hi, step=100, key="sweep_steps", width=160)
-        if st.button("Start sweep", key="sweep_start", type="primary", disabled=running):
+        number(panel.seeds, "sweep_seeds", 120)
+        number(panel.steps, "sweep_steps", 160)
+        if st.button(panel.start.label, key="sweep_start", type="primary", disabled=running, help=panel.start.help):
             job_action("sweep", session.start_sweep, knobs, ss.sweep_seeds, ss.sweep_steps)
     job_panel("sweep")
 
 
 def sample_panel() -> None:
-    st.text_input("Prompt", "ROMEO:", key="prompt")
+    panel = SAMPLE_PANEL
+    st.text_input(panel.prompt.label, panel.prompt.default, key="prompt")
     length, temperature = st.columns(2)
-    length.slider("Length (tokens)", 20, 1000, 300, step=20, key="sample_length")
-    temperature.select_slider(
-        "Temperature",
-        (0.2, 0.5, 0.8, 1.0, 1.2, 1.5),
-        0.8,
-        key="temperature",
-        help="Low: safe and repetitive; high: adventurous and noisy.",
-    )
-    if st.button("Generate text", key="generate", help="From the weights as they are now; training goes on."):
+    spec = panel.length
+    length.slider(spec.label, spec.lo, spec.hi, spec.default, step=spec.step, key="sample_length")
+    spec = panel.temperature
+    temperature.select_slider(spec.label, spec.options, spec.default, key="temperature", help=spec.help)
+    if st.button(panel.generate.label, key="generate", help=panel.generate.help):
         ss.samples = ss.get("samples", 0) + 1
         ss.sample_step = session.run.snapshot().last_step
         ss.sample, ss.sample_problem = session.sample(ss.prompt, ss.sample_length, ss.temperature, ss.samples)
     if problem := ss.get("sample_problem"):
         say(problem)
     elif ss.get("sample"):
-        st.caption(f"Sampled after step {ss.sample_step:,}:")
+        st.caption(panel.sampled_after(ss.sample_step))
         st.code(ss.sample, language=None, wrap_lines=True)
 
 
