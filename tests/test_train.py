@@ -89,7 +89,7 @@ def test_a_knob_set_between_steps_is_in_force_from_the_next_step():
         (6, "dropout", 0.0, 0.5),
         (6, "batchnorm", False, True),
     }
-    assert trainer.model.dropout == 0.5 and trainer.model.use_batchnorm
+    assert trainer.model.dropout == 0.5 and trainer.model.batchnorm
 
 
 def test_learning_rate_and_weight_decay_reach_the_optimizer():

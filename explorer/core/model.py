@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from explorer.core.cells import CellNorm, recurrent_mask, run_layer
-from explorer.spec.knobs import Config, explicit_cell
+from explorer.spec.knobs import MODEL_KNOBS, Config, explicit_cell
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -79,16 +79,6 @@ class RNNLM(nn.Module):
         # The in-cell norms' parameters, made last (constants, no random draws) so every earlier weight of a
         # seed is unchanged; they exist from the start so that switching cell_norm never changes the parameters.
         self.cell_norms = nn.ModuleList(CellNorm(config.cell, o, config.seq_len) for o in sizes)
-        # live switches, set by the trainer through apply_knobs()
-        self.dropout = 0.0
-        self.dropout_kind = "standard"
-        self.embed_dropout = 0.0
-        self.weight_drop = 0.0
-        self.recurrent_dropout = 0.0
-        self.recurrent_dropout_kind = "naive"
-        self.cell_norm = "none"
-        self.use_batchnorm = False
-        self.use_layernorm = False
         self.generator: torch.Generator | None = None  # the trainer gives each run its own
         # A dict on the steps the mechanism views look at: every dropout mask drawn and every layer's
         # input, by name ("mask.input", "mask.layer1", "input.layer1", ...); None on other steps (no cost).
@@ -96,15 +86,10 @@ class RNNLM(nn.Module):
         self.apply_knobs(config.live())
 
     def apply_knobs(self, knobs: dict) -> None:
-        self.dropout = knobs["dropout"]
-        self.dropout_kind = knobs["dropout_kind"]
-        self.embed_dropout = knobs["embed_dropout"]
-        self.weight_drop = knobs["weight_drop"]
-        self.recurrent_dropout = knobs["recurrent_dropout"]
-        self.recurrent_dropout_kind = knobs["recurrent_dropout_kind"]
-        self.cell_norm = knobs["cell_norm"]
-        self.use_batchnorm = knobs["batchnorm"]
-        self.use_layernorm = knobs["layernorm"]
+        """The live switches the model reads (the knob table's MODEL_KNOBS: dropout and normalisation), each an
+        attribute of the same name, set by the trainer at the start of a step."""
+        for name in MODEL_KNOBS:
+            setattr(self, name, knobs[name])
 
     def init_weights(self, scheme: str) -> None:
         """default: PyTorch's uniform(±1/√H). xavier: Glorot for every matrix. orthogonal: orthogonal
@@ -194,9 +179,9 @@ class RNNLM(nn.Module):
         new_state = []
         for i, rnn in enumerate(self.rnns):
             x, layer_state = self._run_layer(i, rnn, x, None if state is None else state[i], start)
-            if self.use_batchnorm:
+            if self.batchnorm:
                 x = self.batchnorms[i](x.reshape(-1, x.size(-1))).view_as(x)
-            if self.use_layernorm:
+            if self.layernorm:
                 x = self.layernorms[i](x)
             if self.attention is not None and i == len(self.rnns) - 1:
                 x = self.attention(x)  # the top layer looks back over its window before the decoder

@@ -26,7 +26,7 @@ from explorer.core.model import RNNLM, count_parameters, detach_state
 from explorer.core.noising import noise_inputs, unigram_distribution
 from explorer.core.probes import gradient_reach, mask_record
 from explorer.spec.errors import ConfigError
-from explorer.spec.knobs import KNOBS, Config
+from explorer.spec.knobs import DROPOUT_RATES, KNOBS, Config
 from explorer.spec.wording import bits_per_char, perplexity
 
 _SEED_LOCK = threading.Lock()  # global RNG seeding for initialisation must not interleave between runs
@@ -279,7 +279,7 @@ class Trainer:
         return records
 
     def _drops_something(self) -> bool:
-        return any(self.knobs[k] > 0 for k in ("dropout", "embed_dropout", "weight_drop", "recurrent_dropout"))
+        return any(self.knobs[k] > 0 for k in DROPOUT_RATES)
 
     # ------------------------------------------------------------------------------- evaluation
     @torch.no_grad()

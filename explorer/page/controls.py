@@ -11,18 +11,11 @@ from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import KNOBS, Config
 from explorer.spec.wording import format_value
 
-# Log-spaced choices (0 = off) for the penalties, as a slider a class can read.
-PENALTY_CHOICES = (0.0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
-# Proximal L1's threshold is lr·λ, not rescaled by Adam: it needs λ far above the subgradient's to bite.
-L1_CHOICES = (*PENALTY_CHOICES, 0.03, 0.1, 0.2, 0.5)
-LR_CHOICES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 2.0, 3.0)
-CLIP_CHOICES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
-
 
 @dataclass(frozen=True)
 class Control:
-    """One widget. kind: 'slider' (lo..hi by step), 'choice_slider' (one of `options`, shown in
-    order), 'select' (a drop-down of `options`), 'toggle' (on/off), 'number' (an integer box)."""
+    """One widget: a knob's `Widget` hint from the knob table, with its name and, for a drop-down, the knob's
+    own choices as options."""
 
     name: str
     label: str
@@ -37,55 +30,15 @@ class Control:
         return KNOBS[self.name].help
 
 
-LIVE_CONTROLS: tuple[Control, ...] = (
-    Control("dropout", "Dropout rate", "slider", 0.0, 0.9, 0.05),
-    Control("dropout_kind", "Dropout kind", "select", options=("standard", "locked")),
-    Control("embed_dropout", "Embedding (word) dropout", "slider", 0.0, 0.5, 0.05),
-    Control("weight_drop", "Weight drop (recurrent DropConnect)", "slider", 0.0, 0.8, 0.05),
-    Control("recurrent_dropout", "Recurrent dropout (on h(t−1), inside the cell)", "slider", 0.0, 0.8, 0.05),
-    Control("recurrent_dropout_kind", "Recurrent dropout kind", "select", options=("naive", "gal")),
-    Control("cell_norm", "Normalisation inside the cell", "select", options=("none", "layer", "batch")),
-    Control("noise", "Data noising γ (share of input tokens replaced)", "slider", 0.0, 0.5, 0.05),
-    Control("noise_kind", "Noising replaces with", "select", options=("unigram", "blank")),
-    Control("l2", "L2 λ (penalty λ·Σw²)", "choice_slider", options=PENALTY_CHOICES),
-    Control("l1", "L1 λ (penalty λ·Σ|w|)", "choice_slider", options=L1_CHOICES),
-    Control("l1_kind", "L1 applied as", "select", options=("subgradient", "proximal")),
-    Control(
-        "weight_decay",
-        "Weight decay (coupled with Adam/SGD, decoupled with AdamW)",
-        "choice_slider",
-        options=(0.0, 1e-3, 2e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
-    ),
-    Control("clip", "Gradient clip threshold (0 = off)", "choice_slider", options=CLIP_CHOICES),
-    Control("clip_mode", "Clip by", "select", options=("norm", "value")),
-    Control("batchnorm", "Batch norm (on each layer's output)", "toggle"),
-    Control("layernorm", "Layer norm (on each layer's output)", "toggle"),
-    Control("lr", "Learning rate", "choice_slider", options=LR_CHOICES),
-    Control("early_stop", "Early-stopping patience (evaluations, 0 = off)", "slider", 0, 20, 1),
-)
+def _control(name: str) -> Control:
+    knob = KNOBS[name]
+    hint = knob.widget
+    options = hint.options or (knob.choices if hint.kind == "select" else ())
+    return Control(name, hint.label, hint.kind, hint.lo, hint.hi, hint.step, options)
 
-SETUP_CONTROLS: tuple[Control, ...] = (
-    Control("level", "Tokens", "select", options=("char", "word")),
-    Control("cell", "Cell", "select", options=("rnn", "gru", "lstm")),
-    Control("layers", "Layers", "slider", 1, 3, 1),
-    Control("hidden", "Hidden units", "choice_slider", options=(16, 32, 64, 128, 256, 384, 512)),
-    Control("embed", "Embedding size", "choice_slider", options=(16, 32, 64, 128, 256)),
-    Control("seq_len", "Sequence length", "choice_slider", options=(16, 32, 64, 128)),
-    Control("batch_size", "Batch size", "choice_slider", options=(8, 16, 32, 64, 128)),
-    Control(
-        "train_fraction",
-        "Fraction of training text used",
-        "choice_slider",
-        options=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0),
-    ),
-    Control("split", "Held-out text", "select", options=("contiguous", "interleaved")),
-    Control("optimizer", "Optimiser", "select", options=("adam", "adamw", "sgd")),
-    Control("init", "Initialisation", "select", options=("default", "xavier", "orthogonal")),
-    Control("attention", "Attention over the window", "toggle"),
-    Control("forget_bias", "LSTM forget-gate bias 1", "toggle"),
-    Control("seed", "Seed", "number", 0, 2**31 - 1, 1),
-    Control("device", "Device", "select", options=("auto", "cpu", "cuda")),
-)
+
+LIVE_CONTROLS: tuple[Control, ...] = tuple(_control(n) for n, k in KNOBS.items() if k.live and k.widget)
+SETUP_CONTROLS: tuple[Control, ...] = tuple(_control(n) for n, k in KNOBS.items() if not k.live and k.widget)
 
 
 # The setup knobs that have no widget, as far as a page (a link, a forged widget value) may take them: enough
@@ -133,24 +86,7 @@ def nearest_option(control: Control, value):
 # Widgets <-> Config.
 
 # Knobs a front end may tuck into an "advanced" section; the rest stay in plain view.
-ADVANCED = frozenset(
-    {
-        "embed_dropout",
-        "weight_drop",
-        "recurrent_dropout",
-        "recurrent_dropout_kind",
-        "cell_norm",
-        "noise_kind",
-        "l1_kind",
-        "weight_decay",
-        "layernorm",
-        "embed",
-        "split",
-        "optimizer",
-        "init",
-        "forget_bias",
-    }
-)
+ADVANCED = frozenset(name for name, knob in KNOBS.items() if knob.advanced)
 ALL_CONTROLS: tuple[Control, ...] = LIVE_CONTROLS + SETUP_CONTROLS
 CONTROLS = {control.name: control for control in ALL_CONTROLS}
 
