@@ -83,6 +83,7 @@ class RNNLM(nn.Module):
         # A dict on the steps the mechanism views look at: every dropout mask drawn and every layer's
         # input, by name ("mask.input", "mask.layer1", "input.layer1", ...); None on other steps (no cost).
         self.taps: dict[str, torch.Tensor] | None = None
+        self.top_output: tuple[torch.Tensor, torch.Tensor] | None = None  # the last forward's, for AR and TAR
         self.apply_knobs(config.live())
 
     def apply_knobs(self, knobs: dict) -> None:
@@ -185,8 +186,10 @@ class RNNLM(nn.Module):
                 x = self.layernorms[i](x)
             if self.attention is not None and i == len(self.rnns) - 1:
                 x = self.attention(x)  # the top layer looks back over its window before the decoder
-            x = self._drop(x, f"layer{i + 1}")
+            raw, x = x, self._drop(x, f"layer{i + 1}")
             new_state.append(layer_state)
+        if self.training:
+            self.top_output = (raw, x)  # before and after dropout: what AR and TAR penalise
         return self.decoder(x), new_state
 
     def completed(self, state: dict) -> dict:

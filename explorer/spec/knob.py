@@ -18,6 +18,8 @@ PENALTY_CHOICES = (0.0, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 # Proximal L1's threshold is lr·λ, not rescaled by Adam: it needs λ far above the subgradient's to bite.
 L1_CHOICES = (*PENALTY_CHOICES, 0.03, 0.1, 0.2, 0.5)
 LR_CHOICES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 2.0, 3.0)
+# AWD-LSTM trains its word models with α = 2, β = 1; small models feel them from a tenth of that.
+ACTIVATION_CHOICES = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 CLIP_CHOICES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from explorer.spec.errors import ConfigError
 from explorer.spec.knob import (
+    ACTIVATION_CHOICES,
     CLIP_CHOICES,
     L1_CHOICES,
     LR_CHOICES,
@@ -153,6 +154,28 @@ class Config:
             "Weight decay (coupled with Adam/SGD, decoupled with AdamW)",
             "choice_slider",
             options=(0.0, 0.001, 0.002, 0.01, 0.03, 0.1, 0.3, 1.0),
+        ),
+    )
+    ar: float = live_knob(
+        0.0,
+        "activation regularisation (AR, Merity et al. 2018): α·mean(h_t²) of the top layer's output after dropout, "
+        "added to the training loss",
+        group="activation",
+        lo=0,
+        hi=100,
+        advanced=True,
+        widget=Widget("AR α (penalty on large activations)", "choice_slider", options=ACTIVATION_CHOICES),
+    )
+    tar: float = live_knob(
+        0.0,
+        "temporal activation regularisation (TAR, Merity et al. 2018): β·mean((h_t − h_{t−1})²) of the top layer's "
+        "output before dropout, added to the training loss",
+        group="activation",
+        lo=0,
+        hi=100,
+        advanced=True,
+        widget=Widget(
+            "TAR β (penalty on activations that jump between steps)", "choice_slider", options=ACTIVATION_CHOICES
         ),
     )
     clip: float = live_knob(
