@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -59,7 +59,7 @@ from IPython.display import display
 
 from explorer.core.probes import gradient_reach
 from explorer.core.train import Trainer
-from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds
 from explorer.runs.history import Snapshot
 from explorer.spec.knobs import Config

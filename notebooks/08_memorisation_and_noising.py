@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -53,7 +53,7 @@ import os
 import torch
 
 from explorer.core.noising import noise_inputs
-from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment
+from explorer.faces.notebook import chart_widget, dashboard, experiment
 from explorer.spec.knobs import Config
 from explorer.views.mechanism_charts import copied_share_chart, sample_chart
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -60,7 +60,7 @@ import os
 
 from explorer.core.recall import recall_loss_by_distance
 from explorer.core.recall_corpus import KEYS, recall_text
-from explorer.faces.notebook.widgets import chart_widget, dashboard, experiment
+from explorer.faces.notebook import chart_widget, dashboard, experiment
 from explorer.spec.presets import preset_config
 from explorer.views.mechanism_charts import reach_comparison_chart, recall_chart
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -22,7 +22,7 @@
 # %%
 import os
 
-from explorer.faces.notebook.widgets import dashboard
+from explorer.faces.notebook import dashboard
 
 # Nothing trains until Train is pressed (Voilà may start this kernel before anyone opens the page).
 dashboard(query=os.environ.get("QUERY_STRING", ""))

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import ipywidgets as W
 import pytest
 
-from explorer.faces.notebook.widgets import VIEWS, Dashboard, dashboard, experiment, predict
+from explorer.faces.notebook import VIEWS, Dashboard, dashboard, experiment, predict
 from explorer.page.controls import ALL_CONTROLS, LIVE_CONTROLS
 from explorer.page.session import knob_change_lines
 from explorer.runs.history import Snapshot

@@ -1,0 +1,106 @@
+"""What a lesson notebook draws besides the dashboard: `experiment()`, a headless experiment
+(explorer.runs.experiments) drawn while it trains, and `predict()`, the question a reader answers before it."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+
+import altair as alt
+import ipywidgets as W
+
+from explorer.faces.notebook.chart import CHART_WIDTH, chart_widget
+from explorer.runs.experiments import Arm, Progress, Result, arm_summary, run_experiment, run_over_seeds
+from explorer.runs.history import Snapshot
+from explorer.runs.sweep_summary import SweepSummary
+from explorer.spec.knobs import Config
+from explorer.views import charts
+
+
+def experiment(
+    runs: Mapping[str, Config],
+    chart: Callable[[list[Snapshot]], alt.TopLevelMixin] | None = None,
+    schedules: Mapping[str, dict] | None = None,
+    every_s: float = 1.0,
+    threads: int | None = None,
+    live: bool = True,
+    width: int = CHART_WIDTH,
+    seeds: Sequence[int] | None = None,
+) -> dict[str, Result] | dict[str, Arm]:
+    """`explorer.runs.experiments.run_experiment` (each configuration trained to its end, one after another,
+    in THIS thread, every run in the store), drawn while it trains: a progress line and `chart(snapshots)` (the
+    finished runs and the one in progress; default: their validation losses on one axis), redrawn about
+    every `every_s` seconds. `schedules` {run name: {step: {knob: value}}} moves knobs mid-run, as a slider
+    would; `threads` sets torch's CPU threads (1 is fastest for tiny models). Returns {name: Result}.
+
+    `seeds`: train every configuration on each of these seeds (`run_over_seeds`); the default chart is then
+    each configuration's mean curve with its seeds' 95 % band, and it returns {name: Arm}."""
+    if seeds is not None and chart is None:
+        names = list(runs)
+
+        def chart(snaps: list[Snapshot]) -> alt.TopLevelMixin:  # run order: seed by seed, names in order
+            arms = [
+                arm_summary(name, i, snaps[i :: len(names)], seeds[: len(snaps[i :: len(names)])])
+                for i, name in enumerate(names)
+            ]
+            return charts.variance_band_chart(SweepSummary("lesson", arms, []), width=width)
+
+    draw = chart or (lambda snaps: charts.comparison_chart(snaps, width=width))
+    progress = None
+    if live:
+        from IPython.display import display
+
+        line, view = W.HTML(), chart_widget(width=width)
+        display(W.VBox([line, view]))
+
+        def progress(p: Progress) -> None:
+            line.value = html.escape(p.text)
+            view.chart = draw(p.snapshots)
+
+    options = {"schedules": schedules, "progress": progress, "every_s": every_s, "threads": threads}
+    if seeds is not None:
+        return run_over_seeds(runs, seeds, **options)
+    return run_experiment(runs, **options)
+
+
+class Prediction(W.VBox):
+    """A lesson's "predict before you observe": the reader picks an answer BEFORE the experiment runs (the
+    choice is fixed once it meets the outcome), and `check` says whether the runs agreed. A prediction
+    written down first is what turns a chart from a picture into a test of the reader's own model."""
+
+    def __init__(self, question: str, choices: Sequence[str]):
+        self.question = question
+        self.choice = W.RadioButtons(options=list(choices), value=None, layout={"width": "max-content"})
+        self.verdict = W.HTML()
+        self._outcome: tuple[str, str] | None = None
+        self.choice.observe(lambda _change: self._draw(), names="value")
+        super().__init__([W.HTML(f"<b>Predict first.</b> {html.escape(question)}"), self.choice, self.verdict])
+        self._draw()
+
+    def check(self, answer: str, evidence: str) -> Prediction:
+        """Reveal the runs' answer (one of the choices) and the evidence for it (over how many seeds)."""
+        if answer not in self.choice.options:
+            raise ValueError(f"{answer!r} is not one of the choices {self.choice.options}")
+        self._outcome = (answer, evidence)
+        self._draw()
+        return self
+
+    @property
+    def text(self) -> str:
+        """The verdict as a sentence (what the page shows, for a script or a test)."""
+        if self._outcome is None:
+            return "Pick an answer, then run the experiment below."
+        answer, evidence = self._outcome
+        if self.choice.value is None:
+            return f"The runs say: {answer}. {evidence}"
+        mark = "Right" if self.choice.value == answer else "Not this time"
+        return f"{mark}: you predicted “{self.choice.value}”; the runs say “{answer}”. {evidence}"
+
+    def _draw(self) -> None:
+        self.verdict.value = html.escape(self.text)
+        self.choice.disabled = self._outcome is not None and self.choice.value is not None
+
+
+def predict(question: str, *choices: str) -> Prediction:
+    """Show a prediction question; after the experiment, `prediction.check(answer, evidence)` reveals it."""
+    return Prediction(question, choices)
