@@ -48,7 +48,7 @@ from IPython.display import display
 from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
-from explorer.views import charts
+from explorer.views import sweep_charts
 
 # An LSTM with 128 hidden units (about 90k weights): plenty of capacity for a few thousand characters.
 # split="interleaved": validation and test are 2,000-character blocks dealt out across the whole book
@@ -101,10 +101,10 @@ small, large = runs["0.5% of the text"], runs["5% of the text"]
 
 # %%
 summary = seeds_summary("lesson 1", runs)
-chart_widget(charts.variance_band_chart(summary, show_train=True, title="Check your prediction: validation loss"))
+chart_widget(sweep_charts.variance_band_chart(summary, show_train=True, title="Check your prediction: validation loss"))
 
 # %%
-chart_widget(charts.variance_band_chart(summary, x="epoch", title="The same runs against epochs"))
+chart_widget(sweep_charts.variance_band_chart(summary, x="epoch", title="The same runs against epochs"))
 
 
 # %%
@@ -190,7 +190,7 @@ shift_question.check(
     f"contiguous larger by more than 0.03 {holds(larger)}.",
 )
 print(shift_question.text)
-chart_widget(charts.variance_band_chart(seeds_summary("shift", shift), show_train=True, title="Check your prediction"))
+chart_widget(sweep_charts.variance_band_chart(seeds_summary("shift", shift), show_train=True, title="Check your prediction"))
 
 # %% [markdown]
 # With the contiguous split the validation text is harder than the training text even for a model that

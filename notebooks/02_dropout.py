@@ -71,7 +71,7 @@ from IPython.display import display
 from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
-from explorer.views import charts, mechanism_charts
+from explorer.views import mechanism_charts, sweep_charts
 
 # The overfitting setup of lesson 1: 128 LSTM units on 0.5 % of Tiny Shakespeare, interleaved split.
 model = Config(
@@ -121,7 +121,7 @@ runs = experiment(recipes, seeds=SEEDS, threads=1)
 # ## Check your prediction
 
 # %%
-chart_widget(charts.variance_band_chart(seeds_summary("lesson 2", runs), title="Check your prediction"))
+chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 2", runs), title="Check your prediction"))
 
 
 # %%

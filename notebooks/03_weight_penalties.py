@@ -62,7 +62,7 @@ from IPython.display import display
 from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds, run_over_seeds, seeds_summary
 from explorer.spec.knobs import Config
-from explorer.views import charts
+from explorer.views import run_charts, sweep_charts
 
 model = Config(
     cell="lstm",
@@ -196,10 +196,10 @@ print(zero_question.text)
 # The subgradient's "near-zero" weights are weights jittering around zero.
 
 # %%
-chart_widget(charts.weight_norm_chart(subgradient.results[0].snapshot))
+chart_widget(run_charts.weight_norm_chart(subgradient.results[0].snapshot))
 
 # %%
-chart_widget(charts.weight_norm_chart(proximal.results[0].snapshot))
+chart_widget(run_charts.weight_norm_chart(proximal.results[0].snapshot))
 
 # %% [markdown]
 # ## Why: "near zero" depends on where you draw the line
@@ -226,7 +226,7 @@ for name, arm in runs.items():
         f"{name:20s} final gap {arm.spread(lambda r: r.final('gap'))} · "
         f"test loss {arm.spread(lambda r: r.test['test_loss'])}"
     )
-chart_widget(charts.variance_band_chart(seeds_summary("lesson 3", runs), show_train=True))
+chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 3", runs), show_train=True))
 
 # %%
 results = {

@@ -63,7 +63,7 @@ from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds
 from explorer.runs.history import Snapshot
 from explorer.spec.knobs import Config
-from explorer.views import charts, mechanism_charts
+from explorer.views import mechanism_charts, run_charts
 
 # A vanilla tanh RNN with plain SGD and a large step size: the textbook recipe for an explosion.
 rnn = Config(
@@ -142,10 +142,10 @@ print(f"the LSTM's largest gradient norm without clipping: {lstm.spread(largest_
 # threshold; red dots mark the steps that were scaled down.
 
 # %%
-chart_widget(charts.gradient_histogram_chart(unclipped.results[0].snapshot))
+chart_widget(run_charts.gradient_histogram_chart(unclipped.results[0].snapshot))
 
 # %%
-chart_widget(charts.gradient_histogram_chart(clipped.results[0].snapshot))
+chart_widget(run_charts.gradient_histogram_chart(clipped.results[0].snapshot))
 
 # %% [markdown]
 # At this step size the LSTM's gradients stayed moderate. That is this setting, not a guarantee: an

@@ -65,7 +65,7 @@ from explorer.core.train import Trainer
 from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
-from explorer.views import charts
+from explorer.views import sweep_charts
 
 model = Config(
     cell="lstm",
@@ -118,7 +118,7 @@ none = runs["none"]
 
 # %%
 chart_widget(
-    charts.variance_band_chart(seeds_summary("lesson 5", runs), show_train=True, title="Check your prediction")
+    sweep_charts.variance_band_chart(seeds_summary("lesson 5", runs), show_train=True, title="Check your prediction")
 )
 
 

@@ -41,7 +41,7 @@ from IPython.display import display
 from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
-from explorer.views import charts
+from explorer.views import run_charts, sweep_charts
 
 model = Config(
     cell="lstm",
@@ -90,10 +90,10 @@ full, stopped = runs["no early stopping"], runs[f"early stopping, patience {PATI
 # back.
 
 # %%
-chart_widget(charts.variance_band_chart(seeds_summary("lesson 6", runs), title="Check your prediction"))
+chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 6", runs), title="Check your prediction"))
 
 # %%
-chart_widget(charts.gap_chart(stopped.results[0].snapshot))
+chart_widget(run_charts.gap_chart(stopped.results[0].snapshot))
 
 
 # %%

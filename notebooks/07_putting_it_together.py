@@ -40,7 +40,7 @@ from explorer.core.model import count_parameters
 from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
-from explorer.views import charts
+from explorer.views import sweep_charts
 
 data = Config(
     cell="lstm",
@@ -77,7 +77,7 @@ runs = experiment(recipes, seeds=SEEDS, threads=1)
 # test loss.
 
 # %%
-chart_widget(charts.variance_band_chart(seeds_summary("lesson 7", runs), title="Check your prediction"))
+chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 7", runs), title="Check your prediction"))
 
 
 # %%

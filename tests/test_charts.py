@@ -16,7 +16,7 @@ from explorer.core.gradients import GRAD_HIST_EDGES
 from explorer.core.train import Trainer
 from explorer.page import session
 from explorer.runs.history import History, Snapshot
-from explorer.views import charts
+from explorer.views import kit, run_charts
 from explorer.views import registry as views
 from explorer.views.export import chart_to_png, chart_to_svg, history_csv
 from tests.conftest import tiny
@@ -174,7 +174,7 @@ def test_every_chart_in_the_registry_builds_through_one_signature_and_exports(ru
 
 
 def test_charts_use_the_height_they_are_given(runs):
-    assert charts.HEIGHT >= 360
+    assert kit.HEIGHT >= 360
     for name in views.CHARTS:
         spec = views.build_chart(name, runs["knob change"], [runs["tiny run"]], width=900, height=620).to_dict()
         if "vconcat" in spec:  # panels stacked: together within the height given, and using most of it
@@ -200,9 +200,9 @@ def test_knob_changes_are_marked_in_every_chart_over_time(runs):
 def test_a_diverged_run_is_marked_and_its_huge_losses_do_not_flatten_the_chart(runs):
     snap = runs["diverged"]
     assert snap.final_event()["event"] == "diverged"
-    spec = charts.gap_chart(snap).to_dict()
+    spec = run_charts.gap_chart(snap).to_dict()
     assert any(str(row.get("label", "")).startswith("diverged") for row in data_rows(spec))
-    cap = charts._loss_cap(snap)
+    cap = run_charts.loss_cap(snap)
     drawn = [v for row in data_rows(spec) for k, v in row.items() if k != "step" and isinstance(v, float)]
     assert max(drawn) <= cap + 1e-9
     assert "drawn at that level" in " ".join(spec["title"]["subtitle"])
@@ -210,13 +210,13 @@ def test_a_diverged_run_is_marked_and_its_huge_losses_do_not_flatten_the_chart(r
 
 def test_the_gap_chart_shows_training_and_validation_and_the_best_step(runs):
     snap = runs["knob change"]
-    spec = charts.gap_chart(snap).to_dict()
-    curves = [row for row in data_rows(spec) if charts.VALIDATION in row]
+    spec = run_charts.gap_chart(snap).to_dict()
+    curves = [row for row in data_rows(spec) if kit.VALIDATION in row]
     assert len(curves) == len(snap.evals)
-    assert all(charts.TRAIN_EVAL in row for row in curves)
+    assert all(kit.TRAIN_EVAL in row for row in curves)
     best = snap.best_eval()
     assert {"step": best["step"], "value": pytest.approx(best["val_loss"])} in data_rows(spec)
-    ppl = charts.gap_chart(snap, metric="ppl").to_dict()
+    ppl = run_charts.gap_chart(snap, metric="ppl").to_dict()
     assert "log" in json.dumps([layer["encoding"]["y"].get("scale") for layer in ppl["layer"][:2]])
 
 
@@ -224,7 +224,7 @@ def test_a_character_run_reads_out_bits_per_character_and_a_word_run_does_not(ru
     snap = runs["knob change"]
     last = snap.evals[-1]
     for metric in ("loss", "ppl"):
-        subtitle = " ".join(charts.gap_chart(snap, metric=metric).to_dict()["title"]["subtitle"])
+        subtitle = " ".join(run_charts.gap_chart(snap, metric=metric).to_dict()["title"]["subtitle"])
         assert (
             f"Bits per character (loss / ln 2): validation {last['val_bpc']:.3f} bpc, "
             f"training {last['train_eval_bpc']:.3f} bpc." in subtitle
@@ -232,7 +232,7 @@ def test_a_character_run_reads_out_bits_per_character_and_a_word_run_does_not(ru
         assert f"({snap.best_eval()['val_bpc']:.3f} bpc)" in session.status_line("running", snap)
     word = {**snap.start, "config": {**snap.start["config"], "level": "word"}}
     words = Snapshot(snap.name, word, snap.steps, snap.details, snap.evals, snap.events)
-    assert "bpc" not in json.dumps(charts.gap_chart(words).to_dict()["title"])
+    assert "bpc" not in json.dumps(run_charts.gap_chart(words).to_dict()["title"])
     line = session.status_line("running", words)
     assert "bpc" not in line and f"(perplexity {snap.best_eval()['val_ppl']:.1f})" in line
 
@@ -240,7 +240,7 @@ def test_a_character_run_reads_out_bits_per_character_and_a_word_run_does_not(ru
 def test_before_two_evaluations_the_gap_chart_plots_the_training_loss(runs):
     snap = runs["tiny run"]
     early = Snapshot(snap.name, snap.start, snap.steps[:4], snap.details[:2], [], [])
-    spec = charts.gap_chart(early).to_dict()
+    spec = run_charts.gap_chart(early).to_dict()
     assert [row["step"] for row in data_rows(spec)] == [1, 2, 3, 4]
     assert "training-batch loss" in " ".join(spec["title"]["subtitle"])
 
@@ -255,7 +255,7 @@ def test_a_100k_step_history_gives_small_charts(long_snap):
 def test_thinning_keeps_gradient_spikes(long_snap):
     """One step with a norm of 1e4 among 100k steps of ~1 must still show: it shares its bucket with
     hundreds of steps, so a bucket mean would hide it (log10 ≈ 1.5); the bucket maximum keeps it."""
-    spec = charts.gradient_histogram_chart(long_snap).to_dict()
+    spec = run_charts.gradient_histogram_chart(long_snap).to_dict()
     norms = [row["value"] for row in data_rows(spec) if row.get("series") == "total gradient norm before clipping"]
     assert max(norms) == pytest.approx(4.0)
     assert len(norms) <= 150
@@ -263,15 +263,15 @@ def test_thinning_keeps_gradient_spikes(long_snap):
 
 def test_describe_differences_names_what_differs(runs):
     baseline, dropout = runs["tiny run"], runs["knob change"]
-    assert charts.describe_differences([baseline, dropout]) == {
+    assert run_charts.describe_differences([baseline, dropout]) == {
         "baseline": "dropout 0",
         "dropout": "dropout 0.5 (from step 30)",
     }
-    assert charts.describe_differences([baseline, baseline]) == {
+    assert run_charts.describe_differences([baseline, baseline]) == {
         "baseline": "same settings",
         "baseline (2)": "same settings",
     }
-    spec = charts.comparison_chart([baseline, dropout]).to_dict()
+    spec = run_charts.comparison_chart([baseline, dropout]).to_dict()
     assert {row["series"] for row in data_rows(spec)} == {"baseline: dropout 0", "dropout: dropout 0.5 (from step 30)"}
 
 
@@ -291,7 +291,7 @@ def test_history_csv_has_one_row_per_kept_step_with_evals_merged(runs):
 
 
 def test_svg_export(runs):
-    assert chart_to_svg(charts.gap_chart(runs["tiny run"])).lstrip().startswith("<svg")
+    assert chart_to_svg(run_charts.gap_chart(runs["tiny run"])).lstrip().startswith("<svg")
 
 
 # ------------------------------------------------------------------------------------ readable on a projector
@@ -318,7 +318,7 @@ def text_marks(spec: dict) -> list[dict]:
 def test_type_is_big_enough_for_the_back_of_a_classroom(runs, projector):
     """Ticks ≥ 14 px, axis titles ≥ 15, titles ≥ 18, legends ≥ 14, annotations (knob labels, "best") ≥ 16;
     all 1.4× bigger with projector=True; no text anywhere in a spec smaller than a tick label."""
-    scale = charts.PROJECTOR_SCALE if projector else 1.0
+    scale = kit.PROJECTOR_SCALE if projector else 1.0
     for name, chart in every_chart(runs["knob change"], saved=[runs["tiny run"]], projector=projector).items():
         spec = chart.to_dict()
         config = spec["config"]
@@ -330,16 +330,16 @@ def test_type_is_big_enough_for_the_back_of_a_classroom(runs, projector):
         sizes = [value for _, key, value in walk(spec) if key.lower().endswith("fontsize")]
         assert sizes and min(sizes) >= 14 * scale, name
         assert all(mark["fontSize"] >= 16 * scale for mark in text_marks(spec)), name
-    gap = charts.gap_chart(runs["knob change"], projector=projector).to_dict()
+    gap = run_charts.gap_chart(runs["knob change"], projector=projector).to_dict()
     texts = {mark.get("text") for mark in text_marks(gap)}
     assert "best" in texts and len(text_marks(gap)) >= 3  # "best", and the knob labels (with their halo)
 
 
 def test_projector_mode_makes_every_size_about_1_4_times_bigger():
-    normal, big = charts.fonts(), charts.fonts(projector=True)
+    normal, big = kit.fonts(), kit.fonts(projector=True)
     assert normal.keys() == big.keys()
     assert all(1.35 <= big[k] / normal[k] <= 1.5 for k in normal)
-    assert charts.vega_config(True)["axis"]["labelFontSize"] == big["tick"]
+    assert kit.vega_config(True)["axis"]["labelFontSize"] == big["tick"]
 
 
 def nominal_legends(spec: dict) -> list[dict]:
@@ -378,10 +378,10 @@ def test_series_are_named_inside_the_plot_above_the_data(runs, long_snap):
             assert "bottom" not in {
                 legend.get("orient") for _, key, legend in walk(spec) if key == "legend" and isinstance(legend, dict)
             }, name
-    spec = charts.gap_chart(runs["knob change"], width=700, height=400).to_dict()
+    spec = run_charts.gap_chart(runs["knob change"], width=700, height=400).to_dict()
     legend = nominal_legends(spec)[0]
     lo, hi = spec["layer"][1]["encoding"]["y"]["scale"]["domain"]
-    highest = max(v for row in data_rows(spec) for k, v in row.items() if k in (charts.TRAIN_EVAL, charts.VALIDATION))
+    highest = max(v for row in data_rows(spec) for k, v in row.items() if k in (kit.TRAIN_EVAL, kit.VALIDATION))
     assert (hi - highest) / (hi - lo) * 400 >= legend["legendY"] + 1.2 * legend.get("labelFontSize", 14)
 
 
@@ -395,7 +395,7 @@ def label_boxes(spec: dict, width: int, size: int) -> list[tuple[int, float, flo
     boxes = []
     for row in {json.dumps(r, sort_keys=True): r for r in rows if "label" in r}.values():
         x = (row["step"] - lo) / ((hi - lo) or 1) * width
-        w = charts._text_width(row["label"], size)
+        w = kit.text_width(row["label"], size)
         w = min(w, row["limit"]) if row["limit"] else w
         left, right = (x + 4, x + 4 + w) if row["align"] == "left" else (x - 4 - w, x - 4)
         boxes.append((row["y"], left, right, row["label"]))
@@ -434,7 +434,7 @@ def test_knob_change_labels_never_overlap(runs, width, projector):
     """Changes close together (relative to the x span) share one label; the rest are staggered; one rule
     per change; labels say "KNOB OLD → NEW"."""
     snap = with_events(runs["tiny run"], CLOSE_CHANGES)
-    size = charts.fonts(projector)["annotation"]
+    size = kit.fonts(projector)["annotation"]
     for name in ("gap", "gradient_histogram", "layer_gradients"):
         spec = views.build_chart(name, snap, width=width, projector=projector).to_dict()
         rules = [row for row in data_rows(spec) if "top" in row and "label" not in row]
@@ -459,12 +459,12 @@ def test_many_random_knob_changes_still_never_overlap(runs):
         )
         snap = with_events(runs["tiny run"], events)
         for width, projector in ((500, True), (800, False)):
-            spec = charts.gap_chart(snap, width=width, projector=projector).to_dict()
-            assert_no_overlap(label_boxes(spec, width, charts.fonts(projector)["annotation"]), width)
+            spec = run_charts.gap_chart(snap, width=width, projector=projector).to_dict()
+            assert_no_overlap(label_boxes(spec, width, kit.fonts(projector)["annotation"]), width)
             rules = [row for row in data_rows(spec) if "top" in row and "label" not in row]
-            assert len(rules) == min(len(events), charts.MAX_MARKERS)
+            assert len(rules) == min(len(events), kit.MAX_MARKERS)
 
 
 def test_a_knob_changed_twice_is_compared_from_its_first_change(runs):
     snap = with_events(runs["knob change"], [(10, "dropout", 0.0, 0.2), (30, "dropout", 0.2, 0.5)])
-    assert charts.describe_differences([runs["tiny run"], snap])["dropout"] == "dropout 0.5 (from step 10)"
+    assert run_charts.describe_differences([runs["tiny run"], snap])["dropout"] == "dropout 0.5 (from step 10)"

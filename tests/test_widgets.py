@@ -21,7 +21,7 @@ from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import Config
 from explorer.spec.presets import PRESETS
 from explorer.spec.wording import format_value
-from explorer.views import charts
+from explorer.views import kit
 from explorer.views import registry as views
 from tests.conftest import tiny, wait_until
 
@@ -255,9 +255,9 @@ def test_an_idle_dashboard_stops_pushing_updates(make):
 
 def test_the_projector_toggle_draws_bigger_type(make):
     board = make()
-    assert json.loads(spec_text(board))["config"]["title"]["fontSize"] == charts.fonts(False)["title"]
+    assert json.loads(spec_text(board))["config"]["title"]["fontSize"] == kit.fonts(False)["title"]
     board.projector.value = True
-    big = charts.fonts(True)["title"]
+    big = kit.fonts(True)["title"]
     assert wait_until(lambda: json.loads(spec_text(board))["config"]["title"]["fontSize"] == big)
     assert "1.5em" in board.status.value
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import altair as alt
 
 from explorer.classroom.board import Board
-from explorer.views.charts import (
+from explorer.views.kit import (
     BLUE,
     DARK_GREY,
     HEIGHT,
     PALETTE,
     VERMILLION,
     WIDTH,
-    _placeholder,
-    _step_x,
-    _title,
+    chart_title,
     fonts,
+    placeholder_chart,
+    step_axis,
     vega_config,
 )
 
@@ -30,13 +30,15 @@ def class_curves_chart(board: Board, width: int = WIDTH, height: int = HEIGHT, p
     own run drawn over them in vermillion."""
     title = "Validation loss of every student's run"
     if not board.curves:
-        return _placeholder(title, "No evaluations yet — the curves appear as students train", width, height, projector)
+        return placeholder_chart(
+            title, "No evaluations yet — the curves appear as students train", width, height, projector
+        )
     f = fonts(projector)
     return alt.Chart(
         {"values": board.curves},
         mark={"type": "line", "interpolate": "monotone"},
         encoding=alt.FacetedEncoding(
-            x=_step_x(),
+            x=step_axis(),
             y=alt.Y("val_loss:Q", title="validation loss (nats/token)", scale={"zero": False}),
             detail=alt.Detail("run:N"),  # one line per run: two students may share a name after a restart
             color=alt.Color(
@@ -48,7 +50,7 @@ def class_curves_chart(board: Board, width: int = WIDTH, height: int = HEIGHT, p
             opacity=alt.Opacity("teacher:N", scale={"domain": [False, True], "range": [0.55, 1]}, legend=None),
             tooltip=[alt.Tooltip("student:N"), alt.Tooltip("step:Q"), alt.Tooltip("val_loss:Q", format=".3f")],
         ),
-        title=_title(title, f"{len(board.rows)} runs; each student's latest.", width=width, projector=projector),
+        title=chart_title(title, f"{len(board.rows)} runs; each student's latest.", width=width, projector=projector),
         width=width,
         height=height,
         config=vega_config(projector)
@@ -61,19 +63,19 @@ def knob_timeline_chart(board: Board, width: int = WIDTH, height: int = HEIGHT, 
     the sentences above it count them."""
     title = "Knob moves across the class"
     if not board.moves:
-        return _placeholder(title, "No knob moves yet", width, height, projector)
+        return placeholder_chart(title, "No knob moves yet", width, height, projector)
     knobs = sorted({m["knob"] for m in board.moves})
     return alt.Chart(
         {"values": board.moves},
         mark={"type": "point", "filled": True, "size": 160 if projector else 90, "opacity": 0.9},
         encoding=alt.FacetedEncoding(
-            x=_step_x(),
+            x=step_axis(),
             y=alt.Y("student:N", title=None, sort=None, axis={"labelLimit": 220}),
             color=alt.Color("knob:N", scale={"domain": knobs, "range": PALETTE[: len(knobs)]}, legend={"title": None}),
             shape=alt.Shape("knob:N", legend=None),
             tooltip=[alt.Tooltip("student:N"), alt.Tooltip("what:N"), alt.Tooltip("step:Q")],
         ),
-        title=_title(title, *board.sentences[:3], width=width, projector=projector),
+        title=chart_title(title, *board.sentences[:3], width=width, projector=projector),
         width=width,
         height=height,
         config=vega_config(projector),
@@ -88,7 +90,7 @@ def outcome_chart(
     (how sure the class can be, from as many students as are in the group)."""
     title = f"The class's best validation perplexity by {knob}"
     if not board.outcomes:
-        return _placeholder(title, "No evaluations yet", width, height, projector)
+        return placeholder_chart(title, "No evaluations yet", width, height, projector)
     y = alt.Y("group:N", title=None, sort=None)
     return alt.LayerChart(
         layer=[
@@ -116,7 +118,7 @@ def outcome_chart(
                 ),
             ),
         ],
-        title=_title(
+        title=chart_title(
             title,
             "Ticks: one per student. Diamond: the group's mean; grey bar: its 95 % interval (two students or more).",
             width=width,

@@ -12,42 +12,45 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from explorer.core.data import NOT_OFFERED, SHIPPED, UPLOADS, save_upload
-from explorer.page.controls import check_from_page, off_the_widgets, widget_values
+from explorer.page.controls import check_from_page, widget_values
 from explorer.page.guesses import GUESSES, QUESTION, Prediction
-from explorer.page.panels import (  # noqa: F401 - GRID_DEFAULTS, JOB_CHARTS, SWEEP_KNOBS: the notebook face's, until it imports panels
+
+# Re-exported (noqa: F401) only until the notebook face imports them from links, panels, status and watchdog:
+from explorer.page.links import link_query, parse_link  # noqa: F401
+from explorer.page.panels import (  # noqa: F401
     GRID_DEFAULTS,
     JOB_CHARTS,
     MAX_SAMPLE_TOKENS,
     NO_KNOB,
     SWEEP_KNOBS,
 )
+from explorer.page.status import (  # noqa: F401
+    STATUS_LEVEL,
+    Message,
+    describe_changes,
+    knob_change_lines,
+    setup_changes,
+    status_line,
+    waiting_line,
+)
+from explorer.page.watchdog import ViewerWatchdog  # noqa: F401
 from explorer.runs import worker
 from explorer.runs.history import Snapshot
 from explorer.runs.live import LiveRun
+from explorer.runs.store import RunStore
 from explorer.runs.sweep import grid_plan, parse_grid, parse_seeds, repeat_plan
 from explorer.runs.sweep_job import SweepJob
+from explorer.runs.sweep_summary import SweepSummary
 from explorer.spec.errors import ConfigError, ExplorerError
-from explorer.spec.knobs import FIXED_KNOBS, KNOBS, LIVE_KNOBS, QUERY_NAMES, Config, knob_for_query, slower_cell_note
+from explorer.spec.knobs import KNOBS, LIVE_KNOBS, Config
 from explorer.spec.presets import PRESETS, preset_config
-from explorer.spec.wording import describe_move, format_value, loss_readout, plural, size_problem
-from explorer.views.charts import describe_differences
-
-COLOURS = {"error": "#D55E00", "warning": "#8a4b00", "success": "#009E73", "info": "#0072B2"}
-
-
-@dataclass(frozen=True)
-class Message:
-    level: str  # error | warning | success | info
-    text: str
-
-    @property
-    def colour(self) -> str:
-        return COLOURS[self.level]
+from explorer.spec.wording import describe_move, plural, size_problem
+from explorer.views.run_charts import describe_differences
 
 
 @dataclass(frozen=True)
@@ -57,160 +60,10 @@ class Button:
     help: str
 
 
-# ------------------------------------------------------------------------------------------------ links
-@dataclass(frozen=True)
-class Link:
-    """What a shared link opens: a setup, its lesson preset, the knobs a lesson fixes (`lock=`) or leaves out
-    (`hide=`), and what the link could not do (said on the page)."""
-
-    config: Config
-    preset: str | None
-    locked: tuple[str, ...]
-    hidden: tuple[str, ...]
-    problems: list[str]
-
-    @property
-    def locked_values(self) -> dict:
-        """The locked knobs at the link's values, as `Session(locked=...)` takes them."""
-        return {name: getattr(self.config, name) for name in self.locked}
-
-
-def parse_link(query: dict, base: Config | None = None) -> Link:
-    """A shared link's parameters -> Link. `preset=` is applied first, then each knob on top, one at a time,
-    so a bad value is named and the rest of the link still applies. A link may name only a corpus that ships
-    with explorer: never a server path or another viewer's upload. `lock=` and `hide=` list knobs by their
-    link names (`lock=dropout,cell`); a knob both locked and hidden is hidden."""
-    query = {key: (value[-1] if isinstance(value, (list, tuple)) else value) for key, value in query.items()}
-    config, problems, preset = base or Config(), [], query.get("preset") or None
-    if preset is not None:
-        if preset in PRESETS:
-            config = preset_config(preset, config)
-        else:
-            problems.append(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-            preset = None
-    for key, value in query.items():
-        name = knob_for_query(key)
-        if name not in KNOBS:
-            continue
-        if name == "corpus" and value not in SHIPPED:
-            problems.append(f"corpus {value!r} is not available from a link; using Tiny Shakespeare")
-            continue
-        try:
-            linked = config.replace(**{name: value})
-            check_from_page(name, getattr(linked, name))
-            config = linked
-        except ConfigError as err:
-            problems.append(f"{err}; using {format_value(getattr(config, name))}")
-    locked, hidden = _link_knobs(query, "lock", problems), _link_knobs(query, "hide", problems)
-    problems += off_the_widgets(config, {knob_for_query(key) for key in query})
-    return Link(config, preset, tuple(name for name in locked if name not in hidden), hidden, problems)
-
-
-def _link_knobs(query: dict, key: str, problems: list[str]) -> tuple[str, ...]:
-    """The knobs a `lock=` or `hide=` names, sorted; an unknown name is a problem, the others still count."""
-    names = set()
-    for word in filter(None, (word.strip() for word in query.get(key, "").split(","))):
-        if (name := knob_for_query(word)) in KNOBS:
-            names.add(name)
-        else:
-            known = ", ".join(QUERY_NAMES.get(knob, knob) for knob in KNOBS)
-            problems.append(f"unknown knob {word!r} in {key}=; known: {known}")
-    return tuple(sorted(names))
-
-
-def link_query(
-    config: Config, preset: str | None = None, locked: Iterable[str] = (), hidden: Iterable[str] = ()
-) -> dict[str, str]:
-    """The link that reopens this setup and these knobs: the preset, then what differs from it (an
-    uploaded corpus stays out: it is private to its viewer), then the knobs the lesson fixes and hides."""
-    if preset in PRESETS:
-        query = {"preset": preset, **config.to_query(preset_config(preset))}
-    else:
-        query = config.to_query()
-    if config.corpus not in SHIPPED:
-        query.pop("corpus", None)
-    for key, names in (("lock", set(locked) - set(hidden)), ("hide", set(hidden))):
-        if names:
-            query[key] = ",".join(sorted(QUERY_NAMES.get(name, name) for name in names))
-    return query
-
-
-# ------------------------------------------------------------------------------------------------ wording
-def describe_changes(changes: dict[str, tuple]) -> str:
-    """'hidden 128 → 16, cell lstm → gru' (an uploaded corpus is called 'your file')."""
-
-    def show(name, value):
-        if name != "corpus":
-            return format_value(value)
-        return SHIPPED[value].split(" (")[0] if value in SHIPPED else "your file"
-
-    return describe_move(changes, show)
-
-
-def setup_changes(current: Config, wanted: Config) -> dict[str, tuple]:
-    """{fixed knob: (in force, wanted)} for setup that only a Reset applies."""
-    return {
-        name: (getattr(current, name), getattr(wanted, name))
-        for name in FIXED_KNOBS
-        if name != "steps" and getattr(current, name) != getattr(wanted, name)
-    }
-
-
-def status_line(status: str, snap: Snapshot, device: str = "", error: str | None = None) -> str:
-    """One line a class can read from the back row: where the run is, how fast, how good so far."""
-    if error:
-        return error
-    if status == "idle":
-        return "Ready: press Train."
-    end = snap.final_event()
-    if status == "diverged" and end:
-        return (
-            f"Diverged at step {end['step']:,}: {end['cause']} — lower the learning rate or turn on "
-            f"clipping, then Reset."
-        )
-    parts = [f"step {snap.last_step:,}"]
-    if snap.steps:
-        last = snap.steps[-1]
-        parts += [f"epoch {last['epoch']:.2f}", f"{last['tokens_per_s'] / 1000:.1f}k tokens/s"]
-        cell = (snap.start or {}).get("config", {}).get("cell", "")
-        if note := slower_cell_note(cell, last.get("recurrent_dropout", 0.0), last.get("cell_norm", "none")):
-            parts.append(note)
-    if device:
-        parts.append(device)
-    best = snap.best_eval()
-    if best:
-        readout = f" ({loss_readout(best['val_loss'], snap.level)})" if snap.level else ""
-        parts.append(f"best validation loss {best['val_loss']:.3f}{readout} at step {best['step']:,}")
-    prefix = {
-        "running": "Training",
-        "paused": "Paused (Train goes on)",
-        "finished": "Finished (Train goes on)",
-        "stopped": "Stopped",
-        "early_stop": "Stopped early, best weights restored (Train goes on)",
-    }.get(status, status)
-    return f"{prefix}: " + " · ".join(parts)
-
-
-def knob_change_lines(snap: Snapshot, limit: int = 5) -> list[str]:
-    """The latest knob changes of a run, newest last: ['step 57: dropout 0 → 0.5', ...]."""
-    return [
-        f"step {e['step']:,}: {e['knob']} {format_value(e['old'])} → {format_value(e['new'])}"
-        for e in snap.knob_changes()[-limit:]
-    ]
-
-
-def waiting_line(ahead: int, slots: int) -> str:
-    return (
-        f"Waiting for a free slot: {ahead} ahead. The class trains {plural(slots, 'run')} at a time; "
-        f"yours starts by itself."
-    )
-
-
 MAX_UPLOADS = 3  # a viewer's own files
-STATUS_LEVEL = {"diverged": "error", "error": "error", "finished": "success", "early_stop": "success"}
 
 
-# ------------------------------------------------------------------------------------------------ threads
+# ------------------------------------------------------------------------------------------------ CPU policy
 def torch_threads_for(active_runs: int, cores: int | None = None) -> int:
     """CPU threads for one more run when `active_runs` others train on this server: the cores but one
     (kept for the pages) shared out, at least one each, at most 4. Oversubscribing is catastrophic, not
@@ -218,36 +71,6 @@ def torch_threads_for(active_runs: int, cores: int | None = None) -> int:
     0.75 steps/s on two (OpenMP workers waiting on each other)."""
     cores = cores or os.cpu_count() or 1
     return max(1, min(4, (cores - 1) // (active_runs + 1)))
-
-
-class ViewerWatchdog:
-    """A LiveRun watchdog: True while the viewer is there; False once `is_present()` has said no for
-    `grace_s` seconds in a row (a brief reconnect must not end a class demo). `on_leave` is called once,
-    when it gives up (to log "run stopped (viewer left)")."""
-
-    def __init__(
-        self,
-        is_present: Callable[[], bool],
-        grace_s: float = 3.0,
-        on_leave: Callable[[], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self.is_present, self.grace_s, self.on_leave, self.clock = is_present, grace_s, on_leave, clock
-        self._gone_since: float | None = None
-
-    def __call__(self) -> bool:
-        if self.is_present():
-            self._gone_since = None
-            return True
-        now = self.clock()
-        if self._gone_since is None:
-            self._gone_since = now
-        if now - self._gone_since < self.grace_s:
-            return True
-        if self.on_leave:
-            self.on_leave()
-        self._gone_since = None  # a later run with the same watchdog starts with a fresh grace period
-        return False
 
 
 def trials_limit(cores: int | None = None) -> int:
@@ -310,6 +133,7 @@ class Session:
         self.classroom = None  # class mode: the server's Classroom and this viewer's Seat in it
         self.seat = None
         self.lesson_version = 0  # the class lesson this page last followed
+        self._store: RunStore | None = None  # opened by the first read: store()
 
     # ------------------------------------------------------------------------------------ actions
     def act(self, action: Callable, *args, **kwargs):
@@ -384,12 +208,19 @@ class Session:
         if not self.pending:
             raise ConfigError("no knob move is waiting for a prediction")
         changed, self.pending = self.pending, None
-        before, step = self._baseline(), self.run.snapshot().last_step
-        moves = {name: (getattr(self.wanted, name), value) for name, value in changed.items()}
+        before, step, move = self._baseline(), self.run.snapshot().last_step, self._move(changed)
         self._apply(changed)
         if before is not None:
-            self.predictions.append(Prediction(describe_move(moves), guess, self.run.run_id, step, before))
+            self.predictions.append(Prediction(move, guess, self.run.run_id, step, before))
             self.flash = Message("info", f"Noted: you expect validation loss to {GUESSES[guess]}. Watch the chart.")
+
+    def _move(self, values: dict) -> str:
+        """'dropout 0 → 0.5': from what this page wants now to `values`."""
+        return describe_move({name: (getattr(self.wanted, name), value) for name, value in values.items()})
+
+    def pending_move(self) -> str:
+        """The knob move held until the viewer predicts, as the question's page says it."""
+        return self._move(self.pending or {})
 
     def skip_prediction(self) -> None:
         """Take the held move back (the page puts its knobs back to `wanted`)."""
@@ -652,6 +483,8 @@ class Session:
         for job in self.jobs.values():
             job.cancel(wait=False)
         self.run.close()
+        if self._store is not None:
+            self._store.close()
 
     # ------------------------------------------------------------------------------------ what to draw
     def status(self) -> Message:
@@ -704,5 +537,38 @@ class Session:
     def link(self) -> dict[str, str]:
         return link_query(self.wanted, self.preset, self.locked, self.hidden)
 
+    def snapshot(self) -> Snapshot:
+        """This page's run as it is now (what its charts, its sample and its downloads are drawn from)."""
+        return self.run.snapshot()
+
     def comparison(self) -> list[Snapshot]:
         return self.run.comparison()
+
+    def run_status(self) -> str:
+        """idle | running | paused | finished | early_stop | stopped | diverged | error."""
+        return self.run.status
+
+    def busy(self) -> bool:
+        """True while the run trains or a background job runs: the page keeps refreshing."""
+        return self.run.status == "running" or any(self.job_running(kind) for kind in list(self.jobs))
+
+    def job_running(self, kind: str) -> bool:
+        return kind in self.jobs and self.jobs[kind].running
+
+    def job_line(self, kind: str) -> Message | None:
+        """A background job's one status line ("3 done · 2 running · …", "Done: …"), None before it starts."""
+        job = self.jobs.get(kind)
+        if job is None:
+            return None
+        level = "error" if job.error else "info" if job.running else "warning" if job.cancelled else "success"
+        return Message(level, job.text)
+
+    def job_summary(self, kind: str) -> SweepSummary:
+        """What a started job has found so far, from the store (read again only when another trial has ended)."""
+        return self.jobs[kind].summary()
+
+    def store(self) -> RunStore:
+        """The run store this page's runs go to, opened once, for reading (a class's board reads it)."""
+        if self._store is None:
+            self._store = RunStore(self.run.store_path)
+        return self._store

@@ -15,7 +15,7 @@ import numpy as np
 
 from explorer.runs.history import Snapshot
 from explorer.spec.wording import format_value, plural
-from explorer.views.charts import (
+from explorer.views.kit import (
     BLACK,
     BLUE,
     EMPTY,
@@ -24,15 +24,15 @@ from explorer.views.charts import (
     INK,
     VERMILLION,
     WIDTH,
-    _arm_colours,
-    _band_room,
-    _inside_legend,
-    _placeholder,
-    _rows,
-    _step_x,
-    _title,
-    _unit,
+    arm_colours,
+    band_room,
+    chart_title,
+    data_rows,
     fonts,
+    inside_legend,
+    placeholder_chart,
+    step_axis,
+    unit_chart,
     vega_config,
 )
 
@@ -56,7 +56,7 @@ def _log_domain(parts: list[np.ndarray], legend_bottom: float, height: int) -> l
     """A y domain (log10 values) around every finite value, with room above for the legend inside the plot."""
     finite = np.concatenate([v[np.isfinite(v)] for v in parts])
     low, high = (math.floor(finite.min()), math.ceil(finite.max())) if len(finite) else (FLOOR, 0)
-    room = min(0.5, _band_room(legend_bottom, height))
+    room = min(0.5, band_room(legend_bottom, height))
     return [low, high + max(high - low, 1) * room / (1 - room)]
 
 
@@ -114,7 +114,7 @@ def gradient_reach_chart(
     title = "How far back does the gradient reach?"
     records = _reach_records(snap)
     if not records:
-        return _placeholder(title, width=width, height=height, projector=projector)
+        return placeholder_chart(title, width=width, height=height, projector=projector)
     picks = {round(i) for i in np.linspace(0, len(records) - 1, SNAPSHOTS + 1)}
     far = [_log_reach(r["grad_reach"][0])[-1] for r in records]
     widest = int(np.nanargmax(np.where(np.isfinite(far), far, -np.inf)))
@@ -122,17 +122,17 @@ def gradient_reach_chart(
     shown = [records[i] for i in sorted(picks | ({widest} if exploded else set()))]
     labels = [f"step {r['step']:,}" + (" (exploding)" if exploded and r is records[widest] else "") for r in shown]
     parts = [(label, _log_reach(r["grad_reach"][0])) for label, r in zip(labels, shown)]
-    rows = _rows(
+    rows = data_rows(
         distance=np.concatenate([np.arange(len(v)) for _, v in parts]),
         log_norm=np.concatenate([v for _, v in parts]),
         snapshot=[label for label, v in parts for _ in range(len(v))],
     )
     f = fonts(projector)
-    legend, legend_bottom = _inside_legend(labels, f, width, 4)
+    legend, legend_bottom = inside_legend(labels, f, width, 4)
     domain = _log_domain([v for _, v in parts], legend_bottom, height)
     greys = ["#d0d0d0", "#b0b0b0", "#8c8c8c", "#6a6a6a", "#505050"][-(len(labels) - 1) :] if len(labels) > 1 else []
     greys = [VERMILLION if "exploding" in label else grey for label, grey in zip(labels, greys)]
-    line = _unit(
+    line = unit_chart(
         {"type": "line", "strokeWidth": 2.5, "interpolate": "linear"},
         x=alt.X("distance:Q", title="distance back from the last position (time steps)", scale={"nice": False}),
         y=alt.Y(
@@ -154,7 +154,9 @@ def gradient_reach_chart(
     ]
     if any((v <= FLOOR).any() for _, v in parts):
         notes.append(f"Gradients that underflowed to 0 are drawn at 1e{FLOOR}.")
-    return _one_layer(line, rows, _title(title, *notes, width=width, projector=projector), width, height, projector)
+    return _one_layer(
+        line, rows, chart_title(title, *notes, width=width, projector=projector), width, height, projector
+    )
 
 
 def reach_heatmap_chart(
@@ -165,10 +167,10 @@ def reach_heatmap_chart(
     title = "Gradient reach while training"
     records = _reach_records(snap)
     if not records:
-        return _placeholder(title, width=width, height=height, projector=projector)
+        return placeholder_chart(title, width=width, height=height, projector=projector)
     table = np.array([_log_reach(r["grad_reach"][0]) for r in records if len(r["grad_reach"][0])], dtype=float)
     if table.ndim != 2 or not table.size:
-        return _placeholder(title, width=width, height=height, projector=projector)
+        return placeholder_chart(title, width=width, height=height, projector=projector)
     steps = np.array([r["step"] for r in records], dtype=float)[: len(table)]
     columns = np.array_split(np.arange(len(table)), min(MAX_REACH_COLUMNS, len(table)))
     distance_groups = np.array_split(np.arange(table.shape[1]), min(MAX_REACH_ROWS, table.shape[1]))
@@ -190,9 +192,9 @@ def reach_heatmap_chart(
                         "log_norm": float(value.mean()),
                     }
                 )
-    rect = _unit(
+    rect = unit_chart(
         {"type": "rect"},
-        x=_step_x(),
+        x=step_axis(),
         x2=alt.X2("step2:Q"),
         y=alt.Y("d:Q", title="distance back", scale={"nice": False, "zero": False, "reverse": False}),
         y2=alt.Y2("d2:Q"),
@@ -206,7 +208,7 @@ def reach_heatmap_chart(
     return _one_layer(
         rect,
         cells,
-        _title(
+        chart_title(
             title,
             "Each column: one measurement of the chart above. Bright far up: the gradient still reaches far "
             "back; dark: it has vanished.",
@@ -257,12 +259,12 @@ def _embedding_panel(entry: dict, width: int, f: dict) -> alt.LayerChart:
     dropped = sorted({t for t, k in zip(tokens, kept) if not k})
     states = {"domain": ["kept", "dropped"]}
     encoding = {"x": alt.X("x:O", axis=None), "y": alt.Y("line:O", axis=None)}
-    box = _unit(
+    box = unit_chart(
         {"type": "rect"},
         color=alt.Color("state:N", scale={**states, "range": ["#ffffff", VERMILLION]}, legend=None),
         **encoding,
     )
-    text = _unit(
+    text = unit_chart(
         {"type": "text", "font": "monospace", "fontSize": f["annotation"], "fontWeight": "bold"},
         text=alt.Text("token:N"),
         color=alt.Color("ink:N", scale={"domain": [True, False], "range": [INK, "#ffffff"]}, legend=None),
@@ -324,7 +326,7 @@ def dropout_mask_chart(
     title = "Dropout masks"
     latest = next((r for r in reversed(snap.details) if r.get("masks")), None)
     if latest is None:
-        return _placeholder(
+        return placeholder_chart(
             title,
             "No masks yet: turn on dropout, embedding, recurrent or weight dropout and train" if snap.steps else EMPTY,
             width=width,
@@ -393,7 +395,7 @@ def dropout_mask_chart(
     return alt.vconcat(
         *panels,
         resolve={"scale": {"color": "independent"}},
-        title=_title(title, *notes, width=width, projector=projector),
+        title=chart_title(title, *notes, width=width, projector=projector),
         config={**vega_config(projector), "concat": {"spacing": 14}, "view": {"stroke": INK}},
     )
 
@@ -430,7 +432,7 @@ def copied_share_chart(
     measured = [(s, [r for r in s.evals if r.get("copied_share") is not None]) for s in snaps]
     measured = [(s, evals) for s, evals in measured if evals]
     if not measured:
-        return _placeholder(
+        return placeholder_chart(
             title,
             "No sample measured yet (every few evaluations)" if any(s.steps for s in snaps) else EMPTY,
             width=width,
@@ -448,13 +450,13 @@ def copied_share_chart(
     base_evals = measured[-1][1]  # the baseline of the last run (every run's is near zero)
     rows += [{"step": r["step"], "share": r["copied_share_valid"], "text": baseline} for r in base_evals]
     f = fonts(projector)
-    legend, legend_bottom = _inside_legend(series, f, width, 4)
-    room = min(0.5, _band_room(legend_bottom, height))
+    legend, legend_bottom = inside_legend(series, f, width, 4)
+    room = min(0.5, band_room(legend_bottom, height))
     top = max(max(r["share"] for r in rows), 0.05) / (1 - room)
-    colours = [VERMILLION] if len(names) == 1 else _arm_colours(len(names))
-    line = _unit(
+    colours = [VERMILLION] if len(names) == 1 else arm_colours(len(names))
+    line = unit_chart(
         {"type": "line", "strokeWidth": 2.5, "point": {"size": 50, "filled": True}},
-        x=_step_x(),
+        x=step_axis(),
         y=alt.Y(
             "share:Q",
             title="share of the sample's n-grams",
@@ -475,7 +477,9 @@ def copied_share_chart(
         f"{last['copied_share_valid']:.0%} in the validation text; the longest copied span is "
         f"{_tokens(snap, last['longest_copy'])}. Climbing away from the baseline: memorising.",
     ]
-    return _one_layer(line, rows, _title(title, *notes, width=width, projector=projector), width, height, projector)
+    return _one_layer(
+        line, rows, chart_title(title, *notes, width=width, projector=projector), width, height, projector
+    )
 
 
 def _sample_rows(text: str, copied: list[list[int]], columns: int) -> list[dict]:
@@ -501,7 +505,7 @@ def sample_chart(snap: Snapshot, width: int = WIDTH, height: int = 300, projecto
     latest = next((r for r in reversed(snap.evals) if r.get("sample") is not None), None)
     if latest is None:
         message = "No sample measured yet (every few evaluations)" if snap.steps else EMPTY
-        return _placeholder(title, message, width=width, height=height, projector=projector)
+        return placeholder_chart(title, message, width=width, height=height, projector=projector)
     f = fonts(projector)
     size = f["annotation"]
     columns = max(20, min(SAMPLE_COLUMNS, int(width / (0.62 * size))))
@@ -523,7 +527,7 @@ def sample_chart(snap: Snapshot, width: int = WIDTH, height: int = 300, projecto
                 legend=None,  # the subtitle says what vermillion means
             ),
         ),
-        title=_title(
+        title=chart_title(
             title,
             f"Step {latest['step']:,}. Vermillion: inside a run of {_meter_n(snap)} found verbatim in the "
             "training text. An overfitting model recites; a regularised one writes new text in the same style.",
@@ -544,18 +548,18 @@ def reach_comparison_chart(
     title = "How far back does the gradient reach? (latest measurement of each run)"
     latest = [(s.name, _reach_records(s)[-1]) for s in snaps if _reach_records(s)]
     if not latest:
-        return _placeholder(title, width=width, height=height, projector=projector)
+        return placeholder_chart(title, width=width, height=height, projector=projector)
     names = [name for name, _ in latest]
     parts = [_log_reach(r["grad_reach"][0]) for _, r in latest]
-    rows = _rows(
+    rows = data_rows(
         distance=np.concatenate([np.arange(len(v)) for v in parts]),
         log_norm=np.concatenate(parts),
         run=[name for name, v in zip(names, parts) for _ in range(len(v))],
     )
     f = fonts(projector)
-    legend, legend_bottom = _inside_legend(names, f, width, 4)
+    legend, legend_bottom = inside_legend(names, f, width, 4)
     domain = _log_domain(parts, legend_bottom, height)
-    line = _unit(
+    line = unit_chart(
         {"type": "line", "strokeWidth": 2.5},
         x=alt.X("distance:Q", title="distance back from the last position (time steps)", scale={"nice": False}),
         y=alt.Y("log_norm:Q", title="log10 ‖gradient‖", scale={"domain": domain, "nice": False}),
@@ -563,7 +567,7 @@ def reach_comparison_chart(
             "run:N",
             title=None,
             sort=names,
-            scale={"domain": names, "range": _arm_colours(len(names))},
+            scale={"domain": names, "range": arm_colours(len(names))},
             legend=legend,
         ),
         order=alt.Order("distance:Q"),
@@ -571,7 +575,7 @@ def reach_comparison_chart(
     return _one_layer(
         line,
         rows,
-        _title(
+        chart_title(
             title,
             "‖∂(loss at the last position)/∂(first layer's input t steps earlier)‖ on the same fixed sequence.",
             width=width,
@@ -596,15 +600,15 @@ def recall_chart(
     names = list(losses)
     rows = [{"k": k, "loss": v, "run": name} for name in names for k, v in losses[name].items() if math.isfinite(v)]
     if not rows:
-        return _placeholder(title, width=width, height=height, projector=projector)
+        return placeholder_chart(title, width=width, height=height, projector=projector)
     f = fonts(projector)
     series = [*names, "a blind guess among the keys"]
-    legend, legend_bottom = _inside_legend(series, f, width, 4)
-    room = min(0.5, _band_room(legend_bottom, height))
+    legend, legend_bottom = inside_legend(series, f, width, 4)
+    room = min(0.5, band_room(legend_bottom, height))
     top = max(guess, max(r["loss"] for r in rows)) * 1.05 / (1 - room)
     ks = sorted({r["k"] for r in rows})
     rows += [{"k": k, "loss": guess, "run": series[-1]} for k in (ks[0], ks[-1])]
-    line = _unit(
+    line = unit_chart(
         {"type": "line", "strokeWidth": 2.5, "point": {"size": 60, "filled": True}},
         x=alt.X("k:Q", title="distance k between the key and its recall (characters)", scale={"nice": False}),
         y=alt.Y("loss:Q", title="loss on the recalled key (nats)", scale={"domain": [0, top], "nice": False}),
@@ -612,7 +616,7 @@ def recall_chart(
             "run:N",
             title=None,
             sort=series,
-            scale={"domain": series, "range": [*_arm_colours(len(names)), GREY]},
+            scale={"domain": series, "range": [*arm_colours(len(names)), GREY]},
             legend=legend,
         ),
         strokeDash=alt.StrokeDash(
@@ -622,7 +626,7 @@ def recall_chart(
     return _one_layer(
         line,
         rows,
-        _title(title, "Measured on the validation text after training.", width=width, projector=projector),
+        chart_title(title, "Measured on the validation text after training.", width=width, projector=projector),
         width,
         height,
         projector,

@@ -11,17 +11,7 @@ from dataclasses import dataclass
 import altair as alt
 
 from explorer.runs.history import Snapshot
-from explorer.views.charts import (
-    WIDTH,
-    comparison_chart,
-    gap_chart,
-    gradient_histogram_chart,
-    landscape_chart,
-    layer_gradient_chart,
-    paired_difference_chart,
-    variance_band_chart,
-    weight_norm_chart,
-)
+from explorer.views.kit import WIDTH
 from explorer.views.mechanism_charts import (
     dropout_mask_chart,
     gradient_reach_chart,
@@ -29,6 +19,14 @@ from explorer.views.mechanism_charts import (
     reach_heatmap_chart,
     sample_chart,
 )
+from explorer.views.run_charts import (
+    comparison_chart,
+    gap_chart,
+    gradient_histogram_chart,
+    layer_gradient_chart,
+    weight_norm_chart,
+)
+from explorer.views.sweep_charts import landscape_chart, paired_difference_chart, variance_band_chart
 
 
 @dataclass(frozen=True)

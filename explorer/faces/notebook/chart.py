@@ -9,7 +9,7 @@ from pathlib import Path
 import altair as alt
 
 from explorer.runs.history import Snapshot
-from explorer.views import charts
+from explorer.views import run_charts
 
 CHART_WIDTH = 520  # plot width in pixels (axes and legends come on top): knobs and chart side by side at 1024 px
 EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
@@ -43,5 +43,5 @@ def chart_widget(chart: alt.TopLevelMixin | None = None, width: int = CHART_WIDT
     PNG/SVG). Assign `.chart = new_chart` to redraw it."""
     enable_offline_charts()
     return alt.JupyterChart(
-        chart if chart is not None else charts.gap_chart(Snapshot(), width=width), embed_options=EMBED_OPTIONS
+        chart if chart is not None else run_charts.gap_chart(Snapshot(), width=width), embed_options=EMBED_OPTIONS
     )

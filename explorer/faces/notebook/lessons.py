@@ -14,7 +14,7 @@ from explorer.runs.experiments import Arm, Progress, Result, arm_summary, run_ex
 from explorer.runs.history import Snapshot
 from explorer.runs.sweep_summary import SweepSummary
 from explorer.spec.knobs import Config
-from explorer.views import charts
+from explorer.views import run_charts, sweep_charts
 
 
 def experiment(
@@ -43,9 +43,9 @@ def experiment(
                 arm_summary(name, i, snaps[i :: len(names)], seeds[: len(snaps[i :: len(names)])])
                 for i, name in enumerate(names)
             ]
-            return charts.variance_band_chart(SweepSummary("lesson", arms, []), width=width)
+            return sweep_charts.variance_band_chart(SweepSummary("lesson", arms, []), width=width)
 
-    draw = chart or (lambda snaps: charts.comparison_chart(snaps, width=width))
+    draw = chart or (lambda snaps: run_charts.comparison_chart(snaps, width=width))
     progress = None
     if live:
         from IPython.display import display
