@@ -22,6 +22,7 @@ test: $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d site
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

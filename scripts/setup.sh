@@ -10,4 +10,4 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/python -m pip install -q "torch==2.13.0" \
     || .venv/bin/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
 fi
-.venv/bin/python -m pip install -q -e ".[app,notebooks,cluster,test]"
+.venv/bin/python -m pip install -q -e ".[app,notebooks,cluster,test,docs]"

@@ -6,7 +6,7 @@ once (each worker writes its own run; readers never block writers). Writes are b
 without saying so (kill -9, a power cut) is found by `reap()`: its process is gone, so it is
 `interrupted`.
 
-Records are the metrics contract of DESIGN.md, stored as JSON one row each; `load_snapshot` thins them
+Records are the metrics contract of docs/records.md, stored as JSON one row each; `load_snapshot` thins them
 in SQL so a 100k-step run charts as quickly as a short one.
 """
 

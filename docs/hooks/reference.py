@@ -1,0 +1,253 @@
+"""MkDocs hook: the knob reference, the CLI reference and the house's floors, written from the code at build time.
+
+A page holds a marker (`<!-- knob-reference -->`, `<!-- cli-reference -->`, `<!-- layer-imports -->`) and the
+hook replaces it, so a new knob, flag or import shows up in the docs without anyone editing them, and a page
+that lost its marker fails the build instead of going quietly stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import html
+from collections import defaultdict
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+
+from explorer.faces.cli.parser import build_parser
+from explorer.spec.knobs import KNOBS, QUERY_NAMES, Config
+from explorer.spec.wording import format_value
+
+PACKAGE = Path(__file__).resolve().parents[2] / "explorer"
+# Knob fields the knob table writes in its own columns (the default comes from Config()); any other field (a
+# group, a widget…) gets a column of its own, so a field added to Knob shows up without editing this hook.
+SHOWN_FIELDS = {"name", "kind", "live", "help", "default", "lo", "hi", "lo_open", "hi_open", "choices", "aliases"}
+
+
+# Which page must hold which marker: a page that lost one fails the build instead of going quietly stale.
+REQUIRED = {
+    "reference/knobs.md": ["knob-reference"],
+    "reference/cli.md": ["cli-reference"],
+    "records.md": ["live-knob-names"],
+    "architecture.md": ["layer-imports", "module-list"],
+}
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """Replace each marker a page holds with what it stands for, written from the code now."""
+    renderers = {
+        "knob-reference": knob_reference,
+        "live-knob-names": live_knob_names,
+        "cli-reference": cli_reference,
+        "layer-imports": layer_imports,
+        "module-list": module_list,
+    }
+    for marker in REQUIRED.get(page.file.src_uri, []):
+        if f"<!-- {marker} -->" not in markdown:
+            raise PluginError(f"{page.file.src_uri} lost its <!-- {marker} --> marker")
+    for marker, render in renderers.items():
+        if f"<!-- {marker} -->" in markdown:
+            markdown = markdown.replace(f"<!-- {marker} -->", render())
+    return markdown
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    """An HTML table of text (escaped here, so help text with |, * or <unk> is shown as written)."""
+    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows)
+    return f'<table class="reference">\n<thead><tr>{cells}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n'
+
+
+def _code(text: str) -> str:
+    return f"<code>{html.escape(text)}</code>"
+
+
+def _field_text(value) -> str:
+    """A Knob field's value in a cell: yes for a set flag, a widget by its label and kind, blank when unset."""
+    if value is None or value is False or value == "" or value == ():
+        return ""
+    if value is True:
+        return "yes"
+    if dataclasses.is_dataclass(value) and hasattr(value, "label"):
+        kind = getattr(value, "kind", "")
+        return html.escape(f"{value.label} ({kind})" if kind else value.label)
+    return html.escape(format_value(value))
+
+
+def knob_values(knob) -> str:
+    """What a knob may hold, in words: its choices (with old names still accepted), its range, or on/off."""
+    if knob.choices:
+        text = " | ".join(knob.choices)
+        if knob.aliases:
+            text += "; also accepted: " + ", ".join(f"{old} (= {new})" for old, new in knob.aliases.items())
+        return html.escape(text)
+    if knob.kind is bool:
+        return "on | off"
+    if knob.lo is None and knob.hi is None:
+        return "text"
+    return html.escape(f"{knob.kind.__name__} in {knob.range_text()}")
+
+
+def knob_reference() -> str:
+    """Two tables, live knobs then setup knobs, every Knob in KNOBS with its default from Config()."""
+    defaults = Config()
+    extra = [f.name for f in dataclasses.fields(next(iter(KNOBS.values()))) if f.name not in SHOWN_FIELDS]
+    head = ["knob", "flag · link", "default", "values", *(name.replace("_", " ") for name in extra), "what it does"]
+    parts = []
+    for live, title in ((True, "Live knobs: the running model takes them at its next step"), (False, "Setup knobs")):
+        rows = []
+        for name, knob in KNOBS.items():
+            if knob.live != live:
+                continue
+            flag = "--" + name.replace("_", "-")
+            link = f"?{QUERY_NAMES.get(name, name)}="
+            extras = [_field_text(getattr(knob, field)) for field in extra]
+            default = _code(format_value(getattr(defaults, name)))
+            row = [f"<strong>{html.escape(name)}</strong>", f"{_code(flag)}<br>{_code(link)}", default]
+            rows.append([*row, knob_values(knob), *extras, html.escape(knob.help)])
+        parts.append(f"## {title}\n\n{len(rows)} knobs.\n\n{_table(head, rows)}")
+    return "\n".join(parts)
+
+
+def live_knob_names() -> str:
+    """The live knobs' names as code, comma-separated: every step record carries each one's value in force."""
+    return ", ".join(f"`{name}`" for name, knob in KNOBS.items() if knob.live)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argparse.ArgumentParser]]:
+    """(name, one-line help, parser) of each sub-command. argparse offers no public walk over them."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+            found += [(name, helps.get(name, ""), sub) for name, sub in action.choices.items()]
+    return found
+
+
+def _option_rows(parser: argparse.ArgumentParser) -> list[list[str]]:
+    rows = []
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        names = ", ".join(action.option_strings) or action.metavar or action.dest
+        if isinstance(action, argparse.BooleanOptionalAction):
+            names = " / ".join(action.option_strings)
+        metavar = action.metavar if isinstance(action.metavar, tuple) else (action.metavar,)
+        takes = " ".join(m for m in metavar if m) if action.nargs != 0 else ""
+        if action.choices and not isinstance(action, argparse.BooleanOptionalAction):
+            takes = " | ".join(map(str, action.choices))
+        elif not takes and action.nargs != 0 and action.option_strings:
+            takes = action.dest.upper()
+        help_text = action.help or ""
+        if "%" in help_text:  # argparse's own expansion of %(default)s and friends
+            help_text %= {**vars(action), "prog": parser.prog}
+        unset = (None, False, [], argparse.SUPPRESS)
+        default = "" if action.default in unset or "default" in help_text else f" (default {action.default})"
+        rows.append([_code(names), html.escape(takes), html.escape(help_text + default)])
+    return rows
+
+
+def cli_reference() -> str:
+    """`explorer` and every command and sub-command under it: what it is for, its usage and its options (each also
+    takes -h / --help, left out of the tables)."""
+    root = build_parser()
+    parts = ["Every command below also takes `-h` / `--help`.\n"]
+    stack = [(root.prog, "", root)]
+    while stack:
+        path, text, parser = stack.pop(0)
+        section = [f"## `{path}`\n", html.escape(text) + "\n" if text else ""]
+        if parser.description:
+            section.append(html.escape(parser.description) + "\n")
+        section.append(f"```\n{parser.format_usage().strip()}\n```\n")
+        rows = _option_rows(parser)
+        if rows:
+            section.append(_table(["option", "takes", "what it does"], rows))
+        parts.append("\n".join(section))
+        stack[0:0] = [(f"{path} {name}", sub_text, sub) for name, sub_text, sub in _subcommands(parser)]
+    return "\n".join(parts)
+
+
+def _folder(module: Path) -> str:
+    """The floor a module lives on: explorer/<layer>/, and the faces by their own folder."""
+    parts = module.relative_to(PACKAGE).parts
+    if len(parts) == 1:
+        return f"explorer/{parts[0]}"
+    if parts[0] == "faces" and len(parts) > 2:
+        return f"faces/{parts[1]}"
+    return parts[0]
+
+
+def _target(dotted: str) -> str | None:
+    parts = dotted.split(".")
+    if parts[0] != "explorer" or len(parts) < 2:
+        return None
+    return f"faces/{parts[2]}" if parts[1] == "faces" and len(parts) > 2 else parts[1]
+
+
+def folder_imports() -> dict[str, dict[str, int]]:
+    """folder -> {folder it imports: how many of its modules do}, read from every import in the package."""
+    imports: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for module in sorted(PACKAGE.rglob("*.py")):
+        source = _folder(module)
+        imports[source]  # a folder that imports nothing of explorer is still a floor
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for target in filter(None, map(_target, names)):
+                if target != source and (PACKAGE / target.split("/")[0]).exists():
+                    imports[source][target].add(module)
+    return {source: {t: len(m) for t, m in targets.items()} for source, targets in imports.items()}
+
+
+def floors(imports: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Each folder one floor above the highest folder it imports (spec, importing nothing, is floor 0). An import
+    cycle between folders has no such order and fails the build."""
+    found: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def floor(folder: str) -> int:
+        if folder not in found:
+            if folder in visiting:
+                raise PluginError(f"the folders import each other in a circle through {folder}")
+            visiting.add(folder)
+            found[folder] = 1 + max((floor(t) for t in imports.get(folder, {})), default=-1)
+        return found[folder]
+
+    for folder in imports:
+        floor(folder)
+    return found
+
+
+def layer_imports() -> str:
+    """The floors, top to bottom, each folder with the folders it imports: every arrow points down."""
+    imports = folder_imports()
+    level = floors(imports)
+    rows = []
+    for folder in sorted(imports, key=lambda f: (-level[f], f)):
+        below = sorted(imports[folder].items(), key=lambda item: (-level[item[0]], item[0]))
+        arrows = ", ".join(f"↓ {_code(t)} ({n})" for t, n in below) or "nothing of explorer"
+        rows.append([str(level[folder]), _code(folder), arrows])
+    return _table(["floor", "folder", "imports (how many of its modules)"], rows)
+
+
+def module_list() -> str:
+    """Each folder's modules, bottom floor first, with the first paragraph of their docstring."""
+    level = floors(folder_imports())
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for module in sorted(PACKAGE.rglob("*.py")):
+        doc = ast.get_docstring(ast.parse(module.read_text(encoding="utf-8"))) or ""
+        if module.name == "__init__.py" and not doc:
+            continue
+        summary = " ".join(doc.split("\n\n")[0].split()).replace("|", "\\|") or "(no docstring)"
+        by_folder[_folder(module)].append(f"| `{module.relative_to(PACKAGE.parent)}` | {summary} |")
+    parts = []
+    for folder in sorted(by_folder, key=lambda f: (level.get(f, 0), f)):
+        rows = "\n".join(by_folder[folder])
+        parts.append(f"### `{folder}`\n\n| module | what it is for |\n|---|---|\n{rows}\n")
+    return "\n".join(parts)
