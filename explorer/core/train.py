@@ -4,7 +4,7 @@ A step is: apply pending knob changes -> next batch -> data noising -> forward/b
 gradients -> (every `detail_every` steps: gradient histogram, per-group norms, the dropout masks drawn)
 -> clip -> optimiser step -> (proximal L1: soft-threshold) -> (every `detail_every` steps: gradient
 reach) -> record.
-Records are plain dicts (the metrics contract in DESIGN.md); the trainer never draws anything.
+Records are plain dicts (the metrics contract in docs/records.md); the trainer never draws anything.
 """
 
 from __future__ import annotations
