@@ -44,8 +44,9 @@ from explorer.faces.notebook.jobs import JobAnswers, JobPanel, SeedsPanel, Sweep
 from explorer.faces.notebook.knobs import KnobPanel
 from explorer.faces.notebook.parts import button, line
 from explorer.faces.notebook.sample import SamplePanel
-from explorer.faces.notebook.tabs import SAMPLE, SWEEP, TAB_TITLES, VIEWS, ChartTabs
+from explorer.faces.notebook.tabs import VIEWS, ChartTabs
 from explorer.page.controls import ALL_CONTROLS
+from explorer.page.panels import JOB_TABS, SAMPLE, SWEEP, TAB_TITLES
 from explorer.page.session import Message, Session, ViewerWatchdog, knob_change_lines, parse_link
 from explorer.runs.history import Snapshot
 from explorer.spec.errors import ConfigError
@@ -53,7 +54,6 @@ from explorer.spec.knobs import KNOBS, Config
 from explorer.spec.presets import preset_config
 from explorer.views.export import history_csv
 
-JOB_TABS = {"seeds": "compare", "sweep": SWEEP}  # the session's background jobs: the tab that shows each
 REFRESH_S = 0.5  # at most two chart redraws a second
 VIEWER_TIMEOUT_S = 90.0  # no heartbeat for this long: the page is gone (background tabs beat once a minute)
 BUTTON_STYLES = {"train": "success", "pause": "warning", "reset": "", "branch": "", "save": "", "clear": ""}

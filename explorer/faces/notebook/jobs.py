@@ -10,18 +10,17 @@ import altair as alt
 import ipywidgets as W
 
 from explorer.faces.notebook.chart import chart_widget
-from explorer.faces.notebook.parts import button, line
-from explorer.page.session import GRID_DEFAULTS, JOB_CHARTS, NO_KNOB, SWEEP_KNOBS, Message, Session
+from explorer.faces.notebook.parts import button, intro, line, number_box
+from explorer.page.panels import CANCEL, JOB_CHARTS, NO_KNOB, SEEDS_PANEL, SWEEP_PANEL, job_chart_height, job_message
+from explorer.page.session import Message, Session
 from explorer.runs.sweep_job import SweepJob
 from explorer.runs.sweep_summary import SweepSummary
-from explorer.spec.knobs import KNOBS
-from explorer.spec.wording import format_value
 from explorer.views import registry as chart_views
 
-JOB_HEIGHT, JOB_PROJECTOR_HEIGHT = 240, 420  # a job's charts come below its controls: a little shorter
 # A sweep chart's labels and colour legend come on top of its plot width: drawn to fit this many pixels in all.
 JOB_EXTRA_WIDTH = 60
 FIT = alt.AutoSizeParams(type="fit-x", contains="padding")
+BOX_WIDTH = "290px"  # the Sweep tab's boxes, two to a row
 
 
 class JobAnswers:
@@ -39,26 +38,23 @@ class JobAnswers:
 
     def says(self, kind: str) -> Message | None:
         """The page's one message, when it answers this job's button."""
-        said, flash = self._said, self.session.flash
-        return flash if said is not None and said[0] == kind and said[1] is flash and flash is not None else None
+        return job_message(self._said, kind, self.session.flash)
 
 
 class JobPanel:
     """One job's panel (`widget`): `start` and `cancel` buttons, `line` (its answer and status), `charts`
     {chart name: JupyterChart}, made when its first trial ends (a page loads few chart widgets at once)."""
 
-    def __init__(
-        self, kind: str, answers: JobAnswers, intro: str, above: list[W.Widget], controls: list, start: W.Button
-    ):
+    def __init__(self, kind: str, answers: JobAnswers, above: list[W.Widget], controls: list, start: W.Button):
         self.kind, self.answers, self.session, self.start = kind, answers, answers.session, start
-        self.cancel = button("Cancel", "Stop it; the finished trials stay", "danger")
+        self.cancel = button(CANCEL.label, CANCEL.help, "danger")
         self.cancel.layout.display = "none"  # shown while the job runs
         self.cancel.on_click(lambda _: answers.act(kind, self.session.cancel_job, kind))
         self.line = W.HTML()
         self.charts: dict[str, alt.JupyterChart] = {}
         self._box = W.VBox()
         row = W.HBox([*controls, start, self.cancel], layout=W.Layout(flex_flow="row wrap", align_items="center"))
-        self.widget = W.VBox([W.HTML(intro), *above, row, self.line, self._box])
+        self.widget = W.VBox([*above, row, self.line, self._box])
 
     @property
     def job(self) -> SweepJob | None:
@@ -103,7 +99,7 @@ class JobPanel:
 
 def _chart(spec: chart_views.ChartSpec, summary: SweepSummary, width: int, projector: bool) -> alt.TopLevelMixin:
     """A sweep chart whose long arm labels and colour legend fit beside the knobs, as the gap chart does."""
-    height = JOB_PROJECTOR_HEIGHT if projector else JOB_HEIGHT
+    height = job_chart_height(projector)
     chart = spec.build(summary, width=width + JOB_EXTRA_WIDTH, height=height, projector=projector)
     return chart.properties(autosize=FIT)
 
@@ -112,23 +108,11 @@ class SeedsPanel(JobPanel):
     """Compare runs → Repeat over seeds: every run compared trains again with other seeds (`repeat_seeds`)."""
 
     def __init__(self, answers: JobAnswers):
-        self.repeat_seeds = W.BoundedIntText(
-            value=3,
-            min=2,
-            max=10,
-            description="Seeds",
-            style={"description_width": "50px"},
-            layout=W.Layout(width="130px"),
-        )
-        repeat = button(
-            "Repeat over seeds", "Every run above trains again with other seeds, as long as it ran, in the background"
-        )
+        spec = SEEDS_PANEL
+        self.repeat_seeds = number_box(spec.seeds, width="130px", label_width="50px")
+        repeat = button(spec.start.label, spec.start.help)
         repeat.on_click(lambda _: answers.act("seeds", answers.session.repeat_over_seeds, self.repeat_seeds.value))
-        intro = (
-            "<b>Repeat over seeds</b> — is the difference real? Every run above trains again with other seeds, "
-            "as long as it ran and with its knob moves, in the background."
-        )
-        super().__init__("seeds", answers, intro, [], [self.repeat_seeds], repeat)
+        super().__init__("seeds", answers, [intro(spec.intro)], [self.repeat_seeds], repeat)
 
 
 class SweepPanel(JobPanel):
@@ -136,39 +120,45 @@ class SweepPanel(JobPanel):
     seeds, each trial `sweep_steps` long."""
 
     def __init__(self, answers: JobAnswers):
-        wanted, style = answers.session.wanted, {"description_width": "110px"}
+        spec, wanted = SWEEP_PANEL, answers.session.wanted
         self.sweep_knobs = [
-            W.Dropdown(options=SWEEP_KNOBS, value="dropout", description="First knob", style=style),
-            W.Dropdown(options=[NO_KNOB, *SWEEP_KNOBS], value="l2", description="Second knob", style=style),
+            W.Dropdown(options=k.options, value=k.default, layout=W.Layout(width=BOX_WIDTH)) for k in spec.knobs
         ]
         self.sweep_values = [
-            W.Text(value=GRID_DEFAULTS[knob.value], description="values", placeholder="0, 0.25, 0.5", style=style)
-            for knob in self.sweep_knobs
+            W.Text(
+                value=spec.values_for(k.value, wanted),
+                placeholder=spec.values.placeholder,
+                layout=W.Layout(width=BOX_WIDTH),
+            )
+            for k in self.sweep_knobs
         ]
-        for knob, values in zip(self.sweep_knobs, self.sweep_values):
-            knob.observe(lambda change, values=values: self._on_knob(change["new"], values), names="value")
-        self.sweep_seeds = W.BoundedIntText(value=3, min=1, max=10, description="Seeds", style=style)
-        self.sweep_steps = W.BoundedIntText(
-            value=wanted.steps, min=1, max=int(KNOBS["steps"].hi), step=100, description="Steps per trial", style=style
-        )
-        for widget in (*self.sweep_knobs, *self.sweep_values, self.sweep_seeds, self.sweep_steps):
-            widget.layout = W.Layout(width="290px")
-        start = button("Start sweep", "The grid × seeds, in the background", "primary")
+        self._labels = [W.Label() for _ in self.sweep_knobs]
+        columns = []
+        for slot, choice in enumerate(spec.knobs):
+            self.sweep_knobs[slot].observe(lambda change, slot=slot: self._on_knob(slot, change["new"]), names="value")
+            self._show_values(slot)
+            columns.append(
+                W.VBox([W.Label(choice.label), self.sweep_knobs[slot], self._labels[slot], self.sweep_values[slot]])
+            )
+        self.sweep_seeds = number_box(spec.seeds, width=BOX_WIDTH, label_width="110px")
+        self.sweep_steps = number_box(spec.steps, wanted.steps, width=BOX_WIDTH, label_width="110px")
+        start = button(spec.start.label, spec.start.help, "primary")
         start.on_click(lambda _: answers.act("sweep", self._start))
-        intro = (
-            "<b>Sweep</b> — a grid of knob values on top of the setup on the left, each trained with several seeds "
-            "in the background while the live run goes on."
-        )
-        grid = W.GridBox(
-            [self.sweep_knobs[0], self.sweep_knobs[1], self.sweep_values[0], self.sweep_values[1]],
-            layout=W.Layout(grid_template_columns="repeat(2, 300px)"),
-        )
-        super().__init__("sweep", answers, intro, [grid], [self.sweep_seeds, self.sweep_steps], start)
+        grid = W.GridBox(columns, layout=W.Layout(grid_template_columns="repeat(2, 300px)"))
+        above = [intro(spec.intro, where="on the left"), grid]
+        super().__init__("sweep", answers, above, [self.sweep_seeds, self.sweep_steps], start)
 
-    def _on_knob(self, knob: str, values: W.Text) -> None:
-        values.disabled = knob == NO_KNOB
+    def _on_knob(self, slot: int, knob: str) -> None:
         if knob != NO_KNOB:
-            values.value = GRID_DEFAULTS.get(knob, format_value(getattr(self.session.wanted, knob)))
+            self.sweep_values[slot].value = SWEEP_PANEL.values_for(knob, self.session.wanted)
+        self._show_values(slot)
+
+    def _show_values(self, slot: int) -> None:
+        """A knob's values box, labelled with its name; none for "no second knob"."""
+        knob, label, values = self.sweep_knobs[slot].value, self._labels[slot], self.sweep_values[slot]
+        values.disabled = knob == NO_KNOB
+        label.value = SWEEP_PANEL.values.label.format(knob=knob)
+        label.layout.display = values.layout.display = "none" if knob == NO_KNOB else None
 
     def _start(self) -> None:
         knobs = [(k.value, v.value) for k, v in zip(self.sweep_knobs, self.sweep_values)]

@@ -10,10 +10,9 @@ import ipywidgets as W
 
 from explorer.faces.notebook.parts import LABEL_WIDTH, ROW_WIDTH, control_widget, heading
 from explorer.page.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value
+from explorer.page.panels import NO_PRESET
 from explorer.page.session import Session
 from explorer.spec.presets import PRESETS
-
-NO_PRESET = "— pick a lesson —"
 
 
 class KnobPanel:

@@ -8,6 +8,7 @@ import html
 import ipywidgets as W
 
 from explorer.page.controls import Control, widget_value
+from explorer.page.panels import Intro, Number
 from explorer.page.session import Message
 from explorer.spec.knobs import KNOBS
 from explorer.spec.wording import format_value
@@ -59,3 +60,21 @@ def line(message: Message, size: str = "1em", bold: bool = False) -> str:
     """A message of the session as one HTML line in its level's colour."""
     text = html.escape(message.text)
     return f"<div style='color:{message.colour};font-size:{size}'>{f'<b>{text}</b>' if bold else text}</div>"
+
+
+def intro(spec: Intro, **where) -> W.HTML:
+    """A panel's first line (`explorer.page.panels`): its name in bold, then what it is for."""
+    return W.HTML(f"<b>{html.escape(spec.title)}</b> {html.escape(spec.text.format(**where))}")
+
+
+def number_box(spec: Number, default: int | None = None, *, width: str, label_width: str) -> W.BoundedIntText:
+    """A number box from its spec in `explorer.page.panels`, starting at `default` when the spec has none."""
+    return W.BoundedIntText(
+        value=spec.default if spec.default is not None else default,
+        min=spec.lo,
+        max=spec.hi,
+        step=spec.step,
+        description=spec.label,
+        style={"description_width": label_width},
+        layout=W.Layout(width=width),
+    )

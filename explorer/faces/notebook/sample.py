@@ -7,6 +7,7 @@ import html
 import ipywidgets as W
 
 from explorer.faces.notebook.parts import ROW_WIDTH, button, line
+from explorer.page.panels import SAMPLE_PANEL
 from explorer.page.session import Session
 
 
@@ -15,25 +16,26 @@ class SamplePanel:
 
     def __init__(self, session: Session, width: int):
         self.session, self._width, self._samples = session, width, 0
-        self.prompt = W.Text(value="ROMEO:", description="Prompt", layout=W.Layout(width=ROW_WIDTH))
+        spec, style = SAMPLE_PANEL, {"description_width": "110px"}
+        self.prompt = W.Text(value=spec.prompt.default, description=spec.prompt.label, layout=W.Layout(width=ROW_WIDTH))
         self.sample_length = W.IntSlider(
-            value=300,
-            min=20,
-            max=1000,
-            step=20,
-            description="Length (tokens)",
-            style={"description_width": "110px"},
+            value=spec.length.default,
+            min=spec.length.lo,
+            max=spec.length.hi,
+            step=spec.length.step,
+            description=spec.length.label,
+            style=style,
             layout=W.Layout(width=ROW_WIDTH),
         )
         self.temperature = W.SelectionSlider(
-            options=[0.2, 0.5, 0.8, 1.0, 1.2, 1.5],
-            value=0.8,
-            description="Temperature",
-            style={"description_width": "110px"},
+            options=spec.temperature.options,
+            value=spec.temperature.default,
+            description=spec.temperature.label,
+            style=style,
             layout=W.Layout(width=ROW_WIDTH),
-            tooltip="Low: safe and repetitive; high: adventurous and noisy",
+            tooltip=spec.temperature.help,
         )
-        self.generate = button("Generate text", "From the weights as they are now; training goes on", "info")
+        self.generate = button(spec.generate.label, spec.generate.help, "info")
         self.generate.on_click(lambda _: self._generate())
         self.sample_text = W.HTML()
         self.widget = W.VBox(
@@ -51,7 +53,7 @@ class SamplePanel:
             return
         step = self.session.run.snapshot().last_step
         self.sample_text.value = (
-            f"<div style='color:#555'>Sampled after step {step:,}:</div>"
+            f"<div style='color:#555'>{html.escape(SAMPLE_PANEL.sampled_after(step))}</div>"
             f"<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
             f"background:#f6f6f6;padding:8px;max-width:{self._width + 100}px'>"
             f"{html.escape(text)}</div>"

@@ -9,14 +9,11 @@ import altair as alt
 import ipywidgets as W
 
 from explorer.faces.notebook.chart import chart_widget
+from explorer.page.panels import TAB_TITLES, chart_height
 from explorer.runs.history import Snapshot
 from explorer.views import registry as chart_views
 
-SWEEP = "sweep"  # the Sweep tab: a grid × seeds in the background, drawn from chart_views.SWEEP_VIEWS
-SAMPLE = "sample"  # the text sample tab: not a chart view, so not in chart_views.VIEWS
-TAB_TITLES = {**{name: view.title for name, view in chart_views.VIEWS.items()}, SWEEP: "Sweep", SAMPLE: "Text sample"}
-VIEWS = tuple(TAB_TITLES)  # every tab, in order
-CHART_HEIGHT, PROJECTOR_HEIGHT = 300, 560  # plot heights: whole on 1024×768; with the projector toggle on
+VIEWS = tuple(TAB_TITLES)  # every tab, in order: the chart views, the Sweep tab, the text sample
 
 
 class ChartTabs:
@@ -75,6 +72,6 @@ class ChartTabs:
                 width=self._width,
                 metric=self.metric.value,
                 projector=projector,
-                height=PROJECTOR_HEIGHT if projector else CHART_HEIGHT,
+                height=chart_height(projector),
             )
         return len(specs)
