@@ -57,23 +57,25 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     """An HTML table of text (escaped here, so help text with |, * or <unk> is shown as written)."""
     cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows)
-    return f'<table class="reference">\n<thead><tr>{cells}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n'
+    table = f"<table>\n<thead><tr>{cells}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
+    return f'<div class="reference">\n{table}\n</div>\n'
 
 
 def _code(text: str) -> str:
     return f"<code>{html.escape(text)}</code>"
 
 
-def _field_text(value) -> str:
-    """A Knob field's value in a cell: yes for a set flag, a widget by its label and kind, blank when unset."""
+def _field_text(name: str, value) -> str:
+    """A further Knob field in words ('' when unset): a set flag by its name, a widget by its label and kind."""
     if value is None or value is False or value == "" or value == ():
         return ""
+    label = name.replace("_", " ")
     if value is True:
-        return "yes"
+        return label
     if dataclasses.is_dataclass(value) and hasattr(value, "label"):
         kind = getattr(value, "kind", "")
-        return html.escape(f"{value.label} ({kind})" if kind else value.label)
-    return html.escape(format_value(value))
+        return f"{label}: {value.label} ({kind})" if kind else f"{label}: {value.label}"
+    return f"{label}: {format_value(value)}"
 
 
 def knob_values(knob) -> str:
@@ -94,20 +96,19 @@ def knob_reference() -> str:
     """Two tables, live knobs then setup knobs, every Knob in KNOBS with its default from Config()."""
     defaults = Config()
     extra = [f.name for f in dataclasses.fields(next(iter(KNOBS.values()))) if f.name not in SHOWN_FIELDS]
-    head = ["knob", "flag · link", "default", "values", *(name.replace("_", " ") for name in extra), "what it does"]
     parts = []
     for live, title in ((True, "Live knobs: the running model takes them at its next step"), (False, "Setup knobs")):
         rows = []
         for name, knob in KNOBS.items():
             if knob.live != live:
                 continue
-            flag = "--" + name.replace("_", "-")
-            link = f"?{QUERY_NAMES.get(name, name)}="
-            extras = [_field_text(getattr(knob, field)) for field in extra]
-            default = _code(format_value(getattr(defaults, name)))
-            row = [f"<strong>{html.escape(name)}</strong>", f"{_code(flag)}<br>{_code(link)}", default]
-            rows.append([*row, knob_values(knob), *extras, html.escape(knob.help)])
-        parts.append(f"## {title}\n\n{len(rows)} knobs.\n\n{_table(head, rows)}")
+            flag, link = "--" + name.replace("_", "-"), f"?{QUERY_NAMES.get(name, name)}="
+            also = " · ".join(filter(None, (_field_text(field, getattr(knob, field)) for field in extra)))
+            does = html.escape(knob.help) + (f"<br><small>{html.escape(also)}</small>" if also else "")
+            knob_cell = f"<strong>{html.escape(name)}</strong><br>{_code(flag)}<br>{_code(link)}"
+            rows.append([knob_cell, _code(format_value(getattr(defaults, name))), knob_values(knob), does])
+        table = _table(["knob · flag · link", "default", "values", "what it does"], rows)
+        parts.append(f"## {title}\n\n{len(rows)} knobs.\n\n{table}")
     return "\n".join(parts)
 
 
@@ -191,7 +192,8 @@ def folder_imports() -> dict[str, dict[str, int]]:
     imports: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     for module in sorted(PACKAGE.rglob("*.py")):
         source = _folder(module)
-        imports[source]  # a folder that imports nothing of explorer is still a floor
+        if module.name != "__init__.py":  # a package's marker alone makes no floor (explorer/, faces/)
+            imports[source]  # a folder that imports nothing of explorer is still one
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [f"{node.module}.{alias.name}" for alias in node.names]
