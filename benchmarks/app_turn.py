@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import sync_playwright
 
-from explorer.page.session import link_query
+from explorer.page.links import link_query
 from explorer.runs.store import RunStore
 from explorer.spec.presets import preset_config
 from tests.app_server import StreamlitServer, launch_chromium, status_text, step_of, wait_until

@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explorer.runs.live import LiveRun
 from explorer.runs.stats import paired
 from explorer.runs.store import RunStore
-from explorer.runs.sweep import Arm, Plan, parse_seeds, run_sweep
+from explorer.runs.sweep import run_sweep
+from explorer.runs.sweep_plan import Arm, Plan, parse_seeds
 from explorer.runs.sweep_summary import summarize
 from explorer.spec.presets import PRESETS, preset_config
 from explorer.spec.wording import plural

@@ -20,11 +20,11 @@ import time
 
 import torch
 
-from explorer.core.gradients import GRAD_HIST_EDGES
 from explorer.core.train import Trainer
 from explorer.runs.history import History
 from explorer.runs.live import LiveRun
 from explorer.spec.knobs import Config
+from explorer.spec.records import GRAD_HIST_EDGES
 from explorer.views.registry import all_charts
 
 GROUPS = ["embedding", "layer1.input", "layer1.recurrent", "norm", "decoder"]

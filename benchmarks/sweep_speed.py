@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from explorer.runs.store import RunStore
-from explorer.runs.sweep import grid_plan, parse_grid, run_sweep, run_trial
+from explorer.runs.sweep import run_sweep, run_trial
+from explorer.runs.sweep_plan import grid_plan, parse_grid
 from explorer.spec.knobs import Config
 
 TINY = dict(

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.core.train import Trainer
-from explorer.runs.sweep import parse_grid
+from explorer.runs.sweep_plan import parse_grid
 from explorer.spec.knobs import KNOBS, Config
 from tests.conftest import tiny
 

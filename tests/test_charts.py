@@ -12,10 +12,10 @@ import math
 
 import pytest
 
-from explorer.core.gradients import GRAD_HIST_EDGES
 from explorer.core.train import Trainer
 from explorer.page import session
 from explorer.runs.history import History, Snapshot
+from explorer.spec.records import GRAD_HIST_EDGES
 from explorer.views import kit, run_charts
 from explorer.views import registry as views
 from explorer.views.export import chart_to_png, chart_to_svg, history_csv

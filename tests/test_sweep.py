@@ -12,7 +12,8 @@ from conftest import tiny, wait_until
 
 from explorer.faces.cli.main import main
 from explorer.runs.store import RunStore
-from explorer.runs.sweep import SweepError, grid_plan, parse_grid, parse_seeds, repeat_plan, run_sweep, stored_trial_key
+from explorer.runs.sweep import run_sweep
+from explorer.runs.sweep_plan import SweepError, grid_plan, parse_grid, parse_seeds, repeat_plan, stored_trial_key
 from explorer.runs.sweep_summary import summarize
 from explorer.spec.errors import ExplorerError
 from tests.app_server import children_of
@@ -209,7 +210,8 @@ def test_diverged_seeds_are_counted_apart_not_averaged(tmp_path):
     import torch
 
     from explorer.core.train import Trainer
-    from explorer.runs.sweep import Arm, Trial, store_trial
+    from explorer.runs.sweep import store_trial
+    from explorer.runs.sweep_plan import Arm, Trial
 
     store = RunStore(tmp_path / "runs.sqlite")
     arm = Arm("boom", {}, tiny(steps=40))

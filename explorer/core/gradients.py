@@ -13,9 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-# Fixed bins of log10 |gradient| so histograms from different steps (and runs) line up on one axis.
-GRAD_HIST_EDGES = np.linspace(-10.0, 2.0, 49)
-NEAR_ZERO = 1e-3  # |w| below this counts as "switched off" in the sparsity view (L1 drives weights there)
+from explorer.spec.records import GRAD_HIST_EDGES, NEAR_ZERO
 
 # |g| is binned by its float32 bit pattern, which orders non-negative floats like their values: the bits
 # between those of 1e-10 and 100 (the histogram's range; values outside count in the end bins) are cut

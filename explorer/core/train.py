@@ -20,13 +20,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from explorer.core.data import BatchStream, Corpus
-from explorer.core.gradients import GRAD_HIST_EDGES, gradient_details
+from explorer.core.gradients import gradient_details
 from explorer.core.memorisation import MemorisationMeter
 from explorer.core.model import RNNLM, count_parameters, detach_state
 from explorer.core.noising import noise_inputs, unigram_distribution
 from explorer.core.probes import gradient_reach, mask_record
 from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import DROPOUT_RATES, KNOBS, Config
+from explorer.spec.records import GRAD_HIST_EDGES
 from explorer.spec.wording import bits_per_char, perplexity
 
 _SEED_LOCK = threading.Lock()  # global RNG seeding for initialisation must not interleave between runs

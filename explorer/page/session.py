@@ -19,32 +19,15 @@ from pathlib import Path
 from explorer.core.data import NOT_OFFERED, SHIPPED, UPLOADS, save_upload
 from explorer.page.controls import check_from_page, widget_values
 from explorer.page.guesses import GUESSES, QUESTION, Prediction
-
-# Re-exported (noqa: F401) only until the notebook face imports them from links, panels, status and watchdog:
-from explorer.page.links import link_query, parse_link  # noqa: F401
-from explorer.page.panels import (  # noqa: F401
-    GRID_DEFAULTS,
-    JOB_CHARTS,
-    MAX_SAMPLE_TOKENS,
-    NO_KNOB,
-    SWEEP_KNOBS,
-)
-from explorer.page.status import (  # noqa: F401
-    STATUS_LEVEL,
-    Message,
-    describe_changes,
-    knob_change_lines,
-    setup_changes,
-    status_line,
-    waiting_line,
-)
-from explorer.page.watchdog import ViewerWatchdog  # noqa: F401
+from explorer.page.links import link_query
+from explorer.page.panels import MAX_SAMPLE_TOKENS, NO_KNOB
+from explorer.page.status import STATUS_LEVEL, Message, describe_changes, setup_changes, status_line, waiting_line
 from explorer.runs import worker
 from explorer.runs.history import Snapshot
 from explorer.runs.live import LiveRun
 from explorer.runs.store import RunStore
-from explorer.runs.sweep import grid_plan, parse_grid, parse_seeds, repeat_plan
 from explorer.runs.sweep_job import SweepJob
+from explorer.runs.sweep_plan import grid_plan, parse_grid, parse_seeds, repeat_plan
 from explorer.runs.sweep_summary import SweepSummary
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import KNOBS, LIVE_KNOBS, Config

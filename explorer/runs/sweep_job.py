@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable
 
 from explorer.runs.store import RunStore
-from explorer.runs.sweep import Plan, Progress, run_sweep
+from explorer.runs.sweep import Progress, run_sweep
+from explorer.runs.sweep_plan import Plan
 from explorer.runs.sweep_summary import SweepSummary, summarize
 from explorer.spec.errors import ExplorerError
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from explorer.runs.stats import Band, Interval, Paired, band, paired, t_interval
 from explorer.runs.store import RunStore
-from explorer.runs.sweep import DONE, stored_arm, stored_trial_key
+from explorer.runs.sweep_plan import DONE, stored_arm, stored_trial_key
 from explorer.spec.wording import format_value, plural
 
 METRICS = {  # run-summary column -> how a sentence names it

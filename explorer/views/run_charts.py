@@ -12,6 +12,7 @@ import altair as alt
 import numpy as np
 
 from explorer.runs.history import Snapshot
+from explorer.spec.records import GRAD_HIST_EDGES
 from explorer.spec.wording import bits_per_char, format_value
 from explorer.views.kit import (
     BLACK,
@@ -201,7 +202,7 @@ def _heatmap(snap: Snapshot) -> dict[str, np.ndarray] | None:
     if not records:
         return None
     counts = np.array([r["grad_hist"] for r in records], dtype=float)
-    edges = np.asarray((snap.start or {}).get("grad_hist_edges") or _default_edges(), dtype=float)
+    edges = np.asarray((snap.start or {}).get("grad_hist_edges") or GRAD_HIST_EDGES, dtype=float)
     if counts.shape[1] % 2 == 0 and len(edges) == counts.shape[1] + 1:
         counts, edges = counts[:, 0::2] + counts[:, 1::2], edges[::2]
     steps = column_of(records, "step")
@@ -216,12 +217,6 @@ def _heatmap(snap: Snapshot) -> dict[str, np.ndarray] | None:
     left = np.concatenate([[right[0] - every * (ends[0] - starts[0])], right[:-1]])
     col, row = np.nonzero(share > 0)
     return {"step": left[col], "step2": right[col], "lo": edges[row], "hi": edges[row + 1], "share": share[col, row]}
-
-
-def _default_edges() -> list[float]:
-    from explorer.core.gradients import GRAD_HIST_EDGES  # imports torch: only when the start record is missing
-
-    return GRAD_HIST_EDGES.tolist()
 
 
 def _clip_segments(steps: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

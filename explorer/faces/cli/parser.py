@@ -4,9 +4,10 @@ generated from it, so the two cannot drift."""
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import PackageNotFoundError, version
 
 from explorer.classroom.seats import MAX_SEATS, TURN_S
-from explorer.runs.sweep import MAX_TRIALS
+from explorer.runs.sweep_plan import MAX_TRIALS
 from explorer.spec.knobs import KNOBS, Config
 from explorer.spec.wording import format_value
 
@@ -67,14 +68,58 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: each command's options are declared by its own function below."""
     parser = Parser(prog="explorer", description="Train small RNN language models and watch regularisation work.")
+    parser.add_argument("--version", action="version", version=f"explorer {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add_app(commands)
+    _add_class(commands)
+    _add_lessons(commands)
+    _add_dashboard(commands)
     _add_train(commands)
     _add_sample(commands)
     commands.add_parser("presets", help="list the presets, one lesson each")
     _add_sweep(commands)
-    _add_class(commands)
     _add_runs(commands)
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("explorer")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
+def _add_server_options(parser: argparse.ArgumentParser, default_port: int, default_address: str) -> None:
+    parser.add_argument(
+        "--port", type=int, metavar="N", help=f"the port to serve on (default: {default_port}, or the next free one)"
+    )
+    parser.add_argument("--address", help=f"where to listen (default: {default_address})")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser (on a server, over ssh)")
+
+
+def _add_app(commands) -> None:
+    app = commands.add_parser("app", help="start the app: train live and move the knobs while it trains")
+    _add_server_options(app, 8501, "every network interface")
+
+
+def _add_lessons(commands) -> None:
+    lessons = commands.add_parser(
+        "lessons",
+        help="write the lesson notebooks and the dashboard to a folder, for Jupyter or Voilà",
+        description="Run it again after an upgrade: notebooks it wrote and nobody edited are updated, edited ones "
+        "are kept.",
+    )
+    lessons.add_argument(
+        "dir", nargs="?", default="explorer-lessons", metavar="DIR", help="where (default: ./explorer-lessons)"
+    )
+    lessons.add_argument("--force", action="store_true", help="also replace notebooks edited since they were written")
+
+
+def _add_dashboard(commands) -> None:
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the live dashboard notebook with Voilà (needs explorer[notebooks])"
+    )
+    _add_server_options(dashboard, 8866, "this computer only")
 
 
 def _add_train(commands) -> None:
