@@ -1,5 +1,5 @@
 """The entry point `streamlit run streamlit_app.py` expects; the app is explorer/faces/streamlit/app.py."""
 
-import runpy
+from explorer.faces.streamlit.app import main
 
-runpy.run_module("explorer.faces.streamlit.app", run_name="__main__")
+main()

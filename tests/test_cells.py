@@ -12,7 +12,7 @@ from explorer.core.checkpoint import load_checkpoint, save_checkpoint
 from explorer.core.probes import gradient_reach, mask_record
 from explorer.core.sample import _StepReader, generate_ids
 from explorer.core.train import Trainer
-from explorer.page.session import status_line
+from explorer.page.status import status_line
 from explorer.runs.history import snapshot_of
 from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import Config

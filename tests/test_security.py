@@ -15,7 +15,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from explorer.classroom.seats import ClassError, Classroom, Lesson
 from explorer.core.data import MAX_UPLOAD_MIB, save_upload
 from explorer.page.controls import check_from_page
-from explorer.page.session import Session, parse_link
+from explorer.page.links import parse_link
+from explorer.page.session import Session
 from explorer.runs.live import LiveRun
 from explorer.spec.errors import ConfigError, ExplorerError
 from tests.app_server import StreamlitServer, children_of, launch_chromium, tiny_query, wait_until

@@ -14,7 +14,7 @@ import pytest
 
 from explorer.faces.notebook import VIEWS, Dashboard, dashboard, experiment, predict
 from explorer.page.controls import ALL_CONTROLS, LIVE_CONTROLS
-from explorer.page.session import knob_change_lines
+from explorer.page.status import knob_change_lines
 from explorer.runs.history import Snapshot
 from explorer.runs.store import RunStore
 from explorer.spec.errors import ConfigError

@@ -46,8 +46,11 @@ from explorer.faces.notebook.parts import button, line
 from explorer.faces.notebook.sample import SamplePanel
 from explorer.faces.notebook.tabs import VIEWS, ChartTabs
 from explorer.page.controls import ALL_CONTROLS
+from explorer.page.links import parse_link
 from explorer.page.panels import JOB_TABS, SAMPLE, SWEEP, TAB_TITLES
-from explorer.page.session import Message, Session, ViewerWatchdog, knob_change_lines, parse_link
+from explorer.page.session import Session
+from explorer.page.status import Message, knob_change_lines
+from explorer.page.watchdog import ViewerWatchdog
 from explorer.runs.history import Snapshot
 from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import KNOBS, Config
@@ -159,7 +162,7 @@ class Dashboard(W.VBox):
             self.sweep_seeds, self.sweep_steps, panels[SWEEP] = sweep.sweep_seeds, sweep.sweep_steps, sweep.widget
         self._answers = answers
         for kind, panel in self.job_panels.items():
-            self.buttons["repeat" if kind == "seeds" else "sweep"] = panel.start
+            self.buttons[panel.start_key] = panel.start
             self.buttons[f"cancel_{kind}"] = panel.cancel
         self.job_lines = {kind: panel.line for kind, panel in self.job_panels.items()}
         self.job_charts = {kind: panel.charts for kind, panel in self.job_panels.items()}

@@ -12,7 +12,8 @@ import ipywidgets as W
 from explorer.faces.notebook.chart import chart_widget
 from explorer.faces.notebook.parts import button, intro, line, number_box
 from explorer.page.panels import CANCEL, JOB_CHARTS, NO_KNOB, SEEDS_PANEL, SWEEP_PANEL, job_chart_height, job_message
-from explorer.page.session import Message, Session
+from explorer.page.session import Session
+from explorer.page.status import Message
 from explorer.runs.sweep_job import SweepJob
 from explorer.runs.sweep_summary import SweepSummary
 from explorer.views import registry as chart_views
@@ -107,6 +108,8 @@ def _chart(spec: chart_views.ChartSpec, summary: SweepSummary, width: int, proje
 class SeedsPanel(JobPanel):
     """Compare runs → Repeat over seeds: every run compared trains again with other seeds (`repeat_seeds`)."""
 
+    start_key = "repeat"  # its start button in Dashboard.buttons
+
     def __init__(self, answers: JobAnswers):
         spec = SEEDS_PANEL
         self.repeat_seeds = number_box(spec.seeds, width="130px", label_width="50px")
@@ -118,6 +121,8 @@ class SeedsPanel(JobPanel):
 class SweepPanel(JobPanel):
     """The Sweep tab: up to two knobs (`sweep_knobs`) with their values (`sweep_values`), × `sweep_seeds`
     seeds, each trial `sweep_steps` long."""
+
+    start_key = "sweep"
 
     def __init__(self, answers: JobAnswers):
         spec, wanted = SWEEP_PANEL, answers.session.wanted

@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from explorer.page.controls import Control, widget_value
 from explorer.page.panels import Intro, Number
-from explorer.page.session import Message
+from explorer.page.status import Message
 from explorer.spec.knobs import KNOBS
 from explorer.spec.wording import format_value
 

@@ -1,12 +1,16 @@
-"""Streamlit helpers shared by the app's pages (the student's page in streamlit_app.py and the teacher's
-page): how a chart is handed to Streamlit, how text from a client is shown as itself, what the server refuses
-to do for any client, and the cookie that makes a browser's tabs one seat in a class."""
+"""Streamlit helpers shared by the app's pages (the student's page and the teacher's page): how a chart and a
+message are handed to Streamlit, how text from a client is shown as itself, what the server refuses to do for
+any client, and the cookie that makes a browser's tabs one seat in a class."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from collections.abc import Callable
+
+import streamlit as st
+
+from explorer.page.status import Message
 
 SEAT_COOKIE = "explorer_seat"
 UPLOADS_IN_MEMORY_BYTES = 100 * 2**20  # every session's upload in flight together (each at most 5 MiB)
@@ -24,6 +28,21 @@ def markdown_text(text: str) -> str:
     """Text a client sent (a name, a link's value, a file name), shown as itself in Streamlit markdown: no
     links, images, emphasis or HTML from it."""
     return AUTOLINK_STARTS.sub("\\1\u200b", MARKDOWN_SPECIALS.sub(r"\\\1", text))
+
+
+def say(message: Message) -> None:
+    """A session's Message, as text: it may quote a link, a file name or a value a client sent."""
+    {"error": st.error, "warning": st.warning, "success": st.success, "info": st.info}[message.level](
+        markdown_text(message.text)
+    )
+
+
+def draw(make_vega: Callable[[], dict]) -> None:
+    """A chart on the page; one that cannot be drawn is a warning in its place, and the lesson goes on."""
+    try:
+        st.vega_lite_chart(make_vega(), width="stretch")
+    except Exception as err:  # noqa: BLE001 - one odd chart must not take the lesson down
+        st.warning(f"This chart could not be drawn: {type(err).__name__}: {err}")
 
 
 def vega(chart) -> dict:
