@@ -14,6 +14,7 @@ import html
 from collections import defaultdict
 from pathlib import Path
 
+import tomllib
 from mkdocs.exceptions import PluginError
 
 from explorer.faces.cli.parser import build_parser
@@ -31,7 +32,7 @@ REQUIRED = {
     "reference/knobs.md": ["knob-reference"],
     "reference/cli.md": ["cli-reference"],
     "records.md": ["live-knob-names"],
-    "architecture.md": ["layer-imports", "module-list"],
+    "architecture.md": ["layer-imports", "import-contract", "module-list"],
 }
 
 
@@ -42,6 +43,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         "live-knob-names": live_knob_names,
         "cli-reference": cli_reference,
         "layer-imports": layer_imports,
+        "import-contract": import_contract,
         "module-list": module_list,
     }
     for marker in REQUIRED.get(page.file.src_uri, []):
@@ -253,3 +255,28 @@ def module_list() -> str:
         rows = "\n".join(by_folder[folder])
         parts.append(f"### `{folder}`\n\n| module | what it is for |\n|---|---|\n{rows}\n")
     return "\n".join(parts)
+
+
+def import_contract() -> str:
+    """The import-linter contracts of pyproject.toml, each in one line: the rules `make test` enforces."""
+    settings = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = settings["tool"]["importlinter"]["contracts"]
+
+    def names(modules: list[str]) -> str:
+        return ", ".join(f"`{m}`" for m in modules)
+
+    lines = []
+    for contract in contracts:
+        kind = contract["type"]
+        if kind == "layers":
+            rule = "from the top: " + " → ".join(f"`{m}`" for m in contract["layers"]) + "; none imports one above it"
+        elif kind == "forbidden":
+            sources = contract["source_modules"]
+            verb = "never imports" if len(sources) == 1 else "never import"
+            rule = f"{names(sources)} {verb} {names(contract['forbidden_modules'])}"
+        elif kind == "independence":
+            rule = f"{names(contract['modules'])} never import each other"
+        else:
+            rule = f"an import-linter `{kind}` contract"
+        lines.append(f"- **{contract['name']}**: {rule}.")
+    return "\n".join(lines) + "\n"
