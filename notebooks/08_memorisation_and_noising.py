@@ -55,7 +55,7 @@ import torch
 from explorer.core.noising import noise_inputs
 from explorer.faces.notebook import chart_widget, dashboard, experiment
 from explorer.spec.knobs import Config
-from explorer.views.mechanism_charts import copied_share_chart, sample_chart
+from explorer.views.memorisation_charts import copied_share_chart, sample_chart
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 

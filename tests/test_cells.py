@@ -10,7 +10,7 @@ import torch
 from explorer.core.cells import StepBatchNorm, recurrent_mask, run_layer
 from explorer.core.checkpoint import load_checkpoint, save_checkpoint
 from explorer.core.probes import gradient_reach, mask_record
-from explorer.core.sample import _StepReader, generate_ids
+from explorer.core.sample import StepReader, generate_ids
 from explorer.core.train import Trainer
 from explorer.page.status import status_line
 from explorer.runs.history import snapshot_of
@@ -282,7 +282,7 @@ def test_sampling_reads_each_token_at_its_window_position_under_recurrent_batch_
     ids = torch.randint(0, trainer.vocab_size, (1, 12))
     with torch.no_grad():
         whole = model(ids)[0][0]
-        reader = _StepReader(model, ids[0, :3].tolist())
+        reader = StepReader(model, ids[0, :3].tolist())
         one_at_a_time = [reader.logits]
         for token in ids[0, 3:].tolist():
             reader.read(token)

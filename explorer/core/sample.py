@@ -41,7 +41,7 @@ def generate_ids(
     was_training = model.training
     model.eval()
     try:
-        reader = _WindowReader(model, ids) if model.attention is not None else _StepReader(model, ids)
+        reader = WindowReader(model, ids) if model.attention is not None else StepReader(model, ids)
         out = []
         for _ in range(length):
             probs = torch.softmax(reader.logits / temperature, dim=-1)
@@ -53,7 +53,7 @@ def generate_ids(
     return out
 
 
-class _StepReader:
+class StepReader:
     """A recurrent model reads one token at a time: its state holds everything it has seen. Each token is read
     at its position in the window it would have had in training (the stream cut into windows of
     `model.window`): recurrent batch norm keeps statistics per position."""
@@ -69,7 +69,7 @@ class _StepReader:
         self.logits, self.position = logits[0, -1], self.position + 1
 
 
-class _WindowReader:
+class WindowReader:
     """With attention the model must read as it trained: in windows of `model.window` tokens, the recurrent
     state carried from one window to the next, attention looking back over the window so far (one token
     at a time it would see only itself)."""

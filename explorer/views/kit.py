@@ -523,3 +523,10 @@ def marker_layers(rules: list[dict], labels: list[dict], f: dict) -> list[alt.Ch
 # --------------------------------------------------------------------------- over seeds: a sweep's summary
 def arm_colours(n: int) -> list[str]:
     return [PALETTE[i % 7] for i in range(n)]  # Okabe–Ito without yellow and grey (too faint for a band)
+
+
+def one_layer_chart(layer: alt.Chart, rows: list[dict], title: dict, width: int, height: int, projector: bool):
+    """A chart of one layer over its own rows, with the shared type sizes."""
+    return alt.LayerChart(
+        {"values": rows}, layer=[layer], title=title, width=width, height=height, config=vega_config(projector)
+    )

@@ -1,7 +1,7 @@
 """Charts of what a regulariser does INSIDE the network, where the other charts show only that the loss
 changed: how far back the gradient reaches, the dropout masks a step really drew, and how much of what the
-model writes is copied from its training text. Same contract as `charts`: a Snapshot in, an Altair chart
-out, pure functions, Okabe–Ito and viridis colours, type sizes from `charts.fonts`.
+model writes is copied from its training text (that one in memorisation_charts). Same contract as the kit: a
+Snapshot in, an Altair chart out, pure functions, Okabe–Ito and viridis colours, type sizes from `kit.fonts`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from explorer.views.kit import (
     data_rows,
     fonts,
     inside_legend,
+    one_layer_chart,
     placeholder_chart,
     step_axis,
     unit_chart,
@@ -40,16 +41,8 @@ FLOOR = -38  # log10 of the smallest gradient drawn: float32 underflows to 0 a l
 SNAPSHOTS = 4  # earlier reach curves drawn faded behind the latest
 MAX_REACH_COLUMNS, MAX_REACH_ROWS = 48, 32  # heatmap cells: training steps × distances
 FALL = 1e-3  # "the gradient has vanished" in the subtitle: a thousandth of its value at distance 0
-SAMPLE_COLUMNS = 64  # characters per line of the sample chart
 MIN_PANEL = 120  # px: the narrowest mask grid worth drawing; fewer grids per row below it
 MARGIN_EMS = 4.6  # beside each mask grid, in axis-title ems: its axis title and the space between grids
-
-
-def _one_layer(layer: alt.Chart, rows: list[dict], title: dict, width: int, height: int, projector: bool):
-    """A chart of one layer over its own rows, with the shared type sizes."""
-    return alt.LayerChart(
-        {"values": rows}, layer=[layer], title=title, width=width, height=height, config=vega_config(projector)
-    )
 
 
 def _log_domain(parts: list[np.ndarray], legend_bottom: float, height: int) -> list[float]:
@@ -154,7 +147,7 @@ def gradient_reach_chart(
     ]
     if any((v <= FLOOR).any() for _, v in parts):
         notes.append(f"Gradients that underflowed to 0 are drawn at 1e{FLOOR}.")
-    return _one_layer(
+    return one_layer_chart(
         line, rows, chart_title(title, *notes, width=width, projector=projector), width, height, projector
     )
 
@@ -205,7 +198,7 @@ def reach_heatmap_chart(
             legend={"orient": "top", "direction": "horizontal", "gradientLength": min(width // 2, 240)},
         ),
     )
-    return _one_layer(
+    return one_layer_chart(
         rect,
         cells,
         chart_title(
@@ -315,6 +308,43 @@ def _mask_panel(site: str, entry: dict, layers: int, width: int, height: int, f:
     )
 
 
+def _mask_notes(masks: dict, step: int, dropout: list[str], recurrent: list[str]) -> list[str]:
+    """What the grids show, in words: p and the 1/(1−p) rescaling, the kind of mask, and which units are drawn."""
+    sites = masks["sites"]
+    notes = []
+    if dropout:
+        p = 1 - sites[dropout[0]]["keep"]
+        kind = masks["kind"]
+        notes.append(
+            f"Dropout p = {format_value(round(p, 4))}: each unit is kept with probability 1−p = "
+            f"{format_value(round(1 - p, 4))} and a kept one is multiplied by "
+            f"1/(1−p) = {format_value(round(1 / (1 - p), 3))}, "
+            "so its expected value is unchanged and evaluation (no masks) needs no rescaling."
+        )
+        notes.append(
+            "standard: a new mask at every time step — speckled."
+            if kind == "standard"
+            else "locked: one mask per window, the same at every time step — vertical stripes."
+        )
+    if recurrent:
+        entry = sites[recurrent[0]]
+        notes.append(
+            f"Recurrent dropout p = {format_value(round(1 - entry['keep'], 4))} on h(t−1) inside the cell: "
+            + (
+                "naive, a new mask at every time step — speckled: what a unit remembered is cut again and again."
+                if entry["kind"] == "naive"
+                else "gal, one mask for the whole sequence — stripes: the same units are silent throughout and the "
+                "others keep their memory."
+            )
+        )
+    grids = [entry for site, entry in sites.items() if site != "embedding"]  # the embedding's is its tokens
+    notes.append(
+        f"Black: dropped; light grey: kept. Step {step:,}, the first sequence of the batch"
+        + (f", the first {max(len(entry['rows']) for entry in grids)} units of each mask." if grids else ".")
+    )
+    return notes
+
+
 def dropout_mask_chart(
     snap: Snapshot, width: int = WIDTH, height: int = HEIGHT, projector: bool = False
 ) -> alt.TopLevelMixin:
@@ -361,182 +391,12 @@ def dropout_mask_chart(
                         resolve={"scale": {"color": "independent"}},
                     )
                 )
-    notes = []
-    if dropout:
-        p = 1 - sites[dropout[0]]["keep"]
-        kind = masks["kind"]
-        notes.append(
-            f"Dropout p = {format_value(round(p, 4))}: each unit is kept with probability 1−p = "
-            f"{format_value(round(1 - p, 4))} and a kept one is multiplied by "
-            f"1/(1−p) = {format_value(round(1 / (1 - p), 3))}, "
-            "so its expected value is unchanged and evaluation (no masks) needs no rescaling."
-        )
-        notes.append(
-            "standard: a new mask at every time step — speckled."
-            if kind == "standard"
-            else "locked: one mask per window, the same at every time step — vertical stripes."
-        )
-    if recurrent:
-        entry = sites[recurrent[0]]
-        notes.append(
-            f"Recurrent dropout p = {format_value(round(1 - entry['keep'], 4))} on h(t−1) inside the cell: "
-            + (
-                "naive, a new mask at every time step — speckled: what a unit remembered is cut again and again."
-                if entry["kind"] == "naive"
-                else "gal, one mask for the whole sequence — stripes: the same units are silent throughout and the "
-                "others keep their memory."
-            )
-        )
-    grids = [entry for site, entry in sites.items() if site != "embedding"]  # the embedding's is its tokens
-    notes.append(
-        f"Black: dropped; light grey: kept. Step {latest['step']:,}, the first sequence of the batch"
-        + (f", the first {max(len(entry['rows']) for entry in grids)} units of each mask." if grids else ".")
-    )
+    notes = _mask_notes(masks, latest["step"], dropout, recurrent)
     return alt.vconcat(
         *panels,
         resolve={"scale": {"color": "independent"}},
         title=chart_title(title, *notes, width=width, projector=projector),
         config={**vega_config(projector), "concat": {"spacing": 14}, "view": {"stroke": INK}},
-    )
-
-
-# --------------------------------------------------------------------------- memorisation
-def _tokens(snap: Snapshot, count: int) -> str:
-    """'13 characters' / '4 words': a count of the run's tokens."""
-    level = (snap.start or {}).get("config", {}).get("level", "char")
-    return plural(count, "character" if level == "char" else "word")
-
-
-def _meter_n(snap: Snapshot) -> str:
-    """'12 characters' / '4 words': the n-gram the meter counts, as the run's start record set it."""
-    config = (snap.start or {}).get("config", {})
-    level = config.get("level", "char")
-    n = config.get("meter_n") or (12 if level == "char" else 4)
-    return plural(n, "character" if level == "char" else "word")
-
-
-def memorisation_chart(
-    snap: Snapshot, width: int = WIDTH, height: int = 300, projector: bool = False
-) -> alt.TopLevelMixin:
-    """One run's meter: the share of a sample's n-grams found verbatim in the training text, against the
-    same share for the validation text (what a model that learned the language, not the text, also hits)."""
-    return copied_share_chart([snap], width=width, height=height, projector=projector)
-
-
-def copied_share_chart(
-    snaps: Sequence[Snapshot], width: int = WIDTH, height: int = 300, projector: bool = False
-) -> alt.TopLevelMixin:
-    """The memorisation meter of several runs on one axis (a lesson's comparison; one run: the app's
-    view), the validation text's share as the grey baseline."""
-    title = "Is the model copying its training text?"
-    measured = [(s, [r for r in s.evals if r.get("copied_share") is not None]) for s in snaps]
-    measured = [(s, evals) for s, evals in measured if evals]
-    if not measured:
-        return placeholder_chart(
-            title,
-            "No sample measured yet (every few evaluations)" if any(s.steps for s in snaps) else EMPTY,
-            width=width,
-            height=height,
-            projector=projector,
-        )
-    baseline = "validation text (baseline)"
-    names = ["training text"] if len(snaps) == 1 else [f"{s.name}: training text" for s, _ in measured]
-    series = [*names, baseline]
-    rows = [
-        {"step": r["step"], "share": r["copied_share"], "text": name}
-        for name, (_, evals) in zip(names, measured)
-        for r in evals
-    ]
-    base_evals = measured[-1][1]  # the baseline of the last run (every run's is near zero)
-    rows += [{"step": r["step"], "share": r["copied_share_valid"], "text": baseline} for r in base_evals]
-    f = fonts(projector)
-    legend, legend_bottom = inside_legend(series, f, width, 4)
-    room = min(0.5, band_room(legend_bottom, height))
-    top = max(max(r["share"] for r in rows), 0.05) / (1 - room)
-    colours = [VERMILLION] if len(names) == 1 else arm_colours(len(names))
-    line = unit_chart(
-        {"type": "line", "strokeWidth": 2.5, "point": {"size": 50, "filled": True}},
-        x=step_axis(),
-        y=alt.Y(
-            "share:Q",
-            title="share of the sample's n-grams",
-            axis={"format": "%", "values": [v / 10 for v in range(11) if v / 10 <= top]},  # never above 100 %
-            scale={"domain": [0, top], "nice": False},
-        ),
-        color=alt.Color(
-            "text:N", title=None, sort=series, scale={"domain": series, "range": [*colours, GREY]}, legend=legend
-        ),
-    )
-    snap, evals = measured[-1]
-    last = evals[-1]
-    notes = [
-        f"Every few evaluations the model writes a sample (same prompt, seed and temperature each time). "
-        f"A run of {_meter_n(snap)} in it counts as copied when the text has it verbatim.",
-        f"Latest{'' if len(snaps) == 1 else f' of {snap.name}'} (step {last['step']:,}): "
-        f"{last['copied_share']:.0%} of its n-grams are in the training text, "
-        f"{last['copied_share_valid']:.0%} in the validation text; the longest copied span is "
-        f"{_tokens(snap, last['longest_copy'])}. Climbing away from the baseline: memorising.",
-    ]
-    return _one_layer(
-        line, rows, chart_title(title, *notes, width=width, projector=projector), width, height, projector
-    )
-
-
-def _sample_rows(text: str, copied: list[list[int]], columns: int) -> list[dict]:
-    """One row per character at its (column, line), wrapped at `columns` and at line breaks."""
-    flags = np.zeros(len(text), dtype=bool)
-    for start, end in copied:
-        flags[start:end] = True
-    rows, x, line = [], 0, 0
-    for ch, copy in zip(text, flags.tolist()):
-        if ch == "\n" or x >= columns:
-            x, line = 0, line + 1
-            if ch == "\n":
-                continue
-        if ch != " ":
-            rows.append({"x": x, "line": line, "ch": ch, "state": "copied from the training text" if copy else "new"})
-        x += 1
-    return rows
-
-
-def sample_chart(snap: Snapshot, width: int = WIDTH, height: int = 300, projector: bool = False) -> alt.TopLevelMixin:
-    """The latest measured sample, the spans it copied from the training text in vermillion."""
-    title = "The latest sample, copied spans highlighted"
-    latest = next((r for r in reversed(snap.evals) if r.get("sample") is not None), None)
-    if latest is None:
-        message = "No sample measured yet (every few evaluations)" if snap.steps else EMPTY
-        return placeholder_chart(title, message, width=width, height=height, projector=projector)
-    f = fonts(projector)
-    size = f["annotation"]
-    columns = max(20, min(SAMPLE_COLUMNS, int(width / (0.62 * size))))
-    rows = _sample_rows(latest["sample"], latest.get("sample_copied") or [], columns)
-    lines = 1 + max((r["line"] for r in rows), default=0)
-    states = ["copied from the training text", "new"]
-    return alt.Chart(
-        {"values": rows},
-        mark={"type": "text", "font": "monospace", "fontSize": size, "align": "left", "baseline": "top"},
-        encoding=alt.FacetedEncoding(
-            x=alt.X("x:Q", axis=None, scale={"domain": [0, columns]}),
-            y=alt.Y("line:Q", axis=None, scale={"domain": [lines, 0]}),
-            text=alt.Text("ch:N"),
-            color=alt.Color(
-                "state:N",
-                title=None,
-                sort=states,
-                scale={"domain": states, "range": [VERMILLION, INK]},
-                legend=None,  # the subtitle says what vermillion means
-            ),
-        ),
-        title=chart_title(
-            title,
-            f"Step {latest['step']:,}. Vermillion: inside a run of {_meter_n(snap)} found verbatim in the "
-            "training text. An overfitting model recites; a regularised one writes new text in the same style.",
-            width=width,
-            projector=projector,
-        ),
-        width=width,
-        height=height,
-        config={**vega_config(projector), "view": {"stroke": None}},
     )
 
 
@@ -572,7 +432,7 @@ def reach_comparison_chart(
         ),
         order=alt.Order("distance:Q"),
     )
-    return _one_layer(
+    return one_layer_chart(
         line,
         rows,
         chart_title(
@@ -623,7 +483,7 @@ def recall_chart(
             "run:N", legend=None, scale={"domain": series, "range": [[1, 0]] * len(names) + [[6, 4]]}
         ),
     )
-    return _one_layer(
+    return one_layer_chart(
         line,
         rows,
         chart_title(title, "Measured on the validation text after training.", width=width, projector=projector),

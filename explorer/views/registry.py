@@ -15,10 +15,9 @@ from explorer.views.kit import WIDTH
 from explorer.views.mechanism_charts import (
     dropout_mask_chart,
     gradient_reach_chart,
-    memorisation_chart,
     reach_heatmap_chart,
-    sample_chart,
 )
+from explorer.views.memorisation_charts import memorisation_chart, sample_chart
 from explorer.views.run_charts import (
     comparison_chart,
     gap_chart,

@@ -76,6 +76,53 @@ def _best(snap: Snapshot, evals: dict[str, np.ndarray]) -> tuple[int, float] | N
     return int(evals["step"][i]), float(val[i])
 
 
+def _gap_notes(snap: Snapshot, x: np.ndarray, y: np.ndarray, shown: np.ndarray, ppl: bool) -> list[str]:
+    """The gap's size at the last step both curves have, and (for characters) both losses in bits per character."""
+    both = np.flatnonzero(np.isfinite(shown).all(axis=1))
+    if not len(both):
+        return []
+    (train_now, val_now), at = shown[both[-1]], int(x[both[-1]])
+    notes = [
+        f"Shaded: the gap, validation − training = {val_now - train_now:.3f} nats/token at step {at}."
+        if not ppl
+        else f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}."
+    ]
+    if snap.level == "char":
+        train_bpc, val_bpc = (bits_per_char(loss) for loss in y[both[-1]])
+        notes.append(f"Bits per character (loss / ln 2): validation {val_bpc:.3f} bpc, training {train_bpc:.3f} bpc.")
+    return notes
+
+
+def _best_marker(snap: Snapshot, evals: dict, cap: float, ppl: bool, f: dict) -> tuple[list[alt.Chart], list[str]]:
+    """The best validation step as a black diamond labelled "best", and the note that reads it out."""
+    best = _best(snap, evals)
+    if best is None or best[1] > cap:
+        return [], []
+    step, loss = best
+    name = "perplexity" if ppl else "loss"
+    value = math.exp(loss) if ppl else loss
+    note = (
+        f"Black diamond: best validation {name}, {value:.1f} at step {step}."
+        if ppl
+        else (f"Black diamond: best validation {name}, {value:.3f} at step {step}.")
+    )
+    best_row = data_rows(step=[step], value=[value])
+    diamond = {"type": "point", "shape": "diamond", "size": round(10 * f["annotation"]), "filled": True}
+    label = {
+        "type": "text",
+        "text": "best",
+        "fontSize": f["annotation"],
+        "fontWeight": "bold",
+        "baseline": "bottom",
+        "dy": -round(0.6 * f["annotation"]),
+    }
+    layers = [
+        unit_chart({**diamond, "color": BLACK, "opacity": 1}, best_row, y=alt.Y("value:Q")),
+        unit_chart({**label, "color": BLACK}, best_row, y=alt.Y("value:Q")),
+    ]
+    return layers, [note]
+
+
 def gap_chart(
     snap: Snapshot, metric: str = "loss", width: int = WIDTH, height: int = HEIGHT, projector: bool = False
 ) -> alt.TopLevelMixin:
@@ -130,58 +177,10 @@ def gap_chart(
     )
 
     if have_evals:
-        both = np.flatnonzero(np.isfinite(shown).all(axis=1))
-        if len(both):
-            (train_now, val_now), at = shown[both[-1]], int(x[both[-1]])
-            notes.append(
-                f"Shaded: the gap, validation − training = {val_now - train_now:.3f} nats/token at step {at}."
-                if not ppl
-                else f"Shaded: the gap; validation perplexity is {val_now / train_now:.2f}× training at step {at}."
-            )
-            if snap.level == "char":
-                train_bpc, val_bpc = (bits_per_char(loss) for loss in y[both[-1]])
-                notes.append(
-                    f"Bits per character (loss / ln 2): validation {val_bpc:.3f} bpc, training {train_bpc:.3f} bpc."
-                )
-        best = _best(snap, evals)
-        if best is not None and best[1] <= cap:
-            step, loss = best
-            value = math.exp(loss) if ppl else loss
-            notes.append(
-                f"Black diamond: best validation {name}, {value:.1f} at step {step}."
-                if ppl
-                else f"Black diamond: best validation {name}, {value:.3f} at step {step}."
-            )
-            best_row = data_rows(step=[step], value=[value])
-            layers.append(
-                unit_chart(
-                    {
-                        "type": "point",
-                        "shape": "diamond",
-                        "size": round(10 * f["annotation"]),
-                        "filled": True,
-                        "color": BLACK,
-                        "opacity": 1,
-                    },
-                    best_row,
-                    y=alt.Y("value:Q"),
-                )
-            )
-            layers.append(
-                unit_chart(
-                    {
-                        "type": "text",
-                        "text": "best",
-                        "fontSize": f["annotation"],
-                        "fontWeight": "bold",
-                        "baseline": "bottom",
-                        "dy": -round(0.6 * f["annotation"]),
-                        "color": BLACK,
-                    },
-                    best_row,
-                    y=alt.Y("value:Q"),
-                )
-            )
+        notes += _gap_notes(snap, x, y, shown, ppl)
+        best_layers, best_note = _best_marker(snap, evals, cap, ppl, f)
+        layers += best_layers
+        notes += best_note
     else:
         notes.append("Too few evaluations yet: showing the training-batch loss (train mode) until there are two.")
     if capped:
@@ -230,6 +229,53 @@ def _clip_segments(steps: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     return x, value, np.repeat(np.arange(len(on)), 2)
 
 
+def _share_layer(y_title: str, y_scale: dict, height: int, f: dict) -> alt.Chart:
+    """The heatmap: each step's share of gradient entries in each half-decade of |g|."""
+    return unit_chart(
+        {"type": "rect"},
+        x2=alt.X2("step2:Q"),
+        y=alt.Y("lo:Q", title=y_title, scale=y_scale),
+        y2=alt.Y2("hi:Q"),
+        color=alt.Color(
+            "share:Q",
+            title="share of entries",
+            scale={"scheme": "blues", "type": "sqrt"},
+            legend={"format": "%", "orient": "right", "gradientLength": min(height, 9 * f["legend"])},
+        ),
+    )
+
+
+def _clipped_steps_layer(hit_x: np.ndarray, hit_y: np.ndarray, y: alt.Y, legend: dict, f: dict) -> alt.Chart:
+    """Red dots on the steps where clipping fired, with a shape legend of their own."""
+    return unit_chart(
+        {"type": "point", "filled": True, "size": 22, "opacity": 1, "color": VERMILLION},
+        data_rows(step=hit_x, value=hit_y, series="clipped step"),
+        y=y,
+        shape=alt.Shape(
+            "series:N",
+            title=None,
+            scale={"range": ["circle"]},
+            legend={**legend, "symbolType": "circle", "symbolSize": round(0.6 * f["legend"]) ** 2},
+        ),
+    )
+
+
+def _histogram_notes(snap: Snapshot, clipping: bool) -> list[str]:
+    notes = [
+        "Colour: share of all gradient entries in each half-decade of |g| "
+        "(bottom row: exact zeros too; top row: everything ≥ 100)."
+    ]
+    if clipping:
+        notes.append(
+            "clip_mode=norm: when the black line is above the dashed red one, the whole gradient is "
+            "scaled down (red dots)."
+            if _last(snap, "clip_mode", "norm") == "norm"
+            else "clip_mode=value: each entry above the dashed red line is cut to it "
+            "(red dots: steps where that happened)."
+        )
+    return notes
+
+
 def gradient_histogram_chart(
     snap: Snapshot, width: int = WIDTH, height: int = HEIGHT, projector: bool = False
 ) -> alt.TopLevelMixin:
@@ -272,36 +318,9 @@ def gradient_histogram_chart(
         series=[series[0]] * len(x) + ["clip threshold"] * len(clip_x),
         segment=np.concatenate([np.full(len(x), -1), clip_id]),
     )
-    layers = []
-    if cells:
-        layers.append(
-            unit_chart(
-                {"type": "rect"},
-                x2=alt.X2("step2:Q"),
-                y=alt.Y("lo:Q", title=y_title, scale=y_scale),
-                y2=alt.Y2("hi:Q"),
-                color=alt.Color(
-                    "share:Q",
-                    title="share of entries",
-                    scale={"scheme": "blues", "type": "sqrt"},
-                    legend={"format": "%", "orient": "right", "gradientLength": min(height, 9 * f["legend"])},
-                ),
-            )
-        )
+    layers = [_share_layer(y_title, y_scale, height, f)] if cells else []
     if len(hit_x):  # under the line; a shape legend of its own (a colour legend would repeat per mark type)
-        layers.append(
-            unit_chart(
-                {"type": "point", "filled": True, "size": 22, "opacity": 1, "color": VERMILLION},
-                data_rows(step=hit_x, value=hit_y, series="clipped step"),
-                y=y,
-                shape=alt.Shape(
-                    "series:N",
-                    title=None,
-                    scale={"range": ["circle"]},
-                    legend={**hits_legend, "symbolType": "circle", "symbolSize": round(0.6 * f["legend"]) ** 2},
-                ),
-            )
-        )
+        layers.append(_clipped_steps_layer(hit_x, hit_y, y, hits_legend, f))
     layers.append(
         unit_chart(
             {"type": "line", "strokeWidth": 2},
@@ -316,18 +335,7 @@ def gradient_histogram_chart(
     )
     layers += marker_layers(rules, labels, f)
 
-    notes = [
-        "Colour: share of all gradient entries in each half-decade of |g| "
-        "(bottom row: exact zeros too; top row: everything ≥ 100)."
-    ]
-    if len(clip_x):
-        notes.append(
-            "clip_mode=norm: when the black line is above the dashed red one, the whole gradient is "
-            "scaled down (red dots)."
-            if _last(snap, "clip_mode", "norm") == "norm"
-            else "clip_mode=value: each entry above the dashed red line is cut to it "
-            "(red dots: steps where that happened)."
-        )
+    notes = _histogram_notes(snap, clipping=bool(len(clip_x)))
     return layered_chart(
         layers,
         data_rows(**cells) if cells else [],

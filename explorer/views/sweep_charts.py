@@ -202,24 +202,8 @@ LANDSCAPE_METRICS = {
 }
 
 
-def landscape_chart(
-    summary: SweepSummary,
-    width: int = WIDTH,
-    height: int = HEIGHT,
-    projector: bool = False,
-    metric: str = "best_val_ppl",
-) -> alt.TopLevelMixin:
-    """Two knobs of the grid against each other, each cell the mean over seeds (perplexity: e to the mean
-    best loss, lower is better), the best cell outlined; one knob gives one row. Colour: viridis, readable
-    without hue."""
-    title = f"Landscape: {LANDSCAPE_METRICS[metric]}"
-    knobs = summary.knobs
-    arms = [arm for arm in summary.arms if arm.runs]
-    if not arms or not knobs:
-        return placeholder_chart(
-            title, "No finished trial yet — cells fill in as trials finish", width, height, projector
-        )
-    x_knob, y_knob = knobs[0], (knobs[1] if len(knobs) > 1 else None)
+def _landscape_cells(arms: list, x_knob: str, y_knob: str | None, metric: str) -> tuple[list[dict], dict | None]:
+    """One cell per arm: its mean over seeds, its label, whether it is the best, whether its colour is dark."""
     cells = []
     for arm in arms:
         best = arm.interval("best_val_loss")
@@ -239,6 +223,28 @@ def landscape_chart(
     for c in cells:
         c["best"] = c is best
         c["dark"] = c["value"] is not None and c["value"] > middle  # the reversed viridis is dark at the top
+    return cells, best
+
+
+def landscape_chart(
+    summary: SweepSummary,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    projector: bool = False,
+    metric: str = "best_val_ppl",
+) -> alt.TopLevelMixin:
+    """Two knobs of the grid against each other, each cell the mean over seeds (perplexity: e to the mean
+    best loss, lower is better), the best cell outlined; one knob gives one row. Colour: viridis, readable
+    without hue."""
+    title = f"Landscape: {LANDSCAPE_METRICS[metric]}"
+    knobs = summary.knobs
+    arms = [arm for arm in summary.arms if arm.runs]
+    if not arms or not knobs:
+        return placeholder_chart(
+            title, "No finished trial yet — cells fill in as trials finish", width, height, projector
+        )
+    x_knob, y_knob = knobs[0], (knobs[1] if len(knobs) > 1 else None)
+    cells, best = _landscape_cells(arms, x_knob, y_knob, metric)
     plot_height = min(height, max(80, 70 * len({c["y"] for c in cells})))
     order = lambda knob: [format_value(v) for v in sorted({a.knobs.get(knob) for a in summary.arms}, key=_sort_key)]  # noqa: E731
     f = fonts(projector)
