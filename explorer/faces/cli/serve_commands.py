@@ -1,8 +1,14 @@
-"""`explorer class`: the Streamlit app for a whole class, as a child process this command stops with itself."""
+"""`explorer app`, `class` and `dashboard`: a server (Streamlit or Voilà) as a child process that this command stops
+with itself, with the project's settings, from a checkout or an installed wheel alike.
+
+What a user can get wrong before the server starts (a port in use, an extra not installed) is one line and exit 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import importlib.util
 import os
 import secrets
 import signal
@@ -10,11 +16,88 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from explorer.classroom.seats import default_max_runs
-from explorer.core.data import MAX_UPLOAD_MIB
-from explorer.spec.errors import ConfigError
+from explorer.faces.cli.shipped import STREAMLIT_ENTRY, lessons_folder, streamlit_settings
+from explorer.spec.errors import ConfigError, ExplorerError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the app extra brings tomli
+    import tomli as tomllib
+
+
+def require(module: str, extra: str, what: str) -> None:
+    """A missing optional dependency named with the install line that brings it."""
+    if importlib.util.find_spec(module) is None:
+        raise ExplorerError(f'{what} needs {module}, which is not installed: pip install "explorer[{extra}]"')
+
+
+def check_port(address: str | None, port: int) -> None:
+    """Refuse a port another server holds, before anything starts (Streamlit would say so after the class's links
+    were printed; Voilà would quietly take the next port). SO_REUSEADDR: a port whose last server has just
+    stopped (its connections in TIME_WAIT) is free."""
+    if not 1 <= port <= 65_535:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(
+            address or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror:
+        raise ConfigError(f"--address {address!r} is not an address of this machine") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(where)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ExplorerError(
+                    f"port {port} is in use (by another server?): choose another with --port N"
+                ) from None
+            raise ExplorerError(
+                f"cannot listen on {address or 'every interface'} port {port}: {err.strerror}"
+            ) from None
+
+
+def streamlit_command(*options: str) -> list[str]:
+    """`streamlit run` on the app with the project's settings (config.toml, given as flags: Streamlit reads a
+    config.toml only from the folder it runs in), then `options`."""
+    with streamlit_settings().open("rb") as file:
+        settings = tomllib.load(file)
+    flags = [
+        f"--{section}.{name}={str(value).lower() if isinstance(value, bool) else value}"
+        for section, values in settings.items()
+        for name, value in values.items()
+    ]
+    return [sys.executable, "-m", "streamlit", "run", str(STREAMLIT_ENTRY), *flags, *options]
+
+
+def command_app(args: argparse.Namespace) -> int:
+    """The classroom app for one teacher (or one student): what `make app` starts in a checkout."""
+    require("streamlit", "app", "explorer app")
+    options = []
+    if args.port is not None:  # without one, Streamlit takes 8501 or the next free port
+        check_port(args.address, args.port)
+        options += ["--server.port", str(args.port)]
+    if args.address:
+        options += ["--server.address", args.address]
+    if args.no_browser:
+        options += ["--server.headless", "true"]
+    return serve_until_stopped(streamlit_command(*options), dict(os.environ))
+
+
+def command_dashboard(args: argparse.Namespace) -> int:
+    """The live dashboard notebook served by Voilà, as a page (the lessons are `explorer lessons`)."""
+    require("voila", "notebooks", "explorer dashboard")
+    command = [sys.executable, "-m", "voila", str(lessons_folder() / "dashboard.ipynb")]
+    if args.port is not None:
+        check_port(args.address, args.port)
+        command += [f"--port={args.port}", "--Voila.port_retries=0"]
+    if args.address:
+        command.append(f"--Voila.ip={args.address}")
+    if args.no_browser:
+        command.append("--no-browser")
+    return serve_until_stopped(command, dict(os.environ))
 
 
 def lan_address() -> str:
@@ -31,12 +114,14 @@ def lan_address() -> str:
 def command_class(args: argparse.Namespace) -> int:
     """The Streamlit app in class mode, as a child process (Ctrl-C or a SIGTERM ends the class; its runs stay in the
     store, interrupted). The teacher's token is made here, printed once, and handed to the app in its environment."""
+    require("streamlit", "app", "explorer class")
     if args.max_runs is not None and args.max_runs < 1:
         raise ConfigError("--max-runs must be at least 1")
     if args.max_students is not None and args.max_students < 1:
         raise ConfigError("--max-students must be at least 1")
     if args.turn is not None and not 1 <= args.turn <= 86_400:
         raise ConfigError("--turn must be between 1 and 86400 seconds")
+    check_port(args.address, args.port)
     name = args.name or time.strftime("class-%Y-%m-%d")
     token = secrets.token_urlsafe(16)
     host = lan_address() if args.address in ("0.0.0.0", "::") else args.address
@@ -52,10 +137,8 @@ def command_class(args: argparse.Namespace) -> int:
         env["EXPLORER_TURN_S"] = str(args.turn)
     if args.max_students:
         env["EXPLORER_MAX_STUDENTS"] = str(args.max_students)
-    app = Path(__file__).resolve().parents[1] / "streamlit" / "app.py"
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address]
-    command += ["--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    command += ["--server.maxUploadSize", str(MAX_UPLOAD_MIB)]  # refused by the server before it is held
+    command = streamlit_command("--server.address", args.address, "--server.port", str(args.port))
+    command += ["--server.headless", "true"]
     command += ["--client.showErrorDetails", "type"]  # a forged value's error shows no server paths to a student
     return serve_until_stopped(command, env)
 
