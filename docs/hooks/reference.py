@@ -129,26 +129,31 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, str, argpar
     return found
 
 
+def _takes(action: argparse.Action) -> str:
+    """What an option takes: its choices, its metavar, or nothing for a switch; how many, for a positional."""
+    if not action.option_strings:
+        return {"?": "optional", "+": "one or more", "*": "any number"}.get(action.nargs, "")
+    if action.nargs == 0:
+        return ""
+    if action.choices and not isinstance(action, argparse.BooleanOptionalAction):
+        return " | ".join(map(str, action.choices))
+    metavar = action.metavar if isinstance(action.metavar, tuple) else (action.metavar or action.dest.upper(),)
+    return " ".join(metavar)
+
+
 def _option_rows(parser: argparse.ArgumentParser) -> list[list[str]]:
     rows = []
     for action in parser._actions:
         if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
             continue
-        names = ", ".join(action.option_strings) or action.metavar or action.dest
-        if isinstance(action, argparse.BooleanOptionalAction):
-            names = " / ".join(action.option_strings)
-        metavar = action.metavar if isinstance(action.metavar, tuple) else (action.metavar,)
-        takes = " ".join(m for m in metavar if m) if action.nargs != 0 else ""
-        if action.choices and not isinstance(action, argparse.BooleanOptionalAction):
-            takes = " | ".join(map(str, action.choices))
-        elif not takes and action.nargs != 0 and action.option_strings:
-            takes = action.dest.upper()
+        joiner = " / " if isinstance(action, argparse.BooleanOptionalAction) else ", "
+        names = joiner.join(action.option_strings) or action.metavar or action.dest
         help_text = action.help or ""
         if "%" in help_text:  # argparse's own expansion of %(default)s and friends
             help_text %= {**vars(action), "prog": parser.prog}
-        unset = (None, False, [], argparse.SUPPRESS)
-        default = "" if action.default in unset or "default" in help_text else f" (default {action.default})"
-        rows.append([_code(names), html.escape(takes), html.escape(help_text + default)])
+        unset = action.default is None or action.default is False or action.default in ([], "", argparse.SUPPRESS)
+        default = "" if unset or "default" in help_text else f" (default {action.default})"
+        rows.append([_code(names), html.escape(_takes(action)), html.escape((help_text + default).strip())])
     return rows
 
 
