@@ -9,7 +9,9 @@ import csv
 import io
 import json
 import math
+import re
 
+import altair as alt
 import pytest
 
 from explorer.core.train import Trainer
@@ -468,3 +470,16 @@ def test_many_random_knob_changes_still_never_overlap(runs):
 def test_a_knob_changed_twice_is_compared_from_its_first_change(runs):
     snap = with_events(runs["knob change"], [(10, "dropout", 0.0, 0.2), (30, "dropout", 0.2, 0.5)])
     assert run_charts.describe_differences([runs["tiny run"], snap])["dropout"] == "dropout 0.5 (from step 10)"
+
+
+@pytest.mark.parametrize("last", [7, 60, 300, 1_450, 5_000, 12_000, 250_000])
+def test_the_step_axis_has_a_few_round_numbers(last):
+    """At most 8 labels, each a whole number of steps on a 1-2-5 grid, written in full ('1,400', not '1.4k')."""
+    chart = alt.Chart(alt.Data(values=[{"step": 1, "v": 0}, {"step": last, "v": 1}])).mark_line()
+    svg = chart_to_svg(chart.encode(x=kit.step_axis(), y="v:Q").properties(width=kit.WIDTH))
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    labels = [int(text.replace(",", "")) for text in texts[: texts.index("step")]]
+    assert 3 <= len(labels) <= 8, labels
+    spacing = labels[1] - labels[0]
+    assert all(b - a == spacing for a, b in zip(labels, labels[1:]))
+    assert spacing / 10 ** math.floor(math.log10(spacing)) in (1, 2, 5) and labels[0] % spacing == 0

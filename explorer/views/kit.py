@@ -348,11 +348,12 @@ def placeholder_chart(
 
 
 def step_axis() -> alt.X:
+    """Steps on round numbers a class reads aloud (200, 400, … 1,400; never "0.05k"), six or so ticks."""
     return alt.X(
         "step:Q",
         title="step",
         scale={"nice": False, "zero": False},
-        axis={"format": "~s", "tickMinStep": 1, "labelOverlap": "greedy", "labelSeparation": 8},
+        axis={"format": ",d", "tickCount": 6, "tickMinStep": 1, "labelOverlap": "greedy", "labelSeparation": 8},
     )
 
 
