@@ -1,15 +1,21 @@
 """The CLI as a user runs it: real subprocesses for the error contract, in-process runs for the rest."""
 
+import ast
+import hashlib
 import json
 import re
+import socket
 import subprocess
 import sys
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 from explorer.faces.cli.main import main
 from explorer.spec.presets import PRESETS
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "--hidden",
     "16",
@@ -218,3 +224,109 @@ def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
     finally:
         if cli.poll() is None:
             cli.kill()
+
+
+def test_the_entry_file_shipped_in_the_package_runs_what_streamlit_app_py_runs():
+    """`explorer app` and `class` give `streamlit run` the package's entry.py; a checkout's `streamlit run
+    streamlit_app.py` runs the top-level file. Both must start the same app."""
+    from explorer.faces.cli.shipped import STREAMLIT_ENTRY
+
+    def code(path: Path) -> list[str]:
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        return [ast.unparse(node) for node in body[1:]]  # all but the docstring
+
+    assert code(STREAMLIT_ENTRY) == code(ROOT / "streamlit_app.py")
+
+
+def test_the_app_and_the_class_run_with_the_settings_of_the_one_config_file():
+    from explorer.core.data import MAX_UPLOAD_MIB
+    from explorer.faces.cli.serve_commands import streamlit_command
+    from explorer.faces.cli.shipped import streamlit_settings
+
+    assert streamlit_settings() == ROOT / ".streamlit" / "config.toml"  # in a checkout: the file Streamlit reads
+    command = streamlit_command("--server.port", "9999")
+    assert command[-2:] == ["--server.port", "9999"]
+    assert f"--server.maxUploadSize={MAX_UPLOAD_MIB}" in command  # the server refuses what explorer would
+    assert {"--runner.postScriptGC=false", "--client.toolbarMode=minimal", "--browser.gatherUsageStats=false"} < set(
+        command
+    )
+
+
+def test_lessons_are_written_updated_and_an_edited_one_is_kept(tmp_path, capsys):
+    target = tmp_path / "lessons"
+    shipped = {p.name: p.read_bytes() for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert main(["lessons", str(target)]) == 0
+    written = {p.name: p.read_bytes() for p in target.glob("*.ipynb")}
+    assert written == shipped and "dashboard.ipynb" in written and len(written) >= 10
+    assert capsys.readouterr().out.startswith(f"lessons in {target}: {len(shipped)} new")
+
+    manifest = target / ".explorer-lessons.json"
+    older = b'{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}'  # as an older explorer wrote it
+    (target / "02_dropout.ipynb").write_bytes(older)
+    record = json.loads(manifest.read_text())
+    record["written"]["02_dropout.ipynb"] = hashlib.sha256(older).hexdigest()
+    manifest.write_text(json.dumps(record))
+    edited = shipped["01_overfitting.ipynb"].replace(b"Overfitting", b"Overfitting, my class's version")
+    (target / "01_overfitting.ipynb").write_bytes(edited)
+    mine = target / "my_notes.ipynb"
+    mine.write_text("{}")
+
+    code, err = run_in_process(capsys, "lessons", str(target))
+    assert code == 2 and err.count("\n") == 1 and "01_overfitting.ipynb" in err and "--force" in err
+    assert (target / "01_overfitting.ipynb").read_bytes() == edited  # the teacher's edit is kept
+    assert (target / "02_dropout.ipynb").read_bytes() == shipped["02_dropout.ipynb"]  # unedited: updated
+    code, err = run_in_process(capsys, "lessons", str(target))
+    assert code == 2 and "01_overfitting.ipynb" in err  # still kept, still said
+    assert main(["lessons", str(target), "--force"]) == 0
+    assert {p.name: p.read_bytes() for p in target.glob("0*.ipynb")} == {
+        k: v for k, v in shipped.items() if k.startswith("0")
+    }
+    assert mine.read_text() == "{}"  # a notebook explorer never wrote is never touched
+    assert not list(target.glob(".*.partial"))
+
+    (tmp_path / "a-file").write_text("")
+    code, err = run_in_process(capsys, "lessons", str(tmp_path / "a-file"))
+    assert code == 2 and err == f"explorer: error: {tmp_path / 'a-file'} is a file: give a folder for the lessons\n"
+
+
+def test_a_port_in_use_or_a_bad_address_is_one_line_before_any_server_starts():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for command in (["app", "--port", port], ["class", "--address", "127.0.0.1", "--port", port]):
+            result = explorer(*command)
+            assert (
+                result.returncode == 2 and result.stdout == ""
+            )  # the class prints no links for a server it cannot start
+            assert (
+                result.stderr
+                == f"explorer: error: port {port} is in use (by another server?): choose another with --port N\n"
+            )
+    result = explorer("dashboard", "--port", "70000")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--port must be between" in result.stderr
+
+
+def test_the_dashboard_command_serves_the_dashboard_notebook(tmp_path):
+    from tests.app_server import free_port, wait_until
+
+    port = free_port()
+    command = [sys.executable, "-m", "explorer", "dashboard", "--port", str(port), "--address", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--no-browser"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+    def page() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as response:
+                return response.read().decode()
+        except OSError:
+            return None
+
+    try:
+        html = wait_until(page, 120, every=0.5)
+        assert html and "jupyter-widgets" in html, server.stderr.read1().decode() if server.poll() is not None else ""
+        assert "Traceback" not in html
+    finally:
+        server.terminate()
+        assert server.wait(30) is not None

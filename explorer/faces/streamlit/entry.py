@@ -1,6 +1,6 @@
 """The file `explorer app` and `explorer class` give `streamlit run` (it takes a file, not a module), shipped in the
 package; its code is the top-level streamlit_app.py's, which a checkout runs."""
 
-import runpy
+from explorer.faces.streamlit.app import main
 
-runpy.run_module("explorer.faces.streamlit.app", run_name="__main__")
+main()
