@@ -254,6 +254,24 @@ def test_a_run_cut_short_by_a_server_stopping_is_interrupted_not_an_error(run, s
     assert stored["steps"] >= 20
 
 
+def test_signals_during_the_last_write_let_it_finish(run, store_path):
+    """A service manager that signals again while a stopping worker writes its last records (SIGTERM, then
+    more): the write finishes, every record the page was shown is in the store with no gap, and the run is
+    interrupted. A signal raised inside the write used to lose that batch and print a traceback."""
+    run.start(tiny(steps=100_000, eval_every=2, detail_every=1))  # big records: each write takes a while
+    assert wait_until(lambda: run.snapshot().last_step >= 30)
+    pid, shown = run.pid, run.snapshot().last_step
+    deadline = time.monotonic() + 3
+    while process_alive(pid, None) and time.monotonic() < deadline:
+        os.kill(pid, signal.SIGTERM)  # a storm: some land in the middle of the final flush
+        time.sleep(0.0005)
+    assert wait_until(lambda: not run.alive, timeout=10)
+    stored = RunStore(store_path).run(run.run_id)
+    assert stored["status"] == "interrupted" and "SIGTERM" in stored["message"]
+    steps = [r["step"] for r in RunStore(store_path).records(run.run_id) if r["kind"] == "step"]
+    assert steps == list(range(1, len(steps) + 1)) and steps[-1] >= shown
+
+
 def test_sampling_uses_the_current_weights_without_disturbing_training(run):
     run.start(tiny(steps=100_000))
     assert wait_until(lambda: run.snapshot().last_step >= 3)

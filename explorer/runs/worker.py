@@ -27,6 +27,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -284,16 +285,45 @@ class _CutShort(Exception):
     pass
 
 
-def _cut_short(signum, frame) -> None:
-    raise _CutShort(signal.Signals(signum).name)
+class Shutdown:
+    """SIGTERM or SIGINT (the server stopping, Ctrl-C) cuts the run short, but never in the middle of writing its
+    records: a signal that arrives while they are written waits until the write is done (raising inside
+    `RunWriter.flush` lost the batch and printed a traceback). Once the run is closing, signals are ignored: its
+    last records are being written and the process is ending anyway."""
+
+    def __init__(self):
+        self.writing = False
+        self.closing = False
+        self.pending: str | None = None
+
+    def __call__(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.writing or self.closing:
+            self.pending = self.pending or name
+            return
+        raise _CutShort(name)
+
+    @contextmanager
+    def whole_write(self):
+        """Let the records' write inside finish, then end the run if a signal came meanwhile."""
+        self.writing = True
+        try:
+            yield
+        finally:
+            self.writing = False
+        if self.pending and not self.closing:
+            raise _CutShort(self.pending)
+
+
+SHUTDOWN = Shutdown()
 
 
 def serve(conn, page_pid: int, store_path: str | None) -> None:
     """The child's main: one run, steered by the page until it says stop or goes away. A server shutting
     down (SIGTERM, or Ctrl-C's SIGINT to the terminal's whole process group) cuts the run short: it is
     recorded as interrupted, not as a crash."""
-    signal.signal(signal.SIGTERM, _cut_short)
-    signal.signal(signal.SIGINT, _cut_short)
+    signal.signal(signal.SIGTERM, SHUTDOWN)
+    signal.signal(signal.SIGINT, SHUTDOWN)
     threading.Thread(target=exit_with_page, args=(page_pid, store_path), daemon=True).start()
     _Child(conn, store_path).serve()
 
@@ -380,6 +410,7 @@ class _Child:
         self.close(ending, message)
 
     def close(self, ending: str, message: str | None) -> None:
+        SHUTDOWN.closing = True  # the last records and the ending are written whatever signal comes now
         if self.writer is not None:
             self.writer.flush()
             if self.status in ACTIVE:  # unless the page has already said how it ended (stopped)
@@ -499,9 +530,10 @@ class _Child:
     def emit(self, record: dict) -> None:
         self.outbox.append(record)
         if self.writer is not None:
-            self.writer.add(record)
-            if record["kind"] == "step" and self.checkpoints.due(record["step"]):
-                self.checkpoints.save(self.trainer.checkpoint(copy_tensors=False))
+            with SHUTDOWN.whole_write():
+                self.writer.add(record)
+                if record["kind"] == "step" and self.checkpoints.due(record["step"]):
+                    self.checkpoints.save(self.trainer.checkpoint(copy_tensors=False))
         if time.monotonic() - self.last_send >= SEND_S:
             self.flush_page()
 
@@ -514,4 +546,5 @@ class _Child:
     def flush(self) -> None:
         self.flush_page()
         if self.writer is not None:
-            self.writer.flush()
+            with SHUTDOWN.whole_write():
+                self.writer.flush()
