@@ -212,7 +212,7 @@ class Dashboard(W.VBox):
             self.tabs.selected_index = self.views.index("compare")
 
     def _export(self) -> None:
-        data = base64.b64encode(history_csv(self.session.run.snapshot()).encode()).decode()
+        data = base64.b64encode(history_csv(self.session.snapshot()).encode()).decode()
         self.export_link.value = (
             f"<a download='explorer-history.csv' href='data:text/csv;base64,{data}'>⬇ explorer-history.csv</a>"
         )
@@ -229,51 +229,38 @@ class Dashboard(W.VBox):
         shown = self._shown
         while not self._closed.is_set():
             self._wake.clear()
-            status = self.session.run.status  # read BEFORE drawing: a run that ends mid-draw is drawn again
-            jobs = any(job.running for job in list(self.session.jobs.values()))  # (and so is a job)
+            busy = self.session.busy()  # read BEFORE drawing: a run or job that ends mid-draw is drawn again
             try:
                 shown = self._refresh(shown)
                 self.pump_error = None  # a passing problem (a dict changed mid-read) is gone once a redraw works
             except Exception as err:  # noqa: BLE001 - the pump must survive a bad redraw and say so
                 self.pump_error = f"{type(err).__name__}: {err}"
-            moving = status == "running" or jobs or time.monotonic() < self._busy_until
+            moving = busy or time.monotonic() < self._busy_until
             self._wake.wait(self._period if moving else None)  # idle: sleep until a button or knob moves
 
     def _refresh(self, shown: tuple | None) -> tuple:
-        """Push what changed since `shown` (the (page, charts, jobs) keys last drawn); returns the new keys."""
-        session, run = self.session, self.session.run
-        snap = run.snapshot()
+        """Push what changed since `shown` (the (page, charts) keys last drawn; the job panels keep their own);
+        returns the new keys."""
+        session = self.session
+        runs = session.comparison()  # the saved runs, the live branches, then this run
+        snap = runs[-1]
         view, big = self.chart_tabs.view, self.projector.value
         status, message, buttons = session.status(), session.message(), session.buttons()
         page = (status, message, tuple(buttons.items()), big, self.pump_error, snap.last_step, len(snap.events))
-        drawn = (
-            run.run_id,
-            snap.last_step,
-            len(snap.evals),
-            len(snap.events),
-            tuple(run.saved),
-            tuple(list(run.branches)),  # the kernel's thread may add a branch meanwhile
-            view,
-            self.metric.value,
-            big,
-        )
-        jobs = {kind: panel.key(view == JOB_TABS[kind], big) for kind, panel in self.job_panels.items()}
-        old_page, old_drawn, old_jobs = shown or (None, None, {})
+        # a run's name and progress tell a Reset (a new run), a run saved or cleared, a branch added
+        progress = tuple((s.name, s.start is None, s.last_step, len(s.evals), len(s.events)) for s in runs)
+        drawn = (progress, view, self.metric.value, big)
+        old_page, old_drawn = shown or (None, None)
         began = time.monotonic()
         if page != old_page:
             self._draw_page(status, message, buttons, snap)
         if drawn != old_drawn:
-            saved = session.comparison()[:-1]  # the saved runs and the live branches
-            self.redraws += self.chart_tabs.draw(view, snap, saved, big)
-        for kind, key in jobs.items():
-            old = old_jobs.get(kind)
-            if old is None or key[:3] != old[:3]:
-                self.job_panels[kind].draw_line()
-            if key[1] is not None and key[3] and (old is None or key != old):
-                self.redraws += self.job_panels[kind].draw_charts(self._width, big)
+            self.redraws += self.chart_tabs.draw(view, snap, runs[:-1], big)
+        for kind, panel in self.job_panels.items():
+            self.redraws += panel.refresh(view == JOB_TABS[kind], big, self._width)
         elapsed = time.monotonic() - began
         self._period = max(self._refresh_s, 3 * elapsed)  # on a busy 2-core laptop, drawing never crowds out training
-        return page, drawn, jobs
+        return page, drawn
 
     def _draw_page(self, status: Message, message: Message | None, buttons: dict, snap: Snapshot) -> None:
         big = self.projector.value

@@ -14,7 +14,6 @@ from explorer.faces.notebook.parts import button, intro, line, number_box
 from explorer.page.panels import CANCEL, JOB_CHARTS, NO_KNOB, SEEDS_PANEL, SWEEP_PANEL, job_chart_height, job_message
 from explorer.page.session import Session
 from explorer.page.status import Message
-from explorer.runs.sweep_job import SweepJob
 from explorer.runs.sweep_summary import SweepSummary
 from explorer.views import registry as chart_views
 
@@ -54,40 +53,39 @@ class JobPanel:
         self.line = W.HTML()
         self.charts: dict[str, alt.JupyterChart] = {}
         self._box = W.VBox()
+        self._line_key: tuple | None = None  # what the line and the charts were last drawn from
+        self._charts_key: tuple | None = None
         row = W.HBox([*controls, start, self.cancel], layout=W.Layout(flex_flow="row wrap", align_items="center"))
         self.widget = W.VBox([*above, row, self.line, self._box])
 
-    @property
-    def job(self) -> SweepJob | None:
-        return self.session.jobs.get(self.kind)
+    def refresh(self, shown: bool, projector: bool, width: int) -> int:
+        """Draw what changed since the last call: the line when the answer to its button or the job's status
+        changed; the charts, while its tab is open (`shown`), when a trial has ended (the session's summary
+        is read anew then), the projector toggled or the tab was opened. Returns how many charts were drawn."""
+        session, kind = self.session, self.kind
+        answer, status, running = self.answers.says(kind), session.job_line(kind), session.job_running(kind)
+        if self._line_key != (answer, status, running):
+            self._line_key = (answer, status, running)
+            self._draw_line(answer, status, running)
+        if status is None or not shown:
+            self._charts_key = None
+            return 0
+        summary = session.job_summary(kind)
+        if self._charts_key is not None and self._charts_key[0] is summary and self._charts_key[1] == projector:
+            return 0
+        self._charts_key = (summary, projector)
+        return self._draw_charts(summary, width, projector)
 
-    def key(self, shown: bool, projector: bool) -> tuple:
-        """(answer, job, its line, shown?, trials ended, projector): the line is drawn again when one of the
-        first three changes, the charts when anything does while its tab is open (`shown`). The job itself is
-        in the key, so a new job with the same line is drawn anew."""
-        job = self.job
-        progress = job.progress if job is not None else None
-        ended = -1 if progress is None else progress.done + progress.failed
-        status = None if job is None else (job.text, job.running)
-        return self.answers.says(self.kind), job, status, shown, ended, projector
-
-    def draw_line(self) -> None:
+    def _draw_line(self, answer: Message | None, status: Message | None, running: bool) -> None:
         """The job's button's answer (if the last action was it), then the job's one status line."""
-        lines = []
-        if (message := self.answers.says(self.kind)) is not None:
-            lines.append(line(message))
-        job = self.job
-        if job is not None:
-            level = "error" if job.error else "info" if job.running else "warning" if job.cancelled else "success"
-            lines.append(line(Message(level, job.text), bold=True))
+        lines = [line(answer)] if answer is not None else []
+        if status is not None:
+            lines.append(line(status, bold=True))
         self.line.value = "".join(lines)
-        running = job is not None and job.running
         self.cancel.layout.display = None if running else "none"
         self.start.disabled = running
 
-    def draw_charts(self, width: int, projector: bool) -> int:
-        """Every chart of the job drawn from its summary; returns how many were drawn."""
-        summary = self.job.summary()  # read again only when another trial has ended
+    def _draw_charts(self, summary: SweepSummary, width: int, projector: bool) -> int:
         drawn = {spec.name: _chart(spec, summary, width, projector) for spec in JOB_CHARTS[self.kind]}
         if not self.charts:
             self.charts.update({name: chart_widget(chart) for name, chart in drawn.items()})

@@ -51,7 +51,7 @@ class SamplePanel:
         if problem is not None:
             self.sample_text.value = line(problem)
             return
-        step = self.session.run.snapshot().last_step
+        step = self.session.snapshot().last_step
         self.sample_text.value = (
             f"<div style='color:#555'>{html.escape(SAMPLE_PANEL.sampled_after(step))}</div>"
             f"<div style='white-space:pre-wrap;font-family:monospace;line-height:1.35;"
