@@ -11,7 +11,7 @@ import pytest
 
 from explorer.classroom.board import class_board, student_board
 from explorer.classroom.charts import class_curves_chart, knob_timeline_chart, outcome_chart
-from explorer.classroom.seats import ClassError, Classroom, Lesson, Pages, TeacherOnly, clean_name
+from explorer.classroom.seats import ANIMALS, ClassError, Classroom, Lesson, Pages, TeacherOnly, clean_name
 from explorer.page.guesses import Prediction, verdict
 from explorer.page.session import Session
 from explorer.runs.store import RunStore
@@ -156,7 +156,7 @@ def test_names_are_cleaned_unique_and_never_empty(classroom):
     assert clean_name("x" * 100) == "x" * 32
     first, second = classroom.page("key-a", "<b>Ada</b>"), classroom.page("key-b", "<b>Ada</b>")
     assert (first.seat.name, second.seat.name) == ("<b>Ada</b>", "<b>Ada</b> 2")
-    assert classroom.page("key-c", "   ").seat.name.split()[1] in __import__("explorer.classroom").classroom.ANIMALS
+    assert classroom.page("key-c", "   ").seat.name.split()[1] in ANIMALS
     assert classroom.join("key-a", "Eve", first.session, lambda: True) is first.seat  # one seat per browser session
     for teacherish in ("Teacher", "\u0422eacher", "t e a c h e r", "\uff34eacher 2"):  # Cyrillic Т, full-width Ｔ
         with pytest.raises(ClassError, match="looks like the teacher's name"):

@@ -7,9 +7,9 @@ import pytest
 
 from explorer.page.controls import ADVANCED, ALL_CONTROLS, LIVE_CONTROLS, SETUP_CONTROLS, widget_value, widget_values
 from explorer.page.links import Link, link_query, parse_link
-from explorer.page.session import torch_threads_for
 from explorer.page.status import describe_changes, setup_changes
 from explorer.page.watchdog import ViewerWatchdog
+from explorer.runs.cpu import torch_threads_for
 from explorer.spec.knobs import KNOBS, Config
 from explorer.spec.presets import PRESETS, preset_config
 from explorer.spec.wording import plural

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from explorer.page.guesses import QUESTION
+from explorer.runs.cpu import default_max_runs
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import KNOBS
 from explorer.spec.presets import PRESETS
@@ -76,13 +77,6 @@ class TeacherOnly(ExplorerError):
 
 class ClassError(ExplorerError):
     """A page asking for what is not its own."""
-
-
-def default_max_runs(cores: int | None = None) -> int:
-    """Runs a class trains at once: one per core but one (kept for the pages and the server); each run then
-    trains on one thread, which on a small CPU is the fastest a run can be (session.torch_threads_for). On a
-    GPU machine the same number of worker processes share the GPU, each fed by its own core."""
-    return max(1, (cores or os.cpu_count() or 1) - 1)
 
 
 def clean_name(raw: str) -> str:

@@ -23,6 +23,7 @@ from explorer.page.links import link_query
 from explorer.page.panels import MAX_SAMPLE_TOKENS, NO_KNOB
 from explorer.page.status import STATUS_LEVEL, Message, describe_changes, setup_changes, status_line, waiting_line
 from explorer.runs import worker
+from explorer.runs.cpu import CORES, sweep_workers, torch_threads_for, trials_limit
 from explorer.runs.history import Snapshot
 from explorer.runs.live import LiveRun
 from explorer.runs.store import RunStore
@@ -44,27 +45,6 @@ class Button:
 
 
 MAX_UPLOADS = 3  # a viewer's own files
-
-
-# ------------------------------------------------------------------------------------------------ CPU policy
-def torch_threads_for(active_runs: int, cores: int | None = None) -> int:
-    """CPU threads for one more run when `active_runs` others train on this server: the cores but one
-    (kept for the pages) shared out, at least one each, at most 4. Oversubscribing is catastrophic, not
-    mildly slower: on a busy 2-core machine a tiny model trained at 346 steps/s on one thread and
-    0.75 steps/s on two (OpenMP workers waiting on each other)."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, min(4, (cores - 1) // (active_runs + 1)))
-
-
-def trials_limit(cores: int | None = None) -> int:
-    """The most trials a page may start at once: a lesson's worth of waiting on this machine (8 per
-    core: on 2 cores 16 trials of a 400-step preset take about 4 minutes)."""
-    return 8 * (cores or os.cpu_count() or 1)
-
-
-def sweep_workers(cores: int | None = None) -> int:
-    """Trial processes for a page's sweep: the cores the live runs leave free, at least one."""
-    return max(1, (cores or os.cpu_count() or 1) - worker.active_count())
 
 
 def schedule_of(snap: Snapshot) -> dict[int, dict]:
@@ -449,7 +429,7 @@ class Session:
         if trials > limit:
             raise ConfigError(
                 f"{plural(trials, 'trial')} is more than this machine trains in a lesson (at most {limit} on "
-                f"{plural(os.cpu_count() or 1, 'core')}): use fewer values or seeds"
+                f"{plural(CORES, 'core')}): use fewer values or seeds"
             )
         plan.check(limit)
         if self.run.store_path is None:

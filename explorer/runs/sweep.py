@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from explorer.core.train import Trainer
+from explorer.runs.cpu import CORES
 from explorer.runs.store import RunStore
 from explorer.runs.sweep_plan import DONE, MAX_TRIALS, Plan, SweepError, Trial, stored_trial_key
 from explorer.runs.worker import CONTEXT, WORKER_NAME, describe_exit, exit_with_page
@@ -56,7 +57,6 @@ def _trial_process(conn, parent_pid: int, config: dict, schedule: dict) -> None:
         conn.send(("error", f"{type(err).__name__}: {err}"))
 
 
-CORES = max(1, os.cpu_count() or 1)
 _IN_FLIGHT = threading.BoundedSemaphore(CORES)  # local trials of every sweep in this process together
 
 
@@ -225,10 +225,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def default_workers() -> int:
-    return CORES
-
-
 def pending_trials(plan: Plan, store: RunStore) -> tuple[list[Trial], int]:
     """The plan's trials not yet finished in the store, and how many are. Refuses a name already used
     by a sweep with other settings (its trials would be mixed with these)."""
@@ -277,7 +273,7 @@ def run_sweep(
     todo, skipped = pending_trials(plan, store)
     if workers is not None and workers < 1:
         raise SweepError(f"--workers must be ≥ 1, got {workers}")
-    pool = _RayPool(ray) if ray else _LocalPool(workers or default_workers())
+    pool = _RayPool(ray) if ray else _LocalPool(workers or CORES)
     began, seconds, done, failed = time.monotonic(), [], 0, 0
     starts: dict[int, float] = {}
     queue = list(todo)

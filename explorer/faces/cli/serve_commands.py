@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from explorer.classroom.seats import default_max_runs
 from explorer.faces.cli.shipped import STREAMLIT_ENTRY, lessons_folder, streamlit_settings
+from explorer.runs.cpu import default_max_runs
 from explorer.spec.errors import ConfigError, ExplorerError
 
 try:

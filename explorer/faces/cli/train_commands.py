@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -16,6 +15,7 @@ from tqdm import tqdm
 from explorer.core.checkpoint import RunCheckpoints, load_branch_point, load_checkpoint, save_checkpoint
 from explorer.core.sample import generate
 from explorer.core.train import Trainer
+from explorer.runs.cpu import threads_beside
 from explorer.runs.store import HOST, RunStore, recording
 from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import FIXED_KNOBS, KNOBS, Config, parse_assignment, slower_cell_note
@@ -70,16 +70,6 @@ def progress_bar(total: int, enabled: bool, unit: str = "step") -> tqdm:
         ascii=not tty,
         leave=False,
     )
-
-
-def default_threads(store: RunStore | None) -> int:
-    """Cores shared out between this run and the others training on this machine (the store's running
-    runs, or the load average when it is higher), at most 4: five `explorer train` at 2 threads each on
-    2 cores trained 7x slower together than at 1 thread each."""
-    cores = os.cpu_count() or 1
-    others = len(store.runs(status="running", host=HOST)) if store is not None else 0
-    busy = max(others, int(os.getloadavg()[0]))
-    return max(1, min(4, (cores - busy) if busy < cores else 1))
 
 
 def describe_end(trainer: Trainer, last_event: dict | None) -> str:
@@ -144,7 +134,7 @@ def command_train(args: argparse.Namespace) -> int:
         config, state, tags = branch_point(args, store)
     else:
         config = config_from_args(args)
-    torch.set_num_threads(args.threads or default_threads(store))
+    torch.set_num_threads(args.threads or threads_beside(len(store.runs(status="running", host=HOST)) if store else 0))
     trainer = Trainer(config)
     if state is not None:
         trainer.restore(state)
