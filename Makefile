@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $(STAMP)
 
 app: $(STAMP)
-	$(BIN)/streamlit run streamlit_app.py --browser.gatherUsageStats=false
+	$(BIN)/explorer app
 
 class: $(STAMP)
-	$(BIN)/python -m explorer class
+	$(BIN)/explorer class
 
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
