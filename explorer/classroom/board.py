@@ -18,7 +18,7 @@ from explorer.runs.history import coalesce_events
 from explorer.runs.stats import t_interval
 from explorer.runs.store import RunStore
 from explorer.spec.knobs import LIVE_KNOBS, Config
-from explorer.spec.wording import format_value, plural
+from explorer.spec.wording import format_value, perplexity, plural
 
 MAX_CURVE_POINTS = 120  # per student: 30 students stay under the charts' row budget
 DEFAULTS = Config()
@@ -78,7 +78,7 @@ def summarise_moves(moves: list[dict], limit: int = 6) -> list[str]:
 
 
 def _ppl(loss) -> float | None:
-    return math.exp(loss) if loss is not None and math.isfinite(loss) and loss < 50 else None
+    return perplexity(loss) if loss is not None and math.isfinite(loss) and loss < 50 else None
 
 
 def class_board(classroom: Classroom, token: str | None, store: RunStore) -> Board:

@@ -250,16 +250,7 @@ class Trainer:
 
         cause = _divergence_cause(loss_value, norm_before_value)
         if cause:
-            self.stopped_reason = "diverged"
-            records.append(
-                {
-                    "kind": "event",
-                    "event": "diverged",
-                    "step": self.step_count,
-                    "cause": cause,
-                    "hint": "lower the learning rate or turn on gradient clipping, then reset",
-                }
-            )
+            records.append(self._diverged(cause))
             return records
         self.optimizer.step()
         self._l1_proximal_step()
@@ -292,6 +283,12 @@ class Trainer:
             self.stopped_reason = "finished"
             records.append({"kind": "event", "event": "finished", "step": self.step_count})
         return records
+
+    def _diverged(self, cause: str) -> dict:
+        """Stop here, and the event that says why and what to do."""
+        self.stopped_reason = "diverged"
+        hint = "lower the learning rate or turn on gradient clipping, then reset"
+        return {"kind": "event", "event": "diverged", "step": self.step_count, "cause": cause, "hint": hint}
 
     def _drops_something(self) -> bool:
         return any(self.knobs[k] > 0 for k in DROPOUT_RATES)
@@ -340,17 +337,7 @@ class Trainer:
     def _evaluate_and_maybe_stop(self) -> list[dict]:
         record = self.evaluate()
         if not math.isfinite(record["val_loss"]):
-            self.stopped_reason = "diverged"
-            return [
-                record,
-                {
-                    "kind": "event",
-                    "event": "diverged",
-                    "step": self.step_count,
-                    "cause": "validation loss became NaN or infinite",
-                    "hint": "lower the learning rate or turn on gradient clipping, then reset",
-                },
-            ]
+            return [record, self._diverged("validation loss became NaN or infinite")]
         if self.meter and (self.step_count // self.config.eval_every - 1) % self.config.meter_every == 0:
             record.update(self.meter.measure(self.model))  # every meter_every-th evaluation, the first included
         if record["val_loss"] < self.best_val_loss:

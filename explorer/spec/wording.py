@@ -49,7 +49,7 @@ def loss_readout(loss: float, level: str | None) -> str:
     return f"{bits_per_char(loss):.3f} bpc" if level == "char" else f"perplexity {perplexity(loss):.1f}"
 
 
-def describe_move(changes: dict[str, tuple], show=lambda name, value: format_value(value)) -> str:
-    """{'dropout': (0, 0.5)} -> 'dropout 0 → 0.5' (a tally's row, a pending setup change); `show(name,
-    value)` writes a value (the corpus by its label)."""
-    return ", ".join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
+def describe_move(changes: dict[str, tuple], show=lambda name, value: format_value(value), sep: str = ", ") -> str:
+    """{'dropout': (0, 0.5)} -> 'dropout 0 → 0.5' (a tally's row, a pending setup change, a chart's marker);
+    `show(name, value)` writes a value (the corpus by its label)."""
+    return sep.join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())

@@ -38,7 +38,7 @@ import altair as alt
 import numpy as np
 
 from explorer.runs.history import Snapshot
-from explorer.spec.wording import format_value
+from explorer.spec.wording import describe_move, format_value
 
 WIDTH, HEIGHT = 640, 380  # plot area; 380 keeps the gap chart whole on 1024×768 below a 150 px page header
 
@@ -383,11 +383,8 @@ def series_colour(domain: list[str], colours: list[str], legend: dict) -> alt.Co
 # --------------------------------------------------------------------------- markers: knob changes, the end
 def change_text(changes: dict[str, tuple]) -> str:
     """ "dropout 0 → 0.5 · l2 0 → 1e-05" for {knob: (old, new)}; knobs back where they started are left out."""
-    return " · ".join(
-        f"{knob} {format_value(old)} → {format_value(new)}"
-        for knob, (old, new) in changes.items()
-        if format_value(old) != format_value(new)
-    )
+    moved = {knob: (old, new) for knob, (old, new) in changes.items() if format_value(old) != format_value(new)}
+    return describe_move(moved, sep=" · ")
 
 
 def end_label(snap: Snapshot) -> tuple[int, str, str] | None:

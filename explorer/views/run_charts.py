@@ -13,7 +13,7 @@ import numpy as np
 
 from explorer.runs.history import Snapshot
 from explorer.spec.records import GRAD_HIST_EDGES
-from explorer.spec.wording import bits_per_char, format_value
+from explorer.spec.wording import bits_per_char, format_value, perplexity
 from explorer.views.kit import (
     BLACK,
     BLUE,
@@ -100,7 +100,7 @@ def _best_marker(snap: Snapshot, evals: dict, cap: float, ppl: bool, f: dict) ->
         return [], []
     step, loss = best
     name = "perplexity" if ppl else "loss"
-    value = math.exp(loss) if ppl else loss
+    value = perplexity(loss) if ppl else loss
     note = (
         f"Black diamond: best validation {name}, {value:.1f} at step {step}."
         if ppl
