@@ -43,7 +43,7 @@ class JobAnswers:
 
 class JobPanel:
     """One job's panel (`widget`): `start` and `cancel` buttons, `line` (its answer and status), `charts`
-    {chart name: JupyterChart}, made when its first trial ends (a page loads few chart widgets at once)."""
+    {chart name: JupyterChart}, made when a started job is first shown (a page loads few chart widgets at once)."""
 
     def __init__(self, kind: str, answers: JobAnswers, above: list[W.Widget], controls: list, start: W.Button):
         self.kind, self.answers, self.session, self.start = kind, answers, answers.session, start
