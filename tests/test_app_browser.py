@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from explorer.runs.store import RunStore, process_alive
 from tests.app_server import (
@@ -163,6 +165,115 @@ def downloaded(page, name: str) -> Path:
         except Error:
             if attempt:
                 raise
+
+
+def axis_title_box(page, title: str) -> dict | None:
+    """Where the first chart draws the axis title `title`, in the window's pixels (None: not drawn yet)."""
+    return page.evaluate(
+        """title => {
+        const texts = document.querySelectorAll("[data-testid='stVegaLiteChart'] svg .role-axis-title text");
+        const text = Array.from(texts).find(t => t.textContent === title);
+        if (!text) return null;
+        const box = text.getBoundingClientRect();
+        return {top: box.top, bottom: box.bottom};
+    }""",
+        title,
+    )
+
+
+class SlowPage:
+    """Stands in the page's websocket to make a busy page's timing certain. `holding = "answer"`: the server's
+    answer to a download click (the made file's address) reaches the page only once the server has ended a few
+    more runs of the page (a busy browser, late to fetch the file); `holding = "request"`: the click's request
+    for its file reaches the server only then (a click made just before the whole page reran)."""
+
+    def __init__(self, page):
+        self.page, self.holding, self.held, self.ended = page, None, [], 0
+        page.route_web_socket(re.compile(r".*/_stcore/stream"), self._route)
+
+    def _route(self, ws) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: self._pass(message, "request", server.send))
+        server.on_message(lambda message: self._pass(message, "answer", ws.send))
+
+    def _pass(self, message, direction: str, send) -> None:
+        data = message if isinstance(message, bytes) else message.encode()
+        if direction == "answer":
+            kind = ForwardMsg.FromString(data).WhichOneof("type")
+            self.ended += kind == "script_finished"
+        else:
+            kind = BackMsg.FromString(data).WhichOneof("type")
+        if direction == self.holding and kind in ("backend_operation_request", "backend_operation_response"):
+            self.held.append((send, message))
+        else:
+            send(message)
+
+    def wait(self, condition, timeout: float = 30.0) -> None:
+        """Until `condition()`, letting the page and this go-between work meanwhile."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "the page did not get there"
+            self.page.wait_for_timeout(50)
+
+    def release_after(self, runs: int) -> None:
+        """Let what is held go after the server has ended `runs` more runs of the page."""
+        until = self.ended + runs
+        self.wait(lambda: self.ended >= until)
+        for send, message in self.held:
+            send(message)
+        self.held.clear()
+
+
+def download_late(page, slow: SlowPage, name: str, holding: str, meanwhile=lambda: None) -> Path:
+    """ONE click on the download button called `name`, its request or its answer held across three runs of
+    the page (and `meanwhile()` done in between): its file, or the test fails."""
+    slow.holding = holding
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name=re.compile(re.escape(name))).click()
+        slow.wait(lambda: slow.held)  # the click's request (or the server's answer) is held before `meanwhile`
+        meanwhile()
+        slow.release_after(runs=3)
+    slow.holding = None
+    return Path(download.value.path())
+
+
+def test_at_1024x768_the_gap_chart_shows_its_step_axis_and_downloads_arrive_while_the_page_refreshes():
+    """A new user on a 1024×768 screen: the key chart, the gap chart, shows its step axis with its title without
+    scrolling. While the run trains, its charts rerun every second and a slider move reruns the whole page: a
+    download clicked meanwhile arrives at the first click, fetched however late, whatever reran in between."""
+    from playwright.sync_api import sync_playwright
+
+    with StreamlitServer() as server, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        context = browser.new_context(viewport={"width": 1024, "height": 768}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        slow = SlowPage(page)
+        page.goto(server.link(**tiny_query()))
+        page.get_by_role("button", name="▶ Train", exact=True).click(timeout=90_000)
+        assert wait_until(lambda: "best validation loss" in status_text(page), 60), status_text(page)
+
+        box = wait_until(lambda: axis_title_box(page, "step"), 30)
+        assert box and 0 <= box["top"] and box["bottom"] <= 768, box
+        scrolled = page.evaluate("() => window.scrollY + document.querySelector(\"[data-testid='stMain']\").scrollTop")
+        assert scrolled == 0
+
+        # fetched late: three refreshes end between the file's making and the browser's fetch
+        header = download_late(page, slow, "history.csv", "answer").read_text().splitlines()[0]
+        assert header.startswith("step,epoch,train_loss"), header
+        assert download_late(page, slow, "gap.png", "answer").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+        # clicked just before a slider move reran the whole page: the button the click used is the previous run's
+        slider = page.locator(".st-key-dropout").get_by_role("slider")
+
+        def move_dropout() -> None:
+            slider.focus()
+            slider.press("ArrowRight")
+            slow.wait(lambda: "dropout=0.05" in page.url)
+
+        assert download_late(page, slow, "history.csv", "request", move_dropout).read_text().startswith("step,")
+        assert "Training" in status_text(page), status_text(page)
+        browser.close()
 
 
 def children_of(pid: int) -> list[int]:

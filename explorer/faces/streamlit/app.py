@@ -31,6 +31,8 @@ ss = st.session_state
 STYLE = (
     "<style>[data-testid='stMainBlockContainer'] {{padding-top: 1rem; padding-bottom: 1rem}} "
     "[data-testid='stMainBlockContainer'] p {{font-size: {size}}} "
+    # half the space between the parts: the gap chart whole, its step axis too, on 1024×768
+    "[data-testid='stMainBlockContainer'] [data-testid='stVerticalBlock'] {{gap: 0.5rem}} "
     ".st-key-buttons button {{padding-left: 0.5rem; padding-right: 0.5rem}}</style>"  # six in a row at 1024 px
 )
 
