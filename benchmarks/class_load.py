@@ -66,10 +66,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.classroom import board as board_module
 from explorer.classroom.board import student_board
 from explorer.classroom.charts import class_curves_chart, knob_timeline_chart, outcome_chart
 from explorer.classroom.seats import Classroom
+from explorer.classroom.seats import board as board_module
 from explorer.faces.streamlit.parts import vega
 from explorer.page.session import Session
 from explorer.runs.store import RunStore
@@ -88,7 +88,7 @@ from tests.conftest import tiny
 CLASS = "load-test"
 TOKEN = "class-load-teacher-token-0123456789"
 STUDENT_REFRESH_S = 1.0  # streamlit_app.REFRESH_S: a class page's fragment reruns once a second
-TEACHER_REFRESH_S = 2.0  # explorer.teacher_page.REFRESH_S
+TEACHER_REFRESH_S = 2.0  # explorer.faces.streamlit.teacher_page.REFRESH_S
 TINY = tiny(steps=100_000, eval_every=5)  # a step takes about a millisecond
 
 

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BARE = """
 import sys, time, torch
 torch.set_num_threads(1)
-from explorer.config import Config
-from explorer.train import Trainer
+from explorer.spec.knobs import Config
+from explorer.core.train import Trainer
 trainer = Trainer(Config(), open_ended=True)
 trainer.step()
 print("ready", flush=True)
@@ -46,7 +46,7 @@ for line in sys.stdin:  # one timed block per line: "start_at seconds"
 
 COLD = """
 import json, sys, tempfile, time
-from explorer.live import LiveRun
+from explorer.runs.live import LiveRun
 with tempfile.TemporaryDirectory() as home:
     t0 = time.perf_counter()
     run = LiveRun(store=home + "/runs.sqlite")

@@ -1,4 +1,4 @@
-"""A lesson's headless experiment loop (explorer.lessons): runs trained through Trainer.run, in the store."""
+"""A lesson's headless experiment loop (explorer.runs.experiments): runs trained through Trainer.run, in the store."""
 
 from __future__ import annotations
 

@@ -200,7 +200,7 @@ def test_a_paused_worker_run_killed_with_its_page_is_interrupted(tmp_path):
     path = tmp_path / "runs.sqlite"
     script = (
         "import sys, time\n"
-        "from explorer.live import LiveRun\n"
+        "from explorer.runs.live import LiveRun\n"
         "from tests.conftest import tiny\n"
         "if __name__ == '__main__':\n"
         f"    run = LiveRun(store={str(path)!r})\n"

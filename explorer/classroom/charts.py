@@ -1,5 +1,5 @@
 """The teacher page's charts: a `class_board.Board` in, an Altair chart out (pure functions, as in
-`explorer.charts`, with its type sizes and Okabe–Ito colours, so a projector shows them from the back row).
+`explorer.views.kit`, with its type sizes and Okabe–Ito colours, so a projector shows them from the back row).
 
 Students' names reach a chart only as data (axis labels, tooltips), which Vega draws as text: a name like
 `<script>` is shown, never run.

@@ -1,7 +1,7 @@
 """How far back a model remembers: its loss on the `recall` corpus's recalled keys, by distance.
 
 A model that has forgotten the key can only guess among KEYS (ln 8 ≈ 2.08 nats); one that holds it
-scores near 0. The validation split is read as the trainer evaluates it (explorer.train.Trainer.mean_loss):
+scores near 0. The validation split is read as the trainer evaluates it (explorer.core.train.Trainer.mean_loss):
 eval mode, `batch_size` rows read in windows of `seq_len` tokens, the hidden state carried from one window
 to the next. Attention looks back only inside a window, so a key in an earlier window must come through
 the hidden state.

@@ -1,5 +1,5 @@
 """Which widget each knob gets, its range and label, decided once: Streamlit and ipywidgets each turn
-these specs into their own widgets and nothing more (what the widgets then DO is explorer.session).
+these specs into their own widgets and nothing more (what the widgets then DO is explorer.page.session).
 Live runs are open-ended, so the CLI's step budget has no widget.
 """
 

@@ -89,7 +89,7 @@ class Session:
         self.jobs: dict[str, SweepJob] = {}  # "seeds": the comparison repeated over seeds; "sweep": a grid
         self.lock = threading.RLock()  # the page's actions and the class queue's start of this run, one at a time
         self._sampling = threading.Lock()  # a sample asked of the worker, one at a time
-        self.predict = False  # a class lesson's: a knob move waits for the viewer's prediction (explorer.predict)
+        self.predict = False  # a class lesson's: a knob move waits for the viewer's prediction (explorer.page.guesses)
         self.question = QUESTION
         self.pending: dict | None = None  # knob values held until the viewer predicts
         self.predictions: list[Prediction] = []

@@ -1,6 +1,6 @@
 """A lesson's experiment, headless: train a few named configurations to their end, one after another, in
 the calling thread, each recorded in the run store like any other run. A notebook draws the progress
-(explorer.widgets.experiment); a script or a test just calls `run_experiment`, or `run_over_seeds` when a
+(explorer.faces.notebook.experiment); a script or a test just calls `run_experiment`, or `run_over_seeds` when a
 claim must hold over seeds (each configuration becomes an `Arm`: one run per seed, and its spread).
 
 Every step goes through `Trainer.run`, the one loop driver, so a lesson's run is the same run the CLI
@@ -20,7 +20,8 @@ import torch
 
 from explorer.core.train import Trainer
 from explorer.runs.history import History, Snapshot
-from explorer.runs.store import RunStore, recording
+from explorer.runs.recording import recording
+from explorer.runs.store import RunStore
 from explorer.runs.sweep_summary import ArmSummary, SweepSummary
 from explorer.spec.knobs import Config
 from explorer.spec.wording import plural

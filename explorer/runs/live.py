@@ -1,4 +1,4 @@
-"""LiveRun: the handle a page holds on its run, which trains in a worker process (explorer.worker).
+"""LiveRun: the handle a page holds on its run, which trains in a worker process (explorer.runs.worker).
 
 The page calls the methods below; the run's records come back into a bounded in-memory `History` for
 fast redraws, and the worker writes them to the run store as well. Each start gets a fresh worker and a

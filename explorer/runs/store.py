@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -390,30 +389,6 @@ def _summary(row: dict) -> dict:
     row["config"] = json.loads(row["config"])
     row["arm"] = json.loads(row["arm"]) if row.get("arm") else None
     return row
-
-
-@contextmanager
-def recording(
-    store: RunStore | None, config: dict, source: str, name: str | None = None, **tags: Any
-) -> Iterator[RunWriter | None]:
-    """A headless run's writer (None without a store): flushed at the end, the run marked `stopped` on
-    Ctrl-C and `error` on a crash; finished, early-stopped and diverged runs say so in their records.
-    `tags`: more of `create_run`'s columns (parent_id and branch_step for a branch)."""
-    if store is None:
-        yield None
-        return
-    writer = RunWriter(store, store.create_run(config, source, name=name, **tags))
-    ending: tuple[str, str] | None = ("stopped", "interrupted by the user")
-    try:
-        yield writer
-        ending = None
-    except Exception as err:
-        ending = ("error", f"{type(err).__name__}: {err}")
-        raise
-    finally:
-        writer.flush()
-        if ending:
-            store.set_status(writer.run_id, *ending)
 
 
 class RunWriter:

@@ -32,13 +32,13 @@ from pathlib import Path
 
 import torch
 
-from explorer.core.checkpoint import RunCheckpoints
 from explorer.core.data import NOT_OFFERED, offered_to_pages
 from explorer.core.model import count_parameters
 from explorer.core.sample import generate
 from explorer.core.train import Trainer
 from explorer.runs.history import History
-from explorer.runs.store import ACTIVE, ENDED, RunStore, RunWriter, process_alive
+from explorer.runs.recording import RunRecorder
+from explorer.runs.store import ACTIVE, ENDED, RunStore, process_alive
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import Config
 from explorer.spec.wording import size_problem
@@ -368,8 +368,7 @@ class _Child:
         self.conn = conn
         self.store = RunStore(store_path) if store_path else None
         self.trainer: Trainer | None = None
-        self.writer: RunWriter | None = None
-        self.checkpoints: RunCheckpoints | None = None
+        self.writer: RunRecorder | None = None
         self.paused = True
         self.single_steps = 0
         self.outbox: list[dict] = []
@@ -502,8 +501,7 @@ class _Child:
                 branch_step=meta.get("branch_step"),
                 class_name=meta.get("class_name"),
             )
-            self.writer = RunWriter(self.store, run_id)
-            self.checkpoints = RunCheckpoints(self.store.path, run_id)
+            self.writer = RunRecorder(self.store, run_id, self.trainer)
             self.writer.add(start_record)
         self.status = status
         self.send("started", run_id, start_record, status)
@@ -532,8 +530,6 @@ class _Child:
         if self.writer is not None:
             with SHUTDOWN.whole_write():
                 self.writer.add(record)
-                if record["kind"] == "step" and self.checkpoints.due(record["step"]):
-                    self.checkpoints.save(self.trainer.checkpoint(copy_tensors=False))
         if time.monotonic() - self.last_send >= SEND_S:
             self.flush_page()
 

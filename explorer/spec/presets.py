@@ -19,7 +19,7 @@ from explorer.spec.knobs import Config
 class Preset:
     teaches: str
     changes: dict = field(default_factory=dict)
-    predict: str = ""  # the question a class lesson asks before a knob move takes effect (explorer.predict)
+    predict: str = ""  # the question a class lesson asks before a knob move takes effect (explorer.page.guesses)
 
 
 # A big two-layer LSTM on 1% of Tiny Shakespeare (11k characters): it memorises the text in seconds.
@@ -50,7 +50,7 @@ EXPLODING = dict(
     detail_every=1,  # the explosion lasts a step or two: the gradient reach view must not miss it
     seed=0,
 )
-# A vanilla RNN on the generated recall corpus (explorer.recall_corpus): each line asks for its first letter
+# A vanilla RNN on the generated recall corpus (explorer.core.recall_corpus): each line asks for its first letter
 # again 2 to 45 letters later. Small enough that a GRU, an LSTM or attention also trains in about a minute
 # on one thread; tuned on seeds 10-12, checked on 0-2 (benchmarks/long_range.py prints recall by distance).
 LONG_RANGE = dict(

@@ -147,7 +147,7 @@ def serve_until_stopped(command: list[str], env: dict) -> int:
     """Run the server as a child and pass on whatever signal ends this command (SIGTERM from `kill`, a
     service manager or `docker stop`; SIGINT; SIGHUP), so stopping the class stops its server and workers:
     with a plain `subprocess.call`, a SIGTERM to this process alone left the server serving the class,
-    orphaned. The workers record their runs as interrupted (explorer.worker)."""
+    orphaned. The workers record their runs as interrupted (explorer.runs.worker)."""
     server = subprocess.Popen(command, env=env)
 
     def pass_on(signum, frame) -> None:

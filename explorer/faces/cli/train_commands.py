@@ -12,11 +12,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from explorer.core.checkpoint import RunCheckpoints, load_branch_point, load_checkpoint, save_checkpoint
+from explorer.core.checkpoint import load_branch_point, load_checkpoint, save_checkpoint
 from explorer.core.sample import generate
 from explorer.core.train import Trainer
 from explorer.runs.cpu import threads_beside
-from explorer.runs.store import HOST, RunStore, recording
+from explorer.runs.recording import recording
+from explorer.runs.store import HOST, RunStore
 from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import FIXED_KNOBS, KNOBS, Config, parse_assignment, slower_cell_note
 from explorer.spec.presets import PRESETS, preset_config
@@ -153,18 +154,15 @@ def command_train(args: argparse.Namespace) -> int:
         else nullcontext(None)
     )
     with (
-        recording(store, config.to_dict(), "cli", args.name or _branch_name(tags), **tags) as writer,
+        recording(store, config.to_dict(), "cli", args.name or _branch_name(tags), trainer, **tags) as writer,
         out as sink,
         progress_bar(config.steps - trainer.step_count, not args.quiet) as bar,
     ):
-        checkpoints = RunCheckpoints(store.path, writer.run_id) if writer is not None else None
         for record in trainer.run(schedule):
             if sink is not None:
                 sink.write(json.dumps(record) + "\n")
             if writer is not None:
                 writer.add(record)
-                if record["kind"] == "step" and checkpoints.due(record["step"]):
-                    checkpoints.save(trainer.checkpoint(copy_tensors=False))
             kind = record["kind"]
             if kind == "event" and record["event"] in ("diverged", "early_stop"):
                 last_event = record

@@ -1,7 +1,7 @@
 """The teacher's page of a class (`explorer class`): set the lesson for everyone, watch the whole class.
 
-It only draws: what the class may do is the Classroom's (explorer.classroom), what it shows is the board's
-(explorer.class_board, read from the run store) and the charts' (explorer.class_charts). Every read and
+It only draws: what the class may do is the Classroom's (explorer.classroom.seats), what it shows is the board's
+(explorer.classroom.board, read from the run store) and the charts' (explorer.classroom.charts). Every read and
 every action passes the token from the page's link, and the Classroom checks it each time, so a page
 without it gets nothing, whatever it sends. Projector-sized throughout: the class reads it from the back.
 """
