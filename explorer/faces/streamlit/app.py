@@ -1,6 +1,7 @@
 """explorer — the classroom app: train a small RNN language model live and steer it with the sidebar.
 
     make app        (= .venv/bin/streamlit run streamlit_app.py --browser.gatherUsageStats=false)
+    explorer app    (an installed package: `streamlit run` of entry.py beside this file)
 
 It only draws: the widgets come from `explorer.page.controls` and `explorer.page.panels`, every decision
 (links, presets, uploads, buttons, messages, sweeps) from one `explorer.page.session.Session` per browser
@@ -125,7 +126,3 @@ def main() -> None:
         say(message)
     live_area(session, classroom)
     downloads(session)
-
-
-if __name__ == "__main__":  # `streamlit run explorer/faces/streamlit/app.py` (what `explorer class` runs)
-    main()
