@@ -305,6 +305,9 @@ def test_a_port_in_use_or_a_bad_address_is_one_line_before_any_server_starts():
             )
     result = explorer("dashboard", "--port", "70000")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--port must be between" in result.stderr
+    result = explorer("app", "--address", "192.0.2.1")  # a documentation address: never this machine's
+    assert result.returncode == 2 and result.stderr.startswith("explorer: error: cannot listen on 192.0.2.1: ")
+    assert result.stderr.count("\n") == 1
 
 
 def test_the_dashboard_command_serves_the_dashboard_notebook(tmp_path):

@@ -33,15 +33,16 @@ def require(module: str, extra: str, what: str) -> None:
         raise ExplorerError(f'{what} needs {module}, which is not installed: pip install "explorer[{extra}]"')
 
 
-def check_port(address: str | None, port: int) -> None:
-    """Refuse a port another server holds, before anything starts (Streamlit would say so after the class's links
-    were printed; Voilà would quietly take the next port). SO_REUSEADDR: a port whose last server has just
+def check_listen(address: str | None, port: int | None) -> None:
+    """Refuse an address that is not this machine's, or a port another server holds, before anything starts
+    (Streamlit would say so after the class's links were printed; Voilà would quietly take the next port). No port:
+    the server picks a free one, and only the address is checked. SO_REUSEADDR: a port whose last server has just
     stopped (its connections in TIME_WAIT) is free."""
-    if not 1 <= port <= 65_535:
+    if port is not None and not 1 <= port <= 65_535:
         raise ConfigError(f"--port must be between 1 and 65535, got {port}")
     try:
         family, kind, proto, _, where = socket.getaddrinfo(
-            address or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            address or None, port or 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror:
         raise ConfigError(f"--address {address!r} is not an address of this machine") from None
@@ -54,9 +55,7 @@ def check_port(address: str | None, port: int) -> None:
                 raise ExplorerError(
                     f"port {port} is in use (by another server?): choose another with --port N"
                 ) from None
-            raise ExplorerError(
-                f"cannot listen on {address or 'every interface'} port {port}: {err.strerror}"
-            ) from None
+            raise ConfigError(f"cannot listen on {address or 'every interface'}: {err.strerror}") from None
 
 
 def streamlit_command(*options: str) -> list[str]:
@@ -75,9 +74,9 @@ def streamlit_command(*options: str) -> list[str]:
 def command_app(args: argparse.Namespace) -> int:
     """The classroom app for one teacher (or one student): what `make app` starts in a checkout."""
     require("streamlit", "app", "explorer app")
+    check_listen(args.address, args.port)
     options = []
     if args.port is not None:  # without one, Streamlit takes 8501 or the next free port
-        check_port(args.address, args.port)
         options += ["--server.port", str(args.port)]
     if args.address:
         options += ["--server.address", args.address]
@@ -89,9 +88,9 @@ def command_app(args: argparse.Namespace) -> int:
 def command_dashboard(args: argparse.Namespace) -> int:
     """The live dashboard notebook served by Voilà, as a page (the lessons are `explorer lessons`)."""
     require("voila", "notebooks", "explorer dashboard")
+    check_listen(args.address, args.port)
     command = [sys.executable, "-m", "voila", str(lessons_folder() / "dashboard.ipynb")]
     if args.port is not None:
-        check_port(args.address, args.port)
         command += [f"--port={args.port}", "--Voila.port_retries=0"]
     if args.address:
         command.append(f"--Voila.ip={args.address}")
@@ -121,7 +120,7 @@ def command_class(args: argparse.Namespace) -> int:
         raise ConfigError("--max-students must be at least 1")
     if args.turn is not None and not 1 <= args.turn <= 86_400:
         raise ConfigError("--turn must be between 1 and 86400 seconds")
-    check_port(args.address, args.port)
+    check_listen(args.address, args.port)
     name = args.name or time.strftime("class-%Y-%m-%d")
     token = secrets.token_urlsafe(16)
     host = lan_address() if args.address in ("0.0.0.0", "::") else args.address
