@@ -116,7 +116,7 @@ class LiveRun:
         if status == "paused":
             self.resume()
         elif status in ("finished", "early_stop"):
-            self._worker.send("continue")
+            self._worker.continue_training()
             self._worker.status = "running"
             self.resume()  # its branches (started paused beside an ended run) go on with it
         elif status != "running":
@@ -137,26 +137,26 @@ class LiveRun:
             raise ConfigError(f"{fixed[0]} is part of the setup: it takes a new model (Reset), not a live change")
         self.config = self.config.replace(**changes)
         if self._worker is not None:
-            self._worker.send("knobs", {name: getattr(self.config, name) for name in changes}, cause)
+            self._worker.set_knobs({name: getattr(self.config, name) for name in changes}, cause)
 
     def pause(self) -> None:
         """Pause the run and its branches (they keep step with it)."""
         for worker in self._workers():
             if worker.status == "running":
-                worker.send("pause")
+                worker.pause()
                 worker.status = "paused"
 
     def resume(self) -> None:
         for worker in self._workers():
             if worker.status == "paused":
-                worker.send("resume")
+                worker.resume()
                 worker.status = "running"
 
     def step_once(self) -> None:
         """While paused: advance exactly one training step (the branches too)."""
         for worker in self._workers():
             if worker.status == "paused":
-                worker.send("step")
+                worker.step_once()
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the run and its branches: cooperatively, then by terminating after `timeout` seconds."""

@@ -28,6 +28,7 @@ import torch
 
 from explorer.core.train import Trainer
 from explorer.runs.cpu import CORES
+from explorer.runs.protocol import Failed, Records
 from explorer.runs.store import RunStore
 from explorer.runs.sweep_plan import DONE, MAX_TRIALS, Plan, SweepError, Trial, stored_trial_key
 from explorer.runs.worker import CONTEXT, WORKER_NAME, describe_exit, exit_with_page
@@ -50,11 +51,11 @@ def _trial_process(conn, parent_pid: int, config: dict, schedule: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the sweep's to handle: it kills its trials
     threading.Thread(target=exit_with_page, args=(parent_pid, None), daemon=True).start()
     try:
-        conn.send(("records", run_trial(config, schedule)))
+        conn.send(Records(run_trial(config, schedule)))
     except ExplorerError as err:
-        conn.send(("error", str(err)))
+        conn.send(Failed(str(err)))
     except Exception as err:  # noqa: BLE001 - a crash is this trial's outcome, in one line
-        conn.send(("error", f"{type(err).__name__}: {err}"))
+        conn.send(Failed(f"{type(err).__name__}: {err}"))
 
 
 _IN_FLIGHT = threading.BoundedSemaphore(CORES)  # local trials of every sweep in this process together
@@ -92,13 +93,14 @@ class _LocalPool:
             trial, process = self.running.pop(conn)
             _IN_FLIGHT.release()
             try:
-                kind, payload = conn.recv()
+                answer = conn.recv()
             except (EOFError, OSError):
                 process.join(5)
-                kind, payload = "error", f"its process ended unexpectedly ({describe_exit(process.exitcode)})"
+                answer = Failed(f"its process ended unexpectedly ({describe_exit(process.exitcode)})")
             conn.close()
             process.join(5)
-            ended.append((trial, payload if kind == "records" else None, payload if kind == "error" else None))
+            records, error = (answer.records, None) if isinstance(answer, Records) else (None, answer.message)
+            ended.append((trial, records, error))
         return ended
 
     def cancel(self) -> None:

@@ -6,13 +6,9 @@ each run needs its own torch thread count (torch's setting is process-wide). Wor
 forkserver that has already imported torch, so a new one costs a few hundredths of a second and shares
 torch's memory with its siblings; a page's own process, which runs threads, is never forked.
 
-`Worker` is the page's handle on one child, which serves exactly one run. Messages are tuples:
-    page -> child: ("start", config, meta) ("knobs", {..}) ("pause",) ("resume",) ("step",) ("continue",)
-                   ("sample", request_id, kwargs) ("checkpoint", request_id, {}) ("stop",)
-    child -> page: ("ready", pid) ("started", run_id, start_record) ("failed", message) ("records", [..])
-                   ("status", status) ("answer", request_id, answer, error) ("crashed", message)
-A start's meta may carry `resume` (a `Trainer.checkpoint()`), `parent_id` and `branch_step`: a branch.
-The child writes every record to the run store itself (batched), so the run survives its page.
+`Worker` is the page's handle on one child, which serves exactly one run; they talk in the typed messages of
+explorer.runs.protocol. The child writes every record to the run store itself (batched), so the run survives
+its page.
 """
 
 from __future__ import annotations
@@ -37,6 +33,23 @@ from explorer.core.model import count_parameters
 from explorer.core.sample import generate
 from explorer.core.train import Trainer
 from explorer.runs.history import History
+from explorer.runs.protocol import (
+    Answer,
+    Ask,
+    Continue,
+    Crashed,
+    Failed,
+    Knobs,
+    Pause,
+    Ready,
+    Records,
+    Resume,
+    Start,
+    Started,
+    Status,
+    StepOnce,
+    Stop,
+)
 from explorer.runs.recording import RunRecorder
 from explorer.runs.store import ACTIVE, ENDED, RunStore, process_alive
 from explorer.spec.errors import ConfigError, ExplorerError
@@ -127,7 +140,7 @@ class Worker:
         self._reader.start()
 
     # ------------------------------------------------------------------------------------ control
-    def send(self, *message) -> None:
+    def send(self, message) -> None:
         with self._send_lock:
             try:
                 self.conn.send(message)
@@ -136,7 +149,7 @@ class Worker:
 
     def start(self, config: Config, meta: dict, paused: bool) -> None:
         """Build the run's model in the child; raises ExplorerError (one line) for a bad setup."""
-        self.send("start", config.to_dict(), {**meta, "paused": paused})
+        self.send(Start(config.to_dict(), {**meta, "paused": paused}))
         if not self._started.wait(START_TIMEOUT_S):
             self.stop()
             raise ExplorerError("the training process did not start in time; try again")
@@ -152,7 +165,7 @@ class Worker:
             if self._stopping:
                 return
             self._stopping = True
-            self.send("stop")
+            self.send(Stop())
             self.process.join(timeout)
             if self.process.is_alive():
                 self._mark_stopped()  # before the signal: the child would call a terminated run interrupted
@@ -169,6 +182,21 @@ class Worker:
             if self.run_id and self.store_path:  # only if the child's last word (finished, ...) is not there yet
                 _store(self.store_path).set_status(self.run_id, "stopped", only_if_active=True)
 
+    def set_knobs(self, values: dict, cause: str | None = None) -> None:
+        self.send(Knobs(values, cause))
+
+    def pause(self) -> None:
+        self.send(Pause())
+
+    def resume(self) -> None:
+        self.send(Resume())
+
+    def step_once(self) -> None:
+        self.send(StepOnce())
+
+    def continue_training(self) -> None:
+        self.send(Continue())
+
     def sample(self, timeout: float = 60.0, **kwargs) -> str:
         return self._ask("sample", kwargs, timeout)
 
@@ -183,7 +211,7 @@ class Worker:
         if self._closed:
             self._questions.pop(request, None)
             raise ExplorerError("the training process has ended: press Reset for a fresh model")
-        self.send(kind, request, kwargs)
+        self.send(Ask(request, kind, kwargs))
         if not waiter[0].wait(timeout):
             self._questions.pop(request, None)
             raise ExplorerError("the model did not answer in time; try again")
@@ -220,27 +248,27 @@ class Worker:
                     threading.Thread(target=self.stop, daemon=True).start()
         self._ended()
 
-    def _dispatch(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == "records":
-            for record in message[1]:
-                self.history.add(record)
-        elif kind == "status":
-            self.status = message[1]
-        elif kind == "started":
-            self.run_id, self.device, self.status = message[1], message[2]["device"], message[3]
-            self.history.add(message[2])
-            self._started.set()
-        elif kind == "failed":
-            self._start_error = message[1]
-            self._started.set()
-        elif kind == "answer":
-            waiter = self._questions.pop(message[1], None)
-            if waiter:
-                waiter[1], waiter[2] = message[2], message[3]
-                waiter[0].set()
-        elif kind == "crashed":
-            self.error = message[1]
+    def _dispatch(self, message) -> None:
+        match message:
+            case Records(records):
+                for record in records:
+                    self.history.add(record)
+            case Status(status):
+                self.status = status
+            case Started(run_id, start_record, status):
+                self.run_id, self.device, self.status = run_id, start_record["device"], status
+                self.history.add(start_record)
+                self._started.set()
+            case Failed(error):
+                self._start_error = error
+                self._started.set()
+            case Answer(request, answer, error):
+                waiter = self._questions.pop(request, None)
+                if waiter:
+                    waiter[1], waiter[2] = answer, error
+                    waiter[0].set()
+            case Crashed(error):
+                self.error = error
 
     def _ended(self) -> None:
         """The child is gone. Unless we stopped it, say how it ended, in one line."""
@@ -375,13 +403,13 @@ class _Child:
         self.last_send = time.monotonic()
         self.status = "idle"
 
-    def send(self, *message) -> None:
+    def send(self, message) -> None:
         self.conn.send(message)
 
     def serve(self) -> None:
         ending, message = "stopped", None
         try:
-            self.send("ready", os.getpid())
+            self.send(Ready(os.getpid()))
             while True:
                 if self.trainer is not None and not self.trainer.done and self.wants_steps():
                     for record in self.trainer.run(start=False, between_steps=self.between_steps):
@@ -403,7 +431,7 @@ class _Child:
         except Exception as err:  # noqa: BLE001 - a crash reaches the page as one line
             ending, message = "error", f"training stopped: {type(err).__name__}: {err}"
             try:
-                self.send("crashed", message)
+                self.send(Crashed(message))
             except OSError:
                 pass
         self.close(ending, message)
@@ -433,46 +461,45 @@ class _Child:
         if self.paused:
             self.single_steps -= 1
 
-    def handle(self, message: tuple) -> None:
-        kind = message[0]
-        if kind == "start":
-            self.start(Config.from_dict(message[1]), message[2])
-        elif kind == "stop":
-            raise _Stop
-        elif self.trainer is None:
-            if kind in ("sample", "checkpoint"):
-                self.send("answer", message[1], None, "no model yet: press Train first")
-        elif kind == "knobs":
-            self.trainer.set_knobs(message[2] if len(message) > 2 else None, **message[1])
-        elif (
-            kind in ("pause", "resume", "step")
-            and self.trainer.done
-            or (kind == "continue" and self.trainer.stopped_reason == "diverged")
-        ):
-            self.send("status", self.status)  # the run ended before this arrived: put the page right
-        elif kind == "pause":
-            self.paused = True
-            self.set_status("paused")
-        elif kind == "resume":
-            self.paused = False
-            self.set_status("running")
-        elif kind == "step":
-            self.single_steps += 1
-        elif kind == "continue":
-            if self.trainer.done:
-                self.trainer.continue_training()
-            self.paused = False
-            self.set_status("running")
-        elif kind == "sample":
-            self.sample(message[1], message[2])
-        elif kind == "checkpoint":
-            self.flush_page()  # the page has every record up to this step before it copies them for a branch
-            self.send("answer", message[1], self.trainer.checkpoint(), None)
+    def handle(self, message) -> None:
+        match message:
+            case Start(config, meta):
+                self.start(Config.from_dict(config), meta)
+            case Stop():
+                raise _Stop
+            case Ask(request) if self.trainer is None:
+                self.send(Answer(request, None, "no model yet: press Train first"))
+            case _ if self.trainer is None:
+                pass
+            case Knobs(values, cause):
+                self.trainer.set_knobs(cause, **values)
+            case Pause() | Resume() | StepOnce() if self.trainer.done:
+                self.send(Status(self.status))  # the run ended before this arrived: put the page right
+            case Continue() if self.trainer.stopped_reason == "diverged":
+                self.send(Status(self.status))
+            case Pause():
+                self.paused = True
+                self.set_status("paused")
+            case Resume():
+                self.paused = False
+                self.set_status("running")
+            case StepOnce():
+                self.single_steps += 1
+            case Continue():
+                if self.trainer.done:
+                    self.trainer.continue_training()
+                self.paused = False
+                self.set_status("running")
+            case Ask(request, "sample", kwargs):
+                self.sample(request, kwargs)
+            case Ask(request, "checkpoint"):
+                self.flush_page()  # the page has every record up to this step before it copies them for a branch
+                self.send(Answer(request, self.trainer.checkpoint(), None))
 
     def start(self, config: Config, meta: dict) -> None:
         torch.set_num_threads(meta.get("threads", 1))
         if meta.get("uploads") is not None and not offered_to_pages(config.corpus, Path(meta["uploads"])):
-            self.send("failed", NOT_OFFERED)
+            self.send(Failed(NOT_OFFERED))
             return
         try:
             self.trainer = Trainer(config, open_ended=meta.get("open_ended", True))
@@ -481,10 +508,10 @@ class _Child:
                 self.trainer.restore(meta["resume"])  # a branch: the parent's state at the branch step
         except ExplorerError as err:
             self.trainer = None
-            self.send("failed", str(err))
+            self.send(Failed(str(err)))
             return
         except Exception as err:  # noqa: BLE001 - e.g. out of memory building a huge model
-            self.send("failed", f"could not build this model: {type(err).__name__}: {err}")
+            self.send(Failed(f"could not build this model: {type(err).__name__}: {err}"))
             return
         self.paused = meta.get("paused", False)
         status = "paused" if self.paused else "running"
@@ -504,13 +531,13 @@ class _Child:
             self.writer = RunRecorder(self.store, run_id, self.trainer)
             self.writer.add(start_record)
         self.status = status
-        self.send("started", run_id, start_record, status)
+        self.send(Started(run_id, start_record, status))
 
     def set_status(self, status: str) -> None:
         if status != self.status:
             self.flush()  # the records before a status change reach the page before it
             self.status = status
-            self.send("status", status)
+            self.send(Status(status))
             if self.writer is not None and status in ACTIVE:
                 self.store.set_status(self.writer.run_id, status)
 
@@ -518,11 +545,11 @@ class _Child:
         model = copy.deepcopy(self.trainer.model)  # generation must not touch the training model's state
         try:
             text = generate(model, self.trainer.corpus.vocab, self.trainer.config.level, **kwargs)
-            self.send("answer", request, text, None)
+            self.send(Answer(request, text, None))
         except ConfigError as err:
-            self.send("answer", request, None, str(err))
+            self.send(Answer(request, None, str(err)))
         except Exception as err:  # noqa: BLE001 - a diverged model has NaN weights
-            self.send("answer", request, None, f"no sample from this model: {type(err).__name__}: {err}")
+            self.send(Answer(request, None, f"no sample from this model: {type(err).__name__}: {err}"))
 
     # ------------------------------------------------------------------------------------ records
     def emit(self, record: dict) -> None:
@@ -537,7 +564,7 @@ class _Child:
         self.last_send = time.monotonic()
         if self.outbox:
             outbox, self.outbox = self.outbox, []
-            self.send("records", outbox)
+            self.send(Records(outbox))
 
     def flush(self) -> None:
         self.flush_page()
