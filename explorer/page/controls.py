@@ -5,25 +5,20 @@ Live runs are open-ended, so the CLI's step budget has no widget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from explorer.spec.errors import ConfigError
+from explorer.spec.knob import Widget
 from explorer.spec.knobs import KNOBS, Config
 from explorer.spec.wording import format_value
 
 
 @dataclass(frozen=True)
-class Control:
-    """One widget: a knob's `Widget` hint from the knob table, with its name and, for a drop-down, the knob's
-    own choices as options."""
+class Control(Widget):
+    """One widget: a knob's `Widget` hint from the knob table, with the knob's name and, for a drop-down, the
+    knob's own choices as its options."""
 
-    name: str
-    label: str
-    kind: str
-    lo: float = 0.0
-    hi: float = 1.0
-    step: float = 0.05
-    options: tuple = ()
+    name: str = ""
 
     @property
     def help(self) -> str:
@@ -32,9 +27,8 @@ class Control:
 
 def _control(name: str) -> Control:
     knob = KNOBS[name]
-    hint = knob.widget
-    options = hint.options or (knob.choices if hint.kind == "select" else ())
-    return Control(name, hint.label, hint.kind, hint.lo, hint.hi, hint.step, options)
+    options = knob.widget.options or (knob.choices if knob.widget.kind == "select" else ())
+    return replace(Control(name=name, **asdict(knob.widget)), options=options)
 
 
 LIVE_CONTROLS: tuple[Control, ...] = tuple(_control(n) for n, k in KNOBS.items() if k.live and k.widget)
