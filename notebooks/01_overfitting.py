@@ -190,7 +190,9 @@ shift_question.check(
     f"contiguous larger by more than 0.03 {holds(larger)}.",
 )
 print(shift_question.text)
-chart_widget(sweep_charts.variance_band_chart(seeds_summary("shift", shift), show_train=True, title="Check your prediction"))
+chart_widget(
+    sweep_charts.variance_band_chart(seeds_summary("shift", shift), show_train=True, title="Check your prediction")
+)
 
 # %% [markdown]
 # With the contiguous split the validation text is harder than the training text even for a model that
