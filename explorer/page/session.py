@@ -434,7 +434,7 @@ class Session:
         plan.check(limit)
         if self.run.store_path is None:
             raise ConfigError("sweeps need the run store, and this page runs without one")
-        workers = sweep_workers()
+        workers = sweep_workers(worker.active_count())
         self.jobs[kind] = SweepJob(plan, self.run.store_path, workers, limit, watchdog=self.run.viewer_here)
         self.flash = Message(
             "success",

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 
-from explorer.runs.worker import active_count
-
 CORES = max(1, os.cpu_count() or 1)
 MAX_THREADS = 4  # more threads than this do not speed up the small models a lesson trains
 
@@ -29,9 +27,9 @@ def trials_limit(cores: int = CORES) -> int:
     return 8 * cores
 
 
-def sweep_workers(cores: int = CORES) -> int:
-    """Trial processes for a page's sweep: the cores the live runs leave free, at least one."""
-    return max(1, cores - active_count())
+def sweep_workers(active_runs: int, cores: int = CORES) -> int:
+    """Trial processes for a page's sweep: the cores the `active_runs` live runs leave free, at least one."""
+    return max(1, cores - active_runs)
 
 
 def default_max_runs(cores: int = CORES) -> int:

@@ -7,30 +7,31 @@ A user's mistake ends with one line on stderr and exit code 2, never a traceback
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from explorer.faces.cli.lesson_commands import command_lessons
 from explorer.faces.cli.parser import build_parser
-from explorer.faces.cli.runs_commands import command_runs
-from explorer.faces.cli.serve_commands import command_app, command_class, command_dashboard
-from explorer.faces.cli.sweep_commands import command_sweep
-from explorer.faces.cli.train_commands import command_presets, command_sample, command_train
 from explorer.spec.errors import ExplorerError
+
+# Each command's module, imported only when it runs: `explorer --version`, `app` and `lessons` start without
+# loading torch or Altair (seconds on a school laptop).
+COMMANDS = {
+    "app": "serve_commands",
+    "class": "serve_commands",
+    "dashboard": "serve_commands",
+    "lessons": "lesson_commands",
+    "train": "train_commands",
+    "sample": "train_commands",
+    "presets": "train_commands",
+    "sweep": "sweep_commands",
+    "runs": "runs_commands",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {
-        "app": command_app,
-        "class": command_class,
-        "lessons": command_lessons,
-        "dashboard": command_dashboard,
-        "train": command_train,
-        "sweep": command_sweep,
-        "sample": command_sample,
-        "presets": command_presets,
-        "runs": command_runs,
-    }[args.command]
+    module = importlib.import_module(f"explorer.faces.cli.{COMMANDS[args.command]}")
+    handler = getattr(module, f"command_{args.command}")
     try:
         return handler(args)
     except ExplorerError as err:
