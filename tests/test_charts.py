@@ -15,7 +15,7 @@ import altair as alt
 import pytest
 
 from explorer.core.train import Trainer
-from explorer.page import session
+from explorer.page import status
 from explorer.runs.history import History, Snapshot
 from explorer.spec.records import GRAD_HIST_EDGES
 from explorer.views import kit, run_charts
@@ -231,11 +231,11 @@ def test_a_character_run_reads_out_bits_per_character_and_a_word_run_does_not(ru
             f"Bits per character (loss / ln 2): validation {last['val_bpc']:.3f} bpc, "
             f"training {last['train_eval_bpc']:.3f} bpc." in subtitle
         )
-        assert f"({snap.best_eval()['val_bpc']:.3f} bpc)" in session.status_line("running", snap)
+        assert f"({snap.best_eval()['val_bpc']:.3f} bpc)" in status.status_line("running", snap)
     word = {**snap.start, "config": {**snap.start["config"], "level": "word"}}
     words = Snapshot(snap.name, word, snap.steps, snap.details, snap.evals, snap.events)
     assert "bpc" not in json.dumps(run_charts.gap_chart(words).to_dict()["title"])
-    line = session.status_line("running", words)
+    line = status.status_line("running", words)
     assert "bpc" not in line and f"(perplexity {snap.best_eval()['val_ppl']:.1f})" in line
 
 
