@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from explorer.page.guesses import QUESTION
 from explorer.runs.cpu import default_max_runs
+from explorer.runs.store import RunStore
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import KNOBS
 from explorer.spec.presets import PRESETS
@@ -212,6 +213,8 @@ class Classroom:
         self.max_seats = max_seats
         self._turn_began: dict[Seat, float] = {}  # when each training run's turn began
         self.store_path = store_path
+        self._store: RunStore | None = None
+        self._store_lock = threading.Lock()
         self.lesson = Lesson()
         self.show_names = False  # students see each other's names on their board only if the teacher says so
         self.seats: dict[str, Seat] = {}
@@ -225,6 +228,13 @@ class Classroom:
         threading.Thread(target=self._dispatch_forever, name="explorer-class-queue", daemon=True).start()
 
     # ------------------------------------------------------------------------------------ the teacher
+    def store(self) -> RunStore:
+        """The class's run store, opened once for every page that reads it (the teacher's board)."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = RunStore(self.store_path)
+            return self._store
+
     def is_teacher(self, token: str | None) -> bool:
         """Constant time, and any text at all is just a wrong token (`?teacher=é` once raised a TypeError)."""
         return bool(token) and secrets.compare_digest(str(token).encode(), self.token.encode())

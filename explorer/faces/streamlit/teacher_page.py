@@ -144,6 +144,4 @@ def teacher_page(classroom: Classroom, token: str) -> None:
         on_click=lambda: st.session_state.update(teacher_view="run"),
     )
     lesson_form(classroom, token)
-    if "class_store" not in st.session_state:
-        st.session_state.class_store = RunStore(classroom.store_path)
-    st.fragment(board_panel, run_every=REFRESH_S)(classroom, token, st.session_state.class_store)
+    st.fragment(board_panel, run_every=REFRESH_S)(classroom, token, classroom.store())
