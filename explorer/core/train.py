@@ -268,6 +268,7 @@ class Trainer:
             "grad_norm_after": norm_after_value,
             "clipped": self.knobs["clip"] > 0 and norm_after_value < norm_before_value * (1 - 1e-6),
             "tokens_per_s": round(self.tokens_per_s, 1),
+            "threads": torch.get_num_threads(),  # in force at this step: explorer.runs.cpu shares the cores
             **self.knobs,
         }
         if details is not None:
