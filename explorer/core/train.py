@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from explorer.core.budget import Instrument, InstrumentBudget
 from explorer.core.data import BatchStream, Corpus
 from explorer.core.gradients import gradient_details
 from explorer.core.memorisation import MemorisationMeter
@@ -31,6 +32,7 @@ from explorer.spec.records import GRAD_HIST_EDGES
 from explorer.spec.wording import bits_per_char, perplexity
 
 _SEED_LOCK = threading.Lock()  # global RNG seeding for initialisation must not interleave between runs
+EVAL_LOGITS = 1 << 22  # the most logits one evaluation pass writes: 16 MB of float32, within a core's cache share
 BURST_S = 1.5  # moves of one knob less than this apart are one change (a slider dragged, ten key presses)
 
 
@@ -91,6 +93,10 @@ class Trainer:
         first_x, first_y = self.train_stream.batch(0)
         self.reach_sequence = first_x[:1], first_y[:1]  # the fixed sequence gradient reach is measured on
         self.meter = MemorisationMeter(self.corpus, n=config.meter_n or None) if config.meter_every else None
+        instruments = {"detail": Instrument(config.detail_every, config.detail_every)}
+        if self.meter:  # every meter_every-th evaluation, the first included
+            instruments["meter"] = Instrument(config.eval_every, config.eval_every * config.meter_every)
+        self.budget = InstrumentBudget(config.instrument_budget, instruments)
 
         self.knobs = config.live()
         self._pending: dict = {}
@@ -240,11 +246,13 @@ class Trainer:
         if new_epoch:
             self.state = None
         x, blank = noise_inputs(x, self.knobs["noise"], self.knobs["noise_kind"], self.unigram, self.model.generator)
-        detail = self.step_count % self.config.detail_every == 0
+        detail = self.budget.due("detail", self.step_count)
         self.model.taps = {} if detail and self._drops_something() else None
         loss = self.loss_and_gradients(x, y, blank)
         taps, self.model.taps = self.model.taps, None
+        detail_start = time.perf_counter()
         details = gradient_details(self.groups, self.penalised) if detail else None
+        detail_s = time.perf_counter() - detail_start
         norm_before, norm_after = self._clip()
         loss_value, norm_before_value, norm_after_value = torch.stack([loss, norm_before, norm_after]).tolist()
 
@@ -255,6 +263,7 @@ class Trainer:
         self.optimizer.step()
         self._l1_proximal_step()
         elapsed = time.perf_counter() - start
+        self.budget.trained_step(elapsed - detail_s)
         tokens = x.numel() / max(elapsed, 1e-9)
         # a smoothed rate; the first step is all warm-up, so the average starts at the second
         self.tokens_per_s = tokens if self.step_count <= 2 else 0.9 * self.tokens_per_s + 0.1 * tokens
@@ -272,10 +281,12 @@ class Trainer:
             **self.knobs,
         }
         if details is not None:
+            detail_start = time.perf_counter()
             record.update(details.to_record())
             record["grad_reach"] = gradient_reach(self.model, *self.reach_sequence)
-        if taps:
-            record["masks"] = mask_record(taps, self.knobs, x[0], self.corpus.vocab.itos)
+            if taps:
+                record["masks"] = mask_record(taps, self.knobs, x[0], self.corpus.vocab.itos)
+            self.budget.ran("detail", self.step_count, detail_s + time.perf_counter() - detail_start)
         records.append(record)
 
         if self.step_count % self.config.eval_every == 0:
@@ -295,23 +306,49 @@ class Trainer:
         return any(self.knobs[k] > 0 for k in DROPOUT_RATES)
 
     # ------------------------------------------------------------------------------- evaluation
-    @torch.no_grad()
     def mean_loss(self, stream: BatchStream, batches: int) -> float:
         """Eval-mode loss (no dropout, running batch-norm statistics) over the first `batches` batches."""
+        return self.mean_losses([stream], batches)[0]
+
+    @torch.no_grad()
+    def mean_losses(self, streams: list[BatchStream], batches: int, rows: int | None = None) -> list[float]:
+        """`mean_loss` of each stream over the same number of batches, their rows evaluated together.
+        Each row carries its own state from batch to batch and no row depends on another, so the rows are
+        read `rows` at a time (default `eval_rows`): the same numbers at any evaluation batch size."""
+        counts = {min(batches, stream.batches_per_epoch) for stream in streams}
+        if len(counts) > 1:  # a split too short for `batches`: each stream on its own
+            return [self.mean_losses([stream], batches, rows)[0] for stream in streams]
+        n, seq_len = counts.pop(), streams[0].seq_len
+        text = torch.cat([stream.rows[:, : n * seq_len + 1] for stream in streams])
+        rows = rows or self.eval_rows(len(text), seq_len)
         self.model.eval()
-        state, total, n = None, torch.zeros((), device=self.device), min(batches, stream.batches_per_epoch)
-        for i in range(n):
-            x, y = stream.batch(i)
-            logits, state = self.model(x, state)
-            total += F.cross_entropy(logits.reshape(-1, self.vocab_size), y.reshape(-1))
+        per_row = []
+        for group in text.split(rows):
+            state, total = None, torch.zeros(len(group), device=self.device)
+            for i in range(0, n * seq_len, seq_len):
+                logits, state = self.model(group[:, i : i + seq_len], state)
+                targets = group[:, i + 1 : i + 1 + seq_len].reshape(-1)
+                loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), targets, reduction="none")
+                total += loss.view(len(group), -1).sum(1)
+            per_row.append(total)
         self.model.train()
-        return (total / n).item()
+        sums = torch.cat(per_row).split([len(stream.rows) for stream in streams])
+        return [(part.sum() / (part.numel() * n * seq_len)).item() for part in sums]
+
+    def eval_rows(self, rows: int, seq_len: int) -> int:
+        """The evaluation batch: as many rows at once as keep one pass's logits within EVAL_LOGITS numbers
+        (a word model's 10k-wide logits past that are slower to write than to compute), in equal groups."""
+        most = max(1, EVAL_LOGITS // (seq_len * self.vocab_size))
+        return math.ceil(rows / math.ceil(rows / most))
 
     def evaluate(self) -> dict:
         """Validation loss, and the training loss on a FIXED training subset in eval mode: the step loss
-        under dropout is inflated, so the generalisation gap is measured against this one instead."""
-        val = self.mean_loss(self.valid_stream, self.config.eval_batches)
-        train = self.mean_loss(self.train_stream, self.config.eval_batches)
+        under dropout is inflated, so the generalisation gap is measured against this one instead. Both
+        in the same passes (twice the training batch); the subset's part of the time is counted as an
+        instrument's."""
+        start = time.perf_counter()
+        val, train = self.mean_losses([self.valid_stream, self.train_stream], self.config.eval_batches)
+        self.budget.unspaced += (time.perf_counter() - start) / 2
         return {
             "kind": "eval",
             "step": self.step_count,
@@ -321,6 +358,7 @@ class Trainer:
             "train_eval_loss": train,
             **readouts(train, self.corpus.level, "train_eval"),
             "gap": val - train,
+            **self.budget.cadence(),
             **self.knobs,
         }
 
@@ -339,8 +377,10 @@ class Trainer:
         record = self.evaluate()
         if not math.isfinite(record["val_loss"]):
             return [record, self._diverged("validation loss became NaN or infinite")]
-        if self.meter and (self.step_count // self.config.eval_every - 1) % self.config.meter_every == 0:
-            record.update(self.meter.measure(self.model))  # every meter_every-th evaluation, the first included
+        if self.meter and self.budget.due("meter", self.step_count):
+            start = time.perf_counter()
+            record.update(self.meter.measure(self.model))
+            self.budget.ran("meter", self.step_count, time.perf_counter() - start)
         if record["val_loss"] < self.best_val_loss:
             self.best_val_loss, self.best_step, self.evals_since_best = record["val_loss"], self.step_count, 0
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -397,6 +437,7 @@ class Trainer:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.step_count = saved["step"]
+        self.budget.resume(self.step_count)
         # parsed, and a knob added since at its default: a checkpoint from before a rename or a new knob goes on
         # as it trained
         self.knobs = {**Config().live(), **{k: KNOBS[k].parse(v) for k, v in saved["knobs"].items()}}

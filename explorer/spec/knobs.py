@@ -363,6 +363,14 @@ class Config:
     meter_n: int = setup_knob(
         0, "n-gram length of the memorisation meter (0 = 12 characters or 4 words)", group="measuring", lo=0, hi=64
     )
+    instrument_budget: float = setup_knob(
+        0.05,
+        "the most of training time the instruments (gradient details, memorisation meter) may take: each is measured "
+        "and spaced to whole multiples of its period to stay under it (0 = no limit: every detail_every steps)",
+        group="measuring",
+        lo=0,
+        hi=1,
+    )
 
     def __post_init__(self) -> None:
         self.validate()
