@@ -48,6 +48,7 @@ EXPLODING = dict(
     steps=400,
     eval_every=20,
     detail_every=1,  # the explosion lasts a step or two: the gradient reach view must not miss it
+    instrument_budget=0,  # every step's details, whatever they cost
     seed=0,
 )
 # A vanilla RNN on the generated recall corpus (explorer.core.recall_corpus): each line asks for its first letter
