@@ -93,3 +93,27 @@ def test_a_teacher_and_three_students_on_one_server():
             text = stranger.inner_text("body")
             assert "teacher's page" not in text and "Ada" not in text and "Cy" not in text
         browser.close()
+
+
+def test_a_student_back_after_the_class_restarts_has_her_seat_without_joining_again(tmp_path):
+    """The class's server stops and starts again with the same name and store (a crash, a power cut): the
+    student's reload finds her seat, as Ada, with no join page; a new browser still has to join."""
+    from playwright.sync_api import sync_playwright
+
+    env = {"EXPLORER_CLASS": "7B", "EXPLORER_CLASS_TOKEN": TOKEN, "EXPLORER_HOME": str(tmp_path)}
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        with StreamlitServer(env=env) as server:
+            ada = student(browser, server, "Ada")
+        with StreamlitServer(env=env) as server:  # cookies are the host's, whatever the port
+            ada.goto(server.link(**tiny_query()))
+            ada.get_by_role("button", name="▶ Train", exact=True).wait_for(timeout=90_000)
+            assert "Join the class" not in ada.inner_text("body")
+            newcomer = browser.new_context().new_page()
+            newcomer.goto(server.link())
+            newcomer.get_by_role("button", name="Join the class").wait_for(timeout=60_000)
+            ada.get_by_role("button", name="▶ Train", exact=True).click()  # her new run is Ada's, on the board
+            teacher = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+            teacher.goto(server.link(teacher=TOKEN))
+            assert wait_until(lambda: "Ada" in teacher.inner_text("body"), 60)
+        browser.close()

@@ -289,3 +289,33 @@ def test_while_one_page_reads_the_board_the_others_take_the_last_one(classroom):
         assert class_board(classroom, classroom.token, store) is first
         assert time.monotonic() - began < 0.5
     assert class_board(classroom, classroom.token, store) is not first  # the lock is free: read afresh
+
+
+def test_a_restarted_class_keeps_its_lesson_tally_and_seats(classroom):
+    """The server stops and starts again with the same class name: the teacher page shows the lesson and the
+    tally as they were, and a returning browser (its seat cookie) gets its seat, name and predictions back
+    without typing anything; another class on the same store sees none of it."""
+    page = classroom.page("key-a", "Ada", eval_every=2, lr=3e-3)
+    s = page.session
+    lesson = classroom.set_lesson(classroom.token, Lesson(preset="overfit", locked=("lr",), predict=True))
+    s.follow(lesson)
+    s.act(s.train)
+    assert wait_until(lambda: len(s.run.snapshot().evals) >= 2, timeout=30)
+    s.act(s.set_knobs, {"dropout": 0.3})
+    s.act(s.answer, "up")
+    assert wait_until(lambda: s.observe() is not None, timeout=60)
+    tally = classroom.tally(classroom.token)
+    page.close()  # the server stops
+
+    again = Classroom("7B", token="new-token", store_path=classroom.store_path)
+    assert again.lesson == lesson and again.tally("new-token") == tally  # before anyone is back
+    assert again.returning("key-a") and not again.returning("key-z")
+    back = Session(tiny(**OPEN_ENDED), source="app", owner="key-a", store=classroom.store_path)
+    try:
+        seat = again.join("key-a", "", back, lambda: True)
+        assert seat.name == "Ada" and back.predictions == s.predictions and not again.returning("key-a")
+        assert again.tally("new-token") == tally  # counted once, now from the seat
+    finally:
+        back.close()
+    other = Classroom("8C", store_path=classroom.store_path)
+    assert other.lesson == Lesson() and not other.returning("key-a")

@@ -125,7 +125,7 @@ def test_an_older_store_is_migrated_with_its_runs(tmp_path):
     db.commit()
     db.close()
     store = RunStore(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert [r["step"] for r in store.records("abc")] == [1, 2, 3, 4, 5]
     assert store.run("abc")["name"] == "old"
 

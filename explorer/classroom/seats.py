@@ -32,10 +32,10 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
-from explorer.page.guesses import QUESTION
+from explorer.page.guesses import QUESTION, Prediction
 from explorer.runs.cpu import default_max_runs
 from explorer.runs.store import RunStore
 from explorer.spec.errors import ConfigError, ExplorerError
@@ -110,6 +110,9 @@ def looks_like_teacher(name: str) -> bool:
 def animal_name(rng: random.Random | None = None) -> str:
     rng = rng or random.Random()
     return f"{rng.choice(ADJECTIVES)} {rng.choice(ANIMALS)}"
+
+
+REMEMBER_S = 4 * 3600  # a restarted class gives seats back to students gone less than a long lesson ago
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,10 @@ class Classroom:
         self._queue: list[tuple[Seat, Callable[[], None]]] = []
         self._starting: set[Seat] = set()  # seats taken off the queue whose run is still starting
         self._wake = threading.Event()
+        saved = self.store().class_state(name, newer_than=time.time() - REMEMBER_S)
+        if "lesson" in saved:  # the class restarted: the lesson the teacher had set, locks and all
+            self.lesson = Lesson(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved["lesson"].items()})
+        self._returning = {key[5:]: seat for key, seat in saved.items() if key.startswith("seat:")}
         self._lock = threading.RLock()
         self._rng = random.Random()
         threading.Thread(target=self._dispatch_forever, name="explorer-class-queue", daemon=True).start()
@@ -248,6 +255,7 @@ class Classroom:
         self.check_teacher(token)
         with self._lock:
             self.lesson = replace(lesson.check(), version=self.lesson.version + 1)
+            self.store().save_class_state(self.name, "lesson", asdict(self.lesson))
             return self.lesson
 
     def set_show_names(self, token: str | None, show: bool) -> None:
@@ -282,7 +290,8 @@ class Classroom:
                     f"this computer already has {plural(SEATS_PER_COMPUTER, 'seat')} in the class: go on in the "
                     f"page you have open"
                 )
-            name = clean_name(name)
+            returning = self._returning.pop(key, None)
+            name = clean_name(returning["name"] if returning else name)
             if name and not teacher and looks_like_teacher(name):
                 raise ClassError(f"{name!r} looks like the teacher's name: pick another")
             if mixes_scripts(name):
@@ -294,7 +303,20 @@ class Classroom:
                 n += 1
                 name = f"{base[: MAX_NAME - 3]} {n}"
             seat = self.seats[key] = Seat(key, name, session, present, teacher, address)
-            return seat
+            if returning:
+                session.predictions = [Prediction(**p) for p in returning["predictions"]]
+        self.save_seat(seat)
+        return seat
+
+    def returning(self, key: str) -> bool:
+        """Had this browser a seat before the server restarted? (Its page joins again without asking a name.)"""
+        with self._lock:
+            return key in self._returning and key not in self.seats
+
+    def save_seat(self, seat: Seat) -> None:
+        """A seat's name and predictions, kept in the store so that a restarted class gives them back."""
+        state = {"name": seat.name, "predictions": [asdict(p) for p in seat.session.predictions]}
+        self.store().save_class_state(self.name, f"seat:{seat.key}", state)
 
     def _release_gone_seats(self, address: str | None = None) -> bool:
         """Free the seats (of this computer, if given) whose pages have all gone and whose run neither trains
@@ -440,7 +462,9 @@ class Classroom:
         rows: dict[str, dict] = {}
         with self._lock:
             seats = [seat for seat in self.seats.values() if not seat.teacher]
+            away = [Prediction(**p) for seat in self._returning.values() for p in seat["predictions"]]
         known = [p for seat in seats for p in seat.session.predictions if p.outcome is not None]
+        known += [p for p in away if p.outcome is not None]  # students not back since a restart
         for p in known:
             row = rows.setdefault(p.move, {"move": p.move, "predictions": 0, "right": 0} | _zero_counts())
             row["predictions"] += 1

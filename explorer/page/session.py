@@ -23,7 +23,7 @@ from explorer.page.links import link_query
 from explorer.page.panels import MAX_SAMPLE_TOKENS, NO_KNOB
 from explorer.page.status import STATUS_LEVEL, Message, describe_changes, setup_changes, status_line, waiting_line
 from explorer.runs import worker
-from explorer.runs.cpu import CORES, sweep_workers, torch_threads_for, trials_limit
+from explorer.runs.cpu import CORES, sweep_workers, trials_limit
 from explorer.runs.history import Snapshot
 from explorer.runs.live import LiveRun
 from explorer.runs.store import RunStore
@@ -175,7 +175,13 @@ class Session:
         self._apply(changed)
         if before is not None:
             self.predictions.append(Prediction(move, guess, self.run.run_id, step, before))
+            self._keep_predictions()
             self.flash = Message("info", f"Noted: you expect validation loss to {GUESSES[guess]}. Watch the chart.")
+
+    def _keep_predictions(self) -> None:
+        """In a class, the seat's predictions go to the store too: a restarted class keeps its tally."""
+        if self.classroom is not None:
+            self.classroom.save_seat(self.seat)
 
     def _move(self, values: dict) -> str:
         """'dropout 0 → 0.5': from what this page wants now to `values`."""
@@ -195,6 +201,7 @@ class Session:
         for i, prediction in enumerate(self.predictions):
             if (known := prediction.observed(self.run.run_id, snap.evals)) is not None:
                 self.predictions[i] = known
+                self._keep_predictions()
         known = [p for p in self.predictions if p.outcome is not None]
         return Message("success" if known[-1].right else "warning", known[-1].sentence()) if known else None
 
@@ -317,14 +324,12 @@ class Session:
         with self.lock:
             if self.run.started and (problem := self._over_size()):  # a limit set while the run was paused
                 raise ConfigError(problem)
-            self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
             self._touch_upload()
             self.run.train(self.wanted)
 
     def reset(self) -> None:
         if self.classroom is not None:
             self.classroom.leave_queue(self.seat)
-        self.run.torch_threads = torch_threads_for(worker.active_count() - (self.run.status == "running"))
         self._touch_upload()
         self.run.reset(self.wanted)
 

@@ -27,7 +27,7 @@ from typing import Any
 from explorer.runs.history import Snapshot, coalesce_events
 from explorer.spec.errors import ExplorerError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FLUSH_S = 1.0
 OPEN_TIMEOUT_S = 60.0
 ACTIVE = ("running", "paused")
@@ -65,6 +65,12 @@ MIGRATIONS = {  # version -> SQL that brings the previous version to it
     3: """
     ALTER TABLE runs ADD COLUMN arm TEXT;
     CREATE INDEX runs_by_sweep ON runs (sweep);
+    """,
+    # What a class keeps across a server restart (its lesson, each seat's name and predictions), by class name.
+    4: """
+    CREATE TABLE class_state (
+        class_name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated REAL NOT NULL,
+        PRIMARY KEY (class_name, key));
     """,
 }
 
@@ -169,6 +175,22 @@ class RunStore:
         return _Tx()
 
     # ------------------------------------------------------------------------------------ writing
+    def save_class_state(self, class_name: str, key: str, value: dict) -> None:
+        """One piece of a class's state ("lesson", "seat:<key>"), replacing what was saved under that key."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO class_state (class_name, key, value, updated) VALUES (?,?,?,?)",
+                (class_name, key, json.dumps(value), time.time()),
+            )
+
+    def class_state(self, class_name: str, newer_than: float = 0.0) -> dict[str, dict]:
+        """A class's saved state, {key: value}, of what was saved after `newer_than` (a time.time())."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM class_state WHERE class_name = ? AND updated > ?", (class_name, newer_than)
+            ).fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
     def create_run(
         self,
         config: dict,

@@ -87,8 +87,8 @@ def join_page(classroom: Classroom, teacher_token: str | None) -> None:
     if (seat := classroom.seat_for(ss.seat_key)) is not None:  # another tab, or a reload, of a seated browser
         seat.present.add(page_id())
         draw_session(seat.session)
-    elif classroom.is_teacher(teacher_token):
-        join_class(classroom, "", teacher_token)  # the teacher's own run: highlighted on the teacher page
+    elif classroom.is_teacher(teacher_token) or classroom.returning(ss.seat_key):
+        join_class(classroom, "", teacher_token)  # the teacher's own run, or a seat the class kept over a restart
     else:
         st.markdown(f"### Class {markdown_text(classroom.name)}: join to train your own run")
         if problem := ss.pop("join_problem", None):
