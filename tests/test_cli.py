@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from explorer.faces.cli.main import main
+from explorer.runs.store import HOST, RunStore
 from explorer.spec.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,3 +334,26 @@ def test_the_dashboard_command_serves_the_dashboard_notebook(tmp_path):
     finally:
         server.terminate()
         assert server.wait(30) is not None
+
+
+def test_a_class_already_served_here_is_refused_in_one_line(tmp_path):
+    """Two servers for one class would each give out its seats and set its lesson: the second is refused
+    before it prints a link; a claim whose process has ended (a crashed server) does not count."""
+    import os
+
+    from explorer.classroom.seats import claim_class
+
+    env = os.environ | {"EXPLORER_HOME": str(tmp_path)}
+    claim_class("7B", tmp_path / "runs.sqlite")  # this test's process serves 7B
+    command = [sys.executable, "-m", "explorer", "class", "--name", "7B", "--address", "127.0.0.1"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"explorer: error: class '7B' is already being served here (process {os.getpid()}): stop that one, or "
+        "pick another --name"
+    ]
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    RunStore(tmp_path / "runs.sqlite").save_class_state(
+        "8C", "server", {"host": HOST, "pid": int(ended.stdout), "start": None}
+    )
+    claim_class("8C", tmp_path / "runs.sqlite")  # that server is gone: the class is free

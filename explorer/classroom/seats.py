@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from explorer.page.guesses import QUESTION, Prediction
 from explorer.runs.cpu import default_max_runs
-from explorer.runs.store import RunStore
+from explorer.runs.store import HOST, RunStore, process_alive, process_start
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import KNOBS
 from explorer.spec.presets import PRESETS
@@ -476,6 +476,19 @@ class Classroom:
 
 def _zero_counts() -> dict[str, int]:
     return {f"{what} {way}": 0 for what in ("guessed", "went") for way in ("down", "stay", "up")}
+
+
+def claim_class(name: str, store_path=None) -> None:
+    """Refuse a second server for a class already served on this machine from this store: two would each give
+    out its seats and set its lesson. The claim is the serving process, so a crashed server's claim lapses."""
+    store = RunStore(store_path)
+    held = store.class_state(name).get("server")
+    if held and held["host"] == HOST and held["pid"] != os.getpid() and process_alive(held["pid"], held["start"]):
+        raise ClassError(
+            f"class {name!r} is already being served here (process {held['pid']}): stop that one, or pick another "
+            f"--name"
+        )
+    store.save_class_state(name, "server", {"host": HOST, "pid": os.getpid(), "start": process_start(os.getpid())})
 
 
 def classroom_from_env() -> Classroom | None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+from explorer.classroom.seats import claim_class
 from explorer.faces.cli.shipped import STREAMLIT_ENTRY, lessons_folder, streamlit_settings
 from explorer.runs.cpu import default_max_runs
 from explorer.spec.errors import ConfigError, ExplorerError
@@ -122,6 +123,7 @@ def command_class(args: argparse.Namespace) -> int:
         raise ConfigError("--turn must be between 1 and 86400 seconds")
     check_listen(args.address, args.port)
     name = args.name or time.strftime("class-%Y-%m-%d")
+    claim_class(name)
     token = secrets.token_urlsafe(16)
     host = lan_address() if args.address in ("0.0.0.0", "::") else args.address
     base = f"http://{host}:{args.port}/"
