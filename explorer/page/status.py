@@ -68,8 +68,9 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
         cell = (snap.start or {}).get("config", {}).get("cell", "")
         if note := slower_cell_note(cell, last.get("recurrent_dropout", 0.0), last.get("cell_norm", "none")):
             parts.append(note)
-    if device:
-        parts.append(device)
+    if device:  # on a CPU, its share of the cores, which moves as explorer's other runs start and end
+        threads = snap.steps[-1].get("threads") if device == "cpu" and snap.steps else None
+        parts.append(f"{device} ({plural(threads, 'thread')})" if threads else device)
     best = snap.best_eval()
     if best:
         readout = f" ({loss_readout(best['val_loss'], snap.level)})" if snap.level else ""

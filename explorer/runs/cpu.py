@@ -1,24 +1,130 @@
-"""How this machine's cores are shared out, decided once for every face: threads for a live run, trial
-processes for a sweep, runs a class trains at once, threads for `explorer train`.
+"""How this machine's cores are shared out, decided once for every face: threads for every training run (an
+app's or a class's worker, `explorer train`, a sweep's trial), trial processes for a sweep, runs a class trains
+at once.
 
 Oversubscribing is catastrophic, not mildly slower: on a busy 2-core machine a tiny model trained at 346
 steps/s on one thread and 0.75 steps/s on two (OpenMP workers waiting on each other); five `explorer train` at
-2 threads each on 2 cores trained 7x slower together than at 1 thread each. So every rule below keeps the
-threads in use at or under the cores, and one core free for the pages where pages are served.
+2 threads each on 2 cores trained 7x slower together than at 1 thread each. So the threads of explorer's runs
+together stay at or under the cores, less one core for the pages where pages are served.
+
+Shared live. Each training process holds an entry in a registry of live runs while it trains (paused, it holds
+none): one empty file in `$EXPLORER_HOME/live/<host>/`, named by its pid, the pid's start time and whether a
+page watches it. Between two steps, at most every RECHECK_S seconds, it lists the folder and sets torch's
+threads to its share (`share`), so when a run starts or ends the others take up or give back cores within a
+second or two, while they train. Why a folder of files: it is the one thing every run can reach whoever started
+it (an app, two `explorer train` in terminals, a sweep); the run store is not, since `--no-store` runs and a
+sweep's trials are not in it while they train, each command may name its own store (`--store`), and a killed
+run's row says "running" until it is reaped. An entry whose process is gone (kill -9) is ignored and removed:
+its pid, or the pid's start time, says so. Why not the load average (the policy before this one): it lags a
+minute, so a run started right after another job ended took one thread on an idle machine for its whole life,
+and it never changed during the run. Other programs' threads are not ours to move, so they are not counted.
+Reading the registry costs about a tenth of a millisecond, once a second (benchmarks/threads.py).
 """
 
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
+
+from explorer.runs.store import HOST, default_path, process_alive, process_start
 
 CORES = max(1, os.cpu_count() or 1)
-MAX_THREADS = 4  # more threads than this do not speed up the small models a lesson trains
+MAX_THREADS = 4  # more threads than this do not speed up the models a lesson trains (benchmarks/threads.py)
+RECHECK_S = 1.0  # a training process re-reads its share this often
+
+
+def share(rank: int, runs: int, page: bool, cores: int = CORES) -> int:
+    """Torch threads for the run at `rank` (0 = the oldest) of `runs` training on this machine: the cores (less
+    one when a page is served beside them) split evenly, the oldest taking what does not split, at least one
+    each, at most MAX_THREADS."""
+    budget = max(1, cores - page)
+    return max(1, min(MAX_THREADS, budget // runs + (rank < budget % runs)))
 
 
 def torch_threads_for(active_runs: int, cores: int = CORES) -> int:
-    """CPU threads for one more run when `active_runs` others train on this server: the cores but one
-    (kept for the pages) shared out, at least one each, at most MAX_THREADS."""
-    return max(1, min(MAX_THREADS, (cores - 1) // (active_runs + 1)))
+    """What a page's new run gets beside `active_runs` others (it is the newest of them)."""
+    return share(active_runs, active_runs + 1, page=True, cores=cores)
+
+
+def registry(home: Path | None = None) -> Path:
+    """This machine's folder of live runs, beside the default run store (a home on a shared drive holds one
+    folder per machine: a pid means nothing on another)."""
+    return (home or default_path().parent) / "live" / HOST
+
+
+def live_runs(folder: Path) -> list[tuple[int, int, bool]]:
+    """(start time, pid, watched by a page) of each process training now, oldest first; the entries of
+    processes that are gone are removed."""
+    runs = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        try:
+            pid, start, kind = name.split("-")
+            pid, start = int(pid), int(start)
+        except ValueError:
+            continue
+        if process_alive(pid, start or None):
+            runs.append((start, pid, kind == "page"))
+        else:
+            (folder / name).unlink(missing_ok=True)
+    return sorted(runs)
+
+
+class CoreShare:
+    """This process's run in the registry, and its torch threads: its share of the cores, re-read between steps,
+    or `fixed` (`--threads N`: the run still counts, so the others share out what it leaves). `page`: a page
+    watches this run, so a core stays free for the pages while it trains. Call `between_steps()` before each
+    step and `leave()` when the run pauses or ends (or use it as a context manager around the training)."""
+
+    def __init__(self, fixed: int | None = None, page: bool = False, home: Path | None = None):
+        self.fixed, self.page = fixed, page
+        self.folder = registry(home)
+        self.entry: Path | None = None
+        self.threads: int | None = None
+        self.due = 0.0
+
+    def between_steps(self) -> None:
+        """Join the registry if out of it; at most every RECHECK_S, set torch's threads to this run's share."""
+        if self.entry is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            pid = os.getpid()
+            self.entry = self.folder / f"{pid}-{process_start(pid) or 0}-{'page' if self.page else 'solo'}"
+            self.entry.touch()
+            self.due = 0.0
+        now = time.monotonic()
+        if now >= self.due:
+            self.due = now + RECHECK_S
+            self._set(self.fixed or self.share_now())
+
+    def share_now(self) -> int:
+        runs = live_runs(self.folder)
+        me = os.getpid()
+        rank = next((i for i, (_, pid, _) in enumerate(runs) if pid == me), len(runs))
+        return share(rank, max(len(runs), rank + 1), any(page for *_, page in runs) or self.page)
+
+    def _set(self, threads: int) -> None:
+        if threads != self.threads:
+            import torch  # here, not above: the pages import this module and must not load torch for it
+
+            torch.set_num_threads(threads)
+            self.threads = threads
+
+    def leave(self) -> None:
+        """Out of the registry: paused or ended, this run leaves its cores to the others."""
+        if self.entry is not None:
+            self.entry.unlink(missing_ok=True)
+            self.entry = None
+
+    def __enter__(self) -> CoreShare:
+        self.between_steps()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.leave()
 
 
 def trials_limit(cores: int = CORES) -> int:
@@ -37,10 +143,3 @@ def default_max_runs(cores: int = CORES) -> int:
     trains on one thread, which on a small CPU is the fastest a run can be. On a GPU machine the same number
     of worker processes share the GPU, each fed by its own core."""
     return max(1, cores - 1)
-
-
-def threads_beside(others_running: int, cores: int = CORES) -> int:
-    """Threads for a command-line run beside `others_running` runs on this machine (or the load average,
-    when it is higher: other programs count too), at most MAX_THREADS."""
-    busy = max(others_running, int(os.getloadavg()[0]))
-    return max(1, min(MAX_THREADS, (cores - busy) if busy < cores else 1))

@@ -29,7 +29,7 @@ class LiveRun:
     def __init__(
         self,
         config: Config | None = None,
-        torch_threads: int = 1,
+        torch_threads: int | None = None,
         watchdog: Callable[[], bool] | None = None,
         store: str | Path | bool = True,
         source: str = "app",
@@ -41,9 +41,10 @@ class LiveRun:
         (a front end passes "is my viewer still connected?"). `store`: the run store's path, True for
         the default ($EXPLORER_HOME), False for none. `source`/`owner` tag the runs in the store.
         `open_ended`: train until paused, stopped early or diverged (the app); False keeps
-        `config.steps` as a budget. `warm`: keep a worker ready for the next start, so Train does not wait
-        for one (False: start one only when a start needs it, e.g. a class, where a seat that never trains
-        holds no process and one that trains holds one, not two)."""
+        `config.steps` as a budget. `torch_threads`: fixed, or None for the run's share of the cores, which
+        its worker adjusts while it trains (explorer.runs.cpu). `warm`: keep a worker ready for the next
+        start, so Train does not wait for one (False: start one only when a start needs it, e.g. a class,
+        where a seat that never trains holds no process and one that trains holds one, not two)."""
         self.config = config or Config()
         self.torch_threads = torch_threads
         self.watchdog = watchdog

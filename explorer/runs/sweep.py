@@ -1,9 +1,10 @@
 """The sweep engine: a plan's trials (explorer.runs.sweep_plan: the same experiment over several seeds and knob
 values) run in parallel, every trial a run in the store tagged with its sweep.
 
-Trials run on local worker processes (forked from the workers' warm
-forkserver, one per core, one torch thread each) or as Ray tasks; Ray is the engine for a class or lab
-that outgrows one machine, so there is no scheduler of our own beyond "keep N trials in flight". Either
+Trials run on local worker processes (forked from the workers' warm forkserver, one per core, each on its
+share of the cores: one thread while every core has a trial, more for the last ones) or as Ray tasks; Ray is
+the engine for a class or lab that outgrows one machine, so there is no scheduler of our own beyond "keep N
+trials in flight". Either
 way a trial is `run_trial` — the one loop driver, `Trainer.run` — returning its records, and this
 process writes them to the store when it ends: the same code path for both engines, so their results
 are identical seed for seed, and a killed sweep loses only the trials in flight. Running a plan again
@@ -27,7 +28,7 @@ from typing import Any
 import torch
 
 from explorer.core.train import Trainer
-from explorer.runs.cpu import CORES
+from explorer.runs.cpu import CORES, CoreShare
 from explorer.runs.protocol import Failed, Records
 from explorer.runs.store import RunStore
 from explorer.runs.sweep_plan import DONE, MAX_TRIALS, Plan, SweepError, Trial, stored_trial_key
@@ -39,19 +40,24 @@ WAIT_S = 0.5
 
 
 # ==================================================================================== one trial
-def run_trial(config: dict, schedule: dict | None = None) -> list[dict]:
-    """Train one trial to its end on one torch thread and return its records (a local worker process
-    and a Ray task both run exactly this)."""
-    torch.set_num_threads(1)
+def run_trial(config: dict, schedule: dict | None = None, cores: CoreShare | None = None) -> list[dict]:
+    """Train one trial to its end and return its records (a local worker process and a Ray task both run
+    exactly this). `cores`: a local trial's share of this machine's cores, adjusted between steps as
+    explorer's other runs start and end; None (a Ray task, given one CPU by Ray): one torch thread."""
+    if cores is None:
+        torch.set_num_threads(1)
     trainer = Trainer(Config.from_dict(config))
-    return list(trainer.run({int(k): v for k, v in (schedule or {}).items()}))
+    between_steps = cores.between_steps if cores is not None else None
+    return list(trainer.run({int(k): v for k, v in (schedule or {}).items()}, between_steps=between_steps))
 
 
 def _trial_process(conn, parent_pid: int, config: dict, schedule: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the sweep's to handle: it kills its trials
     threading.Thread(target=exit_with_page, args=(parent_pid, None), daemon=True).start()
     try:
-        conn.send(Records(run_trial(config, schedule)))
+        with CoreShare() as cores:
+            records = run_trial(config, schedule, cores)
+        conn.send(Records(records))
     except ExplorerError as err:
         conn.send(Failed(str(err)))
     except Exception as err:  # noqa: BLE001 - a crash is this trial's outcome, in one line

@@ -26,12 +26,11 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from explorer.core.data import NOT_OFFERED, offered_to_pages
 from explorer.core.model import count_parameters
 from explorer.core.sample import generate
 from explorer.core.train import Trainer
+from explorer.runs.cpu import CoreShare
 from explorer.runs.history import History
 from explorer.runs.protocol import (
     Answer,
@@ -402,6 +401,7 @@ class _Child:
         self.outbox: list[dict] = []
         self.last_send = time.monotonic()
         self.status = "idle"
+        self.cores = CoreShare(page=True)  # its threads: a share of the cores while it trains (start sets fixed)
 
     def send(self, message) -> None:
         self.conn.send(message)
@@ -417,6 +417,7 @@ class _Child:
                     self.flush()
                     self.set_status(self.trainer.stopped_reason or self.status)
                 else:
+                    self.cores.leave()  # not training: its cores are the other runs'
                     self.flush()
                     self.handle(self.conn.recv())
         except _Stop:
@@ -438,6 +439,7 @@ class _Child:
 
     def close(self, ending: str, message: str | None) -> None:
         SHUTDOWN.closing = True  # the last records and the ending are written whatever signal comes now
+        self.cores.leave()
         if self.writer is not None:
             self.writer.flush()
             if self.status in ACTIVE:  # unless the page has already said how it ended (stopped)
@@ -452,12 +454,16 @@ class _Child:
         return not self.paused or self.single_steps > 0
 
     def between_steps(self) -> None:
-        """Called by the trainer's loop before each step: serve the page; hold here while paused."""
+        """Called by the trainer's loop before each step: serve the page; hold here while paused (out of the
+        registry of live runs); take this run's share of the cores, as it stands now."""
         while self.conn.poll():
             self.handle(self.conn.recv())
-        while not self.wants_steps():
-            self.flush()
-            self.handle(self.conn.recv())
+        if not self.wants_steps():
+            self.cores.leave()
+            while not self.wants_steps():
+                self.flush()
+                self.handle(self.conn.recv())
+        self.cores.between_steps()
         if self.paused:
             self.single_steps -= 1
 
@@ -497,7 +503,7 @@ class _Child:
                 self.send(Answer(request, self.trainer.checkpoint(), None))
 
     def start(self, config: Config, meta: dict) -> None:
-        torch.set_num_threads(meta.get("threads", 1))
+        self.cores.fixed = meta.get("threads")  # None: shared live with explorer's other runs
         if meta.get("uploads") is not None and not offered_to_pages(config.corpus, Path(meta["uploads"])):
             self.send(Failed(NOT_OFFERED))
             return

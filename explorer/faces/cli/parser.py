@@ -146,7 +146,8 @@ def _add_train(commands) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="torch CPU threads (default: the cores shared out between the runs training on this machine, at most 4)",
+        help="torch CPU threads, fixed (default: this run's share of the cores among explorer's runs training on "
+        "this machine, at most 4, adjusted while it trains as others start and end)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 

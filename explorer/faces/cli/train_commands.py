@@ -9,15 +9,14 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from explorer.core.checkpoint import load_branch_point, load_checkpoint, save_checkpoint
 from explorer.core.sample import generate
 from explorer.core.train import Trainer
-from explorer.runs.cpu import threads_beside
+from explorer.runs.cpu import CoreShare
 from explorer.runs.recording import recording
-from explorer.runs.store import HOST, RunStore
+from explorer.runs.store import RunStore
 from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import FIXED_KNOBS, KNOBS, Config, parse_assignment, slower_cell_note
 from explorer.spec.presets import PRESETS, preset_config
@@ -135,7 +134,6 @@ def command_train(args: argparse.Namespace) -> int:
         config, state, tags = branch_point(args, store)
     else:
         config = config_from_args(args)
-    torch.set_num_threads(args.threads or threads_beside(len(store.runs(status="running", host=HOST)) if store else 0))
     trainer = Trainer(config)
     if state is not None:
         trainer.restore(state)
@@ -154,11 +152,12 @@ def command_train(args: argparse.Namespace) -> int:
         else nullcontext(None)
     )
     with (
+        CoreShare(fixed=args.threads) as cores,  # its share of the cores, re-read between steps (explorer.runs.cpu)
         recording(store, config.to_dict(), "cli", args.name or _branch_name(tags), trainer, **tags) as writer,
         out as sink,
         progress_bar(config.steps - trainer.step_count, not args.quiet) as bar,
     ):
-        for record in trainer.run(schedule):
+        for record in trainer.run(schedule, between_steps=cores.between_steps):
             if sink is not None:
                 sink.write(json.dumps(record) + "\n")
             if writer is not None:

@@ -1,0 +1,149 @@
+"""The one CPU policy: every run's torch threads come from explorer's runs training on this machine, and move
+while they train. Real processes (`explorer train` in subprocesses, an app's worker); the threads in force are
+read from the runs' own step records, never timed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from explorer.runs.cpu import CoreShare, live_runs, registry, share
+from explorer.runs.live import LiveRun
+from explorer.runs.store import process_start
+from tests.conftest import tiny, wait_until
+
+TINY = ["--hidden", "16", "--embed", "8", "--seq-len", "16", "--batch-size", "4", "--train-fraction", "0.05"]
+LONE, OLDER, NEWER = share(0, 1, False), share(0, 2, False), share(1, 2, False)
+
+
+@pytest.mark.parametrize(
+    "rank, runs, page, cores, threads",
+    [
+        (0, 1, False, 2, 2),  # a lone run takes both cores
+        (0, 2, False, 2, 1),  # two share them
+        (1, 2, False, 2, 1),
+        (0, 1, True, 2, 1),  # a page is served: one core stays free for it
+        (0, 3, False, 4, 2),  # what does not split goes to the oldest
+        (1, 3, False, 4, 1),
+        (2, 3, False, 4, 1),
+        (0, 2, True, 4, 2),
+        (1, 2, True, 4, 1),
+        (0, 1, False, 16, 4),  # more threads stop helping
+        (5, 6, False, 2, 1),  # never less than one
+        (0, 1, True, 1, 1),
+    ],
+)
+def test_the_cores_are_split_evenly_among_the_runs(rank, runs, page, cores, threads):
+    assert share(rank, runs, page, cores) == threads
+
+
+def test_entries_of_processes_that_are_gone_are_ignored_and_removed(tmp_path):
+    folder = registry(tmp_path)
+    folder.mkdir(parents=True)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    me, started = os.getpid(), process_start(os.getpid())
+    for name in (f"{ended.stdout.strip()}-0-solo", f"{me}-{started + 1}-solo", f"{me}-{started}-page", "notes.txt"):
+        (folder / name).touch()  # a run killed -9, a recycled pid (another start time), a live run, a stray file
+    assert live_runs(folder) == [(started, me, True)]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{me}-{started}-page", "notes.txt"])
+
+
+def test_a_run_counts_while_it_trains_and_leaves_when_it_pauses_or_ends(tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with CoreShare(home=tmp_path) as cores:
+            assert cores.threads == torch.get_num_threads() == LONE
+            (cores.folder / f"{other.pid}-{process_start(other.pid)}-solo").touch()
+            cores.between_steps()
+            assert cores.threads == LONE  # not due yet: the registry is read at most every RECHECK_S
+            cores.due = 0.0
+            cores.between_steps()
+            assert cores.threads == torch.get_num_threads() == share(1, 2, False)  # the newer of two
+            cores.leave()
+            assert [pid for _, pid, _ in live_runs(cores.folder)] == [other.pid]
+            cores.between_steps()  # training again: back in at once, its share read now
+            assert len(live_runs(cores.folder)) == 2
+        assert [pid for _, pid, _ in live_runs(cores.folder)] == [other.pid]
+        with CoreShare(fixed=3, home=tmp_path) as fixed:  # --threads 3: fixed, whoever else trains
+            assert torch.get_num_threads() == 3 and len(live_runs(fixed.folder)) == 2
+    finally:
+        other.kill()
+        other.wait()
+        torch.set_num_threads(1)  # the tests' own setting (conftest)
+
+
+def train(home: Path, metrics: Path, *more: str) -> subprocess.Popen:
+    """`explorer train` in its own process, not in the store: it counts only through the registry."""
+    command = [sys.executable, "-m", "explorer", "train", "--no-store", "--quiet", "--metrics-out", str(metrics)]
+    return subprocess.Popen(
+        [*command, *TINY, "--eval-every", "100000", "--steps", more[0] if more else "10000000"],
+        env={**os.environ, "EXPLORER_HOME": str(home)},
+    )
+
+
+def threads(metrics: Path, first: bool = False) -> int | None:
+    """The threads in force at the run's first step, or at its latest one."""
+    try:
+        with open(metrics, "rb") as file:
+            if not first:
+                file.seek(max(0, metrics.stat().st_size - 65536))
+            lines = file.read(None if not first else 65536).split(b"\n")
+    except FileNotFoundError:
+        return None
+    lines = lines[:-1] if first else lines[1:-1]  # whole lines only: the writer may be mid-line
+    steps = [r for r in map(json.loads, lines) if r["kind"] == "step"]
+    return (steps[0] if first else steps[-1])["threads"] if steps else None
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def test_runs_share_the_cores_live_started_and_ended_from_other_terminals(tmp_path):
+    """A run started right after another job ends takes the machine's cores (the load average, still high, is
+    not asked); a second run takes half and the first gives half up while training; when the second ends (Ctrl-C)
+    the first takes them back."""
+    job = train(tmp_path, tmp_path / "job.jsonl", "300")
+    assert job.wait(120) == 0 and threads(tmp_path / "job.jsonl", first=True) == LONE
+    first = train(tmp_path, tmp_path / "first.jsonl")
+    second = None
+    try:
+        assert wait_until(lambda: threads(tmp_path / "first.jsonl") is not None, timeout=120)
+        assert threads(tmp_path / "first.jsonl", first=True) == LONE
+        second = train(tmp_path, tmp_path / "second.jsonl")
+        assert wait_until(lambda: threads(tmp_path / "second.jsonl") == NEWER, timeout=120)
+        assert wait_until(lambda: threads(tmp_path / "first.jsonl") == OLDER, timeout=30)
+        second.send_signal(signal.SIGINT)  # Ctrl-C in its terminal: it leaves the registry on its way out
+        second.wait(60)
+        assert wait_until(lambda: threads(tmp_path / "first.jsonl") == LONE, timeout=30)
+    finally:
+        stop(first, *([second] if second else []))
+
+
+def test_an_app_run_and_a_command_line_run_share_the_cores_and_leave_one_for_the_pages(tmp_path):
+    """An app's worker counts like any run, and while it trains a core stays free for the pages."""
+    home = Path(os.environ["EXPLORER_HOME"])  # the app's workers were forked with it
+    cli = train(home, tmp_path / "cli.jsonl")
+    live = LiveRun(tiny(steps=10**7, eval_every=10**5), store=tmp_path / "runs.sqlite", warm=False)
+    try:
+        assert wait_until(lambda: threads(tmp_path / "cli.jsonl") == LONE, timeout=120)
+        live.start()
+        assert wait_until(lambda: live.snapshot().steps and live.snapshot().steps[-1]["threads"] == share(1, 2, True))
+        assert wait_until(lambda: threads(tmp_path / "cli.jsonl") == share(0, 2, True), timeout=30)
+        live.pause()  # a paused run holds no cores
+        assert wait_until(lambda: threads(tmp_path / "cli.jsonl") == LONE, timeout=30)
+        live.resume()
+        assert wait_until(lambda: threads(tmp_path / "cli.jsonl") == share(0, 2, True), timeout=30)
+    finally:
+        live.close()
+        stop(cli)
