@@ -93,7 +93,10 @@ class Trainer:
         first_x, first_y = self.train_stream.batch(0)
         self.reach_sequence = first_x[:1], first_y[:1]  # the fixed sequence gradient reach is measured on
         self.meter = MemorisationMeter(self.corpus, n=config.meter_n or None) if config.meter_every else None
-        instruments = {"detail": Instrument(config.detail_every, config.detail_every)}
+        instruments = {
+            "detail": Instrument(config.detail_every, config.detail_every),
+            "train_eval": Instrument(config.eval_every, config.eval_every),  # the gap's other curve
+        }
         if self.meter:  # every meter_every-th evaluation, the first included
             instruments["meter"] = Instrument(config.eval_every, config.eval_every * config.meter_every)
         self.budget = InstrumentBudget(config.instrument_budget, instruments)
@@ -341,26 +344,35 @@ class Trainer:
         most = max(1, EVAL_LOGITS // (seq_len * self.vocab_size))
         return math.ceil(rows / math.ceil(rows / most))
 
-    def evaluate(self) -> dict:
+    def evaluate(self, subset: bool | None = None) -> dict:
         """Validation loss, and the training loss on a FIXED training subset in eval mode: the step loss
-        under dropout is inflated, so the generalisation gap is measured against this one instead. Both
-        in the same passes (twice the training batch); the subset's part of the time is counted as an
-        instrument's."""
+        under dropout is inflated, so the generalisation gap is measured against this one instead. The
+        subset is an instrument: measured when the budget says it is due (or `subset`), in the same passes
+        as validation (twice the training batch), its half of their time its cost; else its fields are None."""
+        if subset is None:
+            subset = self.budget.due("train_eval", self.step_count)
         start = time.perf_counter()
-        val, train = self.mean_losses([self.valid_stream, self.train_stream], self.config.eval_batches)
-        self.budget.unspaced += (time.perf_counter() - start) / 2
+        if subset:
+            val, train = self.mean_losses([self.valid_stream, self.train_stream], self.config.eval_batches)
+            self.budget.ran("train_eval", self.step_count, (time.perf_counter() - start) / 2)
+        else:
+            val = self.mean_loss(self.valid_stream, self.config.eval_batches)
         return {
             "kind": "eval",
             "step": self.step_count,
             "epoch": round(self.train_stream.epoch, 4),
             "val_loss": val,
             **readouts(val, self.corpus.level, "val"),
-            "train_eval_loss": train,
-            **readouts(train, self.corpus.level, "train_eval"),
-            "gap": val - train,
+            **(self._subset_fields(val, train) if subset else self._subset_fields(val, None)),
             **self.budget.cadence(),
             **self.knobs,
         }
+
+    def _subset_fields(self, val: float, train: float | None) -> dict:
+        """train_eval_loss, its readouts and the gap; all None where the subset was not measured."""
+        if train is None:
+            return dict.fromkeys(["train_eval_loss", *readouts(0.0, self.corpus.level, "train_eval"), "gap"])
+        return {"train_eval_loss": train, **readouts(train, self.corpus.level, "train_eval"), "gap": val - train}
 
     def test_score(self, batches: int | None = None) -> dict:
         """The current model, in eval mode, on the held-out TEST split (every batch unless `batches`):
@@ -374,7 +386,8 @@ class Trainer:
         return {"test_loss": loss, **readouts(loss, self.corpus.level, "test")}
 
     def _evaluate_and_maybe_stop(self) -> list[dict]:
-        record = self.evaluate()
+        last = not self.open_ended and self.step_count + self.config.eval_every > self.config.steps
+        record = self.evaluate(subset=True if last else None)  # a finished run's last gap is always measured
         if not math.isfinite(record["val_loss"]):
             return [record, self._diverged("validation loss became NaN or infinite")]
         if self.meter and self.budget.due("meter", self.step_count):
@@ -390,6 +403,10 @@ class Trainer:
         records = [record]
         patience = self.knobs["early_stop"]
         if patience and self.evals_since_best >= patience:
+            if record["gap"] is None:  # the gap where it stopped, before the best weights come back
+                record.update(
+                    self._subset_fields(record["val_loss"], self.mean_loss(self.train_stream, self.config.eval_batches))
+                )
             self.restore_best()
             self.stopped_reason = "early_stop"
             records.append(

@@ -365,8 +365,9 @@ class Config:
     )
     instrument_budget: float = setup_knob(
         0.05,
-        "the most of training time the instruments (gradient details, memorisation meter) may take: each is measured "
-        "and spaced to whole multiples of its period to stay under it (0 = no limit: every detail_every steps)",
+        "the most of training time the instruments (gradient details, memorisation meter, the training-subset "
+        "evaluation of the gap) may take: each is timed and spaced to whole multiples of its period to stay under it "
+        "(0 = no limit: every detail_every steps, every evaluation)",
         group="measuring",
         lo=0,
         hi=1,
