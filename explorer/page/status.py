@@ -71,6 +71,8 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
     if device:  # on a CPU, its share of the cores, which moves as explorer's other runs start and end
         threads = snap.steps[-1].get("threads") if device == "cpu" and snap.steps else None
         parts.append(f"{device} ({plural(threads, 'thread')})" if threads else device)
+    if snap.evals and snap.evals[-1].get("detail_every_now"):  # the cadence the instruments' budget leaves in force
+        parts.append(f"details every {snap.evals[-1]['detail_every_now']:,} steps")
     best = snap.best_eval()
     if best:
         readout = f" ({loss_readout(best['val_loss'], snap.level)})" if snap.level else ""
