@@ -6,9 +6,11 @@ figures behind explorer.runs.cpu's MAX_THREADS and RECHECK_S.
 
 Models: the app's default (char LSTM 1×128, embed 64, batch 32×64, Tiny Shakespeare) and a 10k-word-vocabulary
 model (word LSTM 2×200 on PTB, batch 20×35, the reference script's shape). Blocks of steps alternate between the
-thread counts, and each count's figure is the median of its blocks, so a machine whose speed drifts (a shared
-VM) slows every count alike. Then the live policy's own cost: `CoreShare.between_steps()` on most steps (nothing
-due) and once a second (the registry listed, the share worked out, torch's threads set).
+thread counts, and each count's figure is the median of its blocks in which other programs kept the cores
+nearly idle (/proc/stat less this process's own CPU time): threads contended by another program collapse
+(OpenMP threads wait on each other), which says nothing about the cap. Then the live policy's own cost:
+`CoreShare.between_steps()` on most steps (nothing due) and once a second (the registry listed, the share
+worked out, torch's threads set).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from explorer.core.train import Trainer
 from explorer.runs.cpu import CORES, CoreShare
 from explorer.spec.knobs import Config
 
+QUIET = 0.1  # a block counts when other programs kept less than this share of the cores busy
 PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
 MODELS = {
     "app default (char LSTM 1×128, batch 32×64)": Config(device="cpu", steps=10**7, eval_every=10**6),
@@ -46,16 +49,27 @@ MODELS = {
 }
 
 
-def rate(trainer: Trainer, steps: int) -> float:
-    start = time.perf_counter()
+def busy_s() -> float:
+    """CPU seconds the whole machine has been busy (Linux /proc/stat: all but idle and iowait)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def rate(trainer: Trainer, steps: int) -> tuple[float, float]:
+    """Steps/s, and the share of the machine's cores other programs kept busy meanwhile."""
+    start, busy, own = time.perf_counter(), busy_s(), sum(os.times()[:2])
     for _ in range(steps):
         trainer.step()
-    return steps / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    others = (busy_s() - busy) - (sum(os.times()[:2]) - own)
+    return steps / elapsed, max(0.0, others / (elapsed * CORES))
 
 
-def thread_rates(config: Config, counts: list[int], blocks: int, block_steps: int) -> dict[int, float]:
+def thread_rates(config: Config, counts: list[int], blocks: int, block_steps: int) -> dict[int, tuple]:
+    """Per thread count: the median steps/s over the blocks in which other programs kept under QUIET of the
+    cores busy (all blocks when none was), how many blocks were quiet, and the kept blocks' load from others."""
     trainer = Trainer(config)
-    rates: dict[int, list[float]] = {n: [] for n in counts}
+    rates: dict[int, list[tuple[float, float]]] = {n: [] for n in counts}
     for n in counts:  # warm-up
         torch.set_num_threads(n)
         rate(trainer, 3)
@@ -63,7 +77,12 @@ def thread_rates(config: Config, counts: list[int], blocks: int, block_steps: in
         for n in counts:
             torch.set_num_threads(n)
             rates[n].append(rate(trainer, block_steps))
-    return {n: statistics.median(r) for n, r in rates.items()}
+    figures = {}
+    for n, measured in rates.items():
+        quiet = [m for m in measured if m[1] < QUIET]
+        kept = quiet or measured
+        figures[n] = (statistics.median(r for r, _ in kept), len(quiet), statistics.mean(o for _, o in kept))
+    return figures
 
 
 def per_call_us(call, times: int) -> float:
@@ -104,13 +123,16 @@ def main() -> None:
     parser.add_argument("--block-steps", type=int, default=20)
     args = parser.parse_args()
     counts = list(range(1, args.max_threads + 1))
-    print(f"{CORES} cores (os.cpu_count), torch {torch.__version__}, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"{CORES} cores (os.cpu_count), torch {torch.__version__}")
     for name, config in MODELS.items():
         rates = thread_rates(config, counts, args.blocks, args.block_steps)
         print(f"{name}: median of {args.blocks} blocks of {args.block_steps} steps, alternating")
-        for n, r in rates.items():
-            print(f"  {n} thread{'s' if n > 1 else ' '}: {r:7.1f} steps/s  ({r / rates[1]:.2f}× one thread)")
-    print(f"load average {os.getloadavg()[0]:.2f} at the end of the thread counts (other programs' threads count)")
+        for n, (r, kept, others) in rates.items():
+            print(
+                f"  {n} thread{'s' if n > 1 else ' '}: {r:7.1f} steps/s  ({r / rates[1][0]:.2f}× one thread)  "
+                f"{kept} of {args.blocks} blocks quiet (none: all blocks), other programs busy {others:.0%} of the "
+                "cores in those"
+            )
     flips = iter(range(10**9))
     switch = per_call_us(lambda: torch.set_num_threads(1 + next(flips) % 2), 2000)
     print(f"torch.set_num_threads switching 1 ↔ 2: {switch:.1f} µs a switch")

@@ -18,7 +18,8 @@ run's row says "running" until it is reaped. An entry whose process is gone (kil
 its pid, or the pid's start time, says so. Why not the load average (the policy before this one): it lags a
 minute, so a run started right after another job ended took one thread on an idle machine for its whole life,
 and it never changed during the run. Other programs' threads are not ours to move, so they are not counted.
-Reading the registry costs about a tenth of a millisecond, once a second (benchmarks/threads.py).
+Reading the registry costs 27 µs beside no other run and 0.3 ms beside 15, once a second; the check on every other
+step 0.1–0.4 µs (benchmarks/threads.py, 2-core machine).
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ from pathlib import Path
 from explorer.runs.store import HOST, default_path, process_alive, process_start
 
 CORES = max(1, os.cpu_count() or 1)
-MAX_THREADS = 4  # more threads than this do not speed up the models a lesson trains (benchmarks/threads.py)
+# Where more threads stop paying: on 2 cores (benchmarks/threads.py, quiet blocks) a second thread gave 1.56× (the
+# app's default model) and 1.70× (a 10k-word 2×200 LSTM), so their serial parts are about 28 % and 18 %: at most
+# 2.2× and 2.6× on 4 threads, and 8 would add 24 % and 37 % more while taking 4 more cores from the other
+# runs. (An estimate from 2 cores, by Amdahl's law: this machine has no more to measure.)
+MAX_THREADS = 4
 RECHECK_S = 1.0  # a training process re-reads its share this often
 
 
