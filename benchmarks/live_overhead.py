@@ -2,7 +2,11 @@
 at 2 Hz, against the bare Trainer stepping in this process, same model, same torch threads
 (target ≥ 0.97×); and the time to build every chart from a 100k-step in-memory history (target ≤ 150 ms).
 
-    python benchmarks/live_overhead.py [--seconds 20] [--threads 1] [--rounds 4] [--hz 2] [--no-store]
+    python benchmarks/live_overhead.py [--seconds 20] [--threads 1] [--rounds 4] [--hz 2] [--no-store] [--word]
+
+Both loops run every instrument at its defaults (within the instruments' budget); the bare Trainer's measured
+instrument share is printed. `--word`: a 2×200 word LSTM on PTB with its 10k-word vocabulary instead of the app's
+default model.
 
 The two loops alternate in `rounds` blocks (the LiveRun is paused while the bare Trainer runs), each
 getting `seconds` in all, so a busy machine slows both alike. The LiveRun's steps are counted between
@@ -17,6 +21,7 @@ import random
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -26,6 +31,8 @@ from explorer.runs.live import LiveRun
 from explorer.spec.knobs import Config
 from explorer.spec.records import GRAD_HIST_EDGES
 from explorer.views.registry import all_charts
+
+PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
 
 GROUPS = ["embedding", "layer1.input", "layer1.recurrent", "norm", "decoder"]
 
@@ -136,9 +143,13 @@ def main() -> None:
     parser.add_argument("--hz", type=float, default=2.0, help="redraws per second (0: watch without charting)")
     parser.add_argument("--no-store", action="store_true", help="the LiveRun writes no run store")
     parser.add_argument("--no-history", action="store_true", help="skip the 100k-step history chart timing")
+    parser.add_argument("--word", action="store_true", help="2×200 word LSTM on PTB, 10k-word vocabulary")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = Config()  # the app's default: char LSTM 1×128 on Tiny Shakespeare
+    if args.word:
+        word = dict(corpus=str(PTB), level="word", cell="lstm", layers=2, hidden=200, embed=200, vocab_size=10_000)
+        config = config.replace(**word, batch_size=20, seq_len=35, optimizer="sgd", lr=20.0, clip=0.25)
     block = args.seconds / args.rounds
 
     with tempfile.TemporaryDirectory(prefix="explorer-bench-") as home:
@@ -179,6 +190,11 @@ def main() -> None:
         f"{'; no store' if args.no_store else ''})"
     )
     print(f"ratio LiveRun/bare               : {watched / bare:.3f}  (target ≥ 0.97)")
+    cadence = trainer.budget.cadence()
+    print(
+        f"instruments' measured share (bare Trainer): {cadence['instrument_share']:.1%} of training time; in force: "
+        + ", ".join(f"{k.removesuffix('_now')} {v}" for k, v in cadence.items() if k.endswith("_now"))
+    )
 
     if args.no_history:
         return

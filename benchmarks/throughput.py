@@ -88,9 +88,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (fixed, whatever the CPU policy says)")
     parser.add_argument("--blocks", type=int, default=15)
     parser.add_argument("--block-steps", type=int, default=100, help="a whole number of evaluations")
+    parser.add_argument("--budget", type=float, default=Config.instrument_budget, help="the instruments' share")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = Config(device=args.device, steps=10**7)
+    config = Config(device=args.device, steps=10**7, instrument_budget=args.budget)
     if args.ptb or args.word:
         size = 650 if args.ptb else 200
         word = dict(corpus=str(PTB), level="word", cell="lstm", layers=2, hidden=size, embed=size, vocab_size=10_000)
