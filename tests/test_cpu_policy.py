@@ -14,9 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from explorer.core.train import Trainer
+from explorer.page.status import status_line
 from explorer.runs.cpu import CoreShare, live_runs, registry, share
+from explorer.runs.history import History
 from explorer.runs.live import LiveRun
-from explorer.runs.store import process_start
+from explorer.runs.store import RunStore, process_start
+from explorer.runs.sweep import run_sweep
+from explorer.runs.sweep_plan import grid_plan, parse_grid
 from tests.conftest import tiny, wait_until
 
 TINY = ["--hidden", "16", "--embed", "8", "--seq-len", "16", "--batch-size", "4", "--train-fraction", "0.05"]
@@ -147,3 +152,21 @@ def test_an_app_run_and_a_command_line_run_share_the_cores_and_leave_one_for_the
     finally:
         live.close()
         stop(cli)
+
+
+def test_a_sweeps_last_trial_takes_the_cores_the_others_left(tmp_path):
+    """A trial is a run like any other: alone, it trains on the cores (no longer one thread whatever happens)."""
+    assert live_runs(registry()) == []  # the tests' machine-wide registry: nothing else of ours trains now
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_sweep(grid_plan("lone", tiny(steps=10), parse_grid(["dropout=0"]), (0,)), store, workers=1)
+    (run,) = store.runs(sweep="lone")
+    assert {r["threads"] for r in store.records(run["id"]) if r["kind"] == "step"} == {LONE}
+
+
+def test_the_status_line_says_the_threads_in_force_on_a_cpu():
+    history = History()
+    for record in Trainer(tiny(steps=3)).run():
+        history.add(record)
+    line = status_line("running", history.snapshot(), "cpu")
+    assert f"cpu ({torch.get_num_threads()} thread" in line
+    assert "thread" not in status_line("running", history.snapshot(), "cuda:0")
