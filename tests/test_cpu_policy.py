@@ -78,6 +78,9 @@ def test_a_run_counts_while_it_trains_and_leaves_when_it_pauses_or_ends(tmp_path
         assert [pid for _, pid, _ in live_runs(cores.folder)] == [other.pid]
         with CoreShare(fixed=3, home=tmp_path) as fixed:  # --threads 3: fixed, whoever else trains
             assert torch.get_num_threads() == 3 and len(live_runs(fixed.folder)) == 2
+        (tmp_path / "a file").touch()
+        with CoreShare(home=tmp_path / "a file") as unwritable:  # no registry can be written: it trains, alone
+            assert unwritable.entry is None and torch.get_num_threads() == LONE
     finally:
         other.kill()
         other.wait()

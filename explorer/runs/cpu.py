@@ -64,7 +64,7 @@ def live_runs(folder: Path) -> list[tuple[int, int, bool]]:
     runs = []
     try:
         names = os.listdir(folder)
-    except FileNotFoundError:
+    except OSError:  # none yet, or a home that is not a folder
         return []
     for name in names:
         try:
@@ -93,17 +93,25 @@ class CoreShare:
         self.due = 0.0
 
     def between_steps(self) -> None:
-        """Join the registry if out of it; at most every RECHECK_S, set torch's threads to this run's share."""
-        if self.entry is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            pid = os.getpid()
-            self.entry = self.folder / f"{pid}-{process_start(pid) or 0}-{'page' if self.page else 'solo'}"
-            self.entry.touch()
-            self.due = 0.0
+        """At most every RECHECK_S (at once after `leave`): join the registry if out of it, and set torch's
+        threads to this run's share."""
         now = time.monotonic()
-        if now >= self.due:
-            self.due = now + RECHECK_S
-            self._set(self.fixed or self.share_now())
+        if now < self.due:
+            return
+        self.due = now + RECHECK_S
+        if self.entry is None:
+            self._join()
+        self._set(self.fixed or self.share_now())
+
+    def _join(self) -> None:
+        pid = os.getpid()
+        entry = self.folder / f"{pid}-{process_start(pid) or 0}-{'page' if self.page else 'solo'}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            entry.touch()
+        except OSError:  # a home it cannot write to: it trains uncounted, trying again at the next check
+            return
+        self.entry = entry
 
     def share_now(self) -> int:
         runs = live_runs(self.folder)
@@ -123,6 +131,7 @@ class CoreShare:
         if self.entry is not None:
             self.entry.unlink(missing_ok=True)
             self.entry = None
+        self.due = 0.0  # back to training: in again at once
 
     def __enter__(self) -> CoreShare:
         self.between_steps()
