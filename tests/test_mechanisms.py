@@ -96,7 +96,7 @@ def test_locked_masks_are_constant_over_time_and_standard_ones_are_not():
 
 
 def test_a_detail_step_records_masks_and_reach_and_other_steps_do_not():
-    trainer = Trainer(tiny(dropout=0.3, detail_every=2, steps=4, eval_every=100, instrument_budget=0))
+    trainer = Trainer(tiny(dropout=0.3, detail_every=2, steps=4, eval_every=100))
     steps = [r for r in trainer.run() if r["kind"] == "step"]
     assert ["masks" in r for r in steps] == [False, True, False, True]
     assert ["grad_reach" in r for r in steps] == [False, True, False, True]

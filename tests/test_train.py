@@ -126,16 +126,15 @@ def test_divergence_ends_the_run_with_a_record_not_a_crash():
 
 
 def test_same_seed_same_knobs_same_numbers():
-    def run(seed):  # no instrument budget: the cadence asked for, so the records are the same to the last field
-        config = tiny(seed=seed, dropout=0.3, weight_drop=0.2, embed_dropout=0.1, instrument_budget=0)
-        records = list(Trainer(config).run())
+    def run(seed):
+        records = list(Trainer(tiny(seed=seed, dropout=0.3, weight_drop=0.2, embed_dropout=0.1)).run())
         return [{k: v for k, v in r.items() if k not in TIMED} for r in records if r["kind"] != "start"]
 
     assert run(3) == run(3)
     assert run(3) != run(4)
 
 
-TIMED = ("tokens_per_s", "instrument_share")  # measured durations, different every run
+TIMED = ("tokens_per_s", "instrument_share", "train_eval_share")  # measured durations, different every run
 
 
 def test_detail_records_carry_group_norms_and_a_histogram():
@@ -217,7 +216,7 @@ def test_the_proximal_step_soft_thresholds_by_lr_times_lambda():
 
 def test_proximal_l1_at_lambda_zero_changes_nothing():
     def run(kind):
-        records = list(Trainer(tiny(l1=0.0, l1_kind=kind, steps=10, instrument_budget=0)).run())
+        records = list(Trainer(tiny(l1=0.0, l1_kind=kind, steps=10)).run())
         skip = (*TIMED, "l1_kind", "config")
         return [{k: v for k, v in r.items() if k not in skip} for r in records]
 

@@ -1,8 +1,7 @@
 """The instruments' budget: what the teaching measurements cost a run, and how far apart they must be so
 that together they take at most a stated share of its training time, at any model size.
 
-An instrument (the gradient details of a step; the memorisation meter and the training-subset evaluation, whose
-loss is the gap's other curve, at an evaluation) runs on a grid of
+An instrument (the gradient details of a step, the memorisation meter of an evaluation) runs on a grid of
 steps `first + k·period`, the cadence the run asked for. Each time it runs its cost is measured; training's
 cost per step is a moving average. The budget is shared out by water-filling: instruments are taken from the
 cheapest up, each gets an equal part of what is left, and one that needs more is stretched to a whole multiple
@@ -46,6 +45,7 @@ class InstrumentBudget:
         self.step_s = 0.0  # training seconds per step (moving average, instruments excluded)
         self.trained = 0.0  # training seconds so far
         self._steps = 0
+        self.unspaced = 0.0  # seconds of measurements that are measured but never spaced (the training subset)
 
     def due(self, name: str, step: int) -> bool:
         instrument = self.instruments.get(name)
@@ -93,8 +93,10 @@ class InstrumentBudget:
         return spent / self.trained if self.trained else 0.0
 
     def cadence(self) -> dict:
-        """The cadence in force, for the records: each instrument's period in steps, and the share of
-        training time the instruments have taken so far."""
+        """The cadence in force, for the records: each instrument's period in steps, the share the spaced
+        instruments spent, and the share of the training-subset evaluation (every evaluation, never spaced)."""
+        trained = self.trained or math.inf
         return {f"{name}_every_now": i.every for name, i in self.instruments.items()} | {
-            "instrument_share": round(self.share_spent(), 4)
+            "instrument_share": round(self.share_spent(), 4),
+            "train_eval_share": round(self.unspaced / trained, 4),
         }

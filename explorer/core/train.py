@@ -93,10 +93,7 @@ class Trainer:
         first_x, first_y = self.train_stream.batch(0)
         self.reach_sequence = first_x[:1], first_y[:1]  # the fixed sequence gradient reach is measured on
         self.meter = MemorisationMeter(self.corpus, n=config.meter_n or None) if config.meter_every else None
-        instruments = {
-            "detail": Instrument(config.detail_every, config.detail_every),
-            "train_eval": Instrument(config.eval_every, config.eval_every),  # the gap's other curve
-        }
+        instruments = {"detail": Instrument(config.detail_every, config.detail_every)}
         if self.meter:  # every meter_every-th evaluation, the first included
             instruments["meter"] = Instrument(config.eval_every, config.eval_every * config.meter_every)
         self.budget = InstrumentBudget(config.instrument_budget, instruments)
@@ -344,35 +341,26 @@ class Trainer:
         most = max(1, EVAL_LOGITS // (seq_len * self.vocab_size))
         return math.ceil(rows / math.ceil(rows / most))
 
-    def evaluate(self, subset: bool | None = None) -> dict:
+    def evaluate(self) -> dict:
         """Validation loss, and the training loss on a FIXED training subset in eval mode: the step loss
-        under dropout is inflated, so the generalisation gap is measured against this one instead. The
-        subset is an instrument: measured when the budget says it is due (or `subset`), in the same passes
-        as validation (twice the training batch), its half of their time its cost; else its fields are None."""
-        if subset is None:
-            subset = self.budget.due("train_eval", self.step_count)
+        under dropout is inflated, so the generalisation gap is measured against this one instead. Both
+        in the same passes (twice the training batch); the subset's part of the time is counted as an
+        instrument's."""
         start = time.perf_counter()
-        if subset:
-            val, train = self.mean_losses([self.valid_stream, self.train_stream], self.config.eval_batches)
-            self.budget.ran("train_eval", self.step_count, (time.perf_counter() - start) / 2)
-        else:
-            val = self.mean_loss(self.valid_stream, self.config.eval_batches)
+        val, train = self.mean_losses([self.valid_stream, self.train_stream], self.config.eval_batches)
+        self.budget.unspaced += (time.perf_counter() - start) / 2
         return {
             "kind": "eval",
             "step": self.step_count,
             "epoch": round(self.train_stream.epoch, 4),
             "val_loss": val,
             **readouts(val, self.corpus.level, "val"),
-            **(self._subset_fields(val, train) if subset else self._subset_fields(val, None)),
+            "train_eval_loss": train,
+            **readouts(train, self.corpus.level, "train_eval"),
+            "gap": val - train,
             **self.budget.cadence(),
             **self.knobs,
         }
-
-    def _subset_fields(self, val: float, train: float | None) -> dict:
-        """train_eval_loss, its readouts and the gap; all None where the subset was not measured."""
-        if train is None:
-            return dict.fromkeys(["train_eval_loss", *readouts(0.0, self.corpus.level, "train_eval"), "gap"])
-        return {"train_eval_loss": train, **readouts(train, self.corpus.level, "train_eval"), "gap": val - train}
 
     def test_score(self, batches: int | None = None) -> dict:
         """The current model, in eval mode, on the held-out TEST split (every batch unless `batches`):
@@ -386,8 +374,7 @@ class Trainer:
         return {"test_loss": loss, **readouts(loss, self.corpus.level, "test")}
 
     def _evaluate_and_maybe_stop(self) -> list[dict]:
-        last = not self.open_ended and self.step_count + self.config.eval_every > self.config.steps
-        record = self.evaluate(subset=True if last else None)  # a finished run's last gap is always measured
+        record = self.evaluate()
         if not math.isfinite(record["val_loss"]):
             return [record, self._diverged("validation loss became NaN or infinite")]
         if self.meter and self.budget.due("meter", self.step_count):
@@ -403,10 +390,6 @@ class Trainer:
         records = [record]
         patience = self.knobs["early_stop"]
         if patience and self.evals_since_best >= patience:
-            if record["gap"] is None:  # the gap where it stopped, before the best weights come back
-                record.update(
-                    self._subset_fields(record["val_loss"], self.mean_loss(self.train_stream, self.config.eval_batches))
-                )
             self.restore_best()
             self.stopped_reason = "early_stop"
             records.append(

@@ -364,10 +364,10 @@ class Config:
         0, "n-gram length of the memorisation meter (0 = 12 characters or 4 words)", group="measuring", lo=0, hi=64
     )
     instrument_budget: float = setup_knob(
-        0.05,
-        "the most of training time the instruments (gradient details, memorisation meter, the training-subset "
-        "evaluation of the gap) may take: each is timed and spaced to whole multiples of its period to stay under it "
-        "(0 = no limit: every detail_every steps, every evaluation)",
+        0.0,
+        "the most of training time the instruments (gradient details, memorisation meter) may take: each is measured "
+        "and spaced to whole multiples of its period to stay under it (0 = no limit: every detail_every steps; the "
+        "steps that carry details then depend on timing, so runs of one seed differ in where they have them)",
         group="measuring",
         lo=0,
         hi=1,
