@@ -1,5 +1,6 @@
 """Class mode: one class on one server. The teacher sets the lesson for everyone; each student's page
-holds a `Seat`; a fixed number of runs train at once and the rest wait their turn in order.
+holds a `Seat`; every student's run trains at once, up to a limit of memory or the teacher's, beyond which
+students wait their turn in order.
 
 Who may do what is decided here, on the server, never by which buttons a page draws:
 - every teacher action and every read of the class's data takes the teacher token (`TeacherOnly` without
@@ -14,13 +15,16 @@ Who may do what is decided here, on the server, never by which buttons a page dr
 - the class lives in this module, once per server process (`the_classroom`), never in a cache that a
   client's message could clear.
 
-Capacity: at most `max_runs` runs of the class train at once (a run holds a slot while it is running;
-paused, finished, stopped and diverged runs hold none, and a run whose viewer left is stopped by its
-watchdog). Train beyond that puts the student in a first-come queue that a dispatcher thread drains: the
-run starts by itself when its turn comes, so a page in a background tab (whose timers browsers slow
-down) still gets its turn and does not block the others. While anyone waits, a run that has trained for
-a whole turn (`turn_s`) yields its slot: it pauses, joins the back of the queue and goes on by itself in
-its next turn, so no student's run, whatever its size, keeps the others from their share.
+Capacity: every student's run trains from the moment they press Train, up to `max_runs` at once: what the
+server's memory holds (explorer.runs.cpu.default_max_runs), or the teacher's `--max-runs`; not the cores. The
+runs share the cores (each a one-thread worker, explorer.runs.cpu), at a lower priority than the server, so the
+pages stay responsive however many train. A run holds a place while it is running (paused, finished, stopped and
+diverged runs hold none, and a run whose viewer left is stopped by its watchdog). Only beyond `max_runs` does a
+student wait, told why in one line, in a first-come queue that a dispatcher thread drains: the run starts by
+itself when its turn comes, so a page in a background tab (whose timers browsers slow down) still gets its turn
+and does not block the others. While anyone waits, a run that has trained for a whole turn (`turn_s`) yields its
+place: it pauses, joins the back of the queue and goes on by itself in its next turn, so no student's run,
+whatever its size, keeps the others from their share.
 """
 
 from __future__ import annotations
@@ -212,6 +216,7 @@ class Classroom:
         self.name = name
         self.token = token or secrets.token_urlsafe(16)
         self.max_runs = max_runs or default_max_runs()
+        self.limit_by = "the teacher's limit" if max_runs else "what this server's memory holds"
         self.turn_s = turn_s
         self.max_seats = max_seats
         self._turn_began: dict[Seat, float] = {}  # when each training run's turn began
@@ -368,8 +373,17 @@ class Classroom:
             if not (seat.training() or seat in self._starting or any(s is seat for s, _ in self._queue)):
                 self._check_one_run_per_computer(seat)
                 self._queue.append((seat, start))
+                if self.training() >= self.max_runs:
+                    seat.session.report("info", self.full_line())
         self._wake.set()
         return self.ahead(seat)
+
+    def full_line(self) -> str:
+        """Why a student waits: the class trains as many runs as it may."""
+        return (
+            f"The class has {plural(self.max_runs, 'run')} training, {self.limit_by}: yours starts by itself as "
+            f"soon as one of them pauses or stops."
+        )
 
     def _check_one_run_per_computer(self, seat: Seat) -> None:
         """One run per computer: a second browser (a private window, another browser) is a second seat, but
@@ -403,9 +417,10 @@ class Classroom:
             return len(self._queue)
 
     def dispatch(self) -> None:
-        """Start the first waiting runs while slots are free, in order: called by the queue's own thread
-        only, so no page waits for another student's worker to start. A run starts outside the class's
-        lock (a worker takes a moment) and under its session's, counted meanwhile so no other takes its slot."""
+        """Start the first waiting runs while places are free, in order: called by the queue's own thread
+        only, so no page waits for another student's worker to start. Each run starts on a thread of its own,
+        outside the class's lock (a worker takes a second or more to build its model, and thirty students who
+        press Train together must all train within seconds), counted meanwhile so no other takes its place."""
         while True:
             with self._lock:
                 gone = [seat for seat, _ in self._queue if not seat.present()]
@@ -426,16 +441,22 @@ class Classroom:
                 if not over.session.end_turn():
                     return
                 continue
-            try:
-                start()
-            except ExplorerError as err:
-                seat.session.report("error", str(err))
-            except Exception as err:  # noqa: BLE001 - one student's failed start must not stop the queue
-                seat.session.report("error", f"could not start the run: {type(err).__name__}: {err}")
-            finally:
-                with self._lock:
-                    self._starting.discard(seat)
-                    self._turn_began[seat] = time.monotonic()
+            threading.Thread(target=self._start, args=(seat, start), name="explorer-class-start", daemon=True).start()
+
+    def _start(self, seat: Seat, start: Callable[[], None]) -> None:
+        waited = seat.session.flash
+        try:
+            start()
+            if waited is not None and seat.session.flash is waited and waited.text == self.full_line():
+                seat.session.flash = None  # it trains now: the why of its wait is old news
+        except ExplorerError as err:
+            seat.session.report("error", str(err))
+        except Exception as err:  # noqa: BLE001 - one student's failed start must not stop the queue
+            seat.session.report("error", f"could not start the run: {type(err).__name__}: {err}")
+        finally:
+            with self._lock:
+                self._starting.discard(seat)
+                self._turn_began[seat] = time.monotonic()
 
     def _turn_over(self) -> Seat | None:
         """The training run whose turn began longest ago, once it has had a whole turn (under the lock)."""

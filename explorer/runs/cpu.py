@@ -1,6 +1,6 @@
 """How this machine's cores are shared out, decided once for every face: threads for every training run (an
 app's or a class's worker, `explorer train`, a sweep's trial), trial processes for a sweep, runs a class trains
-at once.
+at once (a limit of memory, not of cores) and the priority of a page's worker against the pages.
 
 Oversubscribing is catastrophic, not mildly slower: on a busy 2-core machine a tiny model trained at 346
 steps/s on one thread and 0.75 steps/s on two (OpenMP workers waiting on each other); five `explorer train` at
@@ -152,8 +152,49 @@ def sweep_workers(active_runs: int, cores: int = CORES) -> int:
     return max(1, cores - active_runs)
 
 
-def default_max_runs(cores: int = CORES) -> int:
-    """Runs a class trains at once: one per core but one (kept for the pages and the server); each run then
-    trains on one thread, which on a small CPU is the fastest a run can be. On a GPU machine the same number
-    of worker processes share the GPU, each fed by its own core."""
-    return max(1, cores - 1)
+# A class's runs are limited by memory, not cores: each is a one-thread worker process, and the cores are shared
+# out among however many train (the registry above), the pages first (`yield_to_pages`). One class worker of the
+# app's default model (char LSTM 1x128, Tiny Shakespeare) holds about RUN_MB of its own memory while it trains
+# (benchmarks/class_load.py: unique memory of 30 such workers after a minute's training, with a margin); the
+# server and its pages keep SERVER_MB; of what is left a class takes MEMORY_SHARE, leaving the rest to the
+# machine's other programs and to bigger models than the default.
+RUN_MB = 160
+SERVER_MB = 1024
+MEMORY_SHARE = 0.8
+WORKER_NICE = 10  # a page's worker yields the CPU to the server that draws the pages (niceness, 0 = the server's)
+
+
+def available_mb() -> float | None:
+    """Memory the machine can give without swapping (Linux's MemAvailable), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def default_max_runs(available: float | None = None, cores: int = CORES) -> int:
+    """Runs a class trains at once when the teacher sets no limit: as many as the memory available now holds
+    (each a one-thread worker sharing the cores with the others). Where memory cannot be read (not Linux), 8
+    per core, the load a class on 2 cores was measured at (30 runs: benchmarks/class_load.py)."""
+    available = available_mb() if available is None else available
+    if available is None:
+        return 8 * cores
+    return max(1, int((available - SERVER_MB) * MEMORY_SHARE / RUN_MB))
+
+
+def yield_to_pages() -> None:
+    """Called in a page's worker process: a lower CPU priority than the server's, so that with more runs than
+    cores the pages' reruns still get a core at once (the kernel runs a niced process only when no other wants
+    the core, within the server's own scheduling group, which its workers share). Never raises: where the
+    priority cannot be read or set the run trains as it is. $EXPLORER_WORKER_NICE sets another niceness (0: as
+    the server; benchmarks/class_load.py compares the two)."""
+    try:
+        nice = int(os.environ.get("EXPLORER_WORKER_NICE", WORKER_NICE))
+        if os.getpriority(os.PRIO_PROCESS, 0) < nice:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except (AttributeError, OSError, ValueError):
+        pass

@@ -30,7 +30,7 @@ from explorer.core.data import NOT_OFFERED, offered_to_pages
 from explorer.core.model import count_parameters
 from explorer.core.sample import generate
 from explorer.core.train import Trainer
-from explorer.runs.cpu import CoreShare
+from explorer.runs.cpu import CoreShare, yield_to_pages
 from explorer.runs.history import History
 from explorer.runs.protocol import (
     Answer,
@@ -348,7 +348,9 @@ SHUTDOWN = Shutdown()
 def serve(conn, page_pid: int, store_path: str | None) -> None:
     """The child's main: one run, steered by the page until it says stop or goes away. A server shutting
     down (SIGTERM, or Ctrl-C's SIGINT to the terminal's whole process group) cuts the run short: it is
-    recorded as interrupted, not as a crash."""
+    recorded as interrupted, not as a crash. It trains at a lower CPU priority than its page's server, so a class
+    with more runs than cores still has its pages drawn at once."""
+    yield_to_pages()
     signal.signal(signal.SIGTERM, SHUTDOWN)
     signal.signal(signal.SIGINT, SHUTDOWN)
     threading.Thread(target=exit_with_page, args=(page_pid, store_path), daemon=True).start()
