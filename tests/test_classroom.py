@@ -319,3 +319,52 @@ def test_a_restarted_class_keeps_its_lesson_tally_and_seats(classroom):
         back.close()
     other = Classroom("8C", store_path=classroom.store_path)
     assert other.lesson == Lesson() and not other.returning("key-a")
+
+
+def test_without_a_limit_more_students_than_cores_all_train_at_once_each_run_advancing(tmp_path):
+    from explorer.runs.cpu import CORES, WORKER_NICE
+
+    room = Classroom("7B", store_path=str(tmp_path / "runs.sqlite"))  # no --max-runs: memory sets the limit
+    assert room.max_runs > CORES + 1 and "memory" in room.limit_by
+    pages = [Page(room, f"key-{n}", f"s{n}") for n in range(CORES + 2)]
+    try:
+        for p in pages:
+            p.session.act(p.session.train)
+        assert all(p.session.flash is None for p in pages)  # nobody told to wait
+        assert wait_until(lambda: all(p.session.run.status == "running" for p in pages), timeout=60)
+        # each run's own records advance while all the others train: the cores are shared, not taken in turns
+        before = [p.session.run.snapshot().last_step for p in pages]
+        assert wait_until(
+            lambda: all(p.session.run.snapshot().last_step > b + 5 for p, b in zip(pages, before)), timeout=60
+        )
+        assert all(p.session.run.status == "running" for p in pages) and room.training() == len(pages)
+        # the workers yield the CPU to the server that draws the pages
+        assert all(os.getpriority(os.PRIO_PROCESS, p.session.run.pid) >= WORKER_NICE for p in pages)
+    finally:
+        for p in pages:
+            p.close()
+
+
+def test_a_class_at_its_maximum_tells_the_next_student_why_and_starts_them_when_a_place_frees(tmp_path):
+    room = Classroom("7B", max_runs=1, store_path=str(tmp_path / "runs.sqlite"))
+    a, b = Page(room, "key-a", "a"), Page(room, "key-b", "b")
+    try:
+        a.session.act(a.session.train)
+        assert wait_until(lambda: a.session.run.status == "running", timeout=30)
+        b.session.act(b.session.train)
+        assert b.session.waiting() == 0 and b.session.flash.text == room.full_line()
+        assert "The class has 1 run training, the teacher's limit" in b.session.flash.text
+        a.session.act(a.session.pause_or_resume)
+        assert wait_until(lambda: b.session.run.status == "running", timeout=30)
+        assert wait_until(lambda: b.session.flash is None, timeout=5)  # training now: the why is gone
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_default_limit_is_what_memory_holds_not_the_cores():
+    from explorer.runs.cpu import RUN_MB, SERVER_MB, default_max_runs
+
+    assert default_max_runs(available=SERVER_MB + 10 * RUN_MB / 0.8, cores=2) == 10
+    assert default_max_runs(available=SERVER_MB + 10 * RUN_MB / 0.8, cores=64) == 10
+    assert default_max_runs(available=100.0) == 1  # a starved machine still trains one
