@@ -7,6 +7,7 @@ import argparse
 from importlib.metadata import PackageNotFoundError, version
 
 from explorer.classroom.seats import MAX_SEATS, TURN_S
+from explorer.runs.cpu import RUN_MB
 from explorer.runs.sweep_plan import MAX_TRIALS
 from explorer.spec.knobs import KNOBS, Config
 from explorer.spec.wording import format_value
@@ -214,7 +215,8 @@ def _add_class(commands) -> None:
         "--max-runs",
         type=int,
         metavar="N",
-        help="runs training at once; more wait in a queue (default: the cores but one)",
+        help="runs training at once, sharing the cores; more wait in a queue (default: what the memory available "
+        f"holds, about {RUN_MB} MB a run)",
     )
     klass.add_argument(
         "--max-students",

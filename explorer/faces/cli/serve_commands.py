@@ -127,7 +127,8 @@ def command_class(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(16)
     host = lan_address() if args.address in ("0.0.0.0", "::") else args.address
     base = f"http://{host}:{args.port}/"
-    print(f"Class {name}: at most {args.max_runs or default_max_runs()} runs train at once.")
+    limit = f"at most {args.max_runs} (--max-runs)" if args.max_runs else f"up to {default_max_runs()} (this memory)"
+    print(f"Class {name}: every student's run trains from their Train, {limit}, sharing the cores.")
     print(f"  students: {base}")
     print(f"\n  teacher:  {base}?teacher={token}")
     print("  (keep the teacher's link to yourself: whoever opens it can set the lesson)", flush=True)
