@@ -4,6 +4,7 @@ penalties' own, training with them shrinks what they penalise, and the CLI, link
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -52,9 +53,14 @@ def test_the_recorded_train_loss_stays_the_cross_entropy():
     assert (first[1]["ar"], first[1]["tar"]) == (5.0, 5.0)  # the knobs in force, in every record
 
 
-def test_ar_shrinks_activations_and_tar_smooths_them_over_time():
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ar_shrinks_activations_and_tar_smooths_them_over_time(seed):
+    """The penalties act on what they penalise: after 150 steps the top layer's output on the first validation
+    batch (evaluation mode) is smaller with AR and changes less from step to step with TAR. This shows the knobs
+    act, not that they regularise: their effect on validation loss is not measured here."""
+
     def trained(**knobs) -> torch.Tensor:
-        trainer = Trainer(tiny(steps=150, **knobs))
+        trainer = Trainer(tiny(steps=150, seed=seed, **knobs))
         while not trainer.done:
             trainer.step()
         x, _ = trainer.valid_stream.batch(0)
@@ -65,8 +71,9 @@ def test_ar_shrinks_activations_and_tar_smooths_them_over_time():
     def jump(h):
         return (h[:, 1:] - h[:, :-1]).pow(2).mean()
 
-    assert ar.pow(2).mean() < 0.7 * plain.pow(2).mean()
-    assert jump(tar) < 0.7 * jump(plain)
+    ar_ratio, tar_ratio = float(ar.pow(2).mean() / plain.pow(2).mean()), float(jump(tar) / jump(plain))
+    print(f"seed {seed}: mean h² × {ar_ratio:.2f} with AR 5, mean squared step × {tar_ratio:.2f} with TAR 5")
+    assert ar_ratio < 0.7 and tar_ratio < 0.7
 
 
 def test_they_are_live_and_the_cli_links_and_sweeps_take_them_from_the_table():
