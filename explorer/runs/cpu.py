@@ -155,7 +155,8 @@ def sweep_workers(active_runs: int, cores: int = CORES) -> int:
 # A class's runs are limited by memory, not cores: each is a one-thread worker process, and the cores are shared
 # out among however many train (the registry above), the pages first (`yield_to_pages`). One class worker of the
 # app's default model (char LSTM 1x128, Tiny Shakespeare) holds about RUN_MB of its own memory while it trains
-# (benchmarks/class_load.py: unique memory of 30 such workers after a minute's training, with a margin); the
+# (benchmarks/class_load.py, 30 such workers after a minute's training: 81 MB of unique memory each, 86 at most;
+# doubled for models bigger than the default and for the store's and pipe's buffers); the
 # server and its pages keep SERVER_MB; of what is left a class takes MEMORY_SHARE, leaving the rest to the
 # machine's other programs and to bigger models than the default.
 RUN_MB = 160
@@ -190,8 +191,10 @@ def yield_to_pages() -> None:
     """Called in a page's worker process: a lower CPU priority than the server's, so that with more runs than
     cores the pages' reruns still get a core at once (the kernel runs a niced process only when no other wants
     the core, within the server's own scheduling group, which its workers share), and the batch policy
-    (SCHED_BATCH: a CPU-bound task the kernel preempts less often, so 30 runs on 2 cores lose less to switching
-    between them: the class's total went from 0.82x to 0.94x of two lone runs, 6 runs, benchmarks/class_load.py).
+    (SCHED_BATCH: a CPU-bound task the kernel preempts less often, so many runs lose less to switching between
+    them: 6 runs on 2 cores trained 0.94x of two lone runs with it, 0.82x without, one run each; with 30 runs
+    no difference showed, 0.80x and 0.81x, benchmarks/class_load.py). Niceness is what keeps the pages quick: 30
+    runs, page turn p95 17 ms niced and 118 ms not, the teacher's refresh at most 0.09 s and 0.44 s.
     Never raises: where the priority cannot be read or set the run trains as it is. $EXPLORER_WORKER_NICE sets
     another niceness (0: as the server) and EXPLORER_WORKER_BATCH=0 keeps the usual policy, to compare."""
     try:
