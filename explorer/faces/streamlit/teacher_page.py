@@ -105,7 +105,7 @@ def board_panel(classroom: Classroom, token: str, store: RunStore) -> None:
     board = class_board(classroom, token, store)
     st.markdown(
         f"**{board.joined}** joined · **{board.training}** training · **{board.waiting}** waiting "
-        f"(at most {classroom.max_runs} train at once)"
+        f"(at most {classroom.max_runs} train at once: {classroom.limit_by})"
     )
     leaderboard(board, classroom.lesson.max_params is not None)
     for line in board.sentences:
