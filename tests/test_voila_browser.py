@@ -297,7 +297,8 @@ def test_voila_sweep_tab_and_repeat_over_seeds_draw_their_charts(voila_url):
 
             # Repeat over seeds: a short run saved, then the comparison over 2 seeds
             page.get_by_role("button", name="▶ Train").click()
-            expect(page.get_by_text("Training: step", exact=False)).to_be_visible(timeout=60_000)
+            # a step trained before the pause (the line reads "step 0" until the first one arrives)
+            expect(page.get_by_text(re.compile(r"Training: step [1-9]"))).to_be_visible(timeout=60_000)
             page.get_by_role("button", name="❚❚ Pause").click()
             expect(page.get_by_text(re.compile(r"^Paused.*: step"))).to_be_visible(timeout=30_000)
             page.get_by_role("button", name="Save run").click()  # opens Compare runs
