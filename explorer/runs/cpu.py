@@ -189,8 +189,9 @@ def default_max_runs(available: float | None = None, cores: int = CORES) -> int:
 
 def yield_to_pages() -> None:
     """Called in a page's worker process: a lower CPU priority than the server's, so that with more runs than
-    cores the pages' reruns still get a core at once (the kernel runs a niced process only when no other wants
-    the core, within the server's own scheduling group, which its workers share), and the batch policy
+    cores the pages' reruns still get a core at once (where both want a core, Linux's scheduler weighs a process at
+    niceness 10 at about a tenth of one at 0, within the server's own scheduling group, which its workers share),
+    and the batch policy
     (SCHED_BATCH: a CPU-bound task the kernel preempts less often, so many runs lose less to switching between
     them: 6 runs on 2 cores trained 0.94x of two lone runs with it, 0.82x without, one run each; with 30 runs
     no difference showed, 0.80x and 0.81x, benchmarks/class_load.py). Niceness is what keeps the pages quick: 30
