@@ -159,7 +159,8 @@ def test_an_app_run_and_a_command_line_run_share_the_cores_and_leave_one_for_the
 
 def test_a_sweeps_last_trial_takes_the_cores_the_others_left(tmp_path):
     """A trial is a run like any other: alone, it trains on the cores (no longer one thread whatever happens)."""
-    assert live_runs(registry()) == []  # the tests' machine-wide registry: nothing else of ours trains now
+    # the tests' machine-wide registry: nothing else of ours trains now (an earlier test's workers may still be ending)
+    assert wait_until(lambda: live_runs(registry()) == [], timeout=30), live_runs(registry())
     store = RunStore(tmp_path / "runs.sqlite")
     run_sweep(grid_plan("lone", tiny(steps=10), parse_grid(["dropout=0"]), (0,)), store, workers=1)
     (run,) = store.runs(sweep="lone")

@@ -17,7 +17,7 @@ from pathlib import Path
 from explorer.runs.history import Snapshot
 from explorer.runs.store import ENDED, default_path
 from explorer.runs.worker import Worker
-from explorer.spec.errors import ConfigError
+from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import KNOBS, Config
 
 MAX_SAVED_RUNS = 8
@@ -59,6 +59,7 @@ class LiveRun:
         self._warm: Future | None = None  # a Worker getting ready for the next start
         self._viewer_gone = False
         self._viewer_lock = threading.Lock()
+        self._closed = False  # the page closed: nothing starts again (a class's queue may start a run late)
         self.warm = warm
         self._warm_up()
 
@@ -87,6 +88,8 @@ class LiveRun:
         """A fresh run from `config` (or the current one); `paused` holds it at step 0. Raises
         ExplorerError for bad setup, leaving the current run untouched."""
         config = (config or self.config).validate()
+        if self._closed:
+            raise ExplorerError("this page has closed: its run does not start")
         self._viewer_gone = False  # someone pressed a button: a viewer is here
         worker = self._take_warm()
         meta = {
@@ -108,6 +111,9 @@ class LiveRun:
         if old is not None:
             old.stop()
         self._stop_branches()
+        if self._closed:  # closed while this run was starting: it must not train on without its page
+            self.stop()
+            raise ExplorerError("this page has closed: its run does not start")
         self._warm_up()
 
     def train(self, config: Config | None = None) -> None:
@@ -229,6 +235,7 @@ class LiveRun:
 
     def close(self) -> None:
         """Stop the run and let the warm worker go too (the page is closing)."""
+        self._closed = True
         self.stop()
         if self._warm is not None:
             self._warm.result().stop(1.0)
