@@ -176,23 +176,24 @@ class Trainer:
         self.state = state
         loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
-        (loss + self._activation_penalty()).backward()
+        penalty = self._activation_penalty()
+        (loss if penalty is None else loss + penalty).backward()
         self._add_penalty_gradients()
         return loss.detach()
 
-    def _activation_penalty(self) -> torch.Tensor | float:
+    def _activation_penalty(self) -> torch.Tensor | None:
         """AWD-LSTM's activation regularisers (Merity et al. 2018) on the top layer's output of this step: AR
         α·mean(h_t²) of the dropped output keeps activations small; TAR β·mean((h_t − h_{t−1})²) of the output
         before dropout keeps them from jumping between time steps. Added to the loss, never to the recorded
         train_loss, which stays the data's cross-entropy (as L2's is)."""
         alpha, beta = self.knobs["ar"], self.knobs["tar"]
         (raw, dropped), self.model.top_output = self.model.top_output, None
-        penalty = 0.0
+        terms = []  # none while both are off: the step's graph gains no node for them
         if alpha:
-            penalty = alpha * dropped.pow(2).mean()
+            terms.append(alpha * dropped.pow(2).mean())
         if beta and raw.size(1) > 1:
-            penalty = penalty + beta * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
-        return penalty
+            terms.append(beta * (raw[:, 1:] - raw[:, :-1]).pow(2).mean())
+        return sum(terms[1:], terms[0]) if terms else None
 
     def _add_penalty_gradients(self) -> None:
         """∂(λ₂Σw²)/∂w = 2λ₂w and ∂(λ₁Σ|w|)/∂w = λ₁·sign(w), added straight to .grad (no extra graph).
