@@ -276,7 +276,7 @@ class LiveRun:
 
     @property
     def pid(self) -> int | None:
-        return self._worker.process.pid if self._worker else None
+        return self._worker.pid if self._worker else None
 
     def snapshot(self) -> Snapshot:
         return self._worker.history.snapshot() if self._worker else Snapshot()

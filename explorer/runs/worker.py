@@ -107,8 +107,10 @@ def describe_exit(code: int | None) -> str:
 
 
 # ==================================================================================== the page's side
-class Worker:
-    """One child process and its run: start it, steer it, read its records into `history`."""
+class RunHandle:
+    """The page's side of one run, wherever it trains: steer it, read its records into `history`. `Worker` carries
+    the messages over a pipe to a local process, explorer.runs.ray_worker.RayWorker to a Ray actor. A subclass
+    gives `send`, `stop`, `alive`, `ready`, `pid`; hands what comes back to `_dispatch`, then `_closing`."""
 
     def __init__(self, store_path: str | None = None, watchdog: Callable[[], bool] | None = None):
         """`watchdog` is called about once a second; once it says False (the viewer left) this worker
@@ -125,27 +127,11 @@ class Worker:
         self._stopping = False
         self._stop_lock = threading.Lock()
         self._closed = False  # the child has gone and the reader has finished
-        self._send_lock = threading.Lock()
         self._questions: dict[int, list] = {}
         self._question_ids = itertools.count()
-        self.conn, child = CONTEXT.Pipe()
-        self.process = CONTEXT.Process(
-            target=serve, args=(child, os.getpid(), store_path), daemon=True, name=WORKER_NAME
-        )
-        self.process.start()
-        child.close()
-        _WORKERS.add(self)
-        self._reader = threading.Thread(target=self._read, name="explorer-worker-reader", daemon=True)
-        self._reader.start()
+        self._next_watch = time.monotonic() + WATCH_S
 
     # ------------------------------------------------------------------------------------ control
-    def send(self, message) -> None:
-        with self._send_lock:
-            try:
-                self.conn.send(message)
-            except (OSError, ValueError):
-                pass  # the child is gone; the reader reports why
-
     def start(self, config: Config, meta: dict, paused: bool) -> None:
         """Build the run's model in the child; raises ExplorerError (one line) for a bad setup."""
         self.send(Start(config.to_dict(), {**meta, "paused": paused}))
@@ -155,25 +141,7 @@ class Worker:
         if self._start_error:
             raise ExplorerError(self._start_error)
         if self.status == "idle":  # the child ended (a viewer watchdog stopped it) before it took the run
-            raise ExplorerError("the training process ended before the run started; press Train again")
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Always ends the run: asked nicely first, then terminated, then killed. Once, whoever asks: a
-        second caller waits for the first to finish."""
-        with self._stop_lock:
-            if self._stopping:
-                return
-            self._stopping = True
-            self.send(Stop())
-            self.process.join(timeout)
-            if self.process.is_alive():
-                self._mark_stopped()  # before the signal: the child would call a terminated run interrupted
-                self.process.terminate()
-                self.process.join(2.0)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join()
-            self._mark_stopped()
+            raise ExplorerError(self.error or "the training process ended before the run started; press Train again")
 
     def _mark_stopped(self) -> None:
         if self.status in ACTIVE:
@@ -206,7 +174,7 @@ class Worker:
     def _ask(self, kind: str, kwargs: dict, timeout: float):
         """A question the child answers between two steps; its error comes back as one line."""
         request = next(self._question_ids)
-        waiter = self._questions[request] = [threading.Event(), None, None]  # before the check: _ended wakes it
+        waiter = self._questions[request] = [threading.Event(), None, None]  # before the check: _closing wakes it
         if self._closed:
             self._questions.pop(request, None)
             raise ExplorerError("the training process has ended: press Reset for a fresh model")
@@ -219,33 +187,13 @@ class Worker:
             raise ExplorerError(error)
         return answer
 
-    @property
-    def alive(self) -> bool:
-        return self.process.is_alive()
-
-    @property
-    def ready(self) -> bool:
-        """Can take a run: alive, and not on its way out (a viewer watchdog may be stopping it)."""
-        return self.process.is_alive() and not self._stopping and not self._closed
-
     # ------------------------------------------------------------------------------------ reading
-    def _read(self) -> None:
-        next_watch = time.monotonic() + WATCH_S
-        while True:
-            try:
-                if not self.conn.poll(WATCH_S):
-                    message = None
-                else:
-                    message = self.conn.recv()
-            except (EOFError, OSError, ValueError):
-                break
-            if message is not None:
-                self._dispatch(message)
-            if self.watchdog and time.monotonic() >= next_watch:
-                next_watch = time.monotonic() + WATCH_S
-                if not self._stopping and not self.watchdog():
-                    threading.Thread(target=self.stop, daemon=True).start()
-        self._ended()
+    def _watch(self) -> None:
+        """About once a second: stop this run once its viewer has gone."""
+        if self.watchdog and time.monotonic() >= self._next_watch:
+            self._next_watch = time.monotonic() + WATCH_S
+            if not self._stopping and not self.watchdog():
+                threading.Thread(target=self.stop, daemon=True).start()
 
     def _dispatch(self, message) -> None:
         match message:
@@ -269,26 +217,93 @@ class Worker:
             case Crashed(error):
                 self.error = error
 
-    def _ended(self) -> None:
-        """The child is gone. Unless we stopped it, say how it ended, in one line."""
-        self.conn.close()
-        self.process.join(2.0)
+    def _closing(self, how: str, ending: str = "error") -> None:
+        """The child is gone. Unless we stopped it, say how it ended (`how`, one line) and record the run as
+        `ending`; then wake whoever waits for an answer."""
         if self._stopping:
             self._mark_stopped()
         elif self.status not in ENDED:
             if not self.error:
-                self.error = (
-                    f"the training process ended unexpectedly ({describe_exit(self.process.exitcode)}); "
-                    f"press Reset to start again"
-                )
-            self.status = "error"
+                self.error = how
+            self.status = ending
             if self.run_id and self.store_path:
-                _store(self.store_path).set_status(self.run_id, "error", self.error, only_if_active=True)
+                _store(self.store_path).set_status(self.run_id, ending, self.error, only_if_active=True)
         self._closed = True
         self._started.set()
         for waiter in list(self._questions.values()):
             waiter[2] = "the training process has ended"
             waiter[0].set()
+
+
+class Worker(RunHandle):
+    """One local child process and its run, over a pipe."""
+
+    def __init__(self, store_path: str | None = None, watchdog: Callable[[], bool] | None = None):
+        super().__init__(store_path, watchdog)
+        self._send_lock = threading.Lock()
+        self.conn, child = CONTEXT.Pipe()
+        self.process = CONTEXT.Process(
+            target=serve, args=(child, os.getpid(), store_path), daemon=True, name=WORKER_NAME
+        )
+        self.process.start()
+        child.close()
+        _WORKERS.add(self)
+        self._reader = threading.Thread(target=self._read, name="explorer-worker-reader", daemon=True)
+        self._reader.start()
+
+    def send(self, message) -> None:
+        with self._send_lock:
+            try:
+                self.conn.send(message)
+            except (OSError, ValueError):
+                pass  # the child is gone; the reader reports why
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Always ends the run: asked nicely first, then terminated, then killed. Once, whoever asks: a
+        second caller waits for the first to finish."""
+        with self._stop_lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self.send(Stop())
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self._mark_stopped()  # before the signal: the child would call a terminated run interrupted
+                self.process.terminate()
+                self.process.join(2.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            self._mark_stopped()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    @property
+    def ready(self) -> bool:
+        """Can take a run: alive, and not on its way out (a viewer watchdog may be stopping it)."""
+        return self.process.is_alive() and not self._stopping and not self._closed
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv() if self.conn.poll(WATCH_S) else None
+            except (EOFError, OSError, ValueError):
+                break
+            if message is not None:
+                self._dispatch(message)
+            self._watch()
+        self.conn.close()
+        self.process.join(2.0)
+        self._closing(
+            f"the training process ended unexpectedly ({describe_exit(self.process.exitcode)}); press Reset to "
+            f"start again"
+        )
 
 
 _STORES: dict[str, RunStore] = {}
@@ -354,7 +369,7 @@ def serve(conn, page_pid: int, store_path: str | None) -> None:
     signal.signal(signal.SIGTERM, SHUTDOWN)
     signal.signal(signal.SIGINT, SHUTDOWN)
     threading.Thread(target=exit_with_page, args=(page_pid, store_path), daemon=True).start()
-    _Child(conn, store_path).serve()
+    RunChild(conn, store_path).serve()
 
 
 def exit_with_page(page_pid: int, store_path: str | None) -> None:
@@ -392,7 +407,10 @@ def check_size(trainer: Trainer, max_params: int | None, from_page: bool) -> Non
         )
 
 
-class _Child:
+class RunChild:
+    """The child's side of one run: its loop (`Trainer.run`), steered through `conn` (a pipe's end, or any
+    object with its send, poll and recv: a Ray actor's mailbox), its records sent back and, with a store, written."""
+
     def __init__(self, conn, store_path: str | None):
         self.conn = conn
         self.store = RunStore(store_path) if store_path else None
