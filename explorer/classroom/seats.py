@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from explorer.page.guesses import QUESTION, Prediction
 from explorer.runs.cpu import default_max_runs
+from explorer.runs.protocol import RAY_ENV
 from explorer.runs.store import HOST, RunStore, process_alive, process_start
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import KNOBS
@@ -57,6 +58,7 @@ ANIMALS = (
 ADJECTIVES = "Brave Calm Clever Curious Eager Gentle Happy Keen Lively Nimble Patient Quick Quiet Swift Wise".split()
 MAX_NAME = 32
 DISPATCH_S = 0.2  # how often the queue looks for a free slot
+RAY_CPUS_S = 5.0  # how often a class on Ray reads its cluster's CPUs again
 TURN_S = 90.0  # how long a run trains while classmates wait before it yields its slot
 MAX_SEATS = 100  # students in one class; beyond it a seat whose pages have all gone is freed, else a join is refused
 SEATS_PER_COMPUTER = 2  # a browser is a seat: a student's second browser, not a script's hundredth
@@ -211,12 +213,18 @@ class Classroom:
         store_path=None,
         turn_s: float = TURN_S,
         max_seats: int = MAX_SEATS,
+        ray: str | None = None,
     ):
-        """`store_path`: the run store the class's runs go to (None: the default, $EXPLORER_HOME)."""
+        """`store_path`: the run store the class's runs go to (None: the default, $EXPLORER_HOME). `ray`: the Ray
+        cluster the runs train on (`explorer class --ray`), whose CPUs are then the limit where the teacher set none:
+        one run a CPU, as Ray places them; beyond, students wait here, told why, not in Ray's queue."""
         self.name = name
         self.token = token or secrets.token_urlsafe(16)
-        self.max_runs = max_runs or default_max_runs()
-        self.limit_by = "the teacher's limit" if max_runs else "what this server's memory holds"
+        self.ray = ray
+        self._max_runs = max_runs or (None if ray else default_max_runs())
+        self._cluster_cpus = (-RAY_CPUS_S, 1)  # (when read, the Ray cluster's CPUs)
+        memory = "the Ray cluster's CPUs" if ray else "what this server's memory holds"
+        self.limit_by = "the teacher's limit" if max_runs else memory
         self.turn_s = turn_s
         self.max_seats = max_seats
         self._turn_began: dict[Seat, float] = {}  # when each training run's turn began
@@ -238,6 +246,23 @@ class Classroom:
         self._lock = threading.RLock()
         self._rng = random.Random()
         threading.Thread(target=self._dispatch_forever, name="explorer-class-queue", daemon=True).start()
+
+    @property
+    def max_runs(self) -> int:
+        """Runs training at once: the teacher's limit, this server's memory, or the Ray cluster's CPUs as they are
+        now (read every few seconds: machines join and leave)."""
+        if self._max_runs:
+            return self._max_runs
+        when, cpus = self._cluster_cpus
+        if time.monotonic() - when >= RAY_CPUS_S:
+            from explorer.runs.ray_worker import connect  # only a class on Ray loads it
+
+            try:
+                cpus = max(1, int(connect(self.ray).cluster_resources().get("CPU", 1)))
+            except Exception:  # noqa: BLE001 - the cluster unreachable for now: the last count holds
+                pass
+            self._cluster_cpus = (time.monotonic(), cpus)
+        return cpus
 
     # ------------------------------------------------------------------------------------ the teacher
     def store(self) -> RunStore:
@@ -520,7 +545,8 @@ def classroom_from_env() -> Classroom | None:
     max_runs = int(os.environ.get("EXPLORER_MAX_RUNS") or 0) or None
     turn_s = float(os.environ.get("EXPLORER_TURN_S") or TURN_S)
     max_seats = int(os.environ.get("EXPLORER_MAX_STUDENTS") or MAX_SEATS)
-    return Classroom(name, token=token, max_runs=max_runs, turn_s=turn_s, max_seats=max_seats)
+    ray = os.environ.get(RAY_ENV) or None  # `explorer class --ray`: the runs train on that cluster
+    return Classroom(name, token=token, max_runs=max_runs, turn_s=turn_s, max_seats=max_seats, ray=ray)
 
 
 _THE_CLASS: list[Classroom | None] = []  # made once per server process, on first use

@@ -1,4 +1,5 @@
-"""LiveRun: the handle a page holds on its run, which trains in a worker process (explorer.runs.worker).
+"""LiveRun: the handle a page holds on its run, which trains in a worker process (explorer.runs.worker) or, on a
+server started with `--ray`, in an actor on a Ray cluster (explorer.runs.ray_worker): the page cannot tell them apart.
 
 The page calls the methods below; the run's records come back into a bounded in-memory `History` for
 fast redraws, and the worker writes them to the run store as well. Each start gets a fresh worker and a
@@ -8,6 +9,7 @@ imported) waits for the next Train, so pressing it does not wait for `import tor
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,8 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from explorer.runs.history import Snapshot
+from explorer.runs.protocol import RAY_ENV
 from explorer.runs.store import ENDED, default_path
-from explorer.runs.worker import Worker
+from explorer.runs.worker import RunHandle, Worker
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import KNOBS, Config
 
@@ -36,6 +39,7 @@ class LiveRun:
         owner: str | None = None,
         open_ended: bool = True,
         warm: bool = True,
+        ray: str | None = None,
     ):
         """`watchdog` is called about once a second while the run is active; returning False stops it
         (a front end passes "is my viewer still connected?"). `store`: the run store's path, True for
@@ -44,7 +48,9 @@ class LiveRun:
         `config.steps` as a budget. `torch_threads`: fixed, or None for the run's share of the cores, which
         its worker adjusts while it trains (explorer.runs.cpu). `warm`: keep a worker ready for the next
         start, so Train does not wait for one (False: start one only when a start needs it, e.g. a class,
-        where a seat that never trains holds no process and one that trains holds one, not two)."""
+        where a seat that never trains holds no process and one that trains holds one, not two). `ray`: the Ray
+        cluster's address its runs train on (default: $EXPLORER_RAY; none: this machine). On Ray no worker waits
+        warm: an idle actor would hold a CPU of the cluster that a classmate's run could use."""
         self.config = config or Config()
         self.torch_threads = torch_threads
         self.watchdog = watchdog
@@ -54,13 +60,14 @@ class LiveRun:
         self.uploads: str | None = None  # a web page's run: its worker trains only on shipped corpora and uploads here
         self.max_params: int | None = None  # a class challenge's limit: a bigger model is refused before it trains
         self.saved: OrderedDict[str, Snapshot] = OrderedDict()
-        self.branches: OrderedDict[str, Worker] = OrderedDict()  # name -> a branch training beside this run
-        self._worker: Worker | None = None  # the current run's
+        self.ray = ray or os.environ.get(RAY_ENV) or None
+        self.branches: OrderedDict[str, RunHandle] = OrderedDict()  # name -> a branch training beside this run
+        self._worker: RunHandle | None = None  # the current run's
         self._warm: Future | None = None  # a Worker getting ready for the next start
         self._viewer_gone = False
         self._viewer_lock = threading.Lock()
         self._closed = False  # the page closed: nothing starts again (a class's queue may start a run late)
-        self.warm = warm
+        self.warm = warm and not self.ray
         self._warm_up()
 
     def _warm_up(self, now: bool = False) -> None:
@@ -68,12 +75,21 @@ class LiveRun:
         forkserver, about 2 s), so the page never waits for it unless Train is pressed at once. Without
         `warm`, only when a start needs one (`now`): a run holds one process, never a spare."""
         if self._warm is None and (self.warm or now):
-            self._warm = _STARTER.submit(Worker, self.store_path, self.viewer_here)
+            self._warm = _STARTER.submit(self._new_worker)
 
-    def _take_warm(self) -> Worker:
+    def _new_worker(self) -> RunHandle:
+        if self.ray:
+            from explorer.runs.ray_worker import RayWorker  # only a server with --ray loads Ray
+
+            return RayWorker(self.ray, self.store_path, self.viewer_here)
+        return Worker(self.store_path, self.viewer_here)
+
+    def _take_warm(self) -> RunHandle:
+        """The warm worker, or a new one; one line (ExplorerError) if none can start (a full Ray cluster)."""
         self._warm_up(now=True)
-        worker, self._warm = self._warm.result(), None
-        return worker if worker.ready else Worker(self.store_path, self.viewer_here)
+        warm, self._warm = self._warm, None
+        worker = warm.result()
+        return worker if worker.ready else self._new_worker()
 
     def viewer_here(self) -> bool:
         """Both workers' watchdog: asks the front end's once a second, and once it says the viewer left,
@@ -126,6 +142,8 @@ class LiveRun:
             self._worker.continue_training()
             self._worker.status = "running"
             self.resume()  # its branches (started paused beside an ended run) go on with it
+        elif status == "interrupted" and self._worker.kept is not None:
+            self._go_on_elsewhere()
         elif status != "running":
             self.start(config)
 
@@ -199,14 +217,34 @@ class LiveRun:
 
     def _fork(self) -> str:
         state = self._worker.checkpoint()
+        name = f"branch at step {state['step']}"
+        worker = self._start_from(state, name=f"branch of {self.run_id} at step {state['step']}")
+        worker.history.name = name
+        if name in self.branches:
+            self.branches.pop(name).stop()
+        self.branches[name] = worker
+        while len(self.branches) > MAX_BRANCHES:
+            self.branches.popitem(last=False)[1].stop()
+        return name
+
+    def _go_on_elsewhere(self) -> None:
+        """Continue a run whose machine left the Ray cluster: a run of its own from the last checkpoint the server
+        kept, its curves up to that step copied, wherever Ray places it now."""
+        state = self._worker.kept
+        worker = self._start_from(state, paused=False, name=f"{self.run_id} going on from step {state['step']}")
+        old, self._worker = self._worker, worker
+        old.stop()
+        self._stop_branches()
+
+    def _start_from(self, state: dict, paused: bool = True, name: str | None = None) -> RunHandle:
+        """A worker training on from `state` (a `Trainer.checkpoint()` of this run), with this run's records up to
+        its step: a branch, or the run going on elsewhere."""
         step = state["step"]
-        name = f"branch at step {step}"
         worker = self._take_warm()
         parent = self.snapshot()
         for record in (*parent.steps, *parent.evals, *parent.events):
             if record["step"] <= step:
                 worker.history.add(record)  # its curves start where the parent's were
-        worker.history.name = name
         config = Config.from_dict({**state["config"], **state["knobs"]})
         meta = {
             "threads": self.torch_threads,
@@ -216,30 +254,26 @@ class LiveRun:
             "resume": state,
             "parent_id": self.run_id,
             "branch_step": step,
-            "name": f"branch of {self.run_id} at step {step}",
+            "name": name,
+            **{key: value for key, value in self.tags.items() if key != "name"},
         }
         try:
-            worker.start(config, meta, paused=True)
+            worker.start(config, meta, paused=paused)
         except Exception:
             worker.stop()
             self._warm_up()
             raise
         worker.history.add(parent.start)  # its whole story starts as the parent's (repeating it over seeds)
-        if name in self.branches:
-            self.branches.pop(name).stop()
-        self.branches[name] = worker
-        while len(self.branches) > MAX_BRANCHES:
-            self.branches.popitem(last=False)[1].stop()
         self._warm_up()
-        return name
+        return worker
 
     def close(self) -> None:
         """Stop the run and let the warm worker go too (the page is closing)."""
         self._closed = True
         self.stop()
-        if self._warm is not None:
+        if self._warm is not None and self._warm.exception() is None:
             self._warm.result().stop(1.0)
-            self._warm = None
+        self._warm = None
 
     # ------------------------------------------------------------------------------------ state
     @property
@@ -257,9 +291,11 @@ class LiveRun:
 
     @property
     def status(self) -> str:
-        """idle | running | paused | finished | early_stop | diverged | stopped | error"""
+        """idle | running | paused | finished | early_stop | diverged | stopped | interrupted | error"""
         if self._worker is None:
             return "idle"
+        if self._worker.status == "interrupted":  # its machine left the Ray cluster: Train goes on elsewhere
+            return "interrupted"
         return "error" if self._worker.error else self._worker.status
 
     @property

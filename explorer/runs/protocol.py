@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+RAY_ENV = "EXPLORER_RAY"  # a server's environment, set by `explorer app/class --ray ADDRESS`: its live runs train there
+
 
 # ------------------------------------------------------------------------------------ page -> worker
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ class RunHandle:
         self._questions: dict[int, list] = {}
         self._question_ids = itertools.count()
         self._next_watch = time.monotonic() + WATCH_S
+        self.kept: dict | None = None  # the latest checkpoint this side holds (a Ray run's: to go on elsewhere)
 
     # ------------------------------------------------------------------------------------ control
     def start(self, config: Config, meta: dict, paused: bool) -> None:
@@ -147,7 +148,7 @@ class RunHandle:
         if self.status in ACTIVE:
             self.status = "stopped"
             if self.run_id and self.store_path:  # only if the child's last word (finished, ...) is not there yet
-                _store(self.store_path).set_status(self.run_id, "stopped", only_if_active=True)
+                store_at(self.store_path).set_status(self.run_id, "stopped", only_if_active=True)
 
     def set_knobs(self, values: dict, cause: str | None = None) -> None:
         self.send(Knobs(values, cause))
@@ -227,7 +228,7 @@ class RunHandle:
                 self.error = how
             self.status = ending
             if self.run_id and self.store_path:
-                _store(self.store_path).set_status(self.run_id, ending, self.error, only_if_active=True)
+                store_at(self.store_path).set_status(self.run_id, ending, self.error, only_if_active=True)
         self._closed = True
         self._started.set()
         for waiter in list(self._questions.values()):
@@ -310,7 +311,7 @@ _STORES: dict[str, RunStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def _store(path: str) -> RunStore:
+def store_at(path: str) -> RunStore:
     """One store connection per file per process, shared by every run's reader thread."""
     with _STORES_LOCK:
         if path not in _STORES:
@@ -386,6 +387,12 @@ def exit_with_page(page_pid: int, store_path: str | None) -> None:
         except ExplorerError:
             pass
     os._exit(0)
+
+
+def create_run(store: RunStore, config: dict, meta: dict, status: str) -> str:
+    """The run in the store, tagged from its Start's `meta` (by its worker, or by the server for a Ray actor's)."""
+    tags = {key: meta.get(key) for key in ("name", "owner", "parent_id", "branch_step", "class_name")}
+    return store.create_run(config, meta.get("source", "app"), status=status, **tags)
 
 
 PAGE_MAX_OUTPUTS = 2**25  # a web page's run: batch × sequence × vocabulary per step (a 128 MB output layer)
@@ -544,16 +551,7 @@ class RunChild:
         start_record = self.trainer.start_record()
         run_id = None
         if self.store is not None:
-            run_id = self.store.create_run(
-                config.to_dict(),
-                meta.get("source", "app"),
-                name=meta.get("name"),
-                owner=meta.get("owner"),
-                status=status,
-                parent_id=meta.get("parent_id"),
-                branch_step=meta.get("branch_step"),
-                class_name=meta.get("class_name"),
-            )
+            run_id = create_run(self.store, config.to_dict(), meta, status)
             self.writer = RunRecorder(self.store, run_id, self.trainer)
             self.writer.add(start_record)
         self.status = status

@@ -98,9 +98,19 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int, defa
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser (on a server, over ssh)")
 
 
+def _add_ray_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="train every live run in an actor on a Ray cluster, one CPU each (a share of a GPU where one is free): "
+        "auto (the cluster this machine has joined) or HOST:PORT of its head; needs explorer[cluster]",
+    )
+
+
 def _add_app(commands) -> None:
     app = commands.add_parser("app", help="start the app: train live and move the knobs while it trains")
     _add_server_options(app, 8501, "every network interface")
+    _add_ray_option(app)
 
 
 def _add_lessons(commands) -> None:
@@ -216,7 +226,7 @@ def _add_class(commands) -> None:
         type=int,
         metavar="N",
         help="runs training at once, sharing the cores; more wait in a queue (default: what the memory available "
-        f"holds, about {RUN_MB} MB a run)",
+        f"holds, about {RUN_MB} MB a run; with --ray, the cluster's CPUs)",
     )
     klass.add_argument(
         "--max-students",
@@ -232,6 +242,7 @@ def _add_class(commands) -> None:
     )
     klass.add_argument("--address", default="0.0.0.0", help="where to listen (default: every network interface)")
     klass.add_argument("--port", type=int, default=8501)
+    _add_ray_option(klass)
 
 
 def _add_runs(commands) -> None:

@@ -21,6 +21,7 @@ from explorer.classroom.seats import claim_class
 from explorer.faces.cli.shipped import STREAMLIT_ENTRY, lessons_folder, streamlit_settings
 from explorer.runs.cpu import default_max_runs
 from explorer.spec.errors import ConfigError, ExplorerError
+from explorer.spec.wording import plural
 
 try:
     import tomllib
@@ -83,7 +84,10 @@ def command_app(args: argparse.Namespace) -> int:
         options += ["--server.address", args.address]
     if args.no_browser:
         options += ["--server.headless", "true"]
-    return serve_until_stopped(streamlit_command(*options), dict(os.environ))
+    env = dict(os.environ)
+    if args.ray:
+        env |= ray_env(args.ray)
+    return serve_until_stopped(streamlit_command(*options), env)
 
 
 def command_dashboard(args: argparse.Namespace) -> int:
@@ -98,6 +102,25 @@ def command_dashboard(args: argparse.Namespace) -> int:
     if args.no_browser:
         command.append("--no-browser")
     return serve_until_stopped(command, dict(os.environ))
+
+
+def ray_env(address: str) -> dict:
+    """`--ray ADDRESS`: reach the cluster here first (one line, exit 2, if Ray is missing or the address cannot be
+    reached: better now than at a student's Train), say what it has, and hand its address to the server."""
+    from explorer.runs.protocol import RAY_ENV
+    from explorer.runs.ray_worker import connect  # loads torch and Ray: only for --ray
+
+    ray = connect(address)
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        machines = sum(node["Alive"] for node in ray.nodes())
+    finally:
+        ray.shutdown()
+    gpus = f", {plural(gpus, 'GPU')}" if gpus else ""
+    where = f"{plural(cpus, 'CPU')}{gpus} on {plural(machines, 'machine')}"
+    print(f"Live runs train on the Ray cluster at {address} ({where} now), one CPU each.", flush=True)
+    return {RAY_ENV: address}
 
 
 def lan_address() -> str:
@@ -122,17 +145,20 @@ def command_class(args: argparse.Namespace) -> int:
     if args.turn is not None and not 1 <= args.turn <= 86_400:
         raise ConfigError("--turn must be between 1 and 86400 seconds")
     check_listen(args.address, args.port)
+    ray = ray_env(args.ray) if args.ray else {}
     name = args.name or time.strftime("class-%Y-%m-%d")
     claim_class(name)
     token = secrets.token_urlsafe(16)
     host = lan_address() if args.address in ("0.0.0.0", "::") else args.address
     base = f"http://{host}:{args.port}/"
     limit = f"at most {args.max_runs} (--max-runs)" if args.max_runs else f"up to {default_max_runs()} (this memory)"
-    print(f"Class {name}: every student's run trains from their Train, {limit}, sharing the cores.")
+    if ray and not args.max_runs:
+        limit = "one run a CPU of the Ray cluster"
+    print(f"Class {name}: every student's run trains from their Train, {limit}{'' if ray else ', sharing the cores'}.")
     print(f"  students: {base}")
     print(f"\n  teacher:  {base}?teacher={token}")
     print("  (keep the teacher's link to yourself: whoever opens it can set the lesson)", flush=True)
-    env = os.environ | {"EXPLORER_CLASS": name, "EXPLORER_CLASS_TOKEN": token}
+    env = os.environ | ray | {"EXPLORER_CLASS": name, "EXPLORER_CLASS_TOKEN": token}
     if args.max_runs:
         env["EXPLORER_MAX_RUNS"] = str(args.max_runs)
     if args.turn:
