@@ -1,9 +1,11 @@
 """`explorer train` against the script a user would run instead, both run as a user runs them: pytorch/examples
 word_language_model's `main.py` (2×200 LSTM, SGD lr 20, clip 0.25, dropout 0.2, bptt 35, batch 20, its own
 evaluation: the whole validation text at each epoch's end, the whole test text at the end), then at once (no pause
-between: a user runs one job after the other) `explorer train` with the same settings and explorer's own defaults
-(an evaluation every 25 steps with the training subset, gradient details, the memorisation meter, the store, the test
-split at the end). Each is timed end to end as a whole process; both perplexities are printed.
+between: a user runs one job after the other) `explorer train` with the same settings (its initialisation too:
+`--init uniform` is main.py's embedding and decoder uniform(±0.1)) and explorer's own defaults (an evaluation
+every `eval_every` steps with the training subset, gradient details and the memorisation meter within the
+instruments' budget, the store, the test split at the end). Each is timed end to end as a whole process; both
+perplexities are printed.
 
     git clone https://github.com/pytorch/examples /tmp/pytorch-examples     # once, by hand
     python benchmarks/word_lm_speed.py --examples /tmp/pytorch-examples --fraction 0.25 --threads 2
@@ -32,6 +34,7 @@ from explorer.spec.knobs import Config
 
 PTB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ptb"
 SETTINGS = dict(layers=2, hidden=200, embed=200, lr=20.0, clip=0.25, dropout=0.2, seq_len=35, batch_size=20)
+SETTINGS_AS_FLAGS = {**SETTINGS, "init": "uniform"}  # main.py's initialisation is one of its settings
 
 
 def prepare(ptb: Path, tmp: Path, fraction: float) -> Path:
@@ -69,7 +72,7 @@ def explorer_steps(data: Path, epochs: int) -> int:
 
 
 def run_explorer(data: Path, tmp: Path, steps: int, args) -> dict:
-    flags = [f"--{name.replace('_', '-')}={value}" for name, value in SETTINGS.items()]
+    flags = [f"--{name.replace('_', '-')}={value}" for name, value in SETTINGS_AS_FLAGS.items()]
     metrics = tmp / "metrics.jsonl"
     command = [sys.executable, "-m", "explorer", "train", f"--corpus={data}", "--level=word", "--cell=lstm"]
     command += ["--optimizer=sgd", "--vocab-size=10000", f"--steps={steps}", f"--threads={args.threads}", *flags]

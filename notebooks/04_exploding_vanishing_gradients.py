@@ -81,6 +81,7 @@ rnn = Config(
     eval_batches=5,
     detail_every=10,
     meter_every=0,
+    instrument_budget=0,  # every detail and sample at the cadence asked for: the lesson reads them
 )
 
 # %% [markdown]

@@ -72,6 +72,7 @@ model = Config(
     eval_every=20,
     eval_batches=4,
     meter_every=2,  # a sample every 2nd evaluation: every 40 steps
+    instrument_budget=0,  # every detail and sample at the cadence asked for: the lesson reads them
     seed=0,
 )
 

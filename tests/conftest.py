@@ -40,6 +40,7 @@ def tiny(**changes) -> Config:
         eval_every=5,
         eval_batches=2,
         detail_every=2,
+        instrument_budget=0,  # every detail a test asks for (tests/test_budget.py tests the budget)
         device="cpu",
     )
     base.update(changes)

@@ -62,6 +62,27 @@ def test_the_budget_spaces_details_and_leaves_the_training_numbers_as_they_were(
     assert numbers(asked) == numbers(budgeted)  # the instruments only read: same seed, same numbers
 
 
+def test_the_training_subset_is_a_share_of_the_rows_spread_over_the_text_and_the_gap_is_read_on_it():
+    trainer = Trainer(tiny(batch_size=8, train_subset=0.25, steps=10))
+    rows = trainer.train_stream.rows
+    assert trainer.train_subset.rows.tolist() == rows[[0, 4]].tolist()  # 2 of 8 rows, one from each half
+    assert Trainer(tiny(batch_size=8, train_subset=0.01)).train_subset.rows.shape[0] == 1  # one row at least
+    records = list(trainer.run())
+    last = [r for r in records if r["kind"] == "eval"][-1]
+    on_subset = trainer.mean_loss(trainer.train_subset, trainer.config.eval_batches)
+    assert math.isclose(last["train_eval_loss"], on_subset, rel_tol=1e-5)
+    assert math.isclose(last["gap"], last["val_loss"] - on_subset, rel_tol=1e-5)
+
+
+def test_the_budget_counts_the_training_subset_against_what_the_spaced_instruments_get():
+    budget = InstrumentBudget(0.05, {"detail": Instrument(10, 10)})
+    for _ in range(3):
+        budget.trained_step(0.01)
+    budget.unspaced = 0.0006  # the subset took 3 % of the 0.02 s trained: 2 % is left
+    budget.ran("detail", 10, 0.004)  # 4 % at every 10 steps: every 20 steps
+    assert budget.instruments["detail"].every == 20
+
+
 def test_evaluation_gives_the_same_numbers_at_any_evaluation_batch_size():
     trainer = Trainer(tiny(batch_size=6, eval_batches=3))
     for _ in range(5):

@@ -84,6 +84,16 @@ def test_weight_tying_shares_one_matrix():
     assert model.rnns[-1].hidden_size == 8
 
 
+def test_uniform_init_is_word_language_models_embedding_and_decoder_and_leaves_the_cells_as_pytorchs():
+    model, default = make(init="uniform", layers=2), make(layers=2)
+    for weight in (model.embedding.weight, model.decoder.weight):
+        assert weight.abs().max() <= 0.1 and weight.std() > 0.05  # uniform(±0.1): std 0.058
+    assert default.embedding.weight.std() > 0.8  # PyTorch's N(0, 1)
+    assert not model.decoder.bias.any()
+    bound = 1 / 16**0.5  # PyTorch's uniform(±1/√H) for the cells
+    assert all(p.abs().max() <= bound for rnn in model.rnns for p in rnn.parameters())
+
+
 def test_orthogonal_init_gives_orthogonal_recurrent_blocks():
     model = make(init="orthogonal", cell="lstm")
     block = model.rnns[0].weight_hh_l0.data.chunk(4, 0)[0]

@@ -80,7 +80,10 @@ class InstrumentBudget:
                 instrument.stretch = 1
             return
         wanted = {id(i): i.cost / (i.period * self.step_s) for i in measured}  # share at the cadence asked for
-        left, waiting = self.share, len(self.instruments)
+        # what the training subset's evaluation (never spaced: the gap needs it at every evaluation) leaves; a
+        # tenth at least, so that an instrument still runs now and then where the subset alone overspends
+        left = max(self.share - (self.unspaced / self.trained if self.trained else 0.0), self.share / 10)
+        waiting = len(self.instruments)
         for instrument in sorted(measured, key=lambda i: wanted[id(i)]):
             allowance = left / waiting
             instrument.stretch = max(1, math.ceil(wanted[id(instrument)] / allowance - 1e-9))

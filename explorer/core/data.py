@@ -6,6 +6,7 @@ batch order, so two runs that differ by one knob see exactly the same data.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import tempfile
@@ -328,6 +329,15 @@ class BatchStream:
         x = self.rows[:, start : start + self.seq_len]
         y = self.rows[:, start + 1 : start + 1 + self.seq_len]
         return x, y
+
+    def subset(self, share: float) -> BatchStream:
+        """A fixed `share` of the rows (at least one), spread evenly over them and so over the text, read as a
+        stream of its own from its start: the training subset the gap's training curve is evaluated on."""
+        count = max(1, round(len(self.rows) * share))
+        picked = copy.copy(self)
+        picked.rows = self.rows[[i * len(self.rows) // count for i in range(count)]]
+        picked.position = 0
+        return picked
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """The next batch, and whether it starts a new epoch (the hidden state should then be reset)."""

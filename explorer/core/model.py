@@ -93,9 +93,16 @@ class RNNLM(nn.Module):
             setattr(self, name, knobs[name])
 
     def init_weights(self, scheme: str) -> None:
-        """default: PyTorch's uniform(±1/√H). xavier: Glorot for every matrix. orthogonal: orthogonal
-        hidden-to-hidden blocks (one per gate; keeps the recurrent Jacobian's norm near 1), Glorot input."""
+        """default: PyTorch's (uniform(±1/√H) cells, N(0, 1) embedding). xavier: Glorot for every matrix.
+        orthogonal: orthogonal hidden-to-hidden blocks (one per gate; keeps the recurrent Jacobian's norm near
+        1), Glorot input. uniform: pytorch/examples word_language_model's embedding and decoder."""
         if scheme == "default":
+            return
+        if scheme == "uniform":  # PyTorch's N(0, 1) embedding saturates a word model's gates at the start
+            nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+            if self.decoder.weight is not self.embedding.weight:
+                nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+            nn.init.zeros_(self.decoder.bias)
             return
         for rnn in self.rnns:
             gates = rnn.weight_hh_l0.size(0) // rnn.hidden_size

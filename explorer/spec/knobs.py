@@ -311,9 +311,10 @@ class Config:
     )
     init: str = setup_knob(
         "default",
-        "weight initialisation",
+        "weight initialisation (uniform: the embedding and decoder uniform(±0.1) and the decoder bias 0, as "
+        "pytorch/examples word_language_model; the cells PyTorch's default)",
         group="model",
-        choices=("default", "xavier", "orthogonal"),
+        choices=("default", "xavier", "orthogonal", "uniform"),
         advanced=True,
         widget=Widget("Initialisation", "select"),
     )
@@ -344,7 +345,14 @@ class Config:
     )
     tie_weights: bool = setup_knob(False, "share the embedding and decoder matrices", group="model")
     steps: int = setup_knob(1000, "training steps in the run", group="training", lo=1, hi=10000000)
-    eval_every: int = setup_knob(25, "evaluate every this many steps", group="measuring", lo=1, hi=1000000)
+    eval_every: int = setup_knob(
+        100,
+        "evaluate every this many steps (at 100 the evaluations take about 3 % of training: a live curve at every "
+        "model size, and no more evaluation than a script that scores the whole validation text once an epoch)",
+        group="measuring",
+        lo=1,
+        hi=1000000,
+    )
     eval_batches: int = setup_knob(10, "batches per evaluation (a fixed budget)", group="measuring", lo=1, hi=10000)
     detail_every: int = setup_knob(
         20,
@@ -363,11 +371,19 @@ class Config:
     meter_n: int = setup_knob(
         0, "n-gram length of the memorisation meter (0 = 12 characters or 4 words)", group="measuring", lo=0, hi=64
     )
+    train_subset: float = setup_knob(
+        0.25,
+        "share of the training batch's rows, spread over the text, that the gap's training curve is evaluated on "
+        "(over the same batches as the validation loss, in the same passes)",
+        group="measuring",
+        lo=0.01,
+        hi=1,
+    )
     instrument_budget: float = setup_knob(
-        0.0,
-        "the most of training time the instruments (gradient details, memorisation meter) may take: each is measured "
-        "and spaced to whole multiples of its period to stay under it (0 = no limit: every detail_every steps; the "
-        "steps that carry details then depend on timing, so runs of one seed differ in where they have them)",
+        0.02,
+        "the most of training time the instruments (gradient details, memorisation meter, the training subset's "
+        "evaluation) may take: each is measured and spaced to whole multiples of its period to stay under it; the "
+        "training numbers never depend on it, only which steps carry details (0 = no limit: every detail_every steps)",
         group="measuring",
         lo=0,
         hi=1,

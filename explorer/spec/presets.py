@@ -34,6 +34,7 @@ OVERFIT = dict(
     steps=400,
     eval_every=20,
     eval_batches=8,
+    instrument_budget=0,  # the memorisation claims read the meter's sample at fixed steps (docs/presets.md)
     seed=0,
 )
 # A vanilla tanh RNN, plain SGD with a large step: the gradient norm spikes and the loss blows up.
@@ -66,6 +67,7 @@ LONG_RANGE = dict(
     clip=1.0,
     steps=2000,
     eval_every=100,
+    instrument_budget=0,  # lesson 9 reads the gradient reach at fixed steps
     seed=0,
     meter_every=0,  # random filler: nothing to memorise, so no samples to take
 )
