@@ -307,6 +307,11 @@ class LiveRun:
         return self._worker.device if self._worker else ""
 
     @property
+    def node(self) -> str | None:
+        """The Ray node its run trains on (None: this machine)."""
+        return self._worker.node if self._worker else None
+
+    @property
     def run_id(self) -> str | None:
         return self._worker.run_id if self._worker else None
 

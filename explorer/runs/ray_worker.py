@@ -13,7 +13,6 @@ then on CUDA only where torch finds it inside the actor): nothing here chooses a
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import logging
@@ -102,10 +101,9 @@ def _environment(values: dict):
                 os.environ.pop(name, None)
 
 
-@functools.cache
 def explorer_version() -> str:
-    """This explorer's version and a digest of its code: a node that would train differently differs here (a
-    checkout's version number stays the same from commit to commit)."""
+    """This explorer's version and a digest of its code as it is on disk now (3 ms): a node that would train
+    differently differs here (a checkout's version number stays the same from commit to commit)."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
@@ -236,10 +234,10 @@ class RayWorker(RunHandle):
         except ray.exceptions.RayError as err:
             ray.kill(self.actor)
             raise ExplorerError(node_problem(err)) from None
-        if where["version"] != explorer_version():
+        if where["version"] != (mine := explorer_version()):
             ray.kill(self.actor)
             raise ExplorerError(
-                f"the Ray node {where['host']} has explorer {where['version']}, this server {explorer_version()}: "
+                f"the Ray node {where['host']} has explorer {where['version']}, this server {mine}: "
                 f"install the same explorer on every machine of the cluster"
             )
         return where

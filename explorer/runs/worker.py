@@ -131,6 +131,7 @@ class RunHandle:
         self._question_ids = itertools.count()
         self._next_watch = time.monotonic() + WATCH_S
         self.kept: dict | None = None  # the latest checkpoint this side holds (a Ray run's: to go on elsewhere)
+        self.node: str | None = None  # the Ray node it trains on (None: this machine)
 
     # ------------------------------------------------------------------------------------ control
     def start(self, config: Config, meta: dict, paused: bool) -> None:
