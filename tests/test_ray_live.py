@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -141,11 +142,16 @@ def live(cluster, store_path, **kwargs) -> LiveRun:
     return LiveRun(store=store_path, ray=cluster.address, source="test", **kwargs)
 
 
+def start_all(runs: list[LiveRun]) -> None:
+    """Every run's Train at once, as a class presses them (Ray starts their actors side by side)."""
+    with ThreadPoolExecutor(len(runs)) as pool:
+        list(pool.map(lambda run: run.start(tiny(steps=100_000)), runs))
+
+
 def test_runs_land_on_both_nodes_train_and_their_records_are_in_the_store(cluster, store_path):
     runs = [live(cluster, store_path, owner=f"student {i}") for i in range(4)]
     try:
-        for run in runs:
-            run.start(tiny(steps=100_000))
+        start_all(runs)
         assert {run.node for run in runs} == {node.node_id for node in cluster.list_all_nodes()}  # 4 CPUs, 4 runs
         assert all(run.device == "cpu" and run.status == "running" for run in runs)  # no GPU: CUDA was not chosen
         assert wait_until(lambda: all(run.snapshot().last_step >= 30 for run in runs), timeout=60)
@@ -198,8 +204,7 @@ def test_a_node_that_leaves_interrupts_only_its_runs_which_go_on_from_their_last
     third = cluster.add_node(**NODE)
     runs = [live(cluster, store_path, owner=f"student {i}") for i in range(6)]
     try:
-        for run in runs:
-            run.start(tiny(steps=100_000))
+        start_all(runs)
         leaving = [run for run in runs if run.node == third.node_id]
         staying = [run for run in runs if run.node != third.node_id]
         assert len(leaving) == 2 and len(staying) == 4  # six CPUs, six runs: two on each node

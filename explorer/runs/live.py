@@ -85,7 +85,10 @@ class LiveRun:
         return Worker(self.store_path, self.viewer_here)
 
     def _take_warm(self) -> RunHandle:
-        """The warm worker, or a new one; one line (ExplorerError) if none can start (a full Ray cluster)."""
+        """The warm worker, or a new one; one line (ExplorerError) if none can start (a full Ray cluster). Without a
+        warm one, made on the caller's thread: a class's many Trains start their actors side by side."""
+        if self._warm is None and not self.warm:
+            return self._new_worker()
         self._warm_up(now=True)
         warm, self._warm = self._warm, None
         worker = warm.result()
