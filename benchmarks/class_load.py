@@ -53,6 +53,12 @@ Targets (the issue): every run starts within 5 s of its Train; the slowest run �
 class's total ≥ 0.9× the cores' one run per core; page turn median < 1 s, p95 < 2 s; the teacher's page
 under 2 s per refresh; in the browser, round trip median < 1 s and the queue drains in order.
 Takes about 4 minutes with the defaults.
+
+--ray: part 1 only, with every run in a Ray actor on a local cluster of two nodes (`ray.cluster_utils.Cluster`: a
+head and a second node, each its own raylet, each offering half the class's runs as logical CPUs, since Ray places
+one run per CPU and both nodes share this machine's cores as the local class does). It adds the runs per node and
+Ray's overhead per run: one run in an actor against one in a local worker process, each alone on one thread. The
+yardsticks of the fair share and of the total are then the runs in actors.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -78,6 +85,7 @@ from explorer.classroom.seats import Classroom
 from explorer.faces.streamlit.parts import vega
 from explorer.page.session import Session
 from explorer.runs.cpu import WORKER_NICE
+from explorer.runs.protocol import RAY_ENV
 from explorer.runs.store import RunStore
 from explorer.spec.knobs import Config
 from explorer.views.registry import VIEWS
@@ -242,11 +250,12 @@ def teacher_refresh(classroom: Classroom, store: RunStore) -> tuple[float, int, 
     return time.perf_counter() - began, len(board.rows), len(board.curves)
 
 
-def alone_speed(args, store_path: Path, report: Report, part: str, runs: int) -> float:
+def alone_speed(args, store_path: Path, report: Report, part: str, runs: int, where: str = "") -> float:
     """Steps/s of `runs` class runs of the default model training together on one thread each, summed: with 1,
     what one core gives a run (the yardstick of the fair share); with one per core, what the cores give the
     class at best. The first call also starts the forkserver the class's workers come from."""
-    room = Classroom(f"{CLASS}-{runs}", token=TOKEN, max_runs=runs, store_path=str(store_path))
+    ray = os.environ.get(RAY_ENV)
+    room = Classroom(f"{CLASS}-{runs}{where}", token=TOKEN, max_runs=runs, store_path=str(store_path), ray=ray)
     pages = [SimPage(room, 90 + i, DEFAULT) for i in range(runs)]
     try:
         for page in pages:
@@ -261,6 +270,7 @@ def alone_speed(args, store_path: Path, report: Report, part: str, runs: int) ->
         for page in pages:
             page.close()
     what = "one run alone, one thread" if runs == 1 else f"{runs} runs at once (one per core), one thread each"
+    what += " in Ray actors" if ray else ""
     report.add(part, what, f"{rate:.1f} steps/s in all over {args.lone_seconds:g} s")
     return rate
 
@@ -270,8 +280,15 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
     part = f"Part 1 · controller in-process: {args.students} students, the app's default model, workers at nice {nice}"
     print(f"\n{part}", flush=True)
     lone = alone_speed(args, store_path, report, part, 1)
+    if args.ray:  # from here on, every run in an actor on the cluster
+        os.environ[RAY_ENV] = args.ray
+        local, lone = lone, alone_speed(args, store_path, report, part, 1, "-ray")
+        pace = f"a run in an actor trains at {lone / local:.2f}× a local worker's steps/s"
+        report.add(part, "Ray's overhead per run", pace)
     per_core = alone_speed(args, store_path, report, part, os.cpu_count() or 1)
-    classroom = Classroom(CLASS, token=TOKEN, max_runs=args.max_runs, store_path=str(store_path))
+    classroom = Classroom(
+        CLASS, token=TOKEN, max_runs=args.max_runs, store_path=str(store_path), ray=os.environ.get(RAY_ENV)
+    )
     report.add(part, "the class's limit", f"{classroom.max_runs} runs at once ({classroom.limit_by})")
     pages = [SimPage(classroom, i, DEFAULT) for i in range(args.students)]
     stop = threading.Event()
@@ -331,6 +348,10 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
         samples.append((time.monotonic(), [p.step() for p in pages]))
         cpu_after = meter.split() if meter else None
         memory = worker_memory(pages) if meter else []
+        if args.ray:
+            nodes = [page.session.run.node for page in pages]
+            counts = ", ".join(f"{nodes.count(node)} on node {node[:8]}" for node in dict.fromkeys(nodes))
+            report.add(part, "runs per node of the Ray cluster", counts)
         statuses = [p.session.run.status for p in pages]
         stop.set()
         for thread in threads:
@@ -702,6 +723,24 @@ def browser_part(args, home: Path, report: Report, meter: CpuMeter | None) -> No
     )
 
 
+@contextmanager
+def local_cluster(students: int):
+    """A head and a second node on this machine, half the class's runs each (logical CPUs); all of it stopped after."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # one machine: no token to pass around
+    half = {"num_cpus": math.ceil(students / 2) + 1, "include_dashboard": False}  # + the yardsticks' runs
+    cluster = Cluster(initialize_head=True, head_node_args=half)
+    cluster.add_node(**half)
+    try:
+        yield cluster.address
+    finally:
+        os.environ.pop(RAY_ENV, None)
+        ray.shutdown()
+        cluster.shutdown()
+
+
 # ------------------------------------------------------------------------------------------------ main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -718,7 +757,10 @@ def main() -> None:
         "--browser-nice", type=int, default=0, help="niceness of Chromium and of its autogroup (0: left as it is)"
     )
     parser.add_argument("--parts", choices=("both", "controller", "browser"), default="both")
+    parser.add_argument("--ray", action="store_true", help="part 1 on a local Ray cluster of two nodes (see above)")
     args = parser.parse_args()
+    if args.ray:
+        args.parts = "controller"
     if args.browsers <= args.browser_max_runs:
         parser.error("--browsers must be more than --browser-max-runs: part 2 measures the queue")
     if args.worker_nice is not None:  # read by every worker as it starts (explorer.runs.cpu.yield_to_pages)
@@ -735,7 +777,11 @@ def main() -> None:
     )
     report, started = Report(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="explorer-class-load-") as home:
-        if args.parts in ("both", "controller"):
+        if args.ray:
+            with local_cluster(args.students) as address:
+                args.ray = address
+                controller_part(args, Path(home) / "runs.sqlite", report, meter)
+        elif args.parts in ("both", "controller"):
             controller_part(args, Path(home) / "runs.sqlite", report, meter)
         if args.parts in ("both", "browser"):
             browser_part(args, Path(home), report, meter)

@@ -13,12 +13,14 @@ then on CUDA only where torch finds it inside the actor): nothing here chooses a
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import itertools
 import logging
 import os
 import socket
 import threading
+import weakref
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -219,6 +221,7 @@ class RayWorker(RunHandle):
         self._keeping: set[int] = set()  # checkpoints asked for, to keep
         self._reader = threading.Thread(target=self._read, name="explorer-ray-reader", daemon=True)
         self._reader.start()
+        _RAY_WORKERS.add(self)
 
     def _hello(self) -> dict:
         ray = self.ray
@@ -349,6 +352,21 @@ class RayWorker(RunHandle):
         request = next(self._question_ids)
         self._keeping.add(request)
         self.send(Ask(request, "checkpoint", {}))
+
+
+_RAY_WORKERS: weakref.WeakSet[RayWorker] = weakref.WeakSet()
+
+
+@atexit.register
+def _server_stopping() -> None:
+    """The server is ending (a SIGTERM, Ctrl-C): Ray ends its actors with it, and their runs, which this process
+    writes, are recorded as interrupted with their last records (a local worker does the same for its own)."""
+    for worker in list(_RAY_WORKERS):
+        if worker._writer is not None and worker.status in ACTIVE:
+            worker._writer.flush()
+            store_at(worker.store_path).set_status(
+                worker._writer.run_id, "interrupted", "the server stopped", only_if_active=True
+            )
 
 
 def node_problem(err: BaseException) -> str:
