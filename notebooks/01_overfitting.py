@@ -171,7 +171,8 @@ shift_question = predict(
 display(shift_question)
 
 # %%
-fresh = model.replace(train_fraction=1.0, steps=400, eval_every=100, eval_batches=40)
+# train_subset=1.0: the training side on every row of those 40 batches too, like the validation side
+fresh = model.replace(train_fraction=1.0, steps=400, eval_every=100, eval_batches=40, train_subset=1.0)
 shift = experiment(
     {"interleaved split": fresh, "contiguous split": fresh.replace(split="contiguous")}, seeds=SEEDS, threads=1
 )
