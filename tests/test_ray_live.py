@@ -231,3 +231,49 @@ def test_a_node_that_leaves_interrupts_only_its_runs_which_go_on_from_their_last
     finally:
         for run in runs:
             run.close()
+
+
+# ------------------------------------------------------------------------------------ a class in the browser
+def test_a_class_on_ray_in_the_browser_where_a_node_leaves_says_so_on_its_students_page_only(tmp_path):
+    """`explorer class --ray`'s server (EXPLORER_RAY) on a head and a second node of one CPU each: two students'
+    runs train one on each node; the second node leaves, and only the student whose run trained there reads that
+    her run was interrupted, while the other's goes on."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.app_server import StreamlitServer, launch_chromium, status_text, step_of, tiny_query
+
+    before = set(descendants(os.getpid()))
+    cluster = Cluster(initialize_head=True, head_node_args={**NODE, "num_cpus": 1})
+    second = cluster.add_node(num_cpus=1)
+    env = {
+        "EXPLORER_CLASS": "7R",
+        "EXPLORER_CLASS_TOKEN": "test-teacher-token-0123456789",
+        "EXPLORER_HOME": str(tmp_path),
+        "EXPLORER_RAY": cluster.address,
+        "RAY_AUTH_MODE": "disabled",
+    }
+    try:
+        with StreamlitServer(env=env) as server, sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            pages = []
+            for name in ("Ada", "Cy"):
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                page.set_default_timeout(60_000)
+                page.goto(server.link(**tiny_query()))
+                page.locator(".st-key-join_name input").fill(name)
+                page.get_by_role("button", name="Join the class").click()
+                page.get_by_role("button", name="▶ Train", exact=True).click(timeout=90_000)
+                pages.append(page)
+            assert wait_until(lambda: all(step_of(status_text(page)) >= 20 for page in pages), 120)
+            cluster.remove_node(second)
+            assert wait_until(lambda: any("left the cluster" in status_text(page) for page in pages), 60)
+            gone = [page for page in pages if "left the cluster" in status_text(page)]
+            (staying,) = [page for page in pages if page not in gone]
+            assert len(gone) == 1 and status_text(gone[0]).startswith("The machine training this run")
+            going = step_of(status_text(staying))
+            assert wait_until(lambda: step_of(status_text(staying)) > going + 20, 30), status_text(staying)
+            assert status_text(staying).startswith("Training")
+            browser.close()
+    finally:
+        cluster.shutdown()
+        assert wait_until(lambda: not set(descendants(os.getpid())) - before, timeout=30), "Ray processes left behind"
