@@ -154,9 +154,14 @@ def test_runs_land_on_both_nodes_train_and_their_records_are_in_the_store(cluste
         start_all(runs)
         assert {run.node for run in runs} == {node.node_id for node in cluster.list_all_nodes()}  # 4 CPUs, 4 runs
         assert all(run.device == "cpu" and run.status == "running" for run in runs)  # no GPU: CUDA was not chosen
-        assert wait_until(lambda: all(run.snapshot().last_step >= 30 for run in runs), timeout=60)
+        extra = live(cluster, store_path)
+        runs.append(extra)
+        assert wait_until(lambda: ray.available_resources().get("CPU", 0) < 1, timeout=10)
+        with pytest.raises(ExplorerError, match="the Ray cluster has no CPU free for this run"):
+            extra.start(tiny())  # one line, at once: not held back in Ray's queue with nothing on the page
+        assert wait_until(lambda: all(run.snapshot().last_step >= 30 for run in runs[:4]), timeout=60)
         store = RunStore(store_path)
-        assert wait_until(lambda: all(store.run(run.run_id)["steps"] >= 30 for run in runs), timeout=10)
+        assert wait_until(lambda: all(store.run(run.run_id)["steps"] >= 30 for run in runs[:4]), timeout=10)
         first = runs[0]
         first.stop()
         stored = [r for r in store.records(first.run_id) if r["kind"] == "step"]

@@ -33,9 +33,9 @@ from explorer.runs.store import ACTIVE, RunWriter
 from explorer.runs.worker import START_TIMEOUT_S, WATCH_S, RunChild, RunHandle, create_run, store_at
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import Config
+from explorer.spec.wording import plural
 
 GPU_SHARE = 1 / 32  # of one GPU per run, where the cluster has a GPU free: a small model's run uses a sliver of one
-PLACE_S = 60.0  # how long a run waits for Ray to place it before the page is told the cluster is full
 # An unreachable address: Ray tries 20 times, 40 s each (measured: still trying after 10 minutes); with these, one
 # try of about 15 s, which a reachable head answers in well under a second.
 CONNECT_WAIT = {"RAY_py_gcs_connect_timeout_s": "5", "RAY_gcs_server_port_wait_time_s": "1"}
@@ -206,8 +206,15 @@ class RayWorker(RunHandle):
         """Places the actor and checks its explorer; one line (ExplorerError) if it cannot train there."""
         super().__init__(store_path, watchdog)
         self.ray = ray = connect(address)
+        free = ray.available_resources()
+        if free.get("CPU", 0) < 1:  # else Ray would hold the run back until one is, with nothing on its page
+            cpus = int(ray.cluster_resources().get("CPU", 0))
+            raise ExplorerError(
+                f"the Ray cluster has no CPU free for this run (all {plural(cpus, 'CPU')} are training): press Train "
+                f"again when a run has ended, or add a machine (ray start --address=…)"
+            )
         options = {"num_cpus": 1, "max_restarts": 0, "max_concurrency": 4}
-        if ray.available_resources().get("GPU", 0) >= GPU_SHARE:
+        if free.get("GPU", 0) >= GPU_SHARE:
             options["num_gpus"] = GPU_SHARE
         self.actor = ray.remote(RunActor).options(**options).remote()
         self.where = self._hello()
@@ -226,13 +233,12 @@ class RayWorker(RunHandle):
     def _hello(self) -> dict:
         ray = self.ray
         try:
-            where = ray.get(self.actor.hello.remote(), timeout=PLACE_S)
+            where = ray.get(self.actor.hello.remote(), timeout=START_TIMEOUT_S)
         except ray.exceptions.GetTimeoutError:
             ray.kill(self.actor)
-            cpus = int(ray.cluster_resources().get("CPU", 0))
             raise ExplorerError(
-                f"the Ray cluster has no CPU free for this run (all {cpus} are training): press Train again when a "
-                f"run has ended, or add a machine (ray start --address=…)"
+                f"the Ray cluster did not start this run within {START_TIMEOUT_S:.0f} s (a classmate's run may have "
+                f"taken the last CPU): press Train again"
             ) from None
         except ray.exceptions.RayError as err:
             ray.kill(self.actor)
