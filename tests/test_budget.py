@@ -7,6 +7,8 @@ from conftest import tiny
 
 from explorer.core.budget import Instrument, InstrumentBudget
 from explorer.core.train import Trainer
+from explorer.page.status import status_line
+from explorer.runs.history import snapshot_of
 from explorer.spec.presets import PRESETS
 
 
@@ -15,6 +17,7 @@ def planned(share: float, costs: dict[str, float], step_s: float = 0.01) -> dict
     for _ in range(3):
         budget.trained_step(step_s)
     for name, cost in costs.items():
+        budget.ran(name, 10, 100 * cost)  # the first run is warm-up: nothing is planned from it
         budget.ran(name, 10, cost)
     return {name: i.stretch for name, i in budget.instruments.items()}
 
@@ -34,6 +37,8 @@ def test_a_stretched_instrument_stays_on_its_grid_and_resumes_on_it():
     budget = InstrumentBudget(0.05, {"detail": Instrument(20, 20)})
     for _ in range(3):
         budget.trained_step(0.01)
+    budget.ran("detail", 20, 3.0)  # warm-up: the cadence asked for stays
+    assert budget.instruments["detail"].every == 20
     budget.ran("detail", 20, 0.03)  # 15 % at every 20 steps: every 60 steps
     detail = budget.instruments["detail"]
     assert detail.every == 60 and detail.next_step == 80
@@ -79,8 +84,17 @@ def test_the_budget_counts_the_training_subset_against_what_the_spaced_instrumen
     for _ in range(3):
         budget.trained_step(0.01)
     budget.unspaced = 0.0006  # the subset took 3 % of the 0.02 s trained: 2 % is left
+    budget.ran("detail", 10, 0.004)  # warm-up
     budget.ran("detail", 10, 0.004)  # 4 % at every 10 steps: every 20 steps
     assert budget.instruments["detail"].every == 20
+
+
+def test_the_status_line_says_the_cadence_in_force_and_what_the_instruments_cost():
+    records = list(Trainer(tiny(steps=40, detail_every=2, eval_every=10, instrument_budget=1e-4)).run())
+    last = [r for r in records if r["kind"] == "eval"][-1]
+    line = status_line("running", snapshot_of(records))
+    assert f"details every {last['detail_every_now']:,} steps, memorisation every {last['meter_every_now']:,}" in line
+    assert f"{last['instrument_share'] + last['train_eval_share']:.1%} of training" in line
 
 
 def test_evaluation_gives_the_same_numbers_at_any_evaluation_batch_size():

@@ -165,7 +165,9 @@ def test_the_end_of_a_run_says_bits_per_character_and_the_test_score(capsys):
     code, err = run_in_process(capsys, "train", *loud, "--steps", "6", "--eval-every", "3", "--no-store")
     lines = err.strip().splitlines()
     assert code == 0
-    assert re.fullmatch(r"finished 6 steps; best validation loss \d\.\d{3} \(\d\.\d{3} bpc\) at step [36]", lines[-2])
+    assert re.fullmatch(r"finished 6 steps; best validation loss \d\.\d{3} \(\d\.\d{3} bpc\) at step [36]", lines[-3])
+    cadence = r"instruments: details every [\d,]+ steps, memorisation every [\d,]+; [\d.]+% of training"
+    assert re.fullmatch(cadence, lines[-2])
     assert re.fullmatch(r"test loss \d\.\d{3} \(\d\.\d{3} bpc\) on [\d,]+ test tokens", lines[-1])
     code, err = run_in_process(
         capsys, "train", *loud, "--level", "word", "--train-fraction", "0.05", "--steps", "3", "--no-store"
@@ -180,7 +182,7 @@ def test_the_run_says_when_the_slower_cell_is_on_and_when_nothing_was_evaluated(
     code, err = run_in_process(capsys, "train", *loud, "--steps", "2", "--recurrent-dropout", "0.3", "--no-store")
     lines = err.strip().splitlines()
     assert code == 0 and lines[0] == "explicit cell (recurrent dropout): slower than the fused LSTM"
-    assert "finished 2 steps; no evaluation (--eval-every" in lines[-2] and "inf" not in err
+    assert "finished 2 steps; no evaluation (--eval-every" in lines[-3] and "inf" not in err
     code, err = run_in_process(capsys, "train", *loud, "--steps", "2", "--eval-every", "1", "--no-store")
     assert "explicit" not in err
 

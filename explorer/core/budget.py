@@ -22,7 +22,8 @@ class Instrument:
     period: int  # steps between runs, as asked for
     stretch: int = 1  # the period in force is period × stretch
     next_step: int = 0
-    costs: deque = field(default_factory=lambda: deque(maxlen=3))  # seconds, its latest runs
+    costs: deque = field(default_factory=lambda: deque(maxlen=3))  # seconds, its latest runs but the first
+    runs: int = 0
     spent: float = 0.0  # seconds, all its runs
 
     def __post_init__(self) -> None:
@@ -34,7 +35,7 @@ class Instrument:
 
     @property
     def cost(self) -> float:
-        """The least of its latest runs: a first call's warm-up or a busy moment does not count as its cost."""
+        """The least of its latest runs: a busy moment does not count as its cost."""
         return min(self.costs)
 
 
@@ -62,7 +63,9 @@ class InstrumentBudget:
     def ran(self, name: str, step: int, seconds: float) -> None:
         """`name` ran at `step` and took `seconds`: plan anew, and its next run is one period in force later."""
         instrument = self.instruments[name]
-        instrument.costs.append(seconds)
+        if instrument.runs:  # the first run is its warm-up (the meter builds its n-gram index): planned from it, a
+            instrument.costs.append(seconds)  # cheap instrument could be pushed so far off it never runs again
+        instrument.runs += 1
         instrument.spent += seconds
         self._plan()
         instrument.next_step = step + instrument.every

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from explorer.core.data import SHIPPED
 from explorer.runs.history import Snapshot
 from explorer.spec.knobs import FIXED_KNOBS, Config, slower_cell_note
-from explorer.spec.wording import describe_move, format_value, loss_readout, plural
+from explorer.spec.wording import describe_move, format_value, instruments_line, loss_readout, plural
 
 COLOURS = {"error": "#D55E00", "warning": "#8a4b00", "success": "#009E73", "info": "#0072B2"}
 
@@ -72,7 +72,7 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
         threads = snap.steps[-1].get("threads") if device == "cpu" and snap.steps else None
         parts.append(f"{device} ({plural(threads, 'thread')})" if threads else device)
     if snap.evals and snap.evals[-1].get("detail_every_now"):  # the cadence the instruments' budget leaves in force
-        parts.append(f"details every {snap.evals[-1]['detail_every_now']:,} steps")
+        parts.append(instruments_line(snap.evals[-1]))
     best = snap.best_eval()
     if best:
         readout = f" ({loss_readout(best['val_loss'], snap.level)})" if snap.level else ""

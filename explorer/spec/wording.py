@@ -53,3 +53,13 @@ def describe_move(changes: dict[str, tuple], show=lambda name, value: format_val
     """{'dropout': (0, 0.5)} -> 'dropout 0 → 0.5' (a tally's row, a pending setup change, a chart's marker);
     `show(name, value)` writes a value (the corpus by its label)."""
     return sep.join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
+
+
+def instruments_line(evaluation: dict) -> str:
+    """The instruments' cadence in force and what they cost, from an evaluation record's fields (the budget
+    spaces them; explorer.core.budget): 'details every 40 steps, memorisation every 200; 1.6 % of training'."""
+    parts = [f"details every {evaluation['detail_every_now']:,} steps"]
+    if evaluation.get("meter_every_now"):
+        parts.append(f"memorisation every {evaluation['meter_every_now']:,}")
+    share = evaluation["instrument_share"] + evaluation.get("train_eval_share", 0.0)
+    return ", ".join(parts) + f"; {share:.1%} of training"

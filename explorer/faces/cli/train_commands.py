@@ -20,7 +20,7 @@ from explorer.runs.store import RunStore
 from explorer.spec.errors import ConfigError
 from explorer.spec.knobs import FIXED_KNOBS, KNOBS, Config, parse_assignment, slower_cell_note
 from explorer.spec.presets import PRESETS, preset_config
-from explorer.spec.wording import loss_readout, plural
+from explorer.spec.wording import instruments_line, loss_readout, plural
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -172,6 +172,7 @@ def command_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         where = f" (run {writer.run_id} in {store.path})" if writer else ""
         sys.stderr.write(describe_end(trainer, last_event) + where + "\n")
+        sys.stderr.write(f"instruments: {instruments_line(trainer.budget.cadence())}\n")  # spaced by their budget
         if trainer.stopped_reason != "diverged":
             sys.stderr.write(describe_test(trainer) + "\n")
     if args.save:
