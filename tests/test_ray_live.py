@@ -242,7 +242,7 @@ def test_a_node_that_leaves_interrupts_only_its_runs_which_go_on_from_their_last
 def test_a_class_on_ray_in_the_browser_where_a_node_leaves_says_so_on_its_students_page_only(tmp_path):
     """`explorer class --ray`'s server (EXPLORER_RAY) on a head and a second node of one CPU each: two students'
     runs train one on each node; the second node leaves, and only the student whose run trained there reads that
-    her run was interrupted, while the other's goes on."""
+    her run was interrupted, while the other's goes on, until the server stops."""
     from playwright.sync_api import sync_playwright
 
     from tests.app_server import StreamlitServer, launch_chromium, status_text, step_of, tiny_query
@@ -279,6 +279,12 @@ def test_a_class_on_ray_in_the_browser_where_a_node_leaves_says_so_on_its_studen
             assert wait_until(lambda: step_of(status_text(staying)) > going + 20, 30), status_text(staying)
             assert status_text(staying).startswith("Training")
             browser.close()
+        # the server stopped (SIGTERM): Ray ends its actors, and the run that was training is recorded as interrupted
+        runs = RunStore(tmp_path / "runs.sqlite").runs(class_name="7R")
+        assert sorted((run["status"], run["message"].split(" (")[0]) for run in runs) == [
+            ("interrupted", "The machine training this run"),
+            ("interrupted", "the server stopped"),
+        ]
     finally:
         cluster.shutdown()
         assert wait_until(lambda: not set(descendants(os.getpid())) - before, timeout=30), "Ray processes left behind"

@@ -80,6 +80,7 @@ def connect(address: str):
                         logging_level=logging.ERROR,
                         runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
                     )
+                atexit.register(_server_stopping)
             except Exception as err:  # noqa: BLE001 - Ray raises several kinds; the user needs one line
                 if address == "auto" and "Could not find any running Ray instance" in str(err):
                     raise ExplorerError(
@@ -314,7 +315,10 @@ class RayWorker(RunHandle):
             self.ray.kill(self.actor)
 
     def _node_alive(self) -> bool:
-        return any(node["NodeID"] == self.node and node["Alive"] for node in self.ray.nodes())
+        try:
+            return any(node["NodeID"] == self.node and node["Alive"] for node in self.ray.nodes())
+        except Exception:  # noqa: BLE001 - Ray itself shutting down (the server stopping)
+            return True
 
     def _left_line(self) -> str:
         go_on = (
@@ -363,10 +367,10 @@ class RayWorker(RunHandle):
 _RAY_WORKERS: weakref.WeakSet[RayWorker] = weakref.WeakSet()
 
 
-@atexit.register
 def _server_stopping() -> None:
     """The server is ending (a SIGTERM, Ctrl-C): Ray ends its actors with it, and their runs, which this process
-    writes, are recorded as interrupted with their last records (a local worker does the same for its own)."""
+    writes, are recorded as interrupted with their last records (a local worker does the same for its own).
+    Registered after `ray.init`, so it runs before Ray's own exit handler ends the actors."""
     for worker in list(_RAY_WORKERS):
         if worker._writer is not None and worker.status in ACTIVE:
             worker._writer.flush()
