@@ -226,6 +226,7 @@ def test_a_node_that_leaves_interrupts_only_its_runs_which_go_on_from_their_last
         assert all(run.status == "running" and store.run(run.run_id)["status"] == "running" for run in staying)
         for run in staying[:2]:
             run.stop()  # two CPUs free for the two interrupted runs
+        assert wait_until(lambda: ray.available_resources().get("CPU", 0) >= 2, timeout=30)  # as Ray sees them
         for run in leaving:
             parent, kept = run.run_id, max(branch_steps(store_path, run.run_id))
             run.train()  # the page's Train: on, from the last checkpoint the server kept, on a node still there
