@@ -6,9 +6,9 @@ each run needs its own torch thread count (torch's setting is process-wide). Wor
 forkserver that has already imported torch, so a new one costs a few hundredths of a second and shares
 torch's memory with its siblings; a page's own process, which runs threads, is never forked.
 
-`Worker` is the page's handle on one child, which serves exactly one run; they talk in the typed messages of
-explorer.runs.protocol. The child writes every record to the run store itself (batched), so the run survives
-its page.
+`Worker` (a `RunHandle`) is the page's handle on one child, whose `RunChild` serves exactly one run; they talk in the
+typed messages of explorer.runs.protocol. The child writes every record to the run store itself (batched), so the
+run survives its page. A Ray actor runs the same `RunChild` (explorer.runs.ray_worker).
 """
 
 from __future__ import annotations
