@@ -124,7 +124,8 @@ def main() -> None:
     print(
         f"instruments' measured share of training time: {cadence['instrument_share']:.1%} (gradient details, "
         f"meter) + {cadence['train_eval_share']:.1%} (the training subset, {len(trainer.train_subset.rows)} of "
-        f"{config.batch_size} rows, at every evaluation)"
+        f"{config.batch_size} rows, at every evaluation); their first runs, a one-off: "
+        f"{cadence['instrument_warm_up_s']:.2f} s"
     )
     print(
         f"ratio Trainer/plain: {ratio:.3f}  "

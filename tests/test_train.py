@@ -134,7 +134,8 @@ def test_same_seed_same_knobs_same_numbers():
     assert run(3) != run(4)
 
 
-TIMED = ("tokens_per_s", "instrument_share", "train_eval_share")  # measured durations, different every run
+# measured durations, different every run
+TIMED = ("tokens_per_s", "instrument_share", "train_eval_share", "instrument_warm_up_s")
 
 
 def test_detail_records_carry_group_norms_and_a_histogram():

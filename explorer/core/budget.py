@@ -47,6 +47,7 @@ class InstrumentBudget:
         self.trained = 0.0  # training seconds so far
         self._steps = 0
         self.unspaced = 0.0  # seconds of measurements that are measured but never spaced (the training subset)
+        self.warm_up = 0.0  # seconds of the instruments' first runs (not in their share: one-off, like set-up)
 
     def due(self, name: str, step: int) -> bool:
         instrument = self.instruments.get(name)
@@ -63,10 +64,14 @@ class InstrumentBudget:
     def ran(self, name: str, step: int, seconds: float) -> None:
         """`name` ran at `step` and took `seconds`: plan anew, and its next run is one period in force later."""
         instrument = self.instruments[name]
-        if instrument.runs:  # the first run is its warm-up (the meter builds its n-gram index): planned from it, a
-            instrument.costs.append(seconds)  # cheap instrument could be pushed so far off it never runs again
+        # The first run is its warm-up, a one-off cost like loading the corpus (the meter builds its n-gram index):
+        # planned from, a cheap instrument could be pushed so far off that it never runs again. Kept apart.
+        if instrument.runs:
+            instrument.costs.append(seconds)
+            instrument.spent += seconds
+        else:
+            self.warm_up += seconds
         instrument.runs += 1
-        instrument.spent += seconds
         self._plan()
         instrument.next_step = step + instrument.every
 
@@ -100,9 +105,11 @@ class InstrumentBudget:
 
     def cadence(self) -> dict:
         """The cadence in force, for the records: each instrument's period in steps, the share the spaced
-        instruments spent, and the share of the training-subset evaluation (every evaluation, never spaced)."""
+        instruments spent after their warm-up, the share of the training-subset evaluation (every evaluation,
+        never spaced) and the seconds the instruments' first runs took."""
         trained = self.trained or math.inf
         return {f"{name}_every_now": i.every for name, i in self.instruments.items()} | {
             "instrument_share": round(self.share_spent(), 4),
             "train_eval_share": round(self.unspaced / trained, 4),
+            "instrument_warm_up_s": round(self.warm_up, 3),
         }
