@@ -339,7 +339,7 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
             if page.session.flash is not None:
                 errors.append(f"{page.key} Train: {page.session.flash.text}")
             time.sleep(args.press_gap)
-        wait_until(lambda: len(first_step) == len(pages), 60)
+        wait_until(lambda: len(first_step) == len(pages), 240 if args.ray else 60)  # 30 actors import torch
         time.sleep(3)  # past the starts: the class as it trains
         cpu_before, began = (meter.split() if meter else None), time.monotonic()
         while time.monotonic() - began < args.seconds:

@@ -35,6 +35,7 @@ from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import Config
 from explorer.spec.wording import plural
 
+GATHER_S = 0.25  # a run's records come back in one call at most this often (a class page redraws once a second)
 GPU_SHARE = 1 / 32  # of one GPU per run, where the cluster has a GPU free: a small model's run uses a sliver of one
 # An unreachable address: Ray tries 20 times, 40 s each (measured: still trying after 10 minutes); with these, one
 # try of about 15 s, which a reachable head answers in well under a second.
@@ -136,10 +137,12 @@ class Mailbox:
             self.changed.notify_all()
 
     def take(self, timeout: float) -> tuple[list, bool]:
-        """What the run has sent since the last take (waiting up to `timeout` for something), and whether its
-        loop has ended."""
+        """What the run has sent since the last take (waiting up to `timeout` for something, then GATHER_S for
+        more: one call a few times a second per run, not one per batch of records), and whether its loop has
+        ended."""
         with self.changed:
-            self.changed.wait_for(lambda: self.outbox or self.closed, timeout)
+            if self.changed.wait_for(lambda: self.outbox or self.closed, timeout) and not self.closed:
+                self.changed.wait_for(lambda: self.closed, GATHER_S)
             out, self.outbox = self.outbox, []
             return out, self.closed and not self.outbox
 
