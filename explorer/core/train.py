@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from explorer.core.allocator import reuse_freed_memory
 from explorer.core.budget import Instrument, InstrumentBudget
 from explorer.core.data import BatchStream, Corpus
 from explorer.core.gradients import gradient_details
@@ -68,6 +69,7 @@ class Trainer:
         """`open_ended`: train until paused, stopped early or diverged, ignoring `config.steps` (live runs)."""
         self.config = config.validate()
         self.open_ended = open_ended
+        reuse_freed_memory()  # a step's large tensors are freed and made again: keep them (explorer.core.allocator)
         self.device = resolve_device(config.device)
         self.corpus = corpus or Corpus.from_config(config)
         self.corpus.check_fits(config.batch_size, config.seq_len)

@@ -21,7 +21,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ import torch
 from explorer.core.train import Trainer
 from explorer.runs.cpu import CORES, CoreShare
 from explorer.runs.protocol import Failed, Records
+from explorer.runs.ray_worker import one_line, stderr_silenced
 from explorer.runs.store import RunStore
 from explorer.runs.sweep_plan import DONE, MAX_TRIALS, Plan, SweepError, Trial, stored_trial_key
 from explorer.runs.worker import CONTEXT, WORKER_NAME, describe_exit, exit_with_page
@@ -121,24 +121,6 @@ class _LocalPool:
         self.cancel()
 
 
-def _one_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[-1]}" if lines else type(err).__name__
-
-
-@contextmanager
-def _stderr_silenced():
-    """File descriptor 2 to /dev/null for a while: Ray's C++ core writes there directly."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 class _RayPool:
     """Trials as Ray tasks (one CPU each), as many in flight as the cluster has CPUs."""
 
@@ -151,7 +133,7 @@ class _RayPool:
         self.started = False
         if not ray.is_initialized():
             try:
-                with _stderr_silenced():  # an unreachable address retries for ~20 s, a C++ warning a second
+                with stderr_silenced():  # an unreachable address retries for ~20 s, a C++ warning a second
                     ray.init(
                         address=address,
                         include_dashboard=False,
@@ -160,7 +142,7 @@ class _RayPool:
                         runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
                     )
             except Exception as err:  # noqa: BLE001 - Ray raises several kinds; the user needs one line
-                raise SweepError(f"cannot reach the Ray cluster at {address!r}: {_one_line(err)}") from None
+                raise SweepError(f"cannot reach the Ray cluster at {address!r}: {one_line(err)}") from None
             self.started = True
         self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial)
         self.size = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -184,7 +166,7 @@ class _RayPool:
                 ended.append((trial, self.ray.get(ref), None))
             except Exception as err:  # noqa: BLE001 - a failed task is this trial's outcome
                 cause = getattr(err, "cause", None) or err
-                ended.append((trial, None, _one_line(cause)))
+                ended.append((trial, None, one_line(cause)))
         return ended
 
     def cancel(self) -> None:

@@ -347,8 +347,9 @@ class Config:
     steps: int = setup_knob(1000, "training steps in the run", group="training", lo=1, hi=10000000)
     eval_every: int = setup_knob(
         100,
-        "evaluate every this many steps (at 100 the evaluations take about 3 % of training: a live curve at every "
-        "model size, and no more evaluation than a script that scores the whole validation text once an epoch)",
+        "evaluate every this many steps (at 100 the evaluations take about 3 per cent of training: a live curve at "
+        "every model size, and little more evaluation than a script that scores the whole validation text once an "
+        "epoch)",
         group="measuring",
         lo=1,
         hi=1000000,
@@ -390,6 +391,10 @@ class Config:
     )
 
     def __post_init__(self) -> None:
+        for name in FLOAT_KNOBS:  # 0 and 0.0 are one setting: written the same, a sweep's trials match either
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, name, float(value))
         self.validate()
 
     def validate(self) -> Config:
@@ -445,6 +450,7 @@ KNOBS: dict[str, Knob] = {
 }
 LIVE_KNOBS = tuple(name for name, knob in KNOBS.items() if knob.live)
 FIXED_KNOBS = tuple(name for name, knob in KNOBS.items() if not knob.live)
+FLOAT_KNOBS = tuple(name for name, knob in KNOBS.items() if knob.kind is float)
 DROPOUT_RATES = tuple(name for name, knob in KNOBS.items() if knob.group == "dropout" and knob.kind is float)
 MODEL_KNOBS = tuple(name for name in LIVE_KNOBS if KNOBS[name].group in ("dropout", "norm"))  # read by the model
 
