@@ -10,6 +10,7 @@ from explorer.core.train import Trainer
 from explorer.page.status import status_line
 from explorer.runs.history import snapshot_of
 from explorer.spec.presets import PRESETS
+from explorer.spec.wording import instruments_line
 
 
 def planned(share: float, costs: dict[str, float], step_s: float = 0.01) -> dict[str, int]:
@@ -89,12 +90,14 @@ def test_the_budget_counts_the_training_subset_against_what_the_spaced_instrumen
     assert budget.instruments["detail"].every == 20
 
 
-def test_the_status_line_says_the_cadence_in_force_and_what_the_instruments_cost():
+def test_the_status_line_says_the_cadence_in_force_and_the_cli_what_the_instruments_cost():
     records = list(Trainer(tiny(steps=40, detail_every=2, eval_every=10, instrument_budget=1e-4)).run())
     last = [r for r in records if r["kind"] == "eval"][-1]
     line = status_line("running", snapshot_of(records))
-    assert f"details every {last['detail_every_now']:,} steps, memorisation every {last['meter_every_now']:,}" in line
-    assert f"{last['instrument_share'] + last['train_eval_share']:.1%} of training" in line
+    assert f"details every {last['detail_every_now']:,} steps ·" in line and "memorisation" not in line  # one line
+    full = instruments_line(last)
+    assert f"details every {last['detail_every_now']:,} steps, memorisation every {last['meter_every_now']:,}" in full
+    assert full.endswith(f"{last['instrument_share'] + last['train_eval_share']:.1%} of training")
 
 
 def test_evaluation_gives_the_same_numbers_at_any_evaluation_batch_size():

@@ -72,7 +72,7 @@ def status_line(status: str, snap: Snapshot, device: str = "", error: str | None
         threads = snap.steps[-1].get("threads") if device == "cpu" and snap.steps else None
         parts.append(f"{device} ({plural(threads, 'thread')})" if threads else device)
     if snap.evals and snap.evals[-1].get("detail_every_now"):  # the cadence the instruments' budget leaves in force
-        parts.append(instruments_line(snap.evals[-1]))
+        parts.append(instruments_line(snap.evals[-1], short=True))
     best = snap.best_eval()
     if best:
         readout = f" ({loss_readout(best['val_loss'], snap.level)})" if snap.level else ""

@@ -55,10 +55,13 @@ def describe_move(changes: dict[str, tuple], show=lambda name, value: format_val
     return sep.join(f"{name} {show(name, old)} → {show(name, new)}" for name, (old, new) in changes.items())
 
 
-def instruments_line(evaluation: dict) -> str:
+def instruments_line(evaluation: dict, short: bool = False) -> str:
     """The instruments' cadence in force and what they cost, from an evaluation record's fields (the budget
-    spaces them; explorer.core.budget): 'details every 40 steps, memorisation every 200; 1.6 % of training'."""
+    spaces them; explorer.core.budget): 'details every 40 steps, memorisation every 200; 1.6 % of training'.
+    `short`: the details' cadence alone (a page's status line, which must stay one line at 1024 px)."""
     parts = [f"details every {evaluation['detail_every_now']:,} steps"]
+    if short:
+        return parts[0]
     if evaluation.get("meter_every_now"):
         parts.append(f"memorisation every {evaluation['meter_every_now']:,}")
     share = evaluation["instrument_share"] + evaluation.get("train_eval_share", 0.0)
