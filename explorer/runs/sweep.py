@@ -13,11 +13,11 @@ skips the trials whose finished runs are in the store (a sweep resumes).
 
 from __future__ import annotations
 
-import logging
 import math
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +29,7 @@ import torch
 from explorer.core.train import Trainer
 from explorer.runs.cpu import CORES, CoreShare
 from explorer.runs.protocol import Failed, Records
-from explorer.runs.ray_worker import one_line, stderr_silenced
+from explorer.runs.ray_worker import connect, one_line
 from explorer.runs.store import RunStore
 from explorer.runs.sweep_plan import DONE, MAX_TRIALS, Plan, SweepError, Trial, stored_trial_key
 from explorer.runs.worker import CONTEXT, WORKER_NAME, describe_exit, exit_with_page
@@ -125,25 +125,12 @@ class _RayPool:
     """Trials as Ray tasks (one CPU each), as many in flight as the cluster has CPUs."""
 
     def __init__(self, address: str):
+        ray = sys.modules.get("ray")  # not imported here: connect imports it with its connection settings
+        self.started = ray is None or not ray.is_initialized()  # by this sweep, which then shuts it down
         try:
-            import ray
-        except ImportError:
-            raise SweepError("Ray is not installed: pip install 'explorer[cluster]'") from None
-        self.ray = ray
-        self.started = False
-        if not ray.is_initialized():
-            try:
-                with stderr_silenced():  # an unreachable address retries for ~20 s, a C++ warning a second
-                    ray.init(
-                        address=address,
-                        include_dashboard=False,
-                        log_to_driver=False,
-                        logging_level=logging.ERROR,
-                        runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
-                    )
-            except Exception as err:  # noqa: BLE001 - Ray raises several kinds; the user needs one line
-                raise SweepError(f"cannot reach the Ray cluster at {address!r}: {one_line(err)}") from None
-            self.started = True
+            self.ray = connect(address)  # the live runs' connection: one line, one short try where none answers
+        except ExplorerError as err:
+            raise SweepError(str(err)) from None
         self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial)
         self.size = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.running: dict[Any, Trial] = {}
