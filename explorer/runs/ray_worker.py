@@ -28,7 +28,7 @@ from pathlib import Path
 from explorer.core.checkpoint import RunCheckpoints
 from explorer.core.data import SHIPPED
 from explorer.runs.cpu import yield_to_pages
-from explorer.runs.protocol import Answer, Ask, Records, Started, Status, Stop
+from explorer.runs.protocol import Answer, Ask, Records, Started, Status
 from explorer.runs.store import ACTIVE, RunWriter
 from explorer.runs.worker import START_TIMEOUT_S, WATCH_S, RunChild, RunHandle, create_run, store_at
 from explorer.spec.errors import ConfigError, ExplorerError
@@ -269,17 +269,12 @@ class RayWorker(RunHandle):
         self._config, self._meta = config.to_dict(), {**meta, "threads": 1}  # Ray gave it one CPU
         super().start(config, self._meta, paused)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Asked nicely (its last records come back and are written), then the actor is killed."""
-        with self._stop_lock:
-            if self._stopping:
-                return
-            self._stopping = True
-            self.send(Stop())
-            self._reader.join(timeout)
-            self._mark_stopped()
-            self.ray.kill(self.actor)
-            self._reader.join(2.0)
+    def _end(self, timeout: float) -> None:
+        """Asked nicely (`stop` sent Stop: its last records come back and are written), then the actor is killed."""
+        self._reader.join(timeout)
+        self._mark_stopped()
+        self.ray.kill(self.actor)
+        self._reader.join(2.0)
 
     @property
     def alive(self) -> bool:

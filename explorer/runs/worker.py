@@ -110,7 +110,7 @@ def describe_exit(code: int | None) -> str:
 class RunHandle:
     """The page's side of one run, wherever it trains: steer it, read its records into `history`. `Worker` carries
     the messages over a pipe to a local process, explorer.runs.ray_worker.RayWorker to a Ray actor. A subclass
-    gives `send`, `stop`, `alive`, `ready`, `pid`; hands what comes back to `_dispatch`, then `_closing`."""
+    gives `send`, `_end`, `alive`, `ready`, `pid`; hands what comes back to `_dispatch`, then `_closing`."""
 
     def __init__(self, store_path: str | None = None, watchdog: Callable[[], bool] | None = None):
         """`watchdog` is called about once a second; once it says False (the viewer left) this worker
@@ -236,6 +236,15 @@ class RunHandle:
             waiter[2] = "the training process has ended"
             waiter[0].set()
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """Always ends the run, asked nicely first, then as `_end` makes sure; once, whoever asks."""
+        with self._stop_lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self.send(Stop())
+            self._end(timeout)
+
 
 class Worker(RunHandle):
     """One local child process and its run, over a pipe."""
@@ -260,23 +269,16 @@ class Worker(RunHandle):
             except (OSError, ValueError):
                 pass  # the child is gone; the reader reports why
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Always ends the run: asked nicely first, then terminated, then killed. Once, whoever asks: a
-        second caller waits for the first to finish."""
-        with self._stop_lock:
-            if self._stopping:
-                return
-            self._stopping = True
-            self.send(Stop())
-            self.process.join(timeout)
-            if self.process.is_alive():
-                self._mark_stopped()  # before the signal: the child would call a terminated run interrupted
-                self.process.terminate()
-                self.process.join(2.0)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join()
-            self._mark_stopped()
+    def _end(self, timeout: float) -> None:  # after `stop` sent Stop: the process is terminated, then killed
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self._mark_stopped()  # before the signal: the child would call a terminated run interrupted
+            self.process.terminate()
+            self.process.join(2.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self._mark_stopped()
 
     @property
     def alive(self) -> bool:
