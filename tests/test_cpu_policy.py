@@ -4,7 +4,9 @@ read from the runs' own step records, never timed."""
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import os
 import signal
 import subprocess
@@ -16,7 +18,7 @@ import torch
 
 from explorer.core.train import Trainer
 from explorer.page.status import status_line
-from explorer.runs.cpu import CoreShare, live_runs, registry, share
+from explorer.runs.cpu import CORES, SLICE_S, CoreShare, live_runs, registry, share, slice_wait
 from explorer.runs.history import History
 from explorer.runs.live import LiveRun
 from explorer.runs.store import RunStore, process_start
@@ -47,6 +49,63 @@ LONE, OLDER, NEWER = share(0, 1, False), share(0, 2, False), share(1, 2, False)
 )
 def test_the_cores_are_split_evenly_among_the_runs(rank, runs, page, cores, threads):
     assert share(rank, runs, page, cores) == threads
+
+
+@pytest.mark.parametrize("runs, cores", [(3, 2), (5, 2), (30, 2), (7, 3), (9, 4)])
+def test_with_more_runs_than_cores_each_trains_in_slices_as_many_at_once_as_cores(runs, cores):
+    for index in range(3 * runs):
+        now = (index + 0.5) * SLICE_S
+        on = [rank for rank in range(runs) if slice_wait(rank, runs, now, cores) == 0]
+        assert len(on) == cores
+        for rank in set(range(runs)) - set(on):  # the others wait for a slice of their own, and not longer than a round
+            wait = slice_wait(rank, runs, now, cores)
+            assert 0 < wait <= -(-runs // cores) * SLICE_S
+            assert slice_wait(rank, runs, now + wait + 1e-6, cores) == 0
+    assert all(slice_wait(rank, 2, 12.345, cores=2) == 0 for rank in range(2))  # no more runs than cores: no slices
+
+
+SLICES = """
+import json, sys, time
+from pathlib import Path
+from explorer.runs.cpu import CoreShare
+steps = []
+with CoreShare(home=Path(sys.argv[1])) as cores:
+    end = time.time() + float(sys.argv[2])
+    while time.time() < end:
+        cores.between_steps()
+        start = time.time()
+        while time.time() - start < 0.004:  # a step: 4 ms of work
+            pass
+        steps.append((start, time.time()))
+print(json.dumps(steps))
+"""
+
+
+def stepping(steps: list[tuple[float, float]], instant: float) -> bool:
+    i = bisect.bisect_right(steps, (instant, math.inf)) - 1
+    return i >= 0 and instant < steps[i][1]
+
+
+def test_runs_beyond_the_cores_train_in_slices_in_real_processes(tmp_path):
+    """CORES + 2 processes step through the real registry: once each has read how many train (within its
+    RECHECK_S), at most CORES of them are inside a step at any moment, bar a step's overrun at a slice's end, and
+    every one of them steps in every round of slices."""
+    runs = CORES + 2
+    processes = [
+        subprocess.Popen([sys.executable, "-c", SLICES, str(tmp_path), "6"], stdout=subprocess.PIPE, text=True)
+        for _ in range(runs)
+    ]
+    steps = [[tuple(s) for s in json.loads(process.communicate(timeout=120)[0])] for process in processes]
+    begin, end = max(s[0][0] for s in steps) + 1.5, min(s[-1][1] for s in steps) - 0.1
+    assert end - begin > 2
+    instants = [begin + i * 0.001 for i in range(int((end - begin) * 1000))]
+    inside = [sum(stepping(s, t) for s in steps) for t in instants]
+    crowded = sum(n > CORES for n in inside) / len(instants)
+    assert crowded < 0.15, f"more than {CORES} runs inside a step {crowded:.0%} of the time"
+    round_s = -(-runs // CORES) * SLICE_S
+    for s in steps:
+        starts = [a for a, _ in s if begin <= a < end]
+        assert max(b - a for a, b in zip([begin, *starts], [*starts, end])) < round_s + 0.15
 
 
 def test_entries_of_processes_that_are_gone_are_ignored_and_removed(tmp_path):

@@ -1,6 +1,7 @@
 """The trainer's contracts: penalties, clipping, live knobs, early stopping, divergence, determinism."""
 
 import math
+import time
 
 import torch
 
@@ -136,6 +137,25 @@ def test_same_seed_same_knobs_same_numbers():
 
 # measured durations, different every run
 TIMED = ("tokens_per_s", "instrument_share", "train_eval_share", "instrument_warm_up_s")
+
+
+def test_a_runs_speed_counts_its_waits_for_a_slice_of_the_cores():
+    """A run that trains in slices (explorer.runs.cpu) shows what it gets of the cores, not its pace within one:
+    its between-steps hook says how long it waited, and the speed is read over the latest RATE_WINDOW_S of both."""
+    config = tiny(steps=30, eval_every=1000)
+    tokens = config.batch_size * config.seq_len
+
+    def speeds(wait: float) -> list[float]:
+        def between_steps() -> float:
+            time.sleep(wait)
+            return wait
+
+        records = Trainer(config).run(between_steps=between_steps)
+        return [r["tokens_per_s"] for r in records if r["kind"] == "step"]
+
+    alone, waiting = speeds(0.0), speeds(0.02)
+    assert alone[-1] > tokens / 0.02  # a tiny step takes well under 20 ms
+    assert tokens / 0.05 < waiting[-1] < tokens / 0.02  # 20 ms waited before every step, and the step itself
 
 
 def test_detail_records_carry_group_norms_and_a_histogram():

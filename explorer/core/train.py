@@ -13,6 +13,7 @@ import copy
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 
 import torch
@@ -35,6 +36,7 @@ from explorer.spec.wording import bits_per_char, perplexity
 
 _SEED_LOCK = threading.Lock()  # global RNG seeding for initialisation must not interleave between runs
 EVAL_LOGITS = 1 << 22  # the most logits one evaluation pass writes: 16 MB of float32, within a core's cache share
+RATE_WINDOW_S = 5.0  # a run's speed is read over this much of its latest training
 BURST_S = 1.5  # moves of one knob less than this apart are one change (a slider dragged, ten key presses)
 
 
@@ -111,7 +113,7 @@ class Trainer:
         self._bursts: dict[str, tuple[dict, float]] = {}  # knob -> (its latest change event, when)
         self.step_count = 0
         self.state = None
-        self.tokens_per_s = 0.0
+        self.speed = Speed()  # its tokens/s, for the status line
         self.best_val_loss = math.inf
         self.best_step = 0
         self.best_weights: dict | None = None
@@ -243,8 +245,9 @@ class Trainer:
         nn.utils.clip_grad_value_(self.params, clip)
         return total, nn.utils.get_total_norm(grads)
 
-    def step(self) -> list[dict]:
-        """Advance one training step; returns its records (knob events, the step, maybe an evaluation)."""
+    def step(self, waited: float = 0.0) -> list[dict]:
+        """Advance one training step; returns its records (knob events, the step, maybe an evaluation).
+        `waited`: the seconds it waited for its slice of the shared cores (explorer.runs.cpu), in its speed."""
         if self.done:
             return []
         self.step_count += 1
@@ -272,9 +275,7 @@ class Trainer:
         self._l1_proximal_step()
         elapsed = time.perf_counter() - start
         self.budget.trained_step(elapsed - detail_s)
-        tokens = x.numel() / max(elapsed, 1e-9)
-        # a smoothed rate; the first step is all warm-up, so the average starts at the second
-        self.tokens_per_s = tokens if self.step_count <= 2 else 0.9 * self.tokens_per_s + 0.1 * tokens
+        tokens_per_s = self.speed.step(elapsed + waited, x.numel())
 
         record = {
             "kind": "step",
@@ -284,7 +285,7 @@ class Trainer:
             "grad_norm": norm_before_value,
             "grad_norm_after": norm_after_value,
             "clipped": self.knobs["clip"] > 0 and norm_after_value < norm_before_value * (1 - 1e-6),
-            "tokens_per_s": round(self.tokens_per_s, 1),
+            "tokens_per_s": round(tokens_per_s, 1),
             "threads": torch.get_num_threads(),  # in force at this step: explorer.runs.cpu shares the cores
             **self.knobs,
         }
@@ -497,12 +498,32 @@ class Trainer:
         if start:
             yield self.start_record()
         while not self.done:
-            if between_steps is not None:
-                between_steps()
+            waited = between_steps() if between_steps is not None else None
             if self.step_count + 1 in schedule:
                 self._bursts.clear()  # a scheduled change is its own event however soon it follows another
                 self.set_knobs(**schedule[self.step_count + 1])
-            yield from self.step()
+            yield from self.step(waited or 0.0)
+
+
+class Speed:
+    """Tokens per second over the last RATE_WINDOW_S of training (the waits for a slice of the shared cores
+    included, pauses not): a run that trains in slices shows what it gets, not its pace within one. The
+    first step is all warm-up, so the window starts at the second."""
+
+    def __init__(self):
+        self.recent: deque[tuple[float, int]] = deque()
+        self.seconds, self.tokens, self.steps = 0.0, 0, 0
+
+    def step(self, seconds: float, tokens: int) -> float:
+        self.steps += 1
+        if self.steps == 1:
+            return tokens / max(seconds, 1e-9)
+        self.recent.append((seconds, tokens))
+        self.seconds, self.tokens = self.seconds + seconds, self.tokens + tokens
+        while len(self.recent) > 1 and self.seconds - self.recent[0][0] >= RATE_WINDOW_S:
+            old_seconds, old_tokens = self.recent.popleft()
+            self.seconds, self.tokens = self.seconds - old_seconds, self.tokens - old_tokens
+        return self.tokens / max(self.seconds, 1e-9)
 
 
 def _with_new_parameters(saved: dict, model: RNNLM) -> dict:

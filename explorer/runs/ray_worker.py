@@ -156,9 +156,10 @@ class Mailbox:
             self.outbox.append(message)
             self.changed.notify_all()
 
-    def poll(self) -> bool:
+    def poll(self, timeout: float = 0.0) -> bool:
+        """As a pipe's poll: whether a message is waiting, waiting up to `timeout` seconds for one."""
         with self.changed:
-            return self.next_in in self.inbox
+            return self.changed.wait_for(lambda: self.next_in in self.inbox, timeout)
 
     def recv(self):
         with self.changed:

@@ -23,7 +23,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 from explorer.core.data import NOT_OFFERED, offered_to_pages
@@ -50,6 +49,7 @@ from explorer.runs.protocol import (
     Stop,
 )
 from explorer.runs.recording import RunRecorder
+from explorer.runs.shutdown import SHUTDOWN, CutShort
 from explorer.runs.store import ACTIVE, ENDED, RunStore, process_alive
 from explorer.spec.errors import ConfigError, ExplorerError
 from explorer.spec.knobs import Config
@@ -327,43 +327,6 @@ class _Stop(Exception):
     pass
 
 
-class _CutShort(Exception):
-    pass
-
-
-class Shutdown:
-    """SIGTERM or SIGINT (the server stopping, Ctrl-C) cuts the run short, but never in the middle of writing its
-    records: a signal that arrives while they are written waits until the write is done (raising inside
-    `RunWriter.flush` lost the batch and printed a traceback). Once the run is closing, signals are ignored: its
-    last records are being written and the process is ending anyway."""
-
-    def __init__(self):
-        self.writing = False
-        self.closing = False
-        self.pending: str | None = None
-
-    def __call__(self, signum, frame) -> None:
-        name = signal.Signals(signum).name
-        if self.writing or self.closing:
-            self.pending = self.pending or name
-            return
-        raise _CutShort(name)
-
-    @contextmanager
-    def whole_write(self):
-        """Let the records' write inside finish, then end the run if a signal came meanwhile."""
-        self.writing = True
-        try:
-            yield
-        finally:
-            self.writing = False
-        if self.pending and not self.closing:
-            raise _CutShort(self.pending)
-
-
-SHUTDOWN = Shutdown()
-
-
 def serve(conn, page_pid: int, store_path: str | None) -> None:
     """The child's main: one run, steered by the page until it says stop or goes away. A server shutting
     down (SIGTERM, or Ctrl-C's SIGINT to the terminal's whole process group) cuts the run short: it is
@@ -454,7 +417,7 @@ class RunChild:
             pass
         except (EOFError, OSError):
             ending = "interrupted"  # the page went away
-        except _CutShort as signal_name:
+        except CutShort as signal_name:
             ending, message = (
                 "interrupted",
                 f"ended by {signal_name}: the server stopping, or a stuck run ended by force",
@@ -483,19 +446,29 @@ class RunChild:
     def wants_steps(self) -> bool:
         return not self.paused or self.single_steps > 0
 
-    def between_steps(self) -> None:
+    def between_steps(self) -> float:
         """Called by the trainer's loop before each step: serve the page; hold here while paused (out of the
-        registry of live runs); take this run's share of the cores, as it stands now."""
-        while self.conn.poll():
-            self.handle(self.conn.recv())
-        if not self.wants_steps():
-            self.cores.leave()
-            while not self.wants_steps():
-                self.flush()
+        registry of live runs); take this run's share of the cores, as it stands now, waiting for its slice
+        where it has to (serving the page meanwhile). Returns the seconds it waited for the turn."""
+        while True:
+            while self.conn.poll():
                 self.handle(self.conn.recv())
-        self.cores.between_steps()
+            if not self.wants_steps():
+                self.cores.leave()
+                while not self.wants_steps():
+                    self.flush()
+                    self.handle(self.conn.recv())
+            waited = self.cores.between_steps(wait=self.wait_for_slice)
+            if waited is not None:
+                break
         if self.paused:
             self.single_steps -= 1
+        return waited
+
+    def wait_for_slice(self, seconds: float) -> bool:
+        """The page has every record so far while the run waits; a message from it ends the wait."""
+        self.flush()
+        return self.conn.poll(seconds)
 
     def handle(self, message) -> None:
         match message:
