@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,8 +56,8 @@ def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, str]:
     return seconds, done.stdout + done.stderr
 
 
-def run_main_py(wlm: Path, data: Path, tmp: Path, args) -> dict:
-    command = [sys.executable, "main.py", "--data", str(data), "--epochs", str(args.epochs)]
+def run_main_py(wlm: Path, data: Path, tmp: Path, args, seed: int) -> dict:
+    command = [sys.executable, "main.py", "--data", str(data), "--epochs", str(args.epochs), "--seed", str(seed)]
     command += ["--save", str(tmp / "m.pt")]
     seconds, out = timed(command, wlm, {**os.environ, "OMP_NUM_THREADS": str(args.threads)})
     valid = [float(v) for v in re.findall(r"valid ppl\s+([\d.]+)", out)]
@@ -71,11 +72,12 @@ def explorer_steps(data: Path, epochs: int) -> int:
     return epochs * BatchStream(corpus.train, config.batch_size, config.seq_len, "cpu").batches_per_epoch
 
 
-def run_explorer(data: Path, tmp: Path, steps: int, args) -> dict:
+def run_explorer(data: Path, tmp: Path, steps: int, args, seed: int) -> dict:
     flags = [f"--{name.replace('_', '-')}={value}" for name, value in SETTINGS_AS_FLAGS.items()]
     metrics = tmp / "metrics.jsonl"
     command = [sys.executable, "-m", "explorer", "train", f"--corpus={data}", "--level=word", "--cell=lstm"]
     command += ["--optimizer=sgd", "--vocab-size=10000", f"--steps={steps}", f"--threads={args.threads}", *flags]
+    command += [f"--seed={seed}"]
     command += ["--store", str(tmp / "store"), "--metrics-out", str(metrics)]
     seconds, out = timed(command, Path.cwd(), dict(os.environ))
     evals = [r for r in map(json.loads, metrics.read_text().splitlines()) if r["kind"] == "eval"]
@@ -97,6 +99,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="pairs (main.py then explorer) run back to back")
+    parser.add_argument(
+        "--seed", type=int, default=1111, help="both sides' seed in the first pair (main.py's default); +1 a pair"
+    )
     args = parser.parse_args()
     wlm = args.examples / "word_language_model"
     if not (wlm / "main.py").exists():
@@ -113,17 +118,32 @@ def main() -> None:
             f"{os.cpu_count()} CPUs",
             flush=True,
         )
+        pairs = []
         for repeat in range(args.repeats):
-            ref = run_main_py(wlm, data, tmp, args)
-            ours = run_explorer(data, tmp, steps, args)
+            seed = args.seed + repeat
+            ref = run_main_py(wlm, data, tmp, args, seed)
+            ours = run_explorer(data, tmp, steps, args, seed)
+            pairs.append((ref, ours))
             print(
-                f"pair {repeat + 1}: main.py {ref['seconds']:.1f} s (valid ppl by epoch "
+                f"pair {repeat + 1} (seed {seed}): main.py {ref['seconds']:.1f} s (valid ppl by epoch "
                 f"{', '.join(f'{v:.1f}' for v in ref['valid_ppl'])}; test ppl {ref['test_ppl']:.1f}) | "
                 f"explorer {ours['seconds']:.1f} s (val ppl {ours['val_ppl']:.1f}, best {ours['best_val_ppl']:.1f} "
                 f"on its evaluation subset; test ppl {ours['test_ppl']:.1f}) | speed ratio "
                 f"{ref['seconds'] / ours['seconds']:.3f}× main.py\n  explorer's cadence at the end: {ours['cadence']}",
                 flush=True,
             )
+        if len(pairs) > 1:
+            print(summary(pairs), flush=True)
+
+
+def summary(pairs: list[tuple[dict, dict]]) -> str:
+    """Over the pairs: the speed ratio of the summed times, and each side's test perplexity (mean, range)."""
+    ratio = sum(ref["seconds"] for ref, _ in pairs) / sum(ours["seconds"] for _, ours in pairs)
+    sides = {"main.py": [ref["test_ppl"] for ref, _ in pairs], "explorer": [ours["test_ppl"] for _, ours in pairs]}
+    spread = "; ".join(
+        f"{name} test ppl mean {statistics.mean(v):.1f} ({min(v):.1f}-{max(v):.1f})" for name, v in sides.items()
+    )
+    return f"{len(pairs)} pairs: speed ratio {ratio:.3f}× main.py over all of them; {spread}"
 
 
 if __name__ == "__main__":
