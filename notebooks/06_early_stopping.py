@@ -58,6 +58,8 @@ model = Config(
     meter_every=0,
 )
 PATIENCE = 3
+TOLERANCE = 0.05  # nats of test loss: a smaller difference between the two models counts as none
+SAME = f"no real difference (within {TOLERANCE} nats)"
 
 # %% [markdown]
 # ## The experiment
@@ -66,11 +68,12 @@ PATIENCE = 3
 # stopping at patience 3, on 3 seeds each.
 
 # %%
+FULL = f"the one trained all {model.steps} steps"
 question = predict(
-    "Scored on the test text, which model is better: the one trained all 500 steps, or the one early stopping kept?",
-    "the one trained all 500 steps",
+    f"Scored on the test text, which model is better: {FULL}, or the one early stopping kept?",
+    FULL,
     "the one early stopping kept",
-    "no real difference",
+    SAME,
 )
 display(question)
 
@@ -101,11 +104,15 @@ def test_loss(result) -> float:
     return result.test["test_loss"]
 
 
-better = [s < f - 0.05 for s, f in zip(stopped.values(test_loss), full.values(test_loss))]
+differences = [s - f for s, f in zip(stopped.values(test_loss), full.values(test_loss))]  # early-stopped − full
+mean_difference = sum(differences) / len(differences)
 question.check(
-    "the one early stopping kept" if all(better) else "no real difference",
+    "the one early stopping kept" if mean_difference < -TOLERANCE else (FULL if mean_difference > TOLERANCE else SAME),
     f"Test loss: trained to the end {full.spread(test_loss)}, early-stopped {stopped.spread(test_loss)}; "
-    f"early stopping better by more than 0.05 nats {holds(better)}.",
+    f"early-stopped minus full, per seed: {', '.join(f'{d:+.3f}' for d in differences)} (mean {mean_difference:+.3f}: "
+    f"the answer goes by the mean). Early stopping better by more than {TOLERANCE} nats "
+    f"{holds([d < -TOLERANCE for d in differences])}; the full run better by more than that "
+    f"{holds([d > TOLERANCE for d in differences])}.",
 )
 print(question.text)
 
