@@ -51,7 +51,9 @@ import json
 import os
 
 import torch
+from IPython.display import Markdown, display
 
+from explorer.core.data import BatchStream, Corpus
 from explorer.core.noising import noise_inputs
 from explorer.faces.notebook import chart_widget, dashboard, experiment
 from explorer.spec.knobs import Config
@@ -59,7 +61,8 @@ from explorer.views.memorisation_charts import copied_share_chart, sample_chart
 
 FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
-# A 256-unit LSTM on 0.3 % of Tiny Shakespeare (3,300 characters): it can learn the whole text by heart.
+# A 256-unit LSTM on 0.3 % of Tiny Shakespeare's training split: it can learn what it reads by heart.
+GAMMA = 0.3  # the noising run's γ
 model = Config(
     cell="lstm",
     hidden=256,
@@ -75,6 +78,19 @@ model = Config(
     instrument_budget=0,  # every detail and sample at the cadence asked for: the lesson reads them
     seed=0,
 )
+train_text = Corpus.from_config(model).train  # the training split, as the runs will read it
+train_stream = BatchStream(train_text, model.batch_size, model.seq_len, torch.device("cpu"))
+columns = train_stream.batches_per_epoch * model.seq_len + 1  # of each row, the inputs and targets of an epoch
+read = train_stream.rows.size(0) * columns
+display(
+    Markdown(
+        f"The training text holds **{len(train_text):,} characters**. Cut into {model.batch_size} rows and read "
+        f"{model.seq_len} at a time, one pass (epoch) is {train_stream.batches_per_epoch} batches, which read "
+        f"**{read:,} of them**; the other {len(train_text) - read:,} (the end of each row, too short for another "
+        f"window) are never read. {model.steps} steps are {model.steps / train_stream.batches_per_epoch:.0f} passes "
+        "over the same characters."
+    )
+)
 
 # %% [markdown]
 # ## The experiment
@@ -89,7 +105,7 @@ runs = experiment(
     {
         "no regularisation": model,
         "dropout 0.5": model.replace(dropout=0.5),
-        "noising 0.3": model.replace(noise=0.3),
+        f"noising {GAMMA}": model.replace(noise=GAMMA),
     },
     chart=lambda snaps: copied_share_chart(snaps),
     threads=1,
@@ -124,10 +140,11 @@ for name, result in runs.items():
 
 # %% [markdown]
 # Without regularisation the copied share climbs far above the baseline: late in training most of what
-# the model writes is a quotation of its 3,300 characters of training text, sometimes a hundred characters
-# at a time. Dropout slows the copying down (its share crosses one half later, and is lower on average),
-# but on a text this small it catches up: by the end it recites too. Noising keeps the copied share low
-# and the gap small: a model that never sees its context exactly as written cannot replay it.
+# the model writes is a quotation of its training text (the longest copied span is printed above). Dropout
+# slows the copying down (its share crosses one half later, and is lower on average), but on a text this
+# small it catches up: by the end it recites too. Noising keeps the copied share low and the gap small: it
+# rarely reads a long context exactly as written (how rarely is computed below), so it cannot learn to
+# replay one.
 #
 # Read the samples themselves: vermillion marks every character inside a 12-gram found in the training
 # text.
@@ -136,21 +153,26 @@ for name, result in runs.items():
 chart_widget(sample_chart(runs["no regularisation"].snapshot))
 
 # %%
-chart_widget(sample_chart(runs["noising 0.3"].snapshot))
+chart_widget(sample_chart(runs[f"noising {GAMMA}"].snapshot))
 
 # %% [markdown]
 # ## What noising does to a batch
 #
 # The same training batch, as the model reads it with $\gamma = 0.3$: unigram noising swaps characters for
 # frequent ones (spaces, e, t, o…), blank noising for a placeholder (shown as ▯).
+#
+# How often does a context reach the model intact? Each input is chosen for noising on its own, with
+# probability $\gamma$, so $n$ characters in a row all escape with probability $(1-\gamma)^n$. Blank
+# noising changes every chosen input; unigram noising leaves a few more contexts intact, because a draw can
+# be the original character. Both are printed below, the second as measured on this batch.
 
 # %%
-trainer = runs["noising 0.3"].trainer
+trainer = runs[f"noising {GAMMA}"].trainer
 vocab = trainer.corpus.vocab
 x, _ = trainer.train_stream.batch(0)
 generator = torch.Generator().manual_seed(0)
-unigram_x, _ = noise_inputs(x, 0.3, "unigram", trainer.unigram, generator)
-_, blank = noise_inputs(x, 0.3, "blank", trainer.unigram, generator)
+unigram_x, _ = noise_inputs(x, GAMMA, "unigram", trainer.unigram, generator)
+_, blank = noise_inputs(x, GAMMA, "blank", trainer.unigram, generator)
 row = x[0].tolist()
 print("original :", repr(vocab.decode(row, "char")))
 print("unigram  :", repr(vocab.decode(unigram_x[0].tolist(), "char")))
@@ -160,6 +182,13 @@ print(
     f"{blank.float().mean().item():.1%} of the batch's inputs chosen for blank noising; "
     f"{replaced:.1%} changed by unigram noising (a draw can equal the original character)"
 )
+unchanged = (unigram_x == x).float()
+for n in (3, 12):
+    intact = unchanged.unfold(1, n, 1).prod(-1).mean().item()  # every run of n inputs in the batch
+    print(
+        f"a {n}-character context intact: {(1 - GAMMA) ** n:.1%} of the time with blank noising ((1 − γ)^{n}); "
+        f"{intact:.1%} of this batch's {n}-character runs with unigram noising"
+    )
 
 # %%
 none, dropout, noising = (numbers[k] for k in runs)
@@ -183,8 +212,8 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # ## How sure is this? (over seeds)
 #
 # This page trains one seed. The presets `overfit`, `dropout` and `noising` (a bigger two-layer model on
-# 1 % of the text) were compared over 5 paired seeds by `benchmarks/lessons_over_seeds.py`; the README's
-# "Seeing it happen" table has the figures: how often the copied share under `overfit` ended at least twice
+# 1 % of the training split) were compared over 5 paired seeds by `benchmarks/lessons_over_seeds.py`; the
+# "Seeing it happen" table (docs/presets.md) has the figures: how often the copied share under `overfit` ended at least twice
 # dropout's, and in how many seeds noising lowered the final gap.
 
 # %% [markdown]

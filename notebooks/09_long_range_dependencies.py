@@ -23,11 +23,12 @@
 # worth remembering sits at a known distance.
 #
 # **The recall corpus** (bundled, generated in code: `--corpus recall`). Every line is a key (one of 8
-# letters A–H), then $k$ random letters (drawn from the same 8), a `?`, and the key again:
+# letters A–H), then $k$ random letters (drawn from the same 8), a `?`, the key again and a line break,
+# with no spaces. Two lines of the text (printed below), with what each part is:
 #
 # ```
-# C HADBE ? C        k = 5
-# F EEBAHGDCAHHBEDFGCAB ? F        k = 20
+# BHBGBE?B                   key B, k = 5 letters (HBGBE), ?, key B
+# GAHDHGHCHBBBAGHEFEBAA?G    key G, k = 20 letters, ?, key G
 # ```
 #
 # The random letters cannot be predicted, so a model that has forgotten the key can only guess among 8
