@@ -53,7 +53,7 @@ class Config:
     )
     embed_dropout: float = live_knob(
         0.0,
-        "drop whole words (rows of the embedding matrix)",
+        "drop whole words (rows of the embedding matrix), one mask per batch (AWD-LSTM's embedded_dropout)",
         group="dropout",
         lo=0,
         hi=1,
@@ -73,8 +73,8 @@ class Config:
     )
     recurrent_dropout: float = live_knob(
         0.0,
-        "dropout on the previous hidden state h_{t−1} inside the cell, at every time step (runs the slower explicit "
-        "cell)",
+        "dropout on the previous hidden state h_{t−1} where it enters the cell's gates (never an LSTM's cell c), at "
+        "every time step (runs the slower explicit cell)",
         group="dropout",
         lo=0,
         hi=1,
@@ -84,8 +84,9 @@ class Config:
     )
     recurrent_dropout_kind: str = live_knob(
         "naive",
-        "naive: a new mask on h_{t−1} at every time step (erases memory); gal: one mask per sequence (Gal & Ghahramani"
-        " 2016)",
+        "naive: a new mask on h_{t−1} at every time step (a vanilla RNN's h is its whole memory, so each step cuts "
+        "into it; an LSTM's cell c is never masked, a GRU's h_{t−1} only where it enters the gates); gal: one mask "
+        "per sequence (Gal & Ghahramani 2016)",
         group="dropout",
         choices=("naive", "gal"),
         advanced=True,
@@ -118,7 +119,8 @@ class Config:
     )
     l2: float = live_knob(
         0.0,
-        "L2 penalty: λ·Σw² added to the loss (gradient 2λw; no ½), on weights (not biases or norm parameters)",
+        "L2 penalty λ·Σw² on weights (not biases or norm parameters): its gradient 2λw (no ½) is added to each "
+        "weight's gradient; the recorded loss leaves λ·Σw² out",
         group="penalty",
         lo=0,
         hi=1,
