@@ -22,7 +22,7 @@ class Preset:
     predict: str = ""  # the question a class lesson asks before a knob move takes effect (explorer.page.guesses)
 
 
-# A big two-layer LSTM on 1% of Tiny Shakespeare (11k characters): it memorises the text in seconds.
+# A big two-layer LSTM on 1 % of Tiny Shakespeare's training split: it memorises what it reads in seconds.
 OVERFIT = dict(
     cell="lstm",
     layers=2,
@@ -76,7 +76,7 @@ PRESETS: dict[str, Preset] = {
     "overfit": Preset(
         "a big model on little data: training loss keeps falling while validation loss turns and climbs",
         OVERFIT,
-        "The model is memorising its 11k characters. After your change, what will the validation loss do?",
+        "The model is memorising its small training text. After your change, what will the validation loss do?",
     ),
     "dropout": Preset(
         "the same model with dropout 0.5: a lower best validation loss and a far smaller gap",
@@ -90,8 +90,9 @@ PRESETS: dict[str, Preset] = {
         "The penalty pulls every weight towards zero. After your change, what will the validation loss do?",
     ),
     "noising": Preset(
-        "the same model with unigram data noising (γ = 0.2): a fifth of the input characters replaced by "
-        "frequency-weighted draws; a far smaller final gap, and samples that copy less of the training text",
+        "the same model with unigram data noising (γ = 0.2): each input character, with probability 0.2, replaced by "
+        "a draw by character frequency (which can be the same character); a far smaller final gap, and samples that "
+        "copy less of the training text",
         {**OVERFIT, "noise": 0.2},
         "Noising swaps input characters for random ones. After your change, what will the validation loss do?",
     ),
