@@ -308,7 +308,15 @@ def _mask_panel(site: str, entry: dict, layers: int, width: int, height: int, f:
     )
 
 
-def _mask_notes(masks: dict, step: int, dropout: list[str], recurrent: list[str]) -> list[str]:
+# what a naive (per-step) mask on h(t−1) costs depends on the cell: said per cell, never for all of them
+NAIVE_COST = {
+    "rnn": " A vanilla RNN's h is its whole memory: each step cuts into a different part of it.",
+    "lstm": " It acts where h(t−1) enters the gates; the LSTM's cell c, its memory path, is never masked.",
+    "gru": " It acts where h(t−1) enters the gates; the update gate carries the unmasked h(t−1) forward.",
+}
+
+
+def _mask_notes(masks: dict, step: int, dropout: list[str], recurrent: list[str], cell: str | None) -> list[str]:
     """What the grids show, in words: p and the 1/(1−p) rescaling, the kind of mask, and which units are drawn."""
     sites = masks["sites"]
     notes = []
@@ -331,10 +339,10 @@ def _mask_notes(masks: dict, step: int, dropout: list[str], recurrent: list[str]
         notes.append(
             f"Recurrent dropout p = {format_value(round(1 - entry['keep'], 4))} on h(t−1) inside the cell: "
             + (
-                "naive, a new mask at every time step — speckled: what a unit remembered is cut again and again."
+                "naive, a new mask at every time step — speckled." + NAIVE_COST.get(cell or "", "")
                 if entry["kind"] == "naive"
-                else "gal, one mask for the whole sequence — stripes: the same units are silent throughout and the "
-                "others keep their memory."
+                else "gal, one mask for the whole sequence — stripes: the same units of h(t−1) are dropped throughout, "
+                "the others pass at every step."
             )
         )
     grids = [entry for site, entry in sites.items() if site != "embedding"]  # the embedding's is its tokens
@@ -391,7 +399,8 @@ def dropout_mask_chart(
                         resolve={"scale": {"color": "independent"}},
                     )
                 )
-    notes = _mask_notes(masks, latest["step"], dropout, recurrent)
+    cell = (snap.start or {}).get("config", {}).get("cell")
+    notes = _mask_notes(masks, latest["step"], dropout, recurrent, cell)
     return alt.vconcat(
         *panels,
         resolve={"scale": {"color": "independent"}},

@@ -104,8 +104,9 @@ def variance_band_chart(
         ],
         title=chart_title(
             title,
-            "The line: the mean over the arm's seeds. The band: its 95 % interval (95 of 100 such bands from "
-            "this many seeds hold the true mean)." + (" Dashed: training loss (eval mode)." if show_train else ""),
+            "The line: the mean over the arm's seeds. The band: the 95 % interval of that mean at each step on its "
+            "own (pointwise: at a given step it holds the true mean 95 times in 100; the whole curve at once, less "
+            "often)." + (" Dashed: training loss (eval mode)." if show_train else ""),
             width=width,
             projector=projector,
         ),
