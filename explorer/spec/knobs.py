@@ -103,7 +103,8 @@ class Config:
     )
     noise: float = live_knob(
         0.0,
-        "data noising: replace each input token with this probability γ, in training only",
+        "data noising: each input token is chosen with this probability γ and replaced (unigram: by a frequency "
+        "draw, which can be the same token), in training only",
         group="noising",
         lo=0,
         hi=0.5,
