@@ -181,8 +181,8 @@ print(f"lowest test loss in each seed: {', '.join(lowest_test)}")
 
 # %% [markdown]
 # Which forms narrowed the gap, and in how many seeds, is the verdict above. The masks that stay fixed for
-# the whole sequence (Gal, AWD) narrow it most: a consistent thinned network per sequence is a stronger regulariser than noise that
-# changes at every step. Naive recurrent dropout narrows the gap least, and yet here it ends with the
+# the whole sequence (Gal, AWD) narrow it most: a consistent thinned network per sequence is a stronger
+# regulariser than noise that changes at every step. Naive recurrent dropout narrows the gap least, and yet here it ends with the
 # **lowest** test loss of the five in every seed (the numbers above): a smaller gap is not the same as a
 # better model, and this run does not show the memory cost that step 1 of the story is about.
 #

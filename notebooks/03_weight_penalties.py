@@ -185,9 +185,9 @@ decay_question.check(
     else ("decoupled (AdamW)" if mean_ratio > 1 / (1 - SAME_WITHIN) else f"the same (within {SAME_WITHIN:.0%})"),
     f"Weight norm: none {none.spread(norm, 1)}, coupled {coupled.spread(norm, 1)}, AdamW "
     f"{decoupled.spread(norm, 1)}. Coupled's norm over AdamW's: {', '.join(f'{r:.2f}' for r in ratios)} "
-    f"(mean {mean_ratio:.2f}; the answer goes by the mean, and within {SAME_WITHIN:.0%} of 1 counts as the same). Coupled under "
-    f"80 % of none {holds(coupled_smaller)}; AdamW within 5 % of none {holds(decoupled_close)}: its per-step "
-    f"factor is 1 − ηλ = {1 - model.lr * 2e-3:.6f}.",
+    f"(mean {mean_ratio:.2f}; the answer goes by the mean, and within {SAME_WITHIN:.0%} of 1 counts as the "
+    f"same). Coupled under 80 % of none {holds(coupled_smaller)}; AdamW within 5 % of none "
+    f"{holds(decoupled_close)}: its per-step factor is 1 − ηλ = {1 - model.lr * 2e-3:.6f}.",
 )
 zeros_sub, zeros_prox = subgradient.values(exact_zeros), proximal.values(exact_zeros)
 zero_question.check(

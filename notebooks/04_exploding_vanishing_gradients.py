@@ -287,7 +287,8 @@ for name in cells:
     print(
         f"{name:20s} "
         + " · ".join(
-            f"{n - 1} back: {sum(v) / len(v):.1e}, {min(shares[name][n]):.0e} to {max(shares[name][n]):.0e} of distance 0"
+            f"{n - 1} back: {sum(v) / len(v):.1e}, "
+            f"{min(shares[name][n]):.1e} to {max(shares[name][n]):.1e} of distance 0"
             for n, v in farthest[name].items()
         )
         + f" · at least {REACH:g} of distance 0 up to {', '.join(map(str, spans[name]))} steps back (seeds {SEEDS})"

@@ -214,8 +214,8 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 #
 # This page trains one seed. The presets `overfit`, `dropout` and `noising` (a bigger two-layer model on
 # 1 % of the training split) were compared over 5 paired seeds by `benchmarks/lessons_over_seeds.py`; the
-# "Seeing it happen" table (docs/presets.md) has the figures: how often the copied share under `overfit` ended at least twice
-# dropout's, and in how many seeds noising lowered the final gap.
+# "Seeing it happen" table (docs/presets.md) has the figures: how often the copied share under `overfit`
+# ended at least twice dropout's, and in how many seeds noising lowered the final gap.
 
 # %% [markdown]
 # ## Try this
