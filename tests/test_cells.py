@@ -316,6 +316,23 @@ def test_a_trainer_with_every_cell_knob_records_masks_reach_and_the_status_note(
     assert "recurrent dropout on h(t−1), layer 2" in chart and "naive, a new mask at every time step" in chart
 
 
+@pytest.mark.parametrize(
+    "cell, says, never",
+    [
+        ("rnn", "A vanilla RNN's h is its whole memory", "cell c"),
+        ("lstm", "the LSTM's cell c, its memory path, is never masked", "whole memory"),
+        ("gru", "the update gate carries the unmasked h(t−1) forward", "whole memory"),
+    ],
+)
+def test_the_mask_chart_says_what_a_naive_mask_costs_the_runs_own_cell(cell, says, never):
+    """Naive recurrent dropout erases a vanilla RNN's memory, not an LSTM's (its c is never masked): the note is
+    the run's cell's, read from the run's own records."""
+    config = tiny(cell=cell, recurrent_dropout=0.3, steps=2, eval_every=2, detail_every=2)
+    chart = dropout_mask_chart(snapshot_of(list(Trainer(config).run()))).to_dict()
+    notes = " ".join(chart["title"]["subtitle"])  # the notes under the title, wrapped into lines
+    assert says in notes and never not in notes
+
+
 def test_gradient_reach_through_the_explicit_cell_is_the_fused_cells_with_norms_off():
     """In eval mode recurrent dropout draws nothing, so the reach is the fused path's; a cell norm changes it."""
     tokens, targets = torch.randint(0, VOCAB, (1, 10)), torch.randint(0, VOCAB, (1, 10))
