@@ -19,7 +19,8 @@
 # Memorising a small text usually needs large, finely tuned weights. A **penalty** on the weight matrices
 # $w$ (not biases, not normalisation parameters) makes that expensive. explorer never adds the penalty
 # term itself to the loss: after the backward pass it adds the penalty's **gradient** (the third column, no
-# factor ½) to each weight's gradient, which is the gradient that adding the term to the loss would give.
+# factor ½; for L1, with the subgradient kind: the proximal kind acts after the step, below) to each weight's
+# gradient, which is the gradient that adding the term to the loss would give.
 # The training loss explorer records is therefore the data's cross-entropy alone, without the penalty.
 #
 # | | the penalty | its gradient, added to each weight's | one plain-SGD step (learning rate $\eta$) |
@@ -218,8 +219,8 @@ chart_widget(run_charts.weight_norm_chart(proximal.results[0].snapshot))
 # The share of weights below a threshold, for three thresholds. None of the subgradient run's weights is
 # exactly zero, so how many count as "near zero" is set by the line you draw. A share that grows with the
 # threshold says nothing about L1 on its own: any spread of weights around zero gives one. What L1 did is
-# seen against the run without a penalty at the same threshold: the last column says how many times its
-# share the run holds. For the proximal run, compare the share below the tightest threshold with its share
+# seen against the run without a penalty at the same threshold: the figures in brackets after each run give
+# its share as a multiple of the unpenalised run's, seed by seed. For the proximal run, compare the share below the tightest threshold with its share
 # of exact zeros printed above.
 
 

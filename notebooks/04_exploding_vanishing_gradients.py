@@ -322,8 +322,9 @@ print(f"the loss at the end of window 2 reaches window 1 with norm {uncut:.1e} w
 # %% [markdown]
 # Read the rows left to right: the farther back the window lets the gradient go, the smaller it is at that
 # far end, for every cell. The end of each row says how far back, at initialisation, each cell's gradient
-# stays at a thousandth of its distance-0 value or more, in each seed: a window longer than that buys the
-# cell nothing at the start but cost (training can open an LSTM's gates further, as experiment 2 showed).
+# stays at a thousandth of its distance-0 value or more, in each seed: a window much longer than that adds
+# little gradient at the start, at full cost (training can open an LSTM's gates further, as experiment 2
+# showed).
 # And nothing, in any cell, crosses the window's edge: truncated backpropagation cuts it.
 
 # %%

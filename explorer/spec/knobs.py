@@ -73,8 +73,8 @@ class Config:
     )
     recurrent_dropout: float = live_knob(
         0.0,
-        "dropout on the previous hidden state h_{t−1} where it enters the cell's gates (never an LSTM's cell c), at "
-        "every time step (runs the slower explicit cell)",
+        "dropout on the previous hidden state h_{t−1} where it enters the recurrent weights (an LSTM's or GRU's "
+        "gates; never an LSTM's cell c), at every time step (runs the slower explicit cell)",
         group="dropout",
         lo=0,
         hi=1,
