@@ -179,6 +179,20 @@ def test_ray_and_local_processes_give_the_same_results_seed_for_seed(tmp_path):
     assert all(r["source"] == "sweep" for r in store.runs(sweep="ray"))
 
 
+@pytest.mark.slow
+def test_a_sweep_on_ray_from_a_fresh_command_line(tmp_path):
+    """`explorer sweep --ray` in its own process, where nothing imported Ray before the sweep connects: the
+    connection imports it (here "local": a Ray instance of the sweep's own, shut down after)."""
+    pytest.importorskip("ray")
+    store_path = tmp_path / "runs.sqlite"
+    command = [sys.executable, "-m", "explorer", "sweep", *TINY_FLAGS, "--steps", "10", "--store", str(store_path)]
+    command += ["--grid", "dropout=0,0.5", "--seeds", "1", "--name", "fresh", "--ray", "local", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = RunStore(store_path).runs(sweep="fresh")
+    assert len(runs) == 2 and all(r["status"] == "finished" for r in runs)
+
+
 def test_two_saved_runs_with_the_same_settings_stay_two_arms(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     config = tiny().to_dict()

@@ -131,8 +131,8 @@ class _RayPool:
             self.ray = connect(address)  # the live runs' connection: one line, one short try where none answers
         except ExplorerError as err:
             raise SweepError(str(err)) from None
-        self.remote = ray.remote(num_cpus=1, max_retries=0)(run_trial)
-        self.size = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.remote = self.ray.remote(num_cpus=1, max_retries=0)(run_trial)
+        self.size = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
         self.running: dict[Any, Trial] = {}
 
     def has_room(self) -> bool:

@@ -449,7 +449,7 @@ class RunChild:
     def between_steps(self) -> float:
         """Called by the trainer's loop before each step: serve the page; hold here while paused (out of the
         registry of live runs); take this run's share of the cores, as it stands now, waiting for its slice
-        where it has to (serving the page meanwhile). Returns the seconds it waited for the turn."""
+        where it has to (serving the page meanwhile). Returns the seconds it waited for the slice."""
         while True:
             while self.conn.poll():
                 self.handle(self.conn.recv())
