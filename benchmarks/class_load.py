@@ -374,8 +374,9 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
     if memory:
         report.add(
             part,
-            "memory per run (a training worker's unique memory, USS)",
-            f"{spread(memory, 'MB')}; {sum(memory):,.0f} MB for {len(memory)} runs",
+            "memory per run (its worker process's unique memory, USS, over the runs it hosts)",
+            f"{spread(memory, 'MB')}; {sum(memory):,.0f} MB for {len(memory)} runs in "
+            f"{len({page.session.run.pid for page in pages})} processes",
         )
     running = sum(s == "running" for s in statuses)
     report.add(part, "runs still training at the end", f"{running}/{len(pages)}")
@@ -383,14 +384,19 @@ def controller_part(args, store_path: Path, report: Report, meter: CpuMeter | No
 
 
 def worker_memory(pages: list[SimPage]) -> list[float]:
-    """MB of unique memory (USS) of each training run's worker."""
+    """MB of unique memory (USS) per training run: its worker process's, shared out among the runs that process
+    hosts (a local class hosts several runs to a process, explorer.runs.hosts; a Ray actor one)."""
     import psutil
 
-    sizes = []
+    hosted: dict[int, int] = {}
     for page in pages:
+        if page.session.run.pid is not None:
+            hosted[page.session.run.pid] = hosted.get(page.session.run.pid, 0) + 1
+    sizes = []
+    for pid, runs in hosted.items():
         try:
-            sizes.append(psutil.Process(page.session.run.pid).memory_full_info().uss / 2**20)
-        except (psutil.Error, TypeError):
+            sizes += [psutil.Process(pid).memory_full_info().uss / 2**20 / runs] * runs
+        except psutil.Error:
             pass
     return sizes
 

@@ -160,17 +160,11 @@ def launch_chromium(playwright):
 
 # ------------------------------------------------------------------------------ page helpers
 def status_text(page) -> str:
-    """The status line (an st.info/success/error alert that mentions the step)."""
-    alerts = page.locator(
-        "[data-testid='stAlertContentInfo'], [data-testid='stAlertContentSuccess'], [data-testid='stAlertContentError']"
-    )
+    """The run's status line (its keyed container): whatever it says, an error without a step number included."""
     try:
-        for text in alerts.all_inner_texts():
-            if "step " in text or "Ready" in text:
-                return text
+        return " ".join(page.locator(".st-key-run_status [data-testid^='stAlertContent']").all_inner_texts()).strip()
     except Exception:  # noqa: BLE001 - an element replaced mid-read by a refresh: read again next time
-        pass
-    return ""
+        return ""
 
 
 def step_of(text: str) -> int:

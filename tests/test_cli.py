@@ -198,12 +198,15 @@ def test_an_old_flag_value_still_works_under_its_new_name(tmp_path):
 
 def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
     """`kill PID` (a service manager, `docker stop`) signals the command, not its process group: the server
-    it started must stop with it, not go on serving the class as an orphan."""
+    it started must stop with it, not go on serving the class as an orphan, and its students' runs (hosted in its
+    worker processes) are in the store as interrupted."""
     import os
     import signal
     import urllib.request
 
-    from tests.app_server import children_of, free_port, wait_until
+    from explorer.runs.store import RunStore
+    from tests.app_server import children_of, free_port, tiny_query, wait_until
+    from tests.raw_client import RawClient, text
 
     port = free_port()
     env = os.environ | {"EXPLORER_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
@@ -219,11 +222,25 @@ def test_a_sigterm_to_the_class_command_alone_stops_its_server(tmp_path):
 
     try:
         assert wait_until(serving, 90, every=0.5), "the class server did not start"
-        children = children_of(cli.pid)
+        students = []
+        for name in ("Ada", "Bo", "Cy"):
+            client = RawClient(f"http://127.0.0.1:{port}/", tiny_query())
+            client.rerun()
+            client.click("join", join_name=text(name))
+            client.click("train")
+            students.append(client)
+        store = RunStore(str(tmp_path / "runs.sqlite"))
+        assert wait_until(lambda: len(store.runs(status="running")) == 3, 60), store.runs()
+        children, family = children_of(cli.pid), []
         assert children, "the class command runs its server as a child"
+        while children:  # the server, its forkserver, the processes that host the runs
+            family += children
+            children = [grandchild for child in children for grandchild in children_of(child)]
+        assert len(family) >= 3
         cli.send_signal(signal.SIGTERM)
         cli.wait(30)
-        assert wait_until(lambda: not serving() and not any(os.path.exists(f"/proc/{pid}") for pid in children), 15)
+        assert wait_until(lambda: not serving() and not any(os.path.exists(f"/proc/{pid}") for pid in family), 15)
+        assert [run["status"] for run in store.runs()] == ["interrupted"] * 3
     finally:
         if cli.poll() is None:
             cli.kill()
@@ -281,8 +298,8 @@ def test_lessons_are_written_updated_and_an_edited_one_is_kept(tmp_path, capsys)
     code, err = run_in_process(capsys, "lessons", str(target))
     assert code == 2 and "01_overfitting.ipynb" in err  # still kept, still said
     assert main(["lessons", str(target), "--force"]) == 0
-    assert {p.name: p.read_bytes() for p in target.glob("0*.ipynb")} == {
-        k: v for k, v in shipped.items() if k.startswith("0")
+    assert {p.name: p.read_bytes() for p in target.glob("[0-9][0-9]_*.ipynb")} == {
+        k: v for k, v in shipped.items() if k[:2].isdigit()
     }
     assert mine.read_text() == "{}"  # a notebook explorer never wrote is never touched
     assert not list(target.glob(".*.partial"))

@@ -101,11 +101,59 @@ def test_runs_beyond_the_cores_train_in_slices_in_real_processes(tmp_path):
     instants = [begin + i * 0.001 for i in range(int((end - begin) * 1000))]
     inside = [sum(stepping(s, t) for s in steps) for t in instants]
     crowded = sum(n > CORES for n in inside) / len(instants)
-    assert crowded < 0.15, f"more than {CORES} runs inside a step {crowded:.0%} of the time"
+    # without slices all 6 would be inside a step nearly all the time; a busy machine (CI runs a lesson's kernel
+    # beside this test) lengthens the overruns at a slice's end, which measured 15 % there once
+    assert crowded < 0.25, f"more than {CORES} runs inside a step {crowded:.0%} of the time"
     round_s = -(-runs // CORES) * SLICE_S
     for s in steps:
         starts = [a for a, _ in s if begin <= a < end]
         assert max(b - a for a, b in zip([begin, *starts], [*starts, end])) < round_s + 0.15
+
+
+def test_runs_hosted_in_one_process_train_one_at_a_time_in_turns_and_a_message_is_served_at_once(tmp_path, monkeypatch):
+    """Three runs' threads in one hosting process (explorer.runs.hosts.Turns): never two inside a step at once,
+    each steps in every round (3 × SLICE_S), a paused one hands its turn on at once, and a message to a waiting
+    run ends its wait."""
+    import threading
+    import time
+
+    from explorer.runs.hosts import Inbox, Turn, Turns
+
+    monkeypatch.setenv("EXPLORER_HOME", str(tmp_path))  # the process's one registry entry goes here
+    turns, stop = Turns(), threading.Event()
+    inboxes = [Inbox(key, lambda key, message: None) for key in range(3)]
+    seats = [Turn(turns, inbox) for inbox in inboxes]
+    steps: list[list[tuple[float, float]]] = [[] for _ in seats]
+    served: list[float] = []
+
+    def train(i: int) -> None:
+        while not stop.is_set():  # as RunChild.between_steps: serve the page, then wait for its turn
+            while inboxes[i].poll():
+                inboxes[i].recv()
+                served.append(time.monotonic())
+            if seats[i].between_steps(wait=inboxes[i].poll) is None:
+                continue
+            began = time.monotonic()
+            time.sleep(0.005)  # a step
+            steps[i].append((began, time.monotonic()))
+        seats[i].leave()
+
+    threads = [threading.Thread(target=train, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    sent = time.monotonic()
+    inboxes[0].post("a page's message")
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+    spans = sorted(span for run in steps for span in run)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), "two runs inside a step at once"
+    for run in steps:
+        starts = [a for a, _ in run]
+        assert len(starts) > 20 and max(b - a for a, b in zip(starts, starts[1:])) < 3 * SLICE_S + 0.1
+    assert served and served[0] - sent < 0.05  # its wait ended when the message came, not at its turn
 
 
 def test_entries_of_processes_that_are_gone_are_ignored_and_removed(tmp_path):

@@ -50,7 +50,7 @@ def shut_down(runs: list[LiveRun], cluster: Cluster, before: set[int]) -> None:
         run.close()
     ray.shutdown()
     cluster.shutdown()
-    assert wait_until(lambda: not set(descendants(os.getpid())) - before, timeout=30), "Ray processes left behind"
+    assert wait_until(lambda: not set(descendants(os.getpid())) - before, timeout=60), "Ray processes left behind"
 
 
 def cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -214,8 +214,10 @@ def test_a_node_that_leaves_interrupts_only_its_runs_which_go_on_from_their_last
         staying = [run for run in runs if run.node != third.node_id]
         assert len(leaving) == 2 and len(staying) == 4  # six CPUs, six runs: two on each node
         assert wait_until(lambda: all(branch_steps(store_path, run.run_id) for run in leaving), timeout=60)
-        cluster.remove_node(third)
-        assert wait_until(lambda: all(run.status == "interrupted" for run in leaving), timeout=30)
+        # the machine vanishes (its processes killed, as at a power cut): its actors are seen lost at once, while
+        # the cluster marks the node dead only after missed health checks (about 20 s)
+        cluster.remove_node(third, allow_graceful=False)
+        assert wait_until(lambda: all(run.status == "interrupted" for run in leaving), timeout=60)
         store = RunStore(store_path)
         for run in leaving:
             assert run.error.startswith("The machine training this run") and "\n" not in run.error
@@ -272,7 +274,8 @@ def test_a_class_on_ray_in_the_browser_where_a_node_leaves_says_so_on_its_studen
                 pages.append(page)
             assert wait_until(lambda: all(step_of(status_text(page)) >= 20 for page in pages), 120)
             cluster.remove_node(second)
-            assert wait_until(lambda: any("left the cluster" in status_text(page) for page in pages), 60)
+            left = wait_until(lambda: any("left the cluster" in status_text(page) for page in pages), 60)
+            assert left, [status_text(page) for page in pages]
             gone = [page for page in pages if "left the cluster" in status_text(page)]
             (staying,) = [page for page in pages if page not in gone]
             assert len(gone) == 1 and status_text(gone[0]).startswith("The machine training this run")

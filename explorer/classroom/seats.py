@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from explorer.page.guesses import QUESTION, Prediction
 from explorer.runs.cpu import default_max_runs
+from explorer.runs.hosts import Hosts
 from explorer.runs.protocol import RAY_ENV
 from explorer.runs.store import HOST, RunStore, process_alive, process_start
 from explorer.spec.errors import ConfigError, ExplorerError
@@ -221,6 +222,7 @@ class Classroom:
         self.name = name
         self.token = token or secrets.token_urlsafe(16)
         self.ray = ray
+        self.hosts = None if ray else Hosts()  # the class's worker processes: its runs several to each
         self._max_runs = max_runs or (None if ray else default_max_runs())
         self._cluster_cpus = (-RAY_CPUS_S, 1)  # (when read, the Ray cluster's CPUs)
         memory = "the Ray cluster's CPUs" if ray else "what this server's memory holds"

@@ -209,6 +209,7 @@ class Session:
     def join_class(self, classroom, seat) -> None:
         """This page's runs are the seat's: tagged with the class and the student's name in the store."""
         self.classroom, self.seat = classroom, seat
+        self.run.host_in(classroom.hosts)  # its runs share the class's processes, one per core
         self.run.tags = {"class_name": classroom.name, "name": seat.name}
         self.run.source = "teacher" if seat.teacher else "class"
 

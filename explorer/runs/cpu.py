@@ -44,9 +44,11 @@ RECHECK_S = 1.0  # a training process re-reads its share this often
 # model on 2 cores, 12 runs trained 189.5 steps/s in all with slices against 178.7 without (6 runs: 190.9 against
 # 177.3, two alone 194-200). A slice's first step pays to warm the cache again (20 ms against 10), so a slice is long
 # beside a step and short beside a page's refresh: with 30 runs on 2 cores each trains a tenth of a second in every
-# one and a half. (At 30 runs both ways lose a quarter, 145 steps/s: past about 20 worker processes this machine's
+# one and a half. (At 30 processes both ways lose a quarter, 145 steps/s: past about 20 worker processes this machine's
 # workers page-fault 20-60 times a step with slices or without, while 15 models sliced in ONE process lose
-# nothing, so that loss is of the processes, not of switching between models.)
+# nothing, so that loss is of the processes, not of switching between models: which is why a class hosts its runs
+# several to a process, explorer.runs.hosts, whose runs take turns of the same SLICE_S; there 0.25 s slices trained
+# no faster than 0.1 s, 195.9 against 195.3 steps/s for 30 runs.)
 SLICE_S = 0.1
 
 
@@ -182,13 +184,12 @@ def sweep_workers(active_runs: int, cores: int = CORES) -> int:
     return max(1, cores - active_runs)
 
 
-# A class's runs are limited by memory, not cores: each is a one-thread worker process, and the cores are shared
-# out among however many train (the registry above), the pages first (`yield_to_pages`). One class worker of the
-# app's default model (char LSTM 1x128, Tiny Shakespeare) holds about RUN_MB of its own memory while it trains
-# (benchmarks/class_load.py, 30 such workers after a minute's training: 81 MB of unique memory each, 86 at most;
-# doubled for models bigger than the default and for the store's and pipe's buffers); the
-# server and its pages keep SERVER_MB; of what is left a class takes MEMORY_SHARE, leaving the rest to the
-# machine's other programs and to bigger models than the default.
+# A class's runs are limited by memory, not cores: they train one thread at a time in one worker process per core,
+# several runs to a process (explorer.runs.hosts), the pages first (`yield_to_pages`). A run of the app's default
+# model (char LSTM 1x128, Tiny Shakespeare) costs about 13 MB (benchmarks/class_load.py: 30 runs in 2 processes after
+# a minute's training, 386 MB of unique memory; a process per run held 81-86 MB each). RUN_MB is a dozen times that,
+# for models bigger than the default (a class challenge's), and their store's and pipe's buffers; the server and its
+# pages keep SERVER_MB; of what is left a class takes MEMORY_SHARE, leaving the rest to the machine's other programs.
 RUN_MB = 160
 SERVER_MB = 1024
 MEMORY_SHARE = 0.8
@@ -209,7 +210,7 @@ def available_mb() -> float | None:
 
 def default_max_runs(available: float | None = None, cores: int = CORES) -> int:
     """Runs a class trains at once when the teacher sets no limit: as many as the memory available now holds
-    (each a one-thread worker sharing the cores with the others). Where memory cannot be read (not Linux), 8
+    (sharing the cores with the others, several to a worker process). Where memory cannot be read (not Linux), 8
     per core, the load a class on 2 cores was measured at (30 runs: benchmarks/class_load.py)."""
     available = available_mb() if available is None else available
     if available is None:

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from explorer.runs.history import Snapshot
+from explorer.runs.hosts import Hosts
 from explorer.runs.protocol import RAY_ENV
 from explorer.runs.store import ENDED, default_path
 from explorer.runs.worker import RunHandle, Worker
@@ -67,6 +68,7 @@ class LiveRun:
         self._viewer_gone = False
         self._viewer_lock = threading.Lock()
         self._closed = False  # the page closed: nothing starts again (a class's queue may start a run late)
+        self.hosts: Hosts | None = None  # a class's: its runs are hosted several to a process (explorer.runs.hosts)
         self.warm = warm and not self.ray
         self._warm_up()
 
@@ -82,6 +84,8 @@ class LiveRun:
             from explorer.runs.ray_worker import RayWorker  # only a server with --ray loads Ray
 
             return RayWorker(self.ray, self.store_path, self.viewer_here)
+        if self.hosts is not None:
+            return self.hosts.worker(self.store_path, self.viewer_here)
         return Worker(self.store_path, self.viewer_here)
 
     def _take_warm(self) -> RunHandle:
@@ -274,6 +278,16 @@ class LiveRun:
         """Stop the run and let the warm worker go too (the page is closing)."""
         self._closed = True
         self.stop()
+        self._let_warm_go()
+
+    def host_in(self, hosts: Hosts | None) -> None:
+        """From now on its runs are hosted in a class's processes (none: each in its own), started when needed:
+        a warm worker of its own would hold a process of its own."""
+        self.hosts, self.warm = hosts, self.warm and hosts is None
+        if hosts is not None:
+            self._let_warm_go()
+
+    def _let_warm_go(self) -> None:
         if self._warm is not None and self._warm.exception() is None:
             self._warm.result().stop(1.0)
         self._warm = None

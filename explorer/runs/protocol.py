@@ -3,7 +3,7 @@ small frozen dataclass sent over a multiprocessing pipe, matched by its class on
 named where it is read instead of being `message[2]` in a tuple.
 
 page -> worker: Start, Knobs, Pause, Resume, StepOnce, Continue, Ask (a sample or a checkpoint), Stop
-worker -> page: Ready, Started, Failed, Records, Status, Answer, Crashed
+worker -> page: Ready, Started, Failed, Records, Status, Answer, Crashed (and Closed from a hosted run)
 A sweep's trial process answers its sweep with Records or Failed.
 """
 
@@ -107,3 +107,12 @@ class Answer:
 @dataclass(frozen=True)
 class Crashed:
     message: str
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A hosted run's loop has ended (explorer.runs.hosts: its process goes on for the others): how, as the
+    store has it (`ending`: stopped, interrupted, error), and the one line why."""
+
+    ending: str
+    message: str | None

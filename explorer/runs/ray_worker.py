@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -36,6 +37,9 @@ from explorer.spec.knobs import Config
 from explorer.spec.wording import plural
 
 GATHER_S = 0.25  # a run's records come back in one call at most this often (a class page redraws once a second)
+# A node's death reaches the cluster's table after its actor is seen lost: soon where it leaves as asked, after Ray's
+# missed health checks (5, 3 s apart, after a 5 s grace: about 20 s) where it vanishes.
+NODE_NEWS_S, NODE_POLL_S = 30.0, 0.5
 GPU_SHARE = 1 / 32  # of one GPU per run, where the cluster has a GPU free: a small model's run uses a sliver of one
 # An unreachable address: Ray tries 20 times, 40 s each (measured: still trying after 10 minutes); with these, one
 # try of about 15 s, which a reachable head answers in well under a second.
@@ -306,12 +310,23 @@ class RayWorker(RunHandle):
                 break
         if self._writer is not None:
             self._writer.flush()
-        if lost is not None and not self._stopping and not self._node_alive():
+        if lost is not None and not self._stopping and self._node_left():
             self._closing(self._left_line(), "interrupted")
         else:
             self._closing(f"its Ray actor on {self.host} ended unexpectedly ({one_line(lost or EOFError())})")
         if not self._stopping:
             self.ray.kill(self.actor)
+
+    def _node_left(self) -> bool:
+        """Whether the lost actor's machine left the cluster. Its actor is often seen gone before the cluster marks
+        the node dead (a leaving node's workers end first; a vanished one is found by missed health checks), so ask
+        until it is, for at most NODE_NEWS_S; an actor lost on a machine that stays is only said a little later."""
+        deadline = time.monotonic() + NODE_NEWS_S
+        while self._node_alive():
+            if self._stopping or time.monotonic() > deadline:
+                return False
+            time.sleep(NODE_POLL_S)
+        return True
 
     def _node_alive(self) -> bool:
         try:

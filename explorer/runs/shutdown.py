@@ -14,8 +14,9 @@ class CutShort(Exception):
 class Shutdown:
     """SIGTERM or SIGINT (the server stopping, Ctrl-C) cuts the run short, but never in the middle of writing its
     records: a signal that arrives while they are written waits until the write is done (raising inside
-    `RunWriter.flush` lost the batch and printed a traceback). Once the run is closing, signals are ignored: its
-    last records are being written and the process is ending anyway."""
+    `RunWriter.flush` lost the batch and printed a traceback). Once one signal has cut the run short, the others are
+    ignored: its last records are being written and the process is ending anyway (a second one raised in the
+    handling of the first ended the process with a traceback, its run recorded as an error)."""
 
     def __init__(self):
         self.writing = False
@@ -27,6 +28,7 @@ class Shutdown:
         if self.writing or self.closing:
             self.pending = self.pending or name
             return
+        self.closing = True  # a second signal must not cut short the run's ending (a storm of them: CI saw one)
         raise CutShort(name)
 
     @contextmanager
@@ -38,6 +40,7 @@ class Shutdown:
         finally:
             self.writing = False
         if self.pending and not self.closing:
+            self.closing = True
             raise CutShort(self.pending)
 
 

@@ -8,7 +8,8 @@ torch's memory with its siblings; a page's own process, which runs threads, is n
 
 `Worker` (a `RunHandle`) is the page's handle on one child, whose `RunChild` serves exactly one run; they talk in the
 typed messages of explorer.runs.protocol. The child writes every record to the run store itself (batched), so the
-run survives its page. A Ray actor runs the same `RunChild` (explorer.runs.ray_worker).
+run survives its page. A Ray actor runs the same `RunChild` (explorer.runs.ray_worker), and so does a class's
+hosting process, several to a process (explorer.runs.hosts).
 """
 
 from __future__ import annotations
@@ -97,6 +98,19 @@ _WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
 def active_count() -> int:
     """Runs training right now in worker processes started by this process (for sharing out threads)."""
     return sum(w.status == "running" for w in list(_WORKERS))
+
+
+def read_until_closed(conn, handle: Callable[[object], None], tick: Callable[[], None]) -> None:
+    """A page-side reader's loop: every message from a child's pipe to `handle`, `tick` at least every WATCH_S (the
+    watchdogs), until the pipe closes (the child has gone)."""
+    while True:
+        try:
+            message = conn.recv() if conn.poll(WATCH_S) else None
+        except (EOFError, OSError, ValueError):
+            return
+        if message is not None:
+            handle(message)
+        tick()
 
 
 def describe_exit(code: int | None) -> str:
@@ -294,14 +308,7 @@ class Worker(RunHandle):
         return self.process.pid
 
     def _read(self) -> None:
-        while True:
-            try:
-                message = self.conn.recv() if self.conn.poll(WATCH_S) else None
-            except (EOFError, OSError, ValueError):
-                break
-            if message is not None:
-                self._dispatch(message)
-            self._watch()
+        read_until_closed(self.conn, self._dispatch, self._watch)
         self.conn.close()
         self.process.join(2.0)
         self._closing(
@@ -384,7 +391,9 @@ class RunChild:
     """The child's side of one run: its loop (`Trainer.run`), steered through `conn` (a pipe's end, or any
     object with its send, poll and recv: a Ray actor's mailbox), its records sent back and, with a store, written."""
 
-    def __init__(self, conn, store_path: str | None):
+    def __init__(self, conn, store_path: str | None, cores=None):
+        """`cores`: how it takes its share of the cores (default: its process's `CoreShare`; a hosted run's turn
+        among its process's runs, explorer.runs.hosts.Turn)."""
         self.conn = conn
         self.store = RunStore(store_path) if store_path else None
         self.trainer: Trainer | None = None
@@ -394,7 +403,9 @@ class RunChild:
         self.outbox: list[dict] = []
         self.last_send = time.monotonic()
         self.status = "idle"
-        self.cores = CoreShare(page=True)  # its threads: a share of the cores while it trains (start sets fixed)
+        # its threads: a share of the cores while it trains (start sets fixed)
+        self.cores = cores if cores is not None else CoreShare(page=True)
+        self.ended: tuple[str, str | None] | None = None  # (ending, why) once closed
 
     def send(self, message) -> None:
         self.conn.send(message)
@@ -431,6 +442,7 @@ class RunChild:
         self.close(ending, message)
 
     def close(self, ending: str, message: str | None) -> None:
+        self.ended = (ending, message)
         SHUTDOWN.closing = True  # the last records and the ending are written whatever signal comes now
         self.cores.leave()
         if self.writer is not None:
@@ -472,6 +484,8 @@ class RunChild:
 
     def handle(self, message) -> None:
         match message:
+            case CutShort() | EOFError():  # posted by a hosting process ending (a signal, its page gone)
+                raise message
             case Start(config, meta):
                 self.start(Config.from_dict(config), meta)
             case Stop():

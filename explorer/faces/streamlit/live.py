@@ -74,7 +74,8 @@ def live_panel(session: Session, classroom: Classroom | None) -> None:
     if ss.drawn != page_state(session, classroom):
         st.rerun()  # the run or a job ended, paused or went on, a queued run started, a new lesson: the page follows
     snap = session.snapshot()
-    say(session.status())
+    with st.container(key="run_status"):  # one place a reader (and a browser test) finds the run's line
+        say(session.status())
     if outcome := session.observe():
         say(outcome)
     if classroom is not None and (lines := student_board(classroom, session.store(), session.seat)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 from streamlit import runtime
+from streamlit.runtime.runtime import RuntimeState
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer.classroom.seats import Classroom, Pages
@@ -17,6 +18,7 @@ from explorer.page.watchdog import ViewerWatchdog
 from explorer.spec.errors import ExplorerError
 
 ss = st.session_state
+SERVER_ENDING = (RuntimeState.STOPPING, RuntimeState.STOPPED)
 
 
 def page_id() -> str:
@@ -26,7 +28,13 @@ def page_id() -> str:
 
 
 def page_open(page: str) -> bool:  # called from the run's reader thread: a thread-safe runtime call only
-    return not runtime.exists() or runtime.get_instance().is_active_session(page)
+    """Is this page still there? While the server is stopping (a SIGTERM to `explorer class`) its pages count as
+    there: the runtime closes every session before the process ends, and a watchdog that took that for the
+    viewers leaving would record their runs as stopped instead of interrupted by the server's end."""
+    if not runtime.exists():
+        return True
+    instance = runtime.get_instance()
+    return instance.state in SERVER_ENDING or instance.is_active_session(page)
 
 
 def on_leave(page: str):
