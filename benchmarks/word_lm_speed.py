@@ -11,9 +11,11 @@ perplexities are printed.
     python benchmarks/word_lm_speed.py --examples /tmp/pytorch-examples --fraction 0.25 --threads 2
 
 Nothing is downloaded here. `--fraction F` keeps the first F of PTB's training lines on both sides (the validation
-and test texts stay whole), so a shorter measurement is still the same comparison; both sides run the same number of
-epochs over it. `--threads` is given to both (OMP_NUM_THREADS for main.py, --threads for explorer), so the figures do
-not depend on explorer's CPU policy.
+and test texts stay whole), so a shorter measurement of speed is still the same comparison; both sides run the same
+number of epochs over it. Their perplexities are then not comparable: main.py's vocabulary also takes every word of
+the validation and test texts, explorer's only the training file's (the others are <unk>, an easier token);
+`word_lm_same_start.py` compares the perplexities like for like. `--threads` is given to both (OMP_NUM_THREADS
+for main.py, --threads for explorer), so the figures do not depend on explorer's CPU policy.
 """
 
 from __future__ import annotations
