@@ -32,8 +32,8 @@
 # Read it with care:
 # - The gap has two parts. One is **overfitting**: what the model learned about *these* training
 #   characters rather than about English. The other is **distribution shift**: if the validation text is
-#   simply different (other plays, other speakers), it is harder even for a model that learned nothing by
-#   heart, and that part never goes away.
+#   simply different (other plays, other speakers), it can be harder even for a model that learned nothing by
+#   heart.
 # - A gap that widens while validation loss still *falls* does no harm yet: the model is still getting
 #   better at text it has not seen. The harmful signal is **validation loss rising**.
 #
@@ -43,16 +43,17 @@
 # %%
 import json
 
-from IPython.display import display
+import torch
+from IPython.display import Markdown, display
 
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
+from explorer.core.data import BLOCK, BatchStream, Corpus
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import sweep_charts
 
-# An LSTM with 128 hidden units (about 90k weights): plenty of capacity for a few thousand characters.
-# split="interleaved": validation and test are 2,000-character blocks dealt out across the whole book
-# (experiment 2 shows why that matters).
+# An LSTM with 128 hidden units: plenty of capacity for a few thousand characters.
+# split="interleaved": validation and test are 2,000-character blocks dealt out across the whole book.
 model = Config(
     cell="lstm",
     hidden=128,
@@ -69,22 +70,40 @@ model = Config(
 
 # %% [markdown]
 # ## Experiment 1: a little text and ten times more
-#
-# The same model trained for the same 400 steps on 0.5 % of Tiny Shakespeare's training text (about
-# 5,000 characters) and on 5 % (about 50,000). Each step reads 16 × 32 = 512 characters, so 400 steps are
-# about **44 passes (epochs)** over the small text but only **4** over the large one.
+
+
+# %%
+def text_and_passes(fraction: float) -> tuple[int, float]:
+    """The training text's characters at this fraction, and how many passes (epochs) the steps make over it."""
+    config = model.replace(train_fraction=fraction)
+    text = Corpus.from_config(config).train
+    batches = BatchStream(text, config.batch_size, config.seq_len, torch.device("cpu")).batches_per_epoch
+    return len(text), config.steps / batches
+
+
+(small_chars, small_passes), (large_chars, large_passes) = text_and_passes(0.005), text_and_passes(0.05)
+display(
+    Markdown(
+        f"The same model trained for the same {model.steps} steps on 0.5 % of Tiny Shakespeare's training text "
+        f"({small_chars:,} characters) and on 5 % ({large_chars:,}). Each step reads {model.batch_size} × "
+        f"{model.seq_len} = {model.batch_size * model.seq_len} characters, so {model.steps} steps are "
+        f"**{small_passes:.0f} passes (epochs)** over the small text but only **{large_passes:.0f}** over the large one."
+    )
+)
 
 # %%
 question = predict(
-    "Within 400 steps, whose validation loss turns and climbs?",
+    "Within 400 steps, whose validation loss turns and climbs (ends over 0.03 nats above its best, in every seed)?",
     "only the 0.5 % run",
     "only the 5 % run",
     "both",
     "neither",
 )
-display(question)
+ask = predict_first(question)
+display(ask)
 
 # %%
+# %%after_prediction ask
 runs = experiment(
     {"0.5% of the text": model.replace(train_fraction=0.005), "5% of the text": model.replace(train_fraction=0.05)},
     seeds=SEEDS,
@@ -92,22 +111,27 @@ runs = experiment(
 )
 small, large = runs["0.5% of the text"], runs["5% of the text"]
 
-# %% [markdown]
-# ## Check your prediction
-#
-# Each line is the mean validation loss over the 3 seeds; the band is its 95 % interval. Against steps
-# (above) and against epochs (below): per pass over its text, the large run is no slower to learn, it just
-# has far more to learn before it runs out of new text.
-
 # %%
+# %%after_prediction ask
+Markdown(r"""
+## Check your prediction
+
+Each line is the mean validation loss over the 3 seeds; the band is its 95 % interval. Against steps
+(above) and against epochs (below): per pass over its text, the large run is no slower to learn, it just
+has far more to learn before it runs out of new text.
+""")
+# %%
+# %%after_prediction ask
 summary = seeds_summary("lesson 1", runs)
 chart_widget(sweep_charts.variance_band_chart(summary, show_train=True, title="Check your prediction: validation loss"))
 
 # %%
+# %%after_prediction ask
 chart_widget(sweep_charts.variance_band_chart(summary, x="epoch", title="The same runs against epochs"))
 
 
 # %%
+# %%after_prediction ask
 def rise(result) -> float:
     """How far validation loss climbed back from its best by the end (> 0: it turned)."""
     return result.final("val_loss") - result.best("val_loss")
@@ -131,10 +155,11 @@ print(question.text)
 # %% [markdown]
 # ## Why: the numbers
 #
-# The small run's best step, how far its validation loss climbed back, its gap, and finally its score on
-# the **test** split: text that no choice in this lesson looked at.
+# Each run's best step, how far its validation loss moved from its best by the end, its gap, and finally its
+# score on the **test** split: text that no choice in this lesson looked at.
 
 # %%
+# %%after_prediction ask
 for name, arm in runs.items():
     print(f"{name}: {arm.results[0].trainer.corpus.train.numel():,} training characters")
     print(f"  best validation loss at step {arm.spread(lambda r: r.snapshot.best_eval()['step'], 0)}")
@@ -144,24 +169,33 @@ for name, arm in runs.items():
 narrower = [s > 2 * g for s, g in zip(small.values(lambda r: r.final("gap")), large.values(lambda r: r.final("gap")))]
 print(f"ten times more text: the final gap was under half {holds(narrower)}")
 
-# %% [markdown]
-# The small text is learned by heart: its training loss keeps falling, validation loss turns at its best
-# step and climbs, and the test loss at the end is worse than the best validation loss was. The large text
-# gives the same model no chance to memorise in 400 steps: its validation loss is still falling at the end.
-
+# %%
+# %%after_prediction ask
+Markdown(r"""
+The small text is learned by heart: its training loss keeps falling while validation loss turns at its best
+step and climbs. The large text gives the same model no chance to memorise in 400 steps: its validation loss
+is still falling at the end, and its test loss at the end is far lower than the small run's (the numbers above).
+""")
 # %% [markdown]
 # ## Experiment 2: overfitting or distribution shift?
 #
 # With `split="contiguous"` the text is split in reading order: training is the first 90 % of the book,
-# validation the next 5 %, test the last 5 %. Tiny Shakespeare's training text starts with *Coriolanus*;
-# its validation text is from *The Taming of the Shrew*, which the training text only reaches on its last
-# pages: other plays, other speakers. With
-# `split="interleaved"` validation and test blocks come from everywhere in the book, like the training
-# text. Train on the **whole** training text for 400 steps: 205,000 characters read, under a quarter of an
-# epoch, so nothing is seen twice and nothing can be memorised. Then compare the gaps (measured on 40
-# batches, 20,000 characters, so that a small difference is not noise).
+# validation the next 5 %, test the last 5 %. With `split="interleaved"` validation and test blocks come
+# from everywhere in the book, like the training text. Train on the **whole** training text, so that nothing
+# is seen twice and nothing can be memorised, then compare the gaps, measured on many batches so that a small
+# difference is not noise:
 
 # %%
+# train_subset=1.0: the training side on every row of those 40 batches too, like the validation side
+fresh = model.replace(train_fraction=1.0, steps=400, eval_every=100, eval_batches=40, train_subset=1.0)
+whole_chars, whole_passes = text_and_passes(1.0)
+display(
+    Markdown(
+        f"{fresh.steps} steps read {fresh.steps * fresh.batch_size * fresh.seq_len:,} characters of the "
+        f"{whole_chars:,}: {whole_passes:.2f} of a pass. The gaps are measured on {fresh.eval_batches} batches, "
+        f"{fresh.eval_batches * fresh.batch_size * fresh.seq_len:,} characters."
+    )
+)
 SAME_GAP = 0.03  # nats: gaps closer than this count as the same
 shift_question = predict(
     "After 400 steps on the whole text, no character seen twice, the gap between validation and training loss is…",
@@ -169,11 +203,11 @@ shift_question = predict(
     "clearly larger with the contiguous split",
     "clearly larger with the interleaved split",
 )
-display(shift_question)
+ask_shift = predict_first(shift_question, after=ask)
+display(ask_shift)
 
 # %%
-# train_subset=1.0: the training side on every row of those 40 batches too, like the validation side
-fresh = model.replace(train_fraction=1.0, steps=400, eval_every=100, eval_batches=40, train_subset=1.0)
+# %%after_prediction ask_shift
 shift = experiment(
     {"interleaved split": fresh, "contiguous split": fresh.replace(split="contiguous")}, seeds=SEEDS, threads=1
 )
@@ -181,6 +215,7 @@ interleaved, contiguous = shift["interleaved split"], shift["contiguous split"]
 
 
 # %%
+# %%after_prediction ask_shift
 def final_gap(result) -> float:
     return result.final("gap")
 
@@ -205,16 +240,21 @@ chart_widget(
     sweep_charts.variance_band_chart(seeds_summary("shift", shift), show_train=True, title="Check your prediction")
 )
 
-# %% [markdown]
-# With the contiguous split the validation text is harder than the training text even for a model that
-# has memorised nothing, and the difference grows as the model learns more about its own plays: part of
-# every gap measured that way is the books' difference, not overfitting, and it does not close. That is why
-# these lessons use the interleaved split. (With a share of the training text, as in experiment 1, the
-# interleaved split keeps whole training blocks spread evenly over the book: 0.5 % is about two and a half
-# blocks, from three places. Validation still comes from everywhere, so a little of that gap is a change of
-# text too; memorising is by far the larger part.)
-
 # %%
+# %%after_prediction ask_shift
+small_blocks = -(-small_chars // BLOCK)  # whole training blocks the 0.5 % share is made of
+Markdown(rf"""
+Tiny Shakespeare's training text starts with *Coriolanus*; with the contiguous split its validation text
+is from *The Taming of the Shrew*, which the training text only reaches on its last pages: other plays, other
+speakers. So with the contiguous split the validation text was harder than the training text even for a model
+that had memorised nothing (the verdict above, with its seeds): part of every gap measured that way is the
+books' difference, not overfitting. That is why these lessons and the presets use the interleaved split. (With a share of the training text, as in experiment 1, the
+interleaved split keeps whole training blocks spread evenly over the book: 0.5 % is {small_chars:,} characters,
+{small_chars / BLOCK:.1f} blocks of {BLOCK:,}, from {small_blocks} places. Validation still comes from everywhere, so
+a part of the small run's gap may be a change of text too; this experiment does not measure how large.)
+""")
+# %%
+# %%after_prediction ask_shift
 results = {
     "rise_small": small.values(rise),
     "rise_large": large.values(rise),
@@ -222,6 +262,7 @@ results = {
     "gap_small": small.values(lambda r: r.final("gap")),
     "gap_large": large.values(lambda r: r.final("gap")),
     "test_small": small.values(lambda r: r.test["test_loss"]),
+    "test_large": large.values(lambda r: r.test["test_loss"]),
     "best_val_small": small.values(lambda r: r.best("val_loss")),
     "bpc_small": small.values(lambda r: r.final("val_bpc")),
     "epochs_small": small.values(lambda r: r.snapshot.evals[-1]["epoch"]),
@@ -239,7 +280,8 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Change **Fraction of training text used** (under *Setup*), press **↺ Reset**, then **▶ Train**. How does
 #   the step where validation loss is best move?
 # - Switch the chart to **perplexity**: the gap in nats becomes a *ratio* of perplexities, $e^{\text{gap}}$.
-# - Fewer **Hidden units** is another cure: a smaller model cannot memorise as much. Try 32.
+# - Try 32 **Hidden units**: a smaller model has less room to memorise. Does the gap narrow? Is the test loss
+#   lower? (Lesson 7 asks the same of size and dropout together.)
 
 # %%
 dashboard(

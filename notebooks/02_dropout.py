@@ -29,8 +29,7 @@
 #   lets us use the weights as they are: the expected input of every unit is already right, so
 #   evaluation needs **no rescaling**;
 # - keep dropout **on** and average the predictions of many passes (**Monte-Carlo dropout**, Gal &
-#   Ghahramani 2016 used it on language models). One single pass with dropout on is worse than either,
-#   because it is one thinned network, not an average.
+#   Ghahramani 2016 used it on language models).
 #
 # ## Where the mask goes in a recurrent network
 #
@@ -46,12 +45,14 @@
 #    memory path (Semeniuta et al. 2016, *Recurrent Dropout without Memory Loss*, drop only the cell's
 #    update $g_t$, never $c$ itself, for this reason). A GRU's $h_{t-1}$ is masked where it enters the gates, not where the update
 #    gate carries it forward.
-# 2. **Zaremba et al. (2014)**: so drop **only the non-recurrent connections** (a new mask at every time
-#    step there is harmless: nothing compounds). explorer's `dropout` with kind `standard` is this.
-# 3. **Gal & Ghahramani (2016)**: the trouble was not dropping $h_{t-1}$ but *redrawing* the mask. Use
-#    **one mask per sequence**, the same at every time step, on the inputs, the outputs **and**
-#    $h_{t-1}$: then each sequence is run by one thinned network, a consistent one, and the memory
-#    survives. In explorer: `dropout_kind="locked"` with `recurrent_dropout_kind="gal"`.
+# 2. **Zaremba et al. (2014)**: so drop **only the non-recurrent connections**, with a new mask at every time
+#    step (their argument: there nothing compounds from step to step). explorer's `dropout` with kind
+#    `standard` is this: it masks the embedding's output and the LSTM's output, two sites.
+# 3. **Gal & Ghahramani (2016)** argue that the trouble was not dropping $h_{t-1}$ but *redrawing* the mask:
+#    use **one mask per sequence**, the same at every time step, on the inputs, the outputs **and**
+#    $h_{t-1}$, so that each sequence is run by one consistent thinned network. In explorer:
+#    `dropout_kind="locked"` with `recurrent_dropout_kind="gal"`. The experiment below tests the schedule
+#    part of that argument on its own.
 # 4. **AWD-LSTM (Merity et al., 2018)** keeps the fast fused LSTM untouched: **locked dropout** (one mask
 #    per window on the non-recurrent connections, `dropout_kind="locked"`) and, for the recurrent
 #    connection, **weight drop** (DropConnect on the hidden-to-hidden matrix, one mask per batch).
@@ -71,12 +72,13 @@ import json
 
 import torch
 import torch.nn.functional as F
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
-from explorer.runs.experiments import SEEDS, holds, seeds_summary
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.runs.experiments import SEEDS, holds
+from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
-from explorer.views import mechanism_charts, sweep_charts
+from explorer.views import mechanism_charts
 
 # The overfitting setup of lesson 1: 128 LSTM units on 0.5 % of Tiny Shakespeare, interleaved split.
 model = Config(
@@ -95,42 +97,56 @@ model = Config(
     meter_every=0,
     instrument_budget=0,  # every detail and sample at the cadence asked for: the lesson reads them
 )
+# Each comparison changes ONE thing. Where the mask goes: the non-recurrent connections or h(t-1). How often
+# it is redrawn: at every time step, or once per window (one thinned network for the whole sequence).
 recipes = {
     "no dropout": model,
-    "naive recurrent 0.5": model.replace(recurrent_dropout=0.5, recurrent_dropout_kind="naive"),
-    "Zaremba 0.5": model.replace(dropout=0.5),
-    "Gal 0.5": model.replace(dropout=0.5, dropout_kind="locked", recurrent_dropout=0.5, recurrent_dropout_kind="gal"),
-    "AWD: locked + weight drop 0.5": model.replace(dropout=0.5, dropout_kind="locked", weight_drop=0.5),
+    "standard 0.5": model.replace(dropout=0.5),  # non-recurrent, a new mask at every step (Zaremba et al.)
+    "locked 0.5": model.replace(dropout=0.5, dropout_kind="locked"),  # the same sites, one mask per window
+    "naive recurrent 0.5": model.replace(recurrent_dropout=0.5, recurrent_dropout_kind="naive"),  # h(t-1), per step
+    "Gal recurrent 0.5": model.replace(recurrent_dropout=0.5, recurrent_dropout_kind="gal"),  # h(t-1), per window
+}
+pairs = {  # the two like-for-like comparisons of the mask's schedule: (a new mask every step, one per window)
+    "non-recurrent": ("standard 0.5", "locked 0.5"),
+    "recurrent": ("naive recurrent 0.5", "Gal recurrent 0.5"),
 }
 
 # %% [markdown]
 # ## The experiment
 #
-# Five runs on 3 seeds each: no dropout, and the four steps of the story, all at $p = 0.5$.
+# Five runs on 3 seeds each, every dropout at $p = 0.5$: none; on the non-recurrent connections with a new
+# mask at every step (**standard**, Zaremba et al.) or one mask per window (**locked**); on $h_{t-1}$ with a
+# new mask at every step (**naive**) or one mask per window (**Gal**). Standard and locked differ only in
+# how often the mask is redrawn, and so do naive and Gal: each pair is a like-for-like test of
+# "one mask per sequence". The **gap** is the final validation loss minus the final training loss (measured
+# with dropout off). "No clear difference" means that the 95 % interval of the per-seed difference between
+# the pair's two gaps includes zero.
 
 # %%
-largest = predict(
-    "Of the four dropout runs, which ends with the LARGEST gap (the least regularised)?", *list(recipes)[1:]
-)
-gap = predict(
-    "How many of the four dropout runs end with a smaller gap than the run without dropout, in every seed?",
-    "all four",
-    "some, not all",
-    "none",
-)
-display(largest, gap)
+schedule_questions = {
+    kind: predict(
+        f"On the {kind} connections, at the same p, which leaves the SMALLER final gap: a new mask at every "
+        f"step ({a}) or one mask per window ({b})?",
+        a,
+        b,
+        f"no clear difference over {len(SEEDS)} seeds",
+    )
+    for kind, (a, b) in pairs.items()
+}
+where = predict("Which of the five ends with the LOWEST loss on the test text, which no choice looked at?", *recipes)
+ask = predict_first(*schedule_questions.values(), where)
+display(ask)
 
 # %%
+# %%after_prediction ask
 runs = experiment(recipes, seeds=SEEDS, threads=1)
 
 # %% [markdown]
 # ## Check your prediction
 
-# %%
-chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 2", runs), title="Check your prediction"))
-
 
 # %%
+# %%after_prediction ask
 def final_val(result) -> float:
     return result.final("val_loss")
 
@@ -139,81 +155,99 @@ def final_gap(result) -> float:
     return result.final("gap")
 
 
-dropouts = list(recipes)[1:]
-largest_per_seed = [max(dropouts, key=lambda name: runs[name].results[i].final("gap")) for i in range(len(SEEDS))]
-largest.check(
-    max(dropouts, key=lambda name: sum(runs[name].values(final_gap))),
-    "Final gap: "
-    + "; ".join(f"{name} {arm.spread(final_gap)}" for name, arm in runs.items())
-    + f". Largest of the four in each seed: {', '.join(largest_per_seed)}.",
-)
-narrower = {
-    name: [g < n for g, n in zip(arm.values(final_gap), runs["no dropout"].values(final_gap))]
-    for name, arm in runs.items()
-    if name != "no dropout"
-}
-smaller_in_every_seed = [name for name, v in narrower.items() if all(v)]
-gap.check(
-    {len(narrower): "all four", 0: "none"}.get(len(smaller_in_every_seed), "some, not all"),
-    "Smaller final gap than no dropout: " + "; ".join(f"{name} {holds(v)}" for name, v in narrower.items()) + ".",
-)
-print(largest.text)
-print(gap.text)
-recipes_smaller = [  # the Gal and AWD recipes against Zaremba's: recipes, not one change
-    max(g, a) < z
-    for g, a, z in zip(
-        runs["Gal 0.5"].values(final_gap),
-        runs["AWD: locked + weight drop 0.5"].values(final_gap),
-        runs["Zaremba 0.5"].values(final_gap),
-    )
-]
-print(f"the Gal and AWD recipes left a smaller gap than Zaremba 0.5 {holds(recipes_smaller)}")
-print("final validation loss: " + "; ".join(f"{name} {arm.spread(final_val)}" for name, arm in runs.items()))
+def final_train(result) -> float:
+    return result.final("train_eval_loss")  # measured with dropout off, as the gap's training side is
 
 
 def test_loss(result) -> float:
     return result.test["test_loss"]
 
 
-print("test loss at the end: " + "; ".join(f"{name} {arm.spread(test_loss)}" for name, arm in runs.items()))
-lowest_test = [min(runs, key=lambda name: runs[name].results[i].test["test_loss"]) for i in range(len(SEEDS))]
-print(f"lowest test loss in each seed: {', '.join(lowest_test)}")
+def by_seed(name: str, metric) -> dict[int, float]:
+    return dict(zip(SEEDS, runs[name].values(metric)))
 
-# %% [markdown]
-# Which forms narrowed the gap, and in how many seeds, is the verdict above. Gal 0.5 and AWD left smaller gaps
-# than Zaremba 0.5 (printed above), but they are recipes: Gal adds recurrent dropout 0.5 and AWD adds weight
-# drop 0.5, both on top of locked dropout, so this does not show that one mask per sequence regularises more
-# than a new mask per step; the like-for-like test is `dropout_kind` standard against locked at the same p
-# (under *Try this*). Naive recurrent dropout narrows the gap least, and yet here it ends with the **lowest**
-# test loss of the five in every seed (the numbers above): a smaller gap is not the same as a better model,
-# and this run does not show the memory cost that step 1 of the story is about.
-#
-# Why not: explorer puts the recurrent mask on $h_{t-1}$ where it enters the gates, not on the LSTM's cell
-# $c$, so the LSTM's direct memory path is never masked; and 300 steps (about 33 epochs) on 5,000 characters
-# are about memorising, not about remembering far back: the next character of Shakespeare depends mostly on
-# the last few, and noise on those regularises. Whether a vanilla RNN, whose $h$ is all its memory, suffers
-# from naive masks in this setting we have not measured. The harm Bayer et al. and Zaremba et al. describe is
-# to memory over long spans, in models trained far longer; whether the LSTM's unmasked cell protects it
-# there, *Try this* lets you test on lesson 9's recall corpus.
+
+print("final gap: " + "; ".join(f"{name} {arm.spread(final_gap)}" for name, arm in runs.items()))
+schedule = {}
+for kind, (a, b) in pairs.items():
+    schedule[kind] = paired(by_seed(a, final_gap), by_seed(b, final_gap))
+    verdict = schedule[kind].verdict(b, a, f"no clear difference over {len(SEEDS)} seeds")
+    schedule_questions[kind].check(verdict, "Final gap, " + schedule[kind].sentence("final gap", b, a) + ".")
+    print(schedule_questions[kind].text)
+lowest_test = [min(runs, key=lambda name: runs[name].results[i].test["test_loss"]) for i in range(len(SEEDS))]
+where.check(
+    min(runs, key=lambda name: sum(runs[name].values(test_loss))),  # by the mean over the seeds
+    "Test loss: "
+    + "; ".join(f"{name} {arm.spread(test_loss)}" for name, arm in runs.items())
+    + f". Lowest mean; lowest in each seed: {', '.join(lowest_test)}.",
+)
+print(where.text)
+narrower = {
+    name: [g < n for g, n in zip(arm.values(final_gap), runs["no dropout"].values(final_gap))]
+    for name, arm in runs.items()
+    if name != "no dropout"
+}
+print("smaller final gap than no dropout: " + "; ".join(f"{name} {holds(v)}" for name, v in narrower.items()))
+site_matters = [  # where the mask goes: either non-recurrent run against either recurrent one, seed by seed
+    max(s, lk) < min(nv, gl) for s, lk, nv, gl in zip(*(runs[name].values(final_gap) for name in list(recipes)[1:]))
+]
+print(f"both non-recurrent runs left a smaller gap than both recurrent ones {holds(site_matters)}")
+print("final validation loss: " + "; ".join(f"{name} {arm.spread(final_val)}" for name, arm in runs.items()))
+print("final training loss: " + "; ".join(f"{name} {arm.spread(final_train)}" for name, arm in runs.items()))
+
+# %%
+# %%after_prediction ask
+epochs = runs["no dropout"].results[0].snapshot.evals[-1]["epoch"]
+characters = len(runs["no dropout"].results[0].trainer.corpus.train)
+Markdown(rf"""
+What the runs say, over the 3 seeds above (each verdict is computed from them, with how many seeds it held
+in):
+
+- **Every form of dropout narrowed the gap**, and the two on the non-recurrent connections narrowed the gap
+  at step {model.steps} far more than the two on $h_{{t-1}}$ (the line "both non-recurrent runs …"). That is
+  not a fair contest of *where*: at the same $p$, `dropout` masks two sites (the embedding's output and the
+  LSTM's output) and recurrent dropout one, and the non-recurrent runs also fit their training text far less
+  by step {model.steps} (the training losses printed above): part of a smaller gap read at a fixed step is a
+  slower fit.
+- **How often**, on the non-recurrent connections: standard against locked is the first verdict. There
+  nothing compounds from step to step (Zaremba et al.'s argument), so there is little for one mask per
+  window to fix.
+- **How often**, on $h_{{t-1}}$: naive against Gal is the second verdict, with the size of the difference and
+  its interval. One mask per window is Gal & Ghahramani's point: the same thinned recurrence for the whole
+  sequence instead of fresh noise at every step. In an LSTM explorer masks $h_{{t-1}}$ only where it enters
+  the gates and never the cell $c$, so neither schedule touches the LSTM's direct memory path.
+- **A smaller gap is not a better model.** The third verdict names the run with the lowest mean test loss:
+  a recurrent-dropout run, whose gap is larger than the non-recurrent runs'. The gap says how much the model
+  fits its training text beyond the validation text, not how well it predicts new text.
+
+What this does not show: that naive masks harm *memory*. {model.steps} steps ({epochs:.0f} passes over its {characters:,} characters)
+are about memorising, and the next character of Shakespeare depends mostly on the last few. The harm Bayer
+et al. and Zaremba et al. describe is to memory over long spans, in a vanilla RNN (whose $h$ is all its
+memory) or in models trained far longer; *Try this* lets you look on lesson 9's recall corpus. AWD-LSTM's
+recipe (locked dropout plus weight drop) is a recipe, two changes at once, so it is under *Try this* too.
+""")
 
 # %% [markdown]
 # ## Why: what the masks look like
 #
-# The masks of one training window as the runs drew them (units × time, black = dropped). The naive
-# recurrent mask is speckled: a new one at every step, on $h_{t-1}$ where it enters the gates (the LSTM's
-# cell $c$ is not masked). Gal's is in vertical
-# stripes: one thinned network for the whole sequence, on the inputs, the outputs and $h_{t-1}$.
+# The masks of one training window as the runs drew them (units across, time running down, black =
+# dropped), on $h_{t-1}$ where it enters the gates (the LSTM's cell $c$ is not masked). The naive mask is
+# speckled: a new one at every step. Gal's is in vertical stripes: the same units dropped all the way down,
+# one thinned recurrence for the whole window. Standard and locked dropout look the same two ways on the
+# layers' inputs and outputs (the dashboard's **Masks** tab below shows them).
 
 # %%
+# %%after_prediction ask
 chart_widget(mechanism_charts.dropout_mask_chart(runs["naive recurrent 0.5"].results[0].snapshot))
 
 # %%
-chart_widget(mechanism_charts.dropout_mask_chart(runs["Gal 0.5"].results[0].snapshot))
+# %%after_prediction ask
+chart_widget(mechanism_charts.dropout_mask_chart(runs["Gal recurrent 0.5"].results[0].snapshot))
 
 # %% [markdown]
 # ## Why dropout is off at evaluation, and what else you could do
 #
-# Take each trained Zaremba model and score the *same* validation batches three ways: dropout off (the
+# Take each trained standard-dropout model and score the *same* validation batches three ways: dropout off (the
 # deterministic network), dropout on for one pass, and the average of 10 passes' predicted probabilities
 # with dropout on (Monte-Carlo dropout).
 
@@ -224,10 +258,12 @@ evaluation_question = predict(
     "dropout on, one pass",
     "dropout on, the average of 10 passes",
 )
-display(evaluation_question)
+ask_evaluation = predict_first(evaluation_question, after=ask)
+display(ask_evaluation)
 
 
 # %%
+# %%after_prediction ask_evaluation
 @torch.no_grad()
 def validation_loss(trainer, passes: int, dropout_on: bool, batches: int = 3) -> float:
     model = trainer.model.train(dropout_on)
@@ -241,7 +277,7 @@ def validation_loss(trainer, passes: int, dropout_on: bool, batches: int = 3) ->
 
 
 evaluation = {"off": [], "one pass": [], "MC 10": []}
-for result in runs["Zaremba 0.5"].results:
+for result in runs["standard 0.5"].results:
     evaluation["off"].append(validation_loss(result.trainer, 1, False))
     evaluation["one pass"].append(validation_loss(result.trainer, 1, True))
     evaluation["MC 10"].append(validation_loss(result.trainer, 10, True))
@@ -256,23 +292,29 @@ evaluation_question.check(
 )
 print(evaluation_question.text)
 
-# %% [markdown]
-# One pass with dropout on is clearly worse: it is a single thinned network. Averaging ten of them wins
-# back most of what one pass lost, but is still worse than the deterministic network here (the numbers
-# above); Gal & Ghahramani found that with many more passes it can do a little better, at
-# that many times the cost.
-#
-# The same noise is why the **training loss reported during training is inflated**: it is measured on
-# the thinned network. explorer therefore measures the training loss again in evaluation mode (dropout
-# off) on fixed batches, and the gap uses that one.
+# %%
+# %%after_prediction ask_evaluation
+Markdown(r"""
+One pass with dropout on is worse: it is a single thinned network. Averaging ten of them wins back most of
+what one pass lost, and on these 3 validation batches it is still worse than the deterministic network (the
+numbers above, seed by seed); Gal & Ghahramani found that with many more passes it can do a little better,
+at that many times the cost.
+
+The same noise is why the **training loss reported during training is inflated**: it is measured on
+the thinned network. explorer therefore measures the training loss again in evaluation mode (dropout
+off) on fixed batches, and the gap uses that one.
+""")
 
 # %%
+# %%after_prediction ask_evaluation
 results = {
     **{f"val_{name}": arm.values(final_val) for name, arm in runs.items()},
     **{f"gap_{name}": arm.values(final_gap) for name, arm in runs.items()},
-    "largest_gap": largest_per_seed,
+    **{f"test_{name}": arm.values(test_loss) for name, arm in runs.items()},
+    **{f"train_{name}": arm.values(final_train) for name, arm in runs.items()},
+    "schedule_verdicts": {kind: question.text for kind, question in schedule_questions.items()},
     "lowest_test": lowest_test,
-    "recipes_smaller": recipes_smaller,
+    "site_matters": site_matters,
     "evaluation": evaluation,
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
@@ -281,18 +323,18 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # ## Try this
 #
 # - Press **▶ Train** below with no dropout and wait for the gap to open; then drag **Dropout rate** to
-#   0.5. The gap stops growing from the marked step on.
+#   0.5. Does the gap stop growing from the marked step on?
 # - Under *More live knobs*, set **Recurrent dropout** to 0.3 with kind naive, then gal, and open the
 #   **Masks** tab: speckles against stripes.
-# - Like for like: with every other dropout at 0, train **Dropout kind** standard and then locked at the
-#   same **Dropout rate** 0.5, and compare their gaps with **Repeat over seeds**: that, not the recipes
-#   above, says whether one mask per sequence regularises more than a new mask per step.
+# - A recipe, not one change: AWD-LSTM (Merity et al. 2018) puts **locked** dropout on the non-recurrent
+#   connections and **Weight drop** (DropConnect on the hidden-to-hidden matrix, one mask per batch) on the
+#   recurrent one. Train it, save it, train the locked run alone, and compare them with **Repeat over
+#   seeds**: the difference is weight drop's, on top of locked dropout.
 # - On the recall corpus (*Setup*: corpus Recall, cell lstm), train with naive recurrent dropout 0.5 and
 #   with none, and compare the loss on the recalled key with ln 8 = 2.08, a guess: explorer never masks
-#   the LSTM's cell $c$. Lesson 9 shows why a vanilla RNN is no test here: it recalls nothing even without
-#   dropout.
+#   the LSTM's cell $c$. (Lesson 9 asks how a vanilla RNN does on that corpus without any dropout.)
 # - **Embedding (word) dropout** drops whole characters: every copy of a dropped letter in the batch.
-# - Try $p = 0.8$: too much noise, and the model under-fits (both losses stay high).
+# - Try $p = 0.8$: is it too much noise? A model that under-fits keeps both losses high.
 
 # %%
 dashboard(

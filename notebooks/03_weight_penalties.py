@@ -35,23 +35,21 @@
 # same for everyone".
 #
 # **Weight decay** comes in two kinds:
-# - **coupled**: the `weight_decay` of PyTorch's Adam and SGD adds $\lambda_{wd} w$ to the gradient. That
-#   *is* L2, with $\lambda_{wd} = 2\lambda_2$, for SGD and for Adam alike: experiment 1 checks it to the
-#   last digit (with clipping off: explorer clips the L2 gradient, not the optimiser's decay). Loshchilov & Hutter (2019) showed that this coupled L2 works poorly with Adam, for the
-#   reason above.
+# - **coupled**: the `weight_decay` of PyTorch's Adam and SGD adds $\lambda_{wd} w$ to the gradient, inside
+#   everything the optimiser does with gradients. Loshchilov & Hutter (2019) showed that coupled decay works
+#   poorly with Adam, for the reason above.
 # - **decoupled** (**AdamW**, their fix): the decay skips Adam's division. In their paper (Algorithm 2),
 #   $w \leftarrow w - \eta_t\big(\alpha\,\hat m / (\sqrt{\hat v}+\epsilon) + \lambda w\big)$, with $\alpha$ the
 #   learning rate and $\eta_t$ a schedule multiplier. PyTorch's AdamW instead multiplies $\lambda$ by the
 #   learning rate $\eta$: each step shrinks every weight by the factor $1 - \eta\lambda$.
 #   The same number $\lambda$ therefore means something very different in the two kinds.
 #
-# And L1 has a catch of its own. Its **subgradient** $\lambda_1\operatorname{sign}(w)$ never puts a weight
-# at exactly zero: a weight near zero is pushed across it, and back, forever.
-# The **proximal** step (soft-thresholding, as in ISTA) does what L1 promises: after the optimiser's step,
+# And L1 comes two ways. Its **subgradient** $\lambda_1\operatorname{sign}(w)$ is added to the gradient like any
+# other. The **proximal** step (soft-thresholding, as in ISTA) shrinks each weight after the optimiser's step:
 #
-# $$w \leftarrow \operatorname{sign}(w)\,\max\big(\lvert w\rvert - \eta\lambda_1,\ 0\big),$$
+# $$w \leftarrow \operatorname{sign}(w)\,\max\big(\lvert w\rvert - \eta\lambda_1,\ 0\big).$$
 #
-# so a weight that the data do not hold up lands on exactly $0$ and stays there. Under Adam the two do not share a scale either: the
+# Under Adam the two do not share a scale either: the
 # subgradient is divided by $\sqrt{\hat v}$ like every gradient (so while its sign stays the same,
 # $\lambda_1 = 10^{-4}$ pushes a small weight by up to a whole step $\eta$), while the proximal threshold $\eta\lambda_1$ is not. A proximal
 # step of similar strength needs a far larger $\lambda_1$: here $0.2$, a threshold of $0.0006$ per step.
@@ -60,9 +58,9 @@
 import json
 
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, run_over_seeds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import run_charts, sweep_charts
@@ -97,14 +95,16 @@ def penalised_weights(result) -> torch.Tensor:
 
 # %%
 twin_question = predict(
-    "After 30 steps, how different are the two runs' weights?",
-    "identical",
-    "slightly different",
-    "very different",
+    "After 30 steps, how different are the two runs' weights (the largest difference of any one weight)?",
+    "identical (0.0)",
+    "slightly different (under 0.001)",
+    "very different (0.001 or more)",
 )
-display(twin_question)
+ask_twins = predict_first(twin_question)
+display(ask_twins)
 
 # %%
+# %%after_prediction ask_twins
 twins = run_over_seeds(
     {"L2 0.001": model.replace(steps=30, l2=1e-3), "coupled decay 0.002": model.replace(steps=30, weight_decay=2e-3)},
     threads=1,
@@ -114,15 +114,23 @@ twin_difference = max(
     for a, b in zip(twins["L2 0.001"].results, twins["coupled decay 0.002"].results)
 )
 twin_question.check(
-    "identical" if twin_difference == 0 else ("slightly different" if twin_difference < 1e-3 else "very different"),
+    "identical (0.0)"
+    if twin_difference == 0
+    else ("slightly different (under 0.001)" if twin_difference < 1e-3 else "very different (0.001 or more)"),
     f"The largest difference between the two runs' weights after 30 steps, over 3 seeds: {twin_difference:.1e}.",
 )
 print(twin_question.text)
 
+# %%
+# %%after_prediction ask_twins
+Markdown(r"""
+Two names for one regulariser: the gradient of $\lambda_2 \sum w^2$ is $2\lambda_2 w$, exactly what
+`weight_decay` $= 2\lambda_2$ adds, for SGD and for Adam alike (with clipping off: explorer clips the L2
+gradient, not the optimiser's decay). The largest difference between the two runs' weights is printed above,
+and 0.0 there means the same numbers to the last bit.
+""")
+
 # %% [markdown]
-# Two names for one regulariser: the largest difference between the two runs' weights is printed above,
-# and 0.0 there means the same numbers to the last bit.
-#
 # ## Experiment 2: the same λ, coupled and decoupled; L1 by subgradient and by proximal step
 #
 # Five runs on 3 seeds each: no penalty; coupled decay $\lambda = 0.002$ (L2 $10^{-3}$); AdamW with the
@@ -145,10 +153,11 @@ zero_question = predict(
     "both",
     "neither",
 )
-display(decay_question, zero_question)
-
+ask = predict_first(decay_question, zero_question, after=ask_twins)
+display(ask)
 
 # %%
+# %%after_prediction ask
 runs = experiment(
     {
         "no penalty": model,
@@ -164,6 +173,7 @@ none, coupled, decoupled, subgradient, proximal = runs.values()
 
 
 # %%
+# %%after_prediction ask
 def norm(result) -> float:
     return penalised_weights(result).norm().item()
 
@@ -201,30 +211,42 @@ zero_question.check(
 print(decay_question.text)
 print(zero_question.text)
 
-# %% [markdown]
-# ## Check your prediction: the weights during training
-#
-# Weight norms per layer, and (right) the share of weights with $|w| < 10^{-3}$, for one seed of each L1.
-# The subgradient's "near-zero" weights are weights jittering around zero.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+## Check your prediction: the weights during training
+
+Weight norms per layer, and (right) the share of weights with $|w| < 10^{-3}$, for one seed of each L1.
+The subgradient never puts a weight at exactly zero: a weight near zero is pushed across it, and back. The
+proximal step sets every weight within $\eta\lambda_1$ of zero to exactly 0, where it stays unless the data
+push it out by more than $\eta\lambda_1$ in a step. The subgradient's "near-zero" weights are weights
+jittering around zero.
+""")
 
 # %%
+# %%after_prediction ask
 chart_widget(run_charts.weight_norm_chart(subgradient.results[0].snapshot))
 
 # %%
+# %%after_prediction ask
 chart_widget(run_charts.weight_norm_chart(proximal.results[0].snapshot))
 
-# %% [markdown]
-# ## Why: "near zero" depends on where you draw the line
-#
-# The share of weights below a threshold, for three thresholds. None of the subgradient run's weights is
-# exactly zero, so how many count as "near zero" is set by the line you draw. A share that grows with the
-# threshold says nothing about L1 on its own: any spread of weights around zero gives one. What L1 did is
-# seen against the run without a penalty at the same threshold: the figures in brackets after each run give
-# its share as a multiple of the unpenalised run's, seed by seed. For the proximal run, compare the share below the tightest threshold with its share
-# of exact zeros printed above.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+## Why: "near zero" depends on where you draw the line
+
+The share of weights below a threshold, for three thresholds. None of the subgradient run's weights is
+exactly zero, so how many count as "near zero" is set by the line you draw. A share that grows with the
+threshold says nothing about L1 on its own: any spread of weights around zero gives one. What L1 did is
+seen against the run without a penalty at the same threshold: the figures in brackets after each run give
+its share as a multiple of the unpenalised run's, seed by seed. For the proximal run, compare the share below the tightest threshold with its share
+of exact zeros printed above.
+""")
 
 
 # %%
+# %%after_prediction ask
 def times_no_penalty(arm, threshold: float) -> str:
     """The arm's share below the threshold as a multiple of the unpenalised run's, seed by seed."""
     pairs = zip(arm.values(near_zero(threshold)), none.values(near_zero(threshold)))
@@ -239,10 +261,14 @@ for threshold in (1e-4, 1e-3, 1e-2):
         f"no penalty {none.spread(near_zero(threshold))}"
     )
 
-# %% [markdown]
-# And what it does to overfitting: each run's final gap, and its final score on the test split.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+And what it does to overfitting: each run's final gap, and its final score on the test split.
+""")
 
 # %%
+# %%after_prediction ask
 for name, arm in runs.items():
     print(
         f"{name:20s} final gap {arm.spread(lambda r: r.final('gap'))} · "
@@ -251,6 +277,7 @@ for name, arm in runs.items():
 chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 3", runs), show_train=True))
 
 # %%
+# %%after_prediction ask
 results = {
     "twin_difference": twin_difference,
     **{f"norm_{k}": arm.values(norm) for k, arm in zip(("none", "coupled", "decoupled"), (none, coupled, decoupled))},
@@ -269,7 +296,7 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # ## Try this
 #
 # - In the dashboard, **▶ Train**, wait for the gap to open, then move **L2 λ** to 0.001. Open the
-#   **Weights** tab: the norms bend down from the marked step.
+#   **Weights** tab: do the norms bend down from the marked step?
 # - Set **L1 λ** to 0.2 and **L1 kind** to proximal, and watch the exact zeros appear. Then set λ back
 #   to 0: do the zeros come back to life?
 # - Under *Setup* choose the **adamw** optimiser and try **Weight decay** 0.002, then 0.3 and 1: how large

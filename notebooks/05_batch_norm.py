@@ -42,27 +42,25 @@
 # - **(A) between layers**, on each layer's output (`batchnorm`, `layernorm`): it normalises what the next
 #   layer and the decoder read, and never touches the recurrence $h_{t-1} \to h_t$. With one layer, it only
 #   normalises the decoder's input. In training mode, batch norm here pools its statistics over every
-#   sequence **and every time step** of the batch, so the output at step $t$ depends a little on steps
-#   after $t$: a small leak from the future.
+#   sequence **and every time step** of the batch.
 # - **(B) inside the recurrence**, `cell_norm="layer"`: Ba et al.'s recurrent layer norm, on the gate
 #   pre-activations $W_x x_t$ and $W_h h_{t-1}$ separately (and on $c_t$ before the output).
 # - **(B) inside the recurrence**, `cell_norm="batch"`: Cooijmans et al. (2017)'s **recurrent batch norm**:
 #   the same places, with batch statistics kept **separately for every time step** (step 5's statistics
-#   are not step 40's), $\gamma$ initialised to 0.1. Per-step statistics also close the leak from the future.
+#   are not step 40's), $\gamma$ initialised to 0.1.
 #
 # Are they regularisers? Batch norm's statistics change with the batch, a kind of noise that may
-# regularise a little. Layer norm has **no batch noise at all**: it should speed training up without
-# narrowing the gap. Laurent et al. (2016) found that for batch norm too, applied to the input-to-hidden
-# term inside the recurrence (statistics over batch and time): faster training, no better generalisation.
+# regularise a little. Layer norm has **no batch noise at all**. Whether either narrows the gap here is the
+# experiment's second question.
 
 # %%
 import json
 
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from explorer.core.train import Trainer
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import sweep_charts
@@ -101,28 +99,36 @@ faster = predict(
     *recipes,
 )
 regularises = predict(
-    "Does layer norm in the recurrence end with a smaller gap than no normalisation?",
+    "Does layer norm in the recurrence end with a smaller final gap than no normalisation: smaller by more than "
+    "0.05 nats, in every seed?",
     "yes, clearly",
     "no",
 )
-display(faster, regularises)
+ask = predict_first(faster, regularises)
+display(ask)
 
 # %%
+# %%after_prediction ask
 runs = experiment(recipes, seeds=SEEDS, threads=1)
 none = runs["none"]
 
-# %% [markdown]
-# ## Check your prediction
-#
-# Training loss (evaluation mode, dashed) and validation loss, mean over 3 seeds with the seeds' band.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+## Check your prediction
+
+Training loss (evaluation mode, dashed) and validation loss, mean over 3 seeds with the seeds' band.
+""")
 
 # %%
+# %%after_prediction ask
 chart_widget(
     sweep_charts.variance_band_chart(seeds_summary("lesson 5", runs), show_train=True, title="Check your prediction")
 )
 
 
 # %%
+# %%after_prediction ask
 def train_loss_halfway(result) -> float:
     halfway = model.steps // 2
     return min(result.snapshot.evals, key=lambda e: abs(e["step"] - halfway))["train_eval_loss"]
@@ -155,12 +161,11 @@ for name, arm in runs.items():
     )
 
 # %% [markdown]
-# ## Why: the leak from the future, and batch size 1
+# ## Why: can a later character change an earlier output? And batch size 1
 #
 # Take a freshly built model in training mode and change only the **last** character of every sequence in a
-# batch. Does the output at the **first** time step change? With batch norm between layers it does (its
-# statistics pool every step of the batch); with per-time-step recurrent batch norm and with layer norm it
-# cannot.
+# batch. Does the output at the **first** time step change? A recurrent model reads left to right, so without
+# normalisation it cannot: the first step's output is computed before the last character is read.
 
 # %%
 leak_question = predict(
@@ -171,10 +176,12 @@ leak_question = predict(
     "every normalised model",
     "another set of models",
 )
-display(leak_question)
+ask_leak = predict_first(leak_question, after=ask)
+display(ask_leak)
 
 
 # %%
+# %%after_prediction ask_leak
 @torch.no_grad()
 def future_leak(config: Config) -> float:
     trainer = Trainer(config)
@@ -203,11 +210,19 @@ leak_question.check(
 )
 print(leak_question.text)
 
-# %% [markdown]
-# And at evaluation, with running statistics, one sequence gets the same prediction alone as in a batch:
+# %%
+# %%after_prediction ask_leak
+Markdown(r"""
+Batch norm between layers pools its statistics over every time step of the batch, so the last character
+reaches the first step's output through the mean and the variance; per-time-step recurrent batch norm
+pools over the batch at one step only, and layer norm over one position's own units, so they cannot leak.
+
+And at evaluation, with running statistics, one sequence gets the same prediction alone as in a batch:
+""")
 
 
 # %%
+# %%after_prediction ask_leak
 @torch.no_grad()
 def alone_vs_batch(result) -> float:
     net = result.trainer.model.eval()
@@ -220,15 +235,22 @@ def alone_vs_batch(result) -> float:
 batch_one = {name: alone_vs_batch(arm.results[0]) for name, arm in runs.items()}
 print(", ".join(f"{name}: {value:.1e}" for name, value in batch_one.items()))
 
-# %% [markdown]
-# **What this shows.** Every placement makes the model fit much faster: halfway through, each run's
-# training loss is far below the plain model's, in every seed. None of them narrows the gap: on this small
-# text the speed goes into memorising, and every normalised run ends with a larger gap than the plain one.
-# Layer norm, which has no batch noise at all, is no exception; Laurent et al. saw the same with batch norm
-# on the input-to-hidden term. Normalisation is an
-# optimisation aid; to fight overfitting, combine it with dropout or early stopping (lessons 2 and 6).
+# %%
+# %%after_prediction ask_leak
+Markdown(r"""
+**What this shows.** Every placement makes the model fit much faster: halfway through, each run's
+training loss is far below the plain model's, in every seed. And at the end of the same budget every
+normalised run has a larger gap than the plain one, layer norm (which has no batch noise at all) included.
+Read at a fixed step, that mixes speed with regularisation: a model that fits faster has had more time to
+memorise by then, so this does not show that normalisation would leave a larger gap at equal training loss.
+What it does show is that normalisation did not act as a regulariser here. Laurent et al. (2016, *Batch
+Normalized Recurrent Neural Networks*) found faster training and no better generalisation with batch norm on
+the input-to-hidden term. To fight overfitting, combine normalisation with dropout or early stopping
+(lessons 2 and 6).
+""")
 
 # %%
+# %%after_prediction ask_leak
 results = {
     **{f"halfway_{name}": arm.values(train_loss_halfway) for name, arm in runs.items()},
     **{f"gap_{name}": arm.values(final_gap) for name, arm in runs.items()},
@@ -241,11 +263,12 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # %% [markdown]
 # ## Try this
 #
-# - **▶ Train** the dashboard below, then tick **Batch norm (on each layer's output)** mid-run: the training curve bends at the mark.
+# - **▶ Train** the dashboard below, then tick **Batch norm (on each layer's output)** mid-run: does the
+#   training curve bend at the mark?
 # - Switch **Normalisation inside the cell** to layer, then batch: the page says when the slower explicit
 #   cell is running.
-# - Turn normalisation *off* again after a while: the model has learnt to expect normalised inputs, and the
-#   loss jumps. Live knobs show what a network depends on.
+# - Turn normalisation *off* again after a while: does the loss jump? A model that learnt to expect normalised
+#   inputs would show it: live knobs show what a network depends on.
 # - Add **Dropout rate** 0.3 with normalisation on: fast *and* a smaller gap?
 
 # %%

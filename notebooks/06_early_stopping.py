@@ -36,9 +36,9 @@
 # %%
 import json
 
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import run_charts, sweep_charts
@@ -75,9 +75,11 @@ question = predict(
     "the one early stopping kept",
     SAME,
 )
-display(question)
+ask = predict_first(question)
+display(ask)
 
 # %%
+# %%after_prediction ask
 runs = experiment(
     {"no early stopping": model, f"early stopping, patience {PATIENCE}": model.replace(early_stop=PATIENCE)},
     seeds=SEEDS,
@@ -85,21 +87,27 @@ runs = experiment(
 )
 full, stopped = runs["no early stopping"], runs[f"early stopping, patience {PATIENCE}"]
 
-# %% [markdown]
-# ## Check your prediction
-#
-# The validation curves over 3 seeds (the early-stopped runs end sooner), then one early-stopped run
-# close up: the green line marks the stop, the black diamond the best evaluation, whose weights were put
-# back.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+## Check your prediction
+
+The validation curves over 3 seeds (the early-stopped runs end sooner), then one early-stopped run
+close up: the green line marks the stop, the black diamond the best evaluation, whose weights were put
+back.
+""")
 
 # %%
+# %%after_prediction ask
 chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 6", runs), title="Check your prediction"))
 
 # %%
+# %%after_prediction ask
 chart_widget(run_charts.gap_chart(stopped.results[0].snapshot))
 
 
 # %%
+# %%after_prediction ask
 def test_loss(result) -> float:
     return result.test["test_loss"]
 
@@ -116,14 +124,18 @@ question.check(
 )
 print(question.text)
 
-# %% [markdown]
-# ## Why: were the best weights really restored, and how optimistic is the best validation loss?
-#
-# For each early-stopped run: where it stopped, and the kept model evaluated again now on the validation
-# batches. If the best weights were restored, that equals the best validation loss recorded in training.
-# Then the same model on the test split.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+## Why: were the best weights really restored, and how optimistic is the best validation loss?
+
+For each early-stopped run: where it stopped, and the kept model evaluated again now on the validation
+batches. If the best weights were restored, that equals the best validation loss recorded in training.
+Then the same model on the test split.
+""")
 
 # %%
+# %%after_prediction ask
 numbers = []
 for result in stopped.results:
     trainer, end = result.trainer, result.snapshot.final_event()
@@ -147,12 +159,16 @@ for result in stopped.results:
     )
 print(f"steps trained: {stopped.spread(lambda r: r.trainer.step_count, 0)} instead of {model.steps}")
 
-# %% [markdown]
-# The kept model is exactly the best one seen (same number to the fourth decimal), not the one at the stop.
-# Its test loss is the number to report; the best validation loss was chosen by the stopping rule and sits
-# on the lucky side of the noise.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+The kept model is exactly the best one seen (same number to the fourth decimal), not the one at the stop.
+Its test loss is the number to report: the best validation loss is the minimum of the very evaluations that
+chose when to stop, so it is an optimistic estimate, while no choice looked at the test text.
+""")
 
 # %%
+# %%after_prediction ask
 results = {
     "runs": numbers,
     "patience": PATIENCE,
@@ -171,7 +187,7 @@ print("RESULTS", json.dumps(results))  # one line the tests read back
 # - Early stopping is a *live* knob: start with 0 (off), watch the validation loss turn, then set the
 #   patience to 3. The run stops once 3 evaluations have passed without a new best (at once, if the best is
 #   already that old), and restores the best weights.
-# - Combine with **Dropout rate** 0.3: the minimum comes later and lower.
+# - Combine with **Dropout rate** 0.3: does the minimum come later, and lower?
 
 # %%
 dashboard(config=model.replace(early_stop=PATIENCE), show=("early_stop", "dropout"), views=("gap", "compare"))

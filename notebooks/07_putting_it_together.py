@@ -14,14 +14,10 @@
 # ---
 
 # %% [markdown]
-# # Lesson 7 — Putting it together: big AND regularised
+# # Lesson 7 — Putting it together: size and regularisation, one knob at a time
 #
 # "Make the model smaller" and "regularise it" are both cures for overfitting. Which one should you
-# reach for? Zaremba, Sutskever & Vinyals (2014) answered it for LSTM language models on Penn Treebank:
-# their **large** LSTM with dropout (78.4 test perplexity) beat their medium one with dropout (82.7), and
-# both far beat their unregularised LSTM (114.5), a small one: without dropout, bigger ones overfit. A big
-# model has room for more of the language; regularisation stops it spending that room on the training
-# text. Small and unregularised is safe but limited; big and unregularised memorises.
+# reach for, or both?
 #
 # To see which knob does what, this experiment changes **one thing at a time**: two sizes (32 and 128
 # hidden units) × two settings of one regulariser (no dropout, and locked dropout $p = 0.3$ from lesson 2).
@@ -34,10 +30,10 @@
 # %%
 import json
 
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from explorer.core.model import count_parameters
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import sweep_charts
@@ -65,22 +61,29 @@ recipes = {
 
 # %%
 question = predict("Which recipe ends with the lowest test loss?", *recipes)
-display(question)
+ask = predict_first(question)
+display(ask)
 
 # %%
+# %%after_prediction ask
 runs = experiment(recipes, seeds=SEEDS, threads=1)
 
-# %% [markdown]
-# ## Check your prediction
-#
-# Validation loss over 3 seeds per recipe (each run ends where early stopping ended it), then each recipe's
-# test loss.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+## Check your prediction
+
+Validation loss over 3 seeds per recipe (each run ends where early stopping ended it), then each recipe's
+test loss.
+""")
 
 # %%
+# %%after_prediction ask
 chart_widget(sweep_charts.variance_band_chart(seeds_summary("lesson 7", runs), title="Check your prediction"))
 
 
 # %%
+# %%after_prediction ask
 def test_loss(result) -> float:
     return result.test["test_loss"]
 
@@ -102,28 +105,35 @@ for name, arm in runs.items():
         f"stopped at step {arm.spread(lambda r: r.trainer.step_count, 0)}"
     )
 
-# %% [markdown]
-# (The parameter counts include what the model holds for live switches it does not use here: the
-# normalisation layers and the blank character's embedding, about 5k in the big model.)
-#
-# ## Why: one knob at a time
-#
-# Read the four runs two by two, changing one knob at a time (each number: the change in test loss, seed
-# by seed; negative is better):
-# - **dropout on the small model** makes it *worse* within this 600-step budget: 32 units have no room to
-#   spare, dropout takes away some of what they have and slows learning (both small runs were still
-#   improving when the budget ran out);
-# - **dropout on the big model** makes it better, a little: the big model had room to memorise, and
-#   dropout keeps it learning the language instead;
-# - **size** helps in both columns, and more with dropout than without: without regularisation the big
-#   model starts memorising early and early stopping ends it well before the budget; with dropout it keeps
-#   improving almost to the end.
-#
-# So the recipe is not "small" and not "regularised" alone: it is a model big enough for the language,
-# regularised enough not to spend itself on the training text.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+Zaremba, Sutskever & Vinyals (2014) asked the same for LSTM language models on Penn Treebank: their **large**
+LSTM with dropout (78.4 test perplexity) beat their medium one with dropout (82.7), and both far beat their
+unregularised LSTM (114.5), a small one: without dropout, bigger ones overfit. A big model has room for more of
+the language; regularisation stops it spending that room on the training text.
+
+(The parameter counts include what the model holds for live switches it does not use here: the
+normalisation layers and the blank character's embedding, about 5k in the big model.)
+
+## Why: one knob at a time
+
+Read the four runs two by two, changing one knob at a time (each number: the change in test loss, seed
+by seed; negative is better):
+- **dropout on the small model** makes it *worse* within this 600-step budget: 32 units have no room to
+  spare, and dropout takes away some of what they have;
+- **dropout on the big model** makes it better, a little: the big model had room to memorise, and
+  dropout keeps it learning the language instead;
+- **size** helps in both columns, and more with dropout than without: without regularisation the big
+  model has room to memorise, and early stopping keeps only its best step.
+
+So the recipe is not "small" and not "regularised" alone: it is a model big enough for the language,
+regularised enough not to spend itself on the training text.
+""")
 
 
 # %%
+# %%after_prediction ask
 def paired(a: str, b: str) -> list[float]:
     """b − a per seed: negative means b is better."""
     return [y - x for x, y in zip(runs[a].values(test_loss), runs[b].values(test_loss))]
@@ -139,6 +149,7 @@ for name, values in effects.items():
     print(f"{name:22s} changes the test loss by {', '.join(f'{v:+.3f}' for v in values)} (seeds {SEEDS})")
 
 # %%
+# %%after_prediction ask
 results = {
     **{f"test_{name}": arm.values(test_loss) for name, arm in runs.items()},
     "parameters_small": count_parameters(runs["small"].results[0].trainer.model),

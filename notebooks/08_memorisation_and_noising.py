@@ -26,9 +26,11 @@
 #
 # - `copied_share`: the share of the sample's 12-character sequences (12-grams) that appear **verbatim in
 #   the training text**;
-# - `copied_share_valid`: the same share against the **validation text**: the baseline. A model that learned
-#   English spelling and Shakespeare's style also writes "my lord, and" — which occurs in both texts.
-#   Only a share far above the baseline means the model is reciting its training text;
+# - `copied_share_valid`: the same share against **as much validation text** as the training text holds,
+#   taken from the same plays (the interleaved split, spread like the training text): the baseline. A larger
+#   text would hold more 12-grams by chance, so the two are the same size. A model that learned English
+#   spelling and Shakespeare's style also writes "my lord, and", which occurs in both texts. Only a share far
+#   above the baseline means the model is reciting its training text;
 # - `longest_copy`: the longest span of the sample found in the training text.
 #
 # **Data noising** (Xie et al., *Data Noising as Smoothing in Neural Network Language Models*, ICLR 2017)
@@ -49,18 +51,16 @@
 
 # %%
 import json
-import os
 
 import torch
 from IPython.display import Markdown, display
 
 from explorer.core.data import BatchStream, Corpus
 from explorer.core.noising import noise_inputs
-from explorer.faces.notebook import chart_widget, dashboard, experiment
+from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.runs.experiments import SEEDS, holds
 from explorer.spec.knobs import Config
 from explorer.views.memorisation_charts import copied_share_chart, sample_chart
-
-FAST = os.environ.get("EXPLORER_FAST") == "1"  # set by the tests: the same experiment, fewer steps
 
 # A 256-unit LSTM on 0.3 % of Tiny Shakespeare's training split: it can learn what it reads by heart.
 GAMMA = 0.3  # the noising run's γ
@@ -72,7 +72,8 @@ model = Config(
     batch_size=16,
     lr=3e-3,
     train_fraction=0.003,
-    steps=300 if FAST else 400,
+    split="interleaved",  # validation text from the same plays (lesson 1)
+    steps=400,
     eval_every=20,
     eval_batches=4,
     meter_every=2,  # a sample every 2nd evaluation: every 40 steps
@@ -96,67 +97,115 @@ display(
 # %% [markdown]
 # ## The experiment
 #
-# Three runs that differ only in one knob: no regularisation, dropout $p = 0.5$, and unigram data noising
-# with $\gamma = 0.3$. The chart shows each run's copied share as it trains.
-#
-# **Predict first:** which run's samples will copy the most? Will dropout stop the copying?
+# Three runs that differ only in one knob, each on 3 seeds: no regularisation, dropout $p = 0.5$, and
+# unigram data noising with $\gamma = 0.3$. The chart shows seed 0's copied share as it trains.
 
 # %%
+most = predict(
+    "Over the run (the mean of its samples, one every 40 steps), which run's samples copy the largest share of "
+    "their n-grams from the training text, on average over the seeds?",
+    "no regularisation",
+    "dropout 0.5",
+    f"noising {GAMMA}",
+)
+halves = predict(
+    "Over the run, does dropout 0.5 copy under half the share that the run without regularisation copies, in "
+    "every seed?",
+    "yes",
+    "no",
+)
+ask = predict_first(most, halves)
+display(ask)
+
+# %%
+# %%after_prediction ask
 runs = experiment(
     {
         "no regularisation": model,
         "dropout 0.5": model.replace(dropout=0.5),
         f"noising {GAMMA}": model.replace(noise=GAMMA),
     },
-    chart=lambda snaps: copied_share_chart(snaps),
+    chart=lambda snaps: copied_share_chart(snaps[:3]),  # seed 0's three runs (runs go seed by seed)
+    seeds=SEEDS,
     threads=1,
 )
 
 # %% [markdown]
 # ## Check your prediction
 
+
 # %%
-numbers = {}
-for name, result in runs.items():
+# %%after_prediction ask
+def meter(result) -> dict:
+    """The run's memorisation meter: its last reading, its mean over the run, and its final gap."""
     evals = result.snapshot.evals
     measured = [r for r in evals if "copied_share" in r]
-    last = measured[-1]
-    shares = [r["copied_share"] for r in measured]
-    over_half = [r["step"] for r in measured if r["copied_share"] >= 0.5]
-    numbers[name] = {
-        "copied_share": last["copied_share"],
-        "copied_mean": sum(shares) / len(shares),
-        "half_step": over_half[0] if over_half else None,
-        "copied_share_valid": last["copied_share_valid"],
-        "longest_copy": last["longest_copy"],
+    return {
+        "copied_share": measured[-1]["copied_share"],
+        "copied_mean": sum(r["copied_share"] for r in measured) / len(measured),
+        "copied_share_valid": measured[-1]["copied_share_valid"],
+        "longest_copy": measured[-1]["longest_copy"],
         "final_gap": evals[-1]["gap"],
-        "best_val_loss": result.snapshot.best_eval()["val_loss"],
     }
-    half = f"over half from step {over_half[0]}" if over_half else "never over half"
-    print(
-        f"{name:18s} copied from training text: last {last['copied_share']:4.0%} "
-        f"(validation text {last['copied_share_valid']:3.0%}), mean {numbers[name]['copied_mean']:4.0%}, {half}; "
-        f"longest copy {last['longest_copy']:3d} chars · final gap {evals[-1]['gap']:.2f}"
-    )
 
-# %% [markdown]
-# Without regularisation the copied share climbs far above the baseline: late in training most of what
-# the model writes is a quotation of its training text (the longest copied span is printed above). How
-# dropout's copied share compares is printed above for this one seed; in the `dropout` and `overfit` presets,
-# over 5 seeds, dropout's last sample copied under half as many of the training text's n-grams
-# (docs/presets.md), so read this seed's curve as one seed's.
-# Noising keeps the copied share lower and the gap smaller (the numbers above). A 12-character context
-# reaches it intact only rarely (computed below), so it has far fewer chances to learn to replay one; that
-# this is why is our reading, not a measurement.
-#
-# Read the samples themselves: vermillion marks every character inside a 12-gram found in the training
-# text.
+
+numbers = {name: [meter(result) for result in arm.results] for name, arm in runs.items()}
+for name, seeds in numbers.items():
+    for seed, n in zip(SEEDS, seeds):
+        print(
+            f"{name:18s} seed {seed}: copied from the training text: last {n['copied_share']:4.0%} "
+            f"(as much validation text {n['copied_share_valid']:3.0%}), mean {n['copied_mean']:4.0%}; "
+            f"longest copy {n['longest_copy']:3d} chars · final gap {n['final_gap']:.2f}"
+        )
+copied = {name: [n["copied_mean"] for n in seeds] for name, seeds in numbers.items()}  # over the run
+mean_copied = {name: sum(values) / len(values) for name, values in copied.items()}
+most.check(
+    max(mean_copied, key=mean_copied.get),
+    "The copied share over the run, mean over the seeds: "
+    + "; ".join(f"{name} {share:.0%}" for name, share in mean_copied.items())
+    + ".",
+)
+under_half = [d < n / 2 for d, n in zip(copied["dropout 0.5"], copied["no regularisation"])]
+halves.check(
+    "yes" if all(under_half) else "no",
+    f"Dropout's copied share over the run under half of no regularisation's {holds(under_half)}.",
+)
+print(most.text)
+print(halves.text)
+none, dropout, noising = numbers.values()
+above_baseline = [n["copied_share"] > 10 * max(n["copied_share_valid"], 0.01) for n in none]
+noising_lower = [z["copied_share"] < n["copied_share"] / 2 for z, n in zip(noising, none)]
+noising_gap = [z["final_gap"] < n["final_gap"] for z, n in zip(noising, none)]
+print(f"no regularisation copied over ten times the baseline {holds(above_baseline)}")
+print(
+    f"noising copied under half as much as no regularisation {holds(noising_lower)}, with a smaller gap {holds(noising_gap)}"
+)
 
 # %%
-chart_widget(sample_chart(runs["no regularisation"].snapshot))
+# %%after_prediction ask
+Markdown(rf"""
+Without regularisation the copied share climbs far above the baseline ({holds(above_baseline)}): a large
+share of what the model writes late in training is a quotation of its training text (the longest copied spans
+are printed above). The verdicts go by the share over the run, because a single sample's reading jumps from
+one measurement to the next (the last readings are printed too). In the presets' bigger two-layer model
+on 1 % of the text, dropout's last sample copied under half as much as `overfit`'s in 5 of 5 seeds
+(docs/presets.md): what dropout does to the copying depends on the model and the text, so compare the two before
+drawing a rule from either. Noising copied under half as
+much as no regularisation {holds(noising_lower)}, with a smaller final gap {holds(noising_gap)}. A 12-character
+context reaches it intact only rarely (computed below), so it has far fewer chances to learn to replay one;
+that this is why is our reading, not a measurement.
+
+Read seed 0's samples themselves: vermillion marks every character inside a 12-gram found in the training
+text.
+""")
 
 # %%
-chart_widget(sample_chart(runs[f"noising {GAMMA}"].snapshot))
+# %%after_prediction ask
+chart_widget(sample_chart(runs["no regularisation"].results[0].snapshot))
+
+# %%
+# %%after_prediction ask
+chart_widget(sample_chart(runs[f"noising {GAMMA}"].results[0].snapshot))
 
 # %% [markdown]
 # ## What noising does to a batch
@@ -170,7 +219,8 @@ chart_widget(sample_chart(runs[f"noising {GAMMA}"].snapshot))
 # be the original character. Both are printed below, computed exactly over the training text.
 
 # %%
-trainer = runs[f"noising {GAMMA}"].trainer
+# %%after_prediction ask
+trainer = runs[f"noising {GAMMA}"].results[0].trainer
 vocab = trainer.corpus.vocab
 x, _ = trainer.train_stream.batch(0)
 generator = torch.Generator().manual_seed(0)
@@ -194,36 +244,39 @@ for n in (3, 12):
     )
 
 # %%
-none, dropout, noising = (numbers[k] for k in runs)
-results = {
-    "copied_none": none["copied_share"],
-    "copied_dropout": dropout["copied_share"],
-    "copied_mean_none": none["copied_mean"],
-    "copied_mean_dropout": dropout["copied_mean"],
-    "copied_noising": noising["copied_share"],
-    "baseline_none": none["copied_share_valid"],
-    "longest_none": none["longest_copy"],
-    "longest_noising": noising["longest_copy"],
-    "gap_none": none["final_gap"],
-    "gap_dropout": dropout["final_gap"],
-    "gap_noising": noising["final_gap"],
+# %%after_prediction ask
+results = {  # one value per seed in every list
+    **{
+        f"{key}_{short}": [n[field] for n in numbers[name]]
+        for short, name in (("none", "no regularisation"), ("dropout", "dropout 0.5"), ("noising", f"noising {GAMMA}"))
+        for key, field in (
+            ("copied", "copied_share"),
+            ("copied_mean", "copied_mean"),
+            ("baseline", "copied_share_valid"),
+            ("longest", "longest_copy"),
+            ("gap", "final_gap"),
+        )
+    },
     "blank_share": blank.float().mean().item(),
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
 
-# %% [markdown]
-# ## How sure is this? (over seeds)
-#
-# This page trains one seed. The presets `overfit`, `dropout` and `noising` (a bigger two-layer model on
-# 1 % of the training split) were compared over 5 paired seeds by `benchmarks/lessons_over_seeds.py`; the
-# "Seeing it happen" table (docs/presets.md) has the figures: how often the copied share under `overfit`
-# ended at least twice dropout's, and in how many seeds noising lowered the final gap.
+# %%
+# %%after_prediction ask
+Markdown(r"""
+## How sure is this? (over seeds)
+
+This page trains 3 seeds (0, 1, 2). The presets `overfit`, `dropout` and `noising` (a bigger two-layer model
+on 1 % of the training split) were compared over 5 other paired seeds by `benchmarks/lessons_over_seeds.py`; the
+"Seeing it happen" table (docs/presets.md) has the figures: how often the copied share under `overfit`
+ended at least twice dropout's, and in how many seeds noising lowered the final gap.
+""")
 
 # %% [markdown]
 # ## Try this
 #
 # - Press **▶ Train** and open the **Memorisation** tab: wait until the copied share climbs, then drag
-#   **Data noising γ** to 0.3. From the next samples on the share falls back towards the baseline.
+#   **Data noising γ** to 0.3. Does the share fall back towards the baseline in the next samples?
 # - Switch **Noising replaces with** to *blank*. Which of the two keeps the copying lower here?
 # - Set γ to 0.5: half the inputs are chosen for noising (with unigram noising a few less change). Watch
 #   whether both losses stay high: that is under-fitting.

@@ -58,6 +58,7 @@ def test_over_seeds_each_configuration_is_an_arm_of_one_run_per_seed_stored_by_n
     assert len(set(plain.values(lambda r: r.final("val_loss")))) == 3  # three seeds, three different runs
     alone = run_experiment({"again": tiny(steps=10, seed=1)}, store=False)["again"]
     assert plain.results[1].final("val_loss") == alone.final("val_loss")  # seed 1's run is the seed-1 run
+    assert plain.by_seed(lambda r: r.final("val_loss"))[1] == alone.final("val_loss")  # keyed by its seed
     names = {r["name"] for r in RunStore(tmp_path / "runs.sqlite").runs()}
     assert names == {seed_run_name(arm, seed) for arm in arms for seed in (0, 1, 2)}
     summary = seeds_summary("lesson", arms)

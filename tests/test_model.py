@@ -94,7 +94,11 @@ def test_uniform_init_is_word_language_models_embedding_and_decoder_and_leaves_t
     assert all(p.abs().max() <= bound for rnn in model.rnns for p in rnn.parameters())
 
 
-def test_orthogonal_init_gives_orthogonal_recurrent_blocks():
+def test_orthogonal_init_gives_orthogonal_recurrent_blocks_and_changes_nothing_else():
+    """A lesson compares it with the default init and credits the recurrent matrix: nothing else may differ."""
     model = make(init="orthogonal", cell="lstm")
     block = model.rnns[0].weight_hh_l0.data.chunk(4, 0)[0]
     assert torch.allclose(block @ block.T, torch.eye(16), atol=1e-5)
+    plain = make(init="default", cell="lstm")
+    differs = {name for name, value in model.state_dict().items() if not torch.equal(value, plain.state_dict()[name])}
+    assert differs == {"rnns.0.weight_hh_l0"}

@@ -70,3 +70,11 @@ def test_ties_count_as_neither_lower_nor_higher():
         paired({0: 1.0}, {0: 0.5}).sentence()
         == "lower best validation loss in 1 of 1 seed, by 0.500 (one seed: no interval yet)"
     )
+
+
+def test_a_verdict_names_the_clearly_lower_or_higher_arm_or_neither():
+    args = ("B lower", "B higher", "no clear difference")
+    assert paired({0: 2.0, 1: 2.1, 2: 2.2}, {0: 1.5, 1: 1.6, 2: 1.72}).verdict(*args) == "B lower"
+    assert paired({0: 1.5, 1: 1.6, 2: 1.72}, {0: 2.0, 1: 2.1, 2: 2.2}).verdict(*args) == "B higher"
+    assert paired({0: 2.0, 1: 2.0, 2: 2.0}, {0: 1.9, 1: 2.2, 2: 1.95}).verdict(*args) == "no clear difference"
+    assert paired({0: 2.0}, {0: 1.0}).verdict(*args) == "no clear difference"  # one seed: no interval

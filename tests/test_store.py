@@ -125,9 +125,9 @@ def test_an_older_store_is_migrated_with_its_runs(tmp_path):
     db.commit()
     db.close()
     store = RunStore(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert [r["step"] for r in store.records("abc")] == [1, 2, 3, 4, 5]
-    assert store.run("abc")["name"] == "old"
+    assert store.run("abc")["name"] == "old" and store.run("abc")["test_loss"] is None  # never scored on the test
 
 
 def test_a_long_run_loads_thinned_for_charts(tmp_path):

@@ -93,6 +93,10 @@ def test_a_sweep_lands_in_the_store_with_its_statistics(tmp_path, capsys):
     runs = RunStore(store).runs(sweep="grid")
     assert len(runs) == 8 and {r["source"] for r in runs} == {"sweep"}
     assert all(r["steps"] == 30 and r["arm"]["label"] for r in runs)
+    # every trial ends scored on the test split, which no choice during the run saw
+    last = list(RunStore(store).records(runs[0]["id"]))[-1]
+    assert last["kind"] == "test" and last["test_loss"] == runs[0]["test_loss"] and 0 < last["test_loss"] < 10
+    assert arm["test_loss"]["lo"] < arm["test_loss"]["mean"] < arm["test_loss"]["hi"]
     # the summary table reads the same store
     assert main(["sweep", "show", "grid", "--store", str(store)]) == 0
     table = capsys.readouterr().out

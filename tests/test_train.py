@@ -278,3 +278,55 @@ def test_a_checkpoint_from_before_the_rename_goes_on_with_locked_dropout():
     trainer.restore(saved)
     assert trainer.knobs["dropout_kind"] == "locked" and trainer.model.dropout_kind == "locked"
     assert trainer.knobs["l1_kind"] == "subgradient"
+
+
+def test_a_step_is_pytorch_examples_word_language_model_step_to_float64_rounding():
+    """The same model and update as pytorch/examples word_language_model's main.py (embedding, a 2-layer nn.LSTM,
+    decoder; its uniform(±0.1) initialisation; clip_grad_norm_ then p -= lr·grad), written here as main.py writes
+    it: with the same weights and batches, 30 steps of SGD at lr 20 with clipping give the same losses and weights.
+    Dropout is 0 so that no mask is drawn (explorer draws its masks batch-first from the run's own generator)."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        config = tiny(layers=2, lr=20.0, clip=0.25, optimizer="sgd", init="uniform", steps=30, eval_every=10**6)
+        ours = Trainer(config)
+        vocab, embed, hidden = ours.vocab_size, config.embed, config.hidden
+        encoder, rnn, decoder = (
+            torch.nn.Embedding(vocab, embed),
+            torch.nn.LSTM(embed, hidden, 2),
+            torch.nn.Linear(hidden, vocab),
+        )
+        with torch.no_grad():
+            encoder.weight.copy_(ours.model.embedding.weight)
+            decoder.weight.copy_(ours.model.decoder.weight)
+            decoder.bias.copy_(ours.model.decoder.bias)
+            for layer in range(2):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(rnn, f"{name}_l{layer}").copy_(getattr(ours.model.rnns[layer], f"{name}_l0"))
+        reference = [encoder, rnn, decoder]
+        parameters = [p for module in reference for p in module.parameters()]
+        stream = BatchStream(ours.corpus.train, config.batch_size, config.seq_len, "cpu")
+        ours_losses = [r["train_loss"] for r in ours.run() if r["kind"] == "step"]
+        hidden_state, losses = None, []
+        for _ in range(config.steps):
+            x, y, new_epoch = stream.next()
+            if new_epoch:
+                hidden_state = None
+            hidden_state = None if hidden_state is None else tuple(h.detach() for h in hidden_state)
+            for p in parameters:
+                p.grad = None
+            output, hidden_state = rnn(encoder(x.t()), hidden_state)  # main.py's (time, batch) layout
+            loss = torch.nn.functional.nll_loss(
+                torch.log_softmax(decoder(output), -1).view(-1, vocab), y.t().reshape(-1)
+            )
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 0.25)
+            with torch.no_grad():
+                for p in parameters:
+                    p.add_(p.grad, alpha=-20.0)
+            losses.append(loss.item())
+        assert len(ours_losses) == len(losses) == 30
+        assert max(abs(a - b) for a, b in zip(ours_losses, losses)) < 1e-9
+        assert (ours.model.decoder.weight - decoder.weight).abs().max().item() < 1e-9
+        assert (ours.model.rnns[1].weight_hh_l0 - rnn.weight_hh_l1).abs().max().item() < 1e-9
+    finally:
+        torch.set_default_dtype(torch.float32)

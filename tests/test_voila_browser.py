@@ -5,12 +5,14 @@ artifacts/ (git-ignored): look at them when this fails."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,26 +39,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def voila_url():
+@contextmanager
+def voila(notebook: str, env: dict | None = None):
+    """Voilà serving `notebook` on a free port; yields its base address. Its log: artifacts/voila-*.log."""
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (scripts/ensure_chromium.sh installs it as root)")
     pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
-    log = (ARTIFACTS / "voila.log").open("w")
+    log = (ARTIFACTS / f"voila-{Path(notebook).stem}.log").open("w")
     server = subprocess.Popen(
-        [
-            str(VOILA),
-            "notebooks/dashboard.ipynb",
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=True",
-        ],
+        [str(VOILA), notebook, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     try:
         deadline = time.monotonic() + 60
@@ -65,9 +62,9 @@ def voila_url():
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             if server.poll() is not None:
-                pytest.fail(f"voila exited: see {ARTIFACTS / 'voila.log'}")
+                pytest.fail(f"voila exited: see {log.name}")
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/{QUERY}"
+        yield f"http://127.0.0.1:{port}/"
     finally:
         server.terminate()
         try:
@@ -75,6 +72,12 @@ def voila_url():
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def voila_url():
+    with voila("notebooks/dashboard.ipynb") as url:
+        yield url + QUERY
 
 
 def svg(page, tab_index: int = 0) -> str:
@@ -321,3 +324,51 @@ def test_voila_sweep_tab_and_repeat_over_seeds_draw_their_charts(voila_url):
             browser.close()
     real = [p for p in problems if not any(n.lower() in p.lower() for n in NOISE)]
     assert not real, real
+
+
+def test_a_voila_lesson_shows_no_outcome_until_the_prediction_is_committed_then_fixes_it(tmp_path):
+    """Lesson 1 as Voilà serves it: every cell has run, yet no run, verdict or explanation is on the page until
+    the reader commits an answer; then the experiment trains, the verdict is the one the runs printed, and the
+    answer can no longer change. The lesson's second question stays closed until it is committed too."""
+    from playwright.sync_api import expect, sync_playwright
+
+    verdicts = ("The runs say", "Right:", "Not this time")
+    with voila("notebooks/01_overfitting.ipynb", {"EXPLORER_HOME": str(tmp_path)}) as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        try:
+            page.goto(url, timeout=120_000)
+            commit = page.get_by_role("button", name="Commit my answers and run")
+            expect(commit).to_have_count(2, timeout=120_000)  # both questions drawn: every cell has run
+            page.wait_for_selector(".explorer-dashboard", timeout=60_000)  # down to the last cell
+            time.sleep(2)  # a kernel that trained on load would have drawn by now
+            text = page.inner_text("body")
+            assert not any(v in text for v in verdicts), "a verdict before any answer"
+            assert "runs done" not in text and "Run 1/" not in text, "the experiment ran before the answer"
+            assert "learned by heart" not in text and "harder than the training text" not in text, "explained first"
+            page.screenshot(path=str(ARTIFACTS / "voila-lesson-before.png"))
+
+            commit.first.click()  # no answer yet: nothing starts
+            expect(page.get_by_text("Pick an answer to every question first")).to_be_visible(timeout=10_000)
+            first = page.locator(".widget-radio-box").first
+            first.get_by_text("only the 5 % run", exact=True).click()
+            commit.first.click()
+            expect(page.get_by_text("Running the experiment below")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Done: the verdicts are above")).to_be_visible(timeout=300_000)
+
+            verdict = page.get_by_text("you predicted “only the 5 % run”", exact=False).first.inner_text()
+            printed = [line for line in page.inner_text("body").splitlines() if "you predicted" in line]
+            assert len(set(printed)) == 1 and printed[0].strip() == verdict.strip(), (verdict, printed)
+            assert verdict.startswith(("Right:", "Not this time:"))
+            assert "learned by heart" in page.inner_text("body")  # the explanation comes after the verdict
+            radios = first.locator("input")
+            assert all(radios.nth(i).is_disabled() for i in range(radios.count()))
+            assert first.locator("input:checked").evaluate("r => r.parentElement.textContent") == "only the 5 % run"
+            assert commit.first.is_disabled() and not commit.nth(1).is_disabled()  # the second is still open
+            assert "harder than the training text" not in page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "voila-lesson-after.png"))
+        finally:
+            browser.close()
+    assert not problems, problems

@@ -199,7 +199,7 @@ class Vocab:
 
 def build_vocab(train_tokens: list[str], all_tokens: list[str], level: str, cap: int) -> Vocab:
     """Characters: every character of the corpus (tiny alphabet, no <unk> needed).
-    Words: the `cap` most frequent training words (ties broken alphabetically) plus <unk>."""
+    Words: the `cap` most frequent words of the training split (ties broken alphabetically) plus <unk>."""
     if level == "char":
         return Vocab(sorted(set(all_tokens)))
     counts = Counter(train_tokens)
@@ -253,7 +253,9 @@ class Corpus:
         train_tokens = (
             spread_share(parts[0], keep) if split == "interleaved" and isinstance(texts, str) else parts[0][:keep]
         )
-        vocab = build_vocab(train_tokens, [t for part in parts for t in part], level, vocab_size)
+        # the whole training split's words, whatever share of it is read: a short training text keeps the vocabulary
+        # (and so the share of <unk>) of the longer one, the same in every split, as PTB fixes its vocabulary
+        vocab = build_vocab(parts[0], [t for part in parts for t in part], level, vocab_size)
         return cls(vocab, vocab.encode(train_tokens), vocab.encode(parts[1]), vocab.encode(parts[2]), level)
 
     def check_fits(self, batch_size: int, seq_len: int) -> None:

@@ -15,7 +15,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 import torch
 
-from explorer.core.data import Corpus
+from explorer.core.data import Corpus, spread_share
 from explorer.core.model import RNNLM
 from explorer.core.sample import check_sampling, generate_ids, prompt_ids
 from explorer.spec.errors import ConfigError
@@ -101,6 +101,14 @@ def _longest_within(piece: str, text: str, best: int) -> int:
     return best
 
 
+def held_out_like_train(corpus: Corpus) -> torch.Tensor:
+    """The meter's baseline text: as many validation tokens as the training text holds, in whole blocks spread
+    evenly over the validation text (as a share of the training text is, explorer.core.data.spread_share). A
+    larger text holds more n-grams by chance, so the two sides of the comparison are the same size."""
+    keep = min(len(corpus.valid), len(corpus.train))
+    return torch.tensor(spread_share(corpus.valid.tolist(), keep), dtype=corpus.valid.dtype)
+
+
 @lru_cache(maxsize=8)
 def ngram_index(tokens: torch.Tensor, n: int, vocab_size: int) -> NgramIndex:
     """Built once per token tensor (keyed by identity: corpora are cached and never change) and n."""
@@ -158,23 +166,23 @@ class MemorisationMeter:
             raise ConfigError(f"the n-gram size must be in [1, sample length {self.length}], got {self.n}")
         self.temperature, self.seed = temperature, seed
         self.prompt = prompt_ids(corpus.vocab, corpus.level, prompt)
+        self.baseline = NgramIndex(held_out_like_train(corpus).numpy(), self.n, len(corpus.vocab))
 
     def measure(self, model: RNNLM) -> dict:
         """copied_share (of the sample's n-grams found in the training text), copied_share_valid (the
-        same against the validation text), longest_copy (tokens), the sample and its copied character
-        spans [start, end). Only the generated tokens are measured, never the prompt."""
+        same against as much validation text, `held_out_like_train`), longest_copy (tokens), the sample and its
+        copied character spans [start, end). Only the generated tokens are measured, never the prompt."""
         corpus, vocab, level = self.corpus, self.corpus.vocab, self.corpus.level
         generator = torch.Generator(next(model.parameters()).device).manual_seed(self.seed)
         ids = np.array(generate_ids(model, self.prompt, self.length, self.temperature, generator))
         train = ngram_index(corpus.train, self.n, len(vocab))
-        valid = ngram_index(corpus.valid, self.n, len(vocab))
         matches = train.matches(ids)
         found = found_ngrams(matches, self.n)
         text = vocab.decode(ids.tolist(), level)
         offsets = token_offsets(text, [vocab.decode([i], level) for i in ids.tolist()])
         return {
             "copied_share": float(found.mean()),
-            "copied_share_valid": float(found_ngrams(valid.matches(ids), self.n).mean()),
+            "copied_share_valid": float(found_ngrams(self.baseline.matches(ids), self.n).mean()),
             "longest_copy": train.longest_copy(ids, matches),
             "sample": text,
             "sample_copied": [[offsets[start][0], offsets[end - 1][1]] for start, end in copied_spans(found, self.n)],

@@ -84,6 +84,9 @@ class RNNLM(nn.Module):
         # input, by name ("mask.input", "mask.layer1", "input.layer1", ...); None on other steps (no cost).
         self.taps: dict[str, torch.Tensor] | None = None
         self.top_output: tuple[torch.Tensor, torch.Tensor] | None = None  # the last forward's, for AR and TAR
+        # What the dropout sites multiply by in evaluation; explorer.core.probes.dropout_sites_scaled sets other
+        # test-time rules for lesson 10 to compare.
+        self.eval_scale = 1.0
         self.apply_knobs(config.live())
 
     def apply_knobs(self, knobs: dict) -> None:
@@ -93,9 +96,11 @@ class RNNLM(nn.Module):
             setattr(self, name, knobs[name])
 
     def init_weights(self, scheme: str) -> None:
-        """default: PyTorch's (uniform(±1/√H) cells, N(0, 1) embedding). xavier: Glorot for every matrix.
-        orthogonal: orthogonal hidden-to-hidden blocks (one per gate; keeps the recurrent Jacobian's norm near
-        1), Glorot input. uniform: pytorch/examples word_language_model's embedding and decoder."""
+        """default: PyTorch's (uniform(±1/√H) cells, N(0, 1) embedding). xavier: Glorot for every matrix, zero
+        biases. orthogonal: PyTorch's default with ONE change, orthogonal hidden-to-hidden blocks (one per gate:
+        every singular value 1, so at the start the product of the recurrent Jacobians shrinks more slowly), so that
+        a comparison with default credits the recurrent matrix alone. uniform: pytorch/examples
+        word_language_model's embedding and decoder."""
         if scheme == "default":
             return
         if scheme == "uniform":  # PyTorch's N(0, 1) embedding saturates a word model's gates at the start
@@ -107,16 +112,18 @@ class RNNLM(nn.Module):
         for rnn in self.rnns:
             gates = rnn.weight_hh_l0.size(0) // rnn.hidden_size
             for name, param in rnn.named_parameters():
-                if name.startswith("bias"):
+                if scheme == "orthogonal":
+                    if name.startswith("weight_hh"):
+                        for block in param.data.chunk(gates, 0):
+                            nn.init.orthogonal_(block)
+                elif name.startswith("bias"):
                     nn.init.zeros_(param)
-                elif name.startswith("weight_hh") and scheme == "orthogonal":
-                    for block in param.data.chunk(gates, 0):
-                        nn.init.orthogonal_(block)
                 else:
                     for block in param.data.chunk(gates, 0):
                         nn.init.xavier_uniform_(block)
-        nn.init.xavier_uniform_(self.embedding.weight)
-        nn.init.zeros_(self.decoder.bias)
+        if scheme == "xavier":
+            nn.init.xavier_uniform_(self.embedding.weight)
+            nn.init.zeros_(self.decoder.bias)
 
     def set_forget_bias(self) -> None:
         """Start every LSTM forget gate's bias at 1 (Jozefowicz et al. 2015): the cell keeps its memory until it
@@ -140,8 +147,10 @@ class RNNLM(nn.Module):
     def _drop(self, x: torch.Tensor, site: str) -> torch.Tensor:
         """standard: a new mask at every time step. locked: one mask per window, shared by every time step
         (AWD-LSTM's LockedDropout on the layers' inputs and outputs; the recurrent state is not masked)."""
+        if not self.training:
+            return x if self.eval_scale == 1 else x * self.eval_scale
         p = self.dropout
-        if not self.training or p == 0:
+        if p == 0:
             return x
         batch, _, features = x.shape
         shape = (batch, 1, features) if self.dropout_kind == "locked" else x.shape

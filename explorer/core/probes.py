@@ -2,12 +2,15 @@
 
 Both are taken every `detail_every` steps. The reach costs one forward and backward of ONE sequence; the
 masks are the ones the training step really applied (the model keeps them in `taps` on those steps), cut
-to their first MASK_UNITS units so that a record stays small.
+to their first MASK_UNITS units so that a record stays small. Also the lessons' probes of a trained model:
+a test-time dropout rule other than explorer's own.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -22,13 +25,17 @@ def _rounded(value: float) -> float | None:
     return float(f"{value:.4g}") if math.isfinite(value) else None
 
 
-def gradient_reach(model: RNNLM, tokens: torch.Tensor, targets: torch.Tensor) -> list[list[float | None]]:
+def gradient_reach(
+    model: RNNLM, tokens: torch.Tensor, targets: torch.Tensor, training: bool = False
+) -> list[list[float | None]]:
     """‖∂L_T/∂x_t‖ for every position t of one sequence (1, T), for each layer's input x: how much the loss
     at the LAST position still depends on what the layer received T−1−t steps earlier. In eval mode (no
     dropout masks, running batch-norm statistics) from a zero state, on the same sequence every time, so
-    snapshots differ only because the weights changed. Parameters' .grad are left untouched."""
+    snapshots differ only because the weights changed. `training`: in training mode instead, with the masks a
+    training step would draw (from the model's generator): the gradient training itself computes. Parameters'
+    .grad are left untouched."""
     was_training = model.training
-    model.eval()
+    model.train(training)
     model.taps = {}
     try:
         with torch.enable_grad():
@@ -76,3 +83,15 @@ def mask_record(taps: dict[str, torch.Tensor], knobs: dict, tokens: torch.Tensor
 
 def _bits(row: torch.Tensor) -> str:
     return "".join("1" if kept else "0" for kept in row.tolist())
+
+
+@contextmanager
+def dropout_sites_scaled(model: RNNLM, factor: float) -> Iterator[RNNLM]:
+    """The model evaluated with the `dropout` knob's sites (the layers' inputs and outputs) multiplied by
+    `factor`, which is what multiplying the weights that read them by `factor` does (the decoder's bias aside):
+    the test-time weight rules lesson 10 puts side by side. Training is untouched."""
+    model.eval_scale = factor
+    try:
+        yield model
+    finally:
+        model.eval_scale = 1.0

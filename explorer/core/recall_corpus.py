@@ -3,8 +3,9 @@
 Each line is a key (one of KEYS), `k` random filler letters, the query marker, the key again, and a line
 break: `C` + `HADBE` + `?` + `C`. The filler cannot be predicted, so the one thing worth remembering is the
 key, and the character after `?` can be predicted only by a model that still holds it `k + 2` characters
-later. `k` is drawn from DISTANCES, so the loss on those recalls, grouped by `k`, shows how far back a
-model remembers (explorer.core.recall measures it). The filler is drawn from the keys themselves: holding the
+later. `k` is drawn from DISTANCES, so the loss on those recalls, grouped by `k`, shows at which distances a
+model holds the key (explorer.core.recall measures it); a model that never learns to hold it is flat at the
+guess, and that says nothing of distance. The filler is drawn from the keys themselves: holding the
 key means keeping the line's first letter while every later one arrives through the same input, which a
 gate (LSTM, GRU) learns and a vanilla RNN does not (given filler letters of its own, a vanilla RNN keeps
 the key in units the filler never reaches, and the lesson is lost). The text is the same on every call (a

@@ -10,6 +10,7 @@ would train: same records, same schedule semantics, same end.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,21 @@ from explorer.core.train import Trainer
 from explorer.runs.history import History, Snapshot
 from explorer.runs.recording import recording
 from explorer.runs.store import RunStore
+from explorer.runs.sweep_plan import parse_seeds
 from explorer.runs.sweep_summary import ArmSummary, SweepSummary
 from explorer.spec.knobs import Config
 from explorer.spec.wording import plural
 
-SEEDS = (0, 1, 2)  # a lesson's claims are shown over these; presets were tuned on others (10 and up)
+
+def lesson_seeds() -> tuple[int, ...]:
+    """The seeds every lesson trains and shows its claims over: 0, 1, 2 (the presets were tuned on 10 and up), or
+    EXPLORER_SEEDS ("3" or "3,4,20"), which benchmarks/lesson_claims.py sets to check a lesson on seeds it was
+    never shown on."""
+    text = os.environ.get("EXPLORER_SEEDS", "").strip()
+    return parse_seeds(text if "," in text else f"{text},") if text else (0, 1, 2)
+
+
+SEEDS = lesson_seeds()
 
 
 @dataclass
@@ -75,6 +86,10 @@ class Arm:
 
     def values(self, measure: Callable[[Result], float]) -> list[float]:
         return [measure(r) for r in self.results]
+
+    def by_seed(self, measure: Callable[[Result], float]) -> dict[int, float]:
+        """{seed: measure}: what `explorer.runs.stats.paired` pairs two arms by."""
+        return dict(zip(self.seeds, self.values(measure)))
 
     def spread(self, measure: Callable[[Result], float], digits: int = 3) -> str:
         """'2.104 (2.071 to 2.139 over 3 seeds)': the mean and the range of the seeds, which with three seeds

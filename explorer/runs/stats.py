@@ -80,6 +80,13 @@ class Paired:
             text += f" — not distinguishable from seed noise at {plural(n, 'seed')}"
         return text
 
+    def verdict(self, lower: str, higher: str, neither: str) -> str:
+        """A lesson's answer from this comparison: `lower` when B is clearly lower than A (the interval below 0),
+        `higher` when clearly higher, else `neither` (the question's own wording of "no clear difference")."""
+        if self.interval.includes_zero:
+            return neither
+        return lower if self.interval.mean < 0 else higher
+
     def to_dict(self) -> dict:
         return {
             "seeds": list(self.seeds),

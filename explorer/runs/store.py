@@ -27,7 +27,7 @@ from typing import Any
 from explorer.runs.history import Snapshot, coalesce_events
 from explorer.spec.errors import ExplorerError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 FLUSH_S = 1.0
 OPEN_TIMEOUT_S = 60.0
 ACTIVE = ("running", "paused")
@@ -71,6 +71,11 @@ MIGRATIONS = {  # version -> SQL that brings the previous version to it
     CREATE TABLE class_state (
         class_name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated REAL NOT NULL,
         PRIMARY KEY (class_name, key));
+    """,
+    # A sweep's trial ends with the score on the test split of the model it keeps (after early stopping's restore):
+    # the honest comparison between arms, which validation losses that chose the kept model are not.
+    5: """
+    ALTER TABLE runs ADD COLUMN test_loss REAL;
     """,
 }
 
@@ -251,6 +256,8 @@ class RunStore:
                 if "best_val_loss" in record:
                     summary["best_val_loss"] = _finite(record["best_val_loss"])
                     summary["best_step"] = record["best_step"]
+            elif kind == "test":
+                summary["test_loss"] = _finite(record["test_loss"])
             elif kind == "event" and record["event"] in ("diverged", "early_stop", "finished"):
                 status = record["event"]
         sets = ", ".join(f"{key} = ?" for key in summary)

@@ -41,14 +41,18 @@ WAIT_S = 0.5
 
 # ==================================================================================== one trial
 def run_trial(config: dict, schedule: dict | None = None, cores: CoreShare | None = None) -> list[dict]:
-    """Train one trial to its end and return its records (a local worker process and a Ray task both run
-    exactly this). `cores`: a local trial's share of this machine's cores, adjusted between steps as
-    explorer's other runs start and end; None (a Ray task, given one CPU by Ray): one torch thread."""
+    """Train one trial to its end and return its records, the last its kept model's score on the test split (a
+    local worker process and a Ray task both run exactly this). `cores`: a local trial's share of this machine's
+    cores, adjusted between steps as explorer's other runs start and end; None (a Ray task, given one CPU by Ray):
+    one torch thread."""
     if cores is None:
         torch.set_num_threads(1)
     trainer = Trainer(Config.from_dict(config))
     between_steps = cores.between_steps if cores is not None else None
-    return list(trainer.run({int(k): v for k, v in (schedule or {}).items()}, between_steps=between_steps))
+    records = list(trainer.run({int(k): v for k, v in (schedule or {}).items()}, between_steps=between_steps))
+    if trainer.stopped_reason != "diverged":  # the kept model (early stopping restored its best) on the test split
+        records.append({"kind": "test", "step": trainer.step_count, **trainer.test_score()})
+    return records
 
 
 def _trial_process(conn, parent_pid: int, config: dict, schedule: dict) -> None:
@@ -229,7 +233,8 @@ def store_trial(store: RunStore, sweep: str, trial: Trial, records: list | None,
     )
     if records:
         store.append(run_id, records, 0)  # its end event sets the status
-    if error or not records or records[-1].get("event") not in DONE:  # a whole run ends with its end event
+    trained = [record for record in records or [] if record["kind"] != "test"]  # the test score comes after
+    if error or not trained or trained[-1].get("event") not in DONE:  # a whole run ends with its end event
         store.set_status(run_id, "error", error or "the trial ended without finishing")
     return run_id
 

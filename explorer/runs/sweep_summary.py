@@ -19,6 +19,7 @@ METRICS = {  # run-summary column -> how a sentence names it
     "best_val_loss": "best validation loss",
     "final_gap": "final gap",
     "last_val_loss": "final validation loss",
+    "test_loss": "test loss of the kept model",
 }
 
 

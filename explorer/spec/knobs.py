@@ -282,7 +282,7 @@ class Config:
     )
     train_fraction: float = setup_knob(
         1.0,
-        "use only this fraction of the training split",
+        "use only this fraction of the training split (a word vocabulary still comes from the whole split)",
         group="data",
         lo=0,
         hi=1,
@@ -314,8 +314,9 @@ class Config:
     )
     init: str = setup_knob(
         "default",
-        "weight initialisation (uniform: the embedding and decoder uniform(±0.1) and the decoder bias 0, as "
-        "pytorch/examples word_language_model; the cells PyTorch's default)",
+        "weight initialisation (default: PyTorch's; xavier: Glorot for every matrix, zero biases; orthogonal: "
+        "PyTorch's with orthogonal hidden-to-hidden blocks, nothing else changed; uniform: the embedding and decoder "
+        "uniform(±0.1) and the decoder bias 0, as pytorch/examples word_language_model, the cells PyTorch's default)",
         group="model",
         choices=("default", "xavier", "orthogonal", "uniform"),
         advanced=True,
@@ -346,7 +347,14 @@ class Config:
     device: str = setup_knob(
         "auto", "where to train", group="training", choices=("auto", "cpu", "cuda"), widget=Widget("Device", "select")
     )
-    tie_weights: bool = setup_knob(False, "share the embedding and decoder matrices", group="model")
+    tie_weights: bool = setup_knob(
+        False,
+        "share the embedding and decoder matrices (Press & Wolf 2017): one row per token scores it at the output and "
+        "represents it at the input; the last layer's size becomes the embedding's",
+        group="model",
+        advanced=True,
+        widget=Widget("Tie embedding and decoder weights", "toggle"),
+    )
     steps: int = setup_knob(1000, "training steps in the run", group="training", lo=1, hi=10000000)
     eval_every: int = setup_knob(
         100,

@@ -50,7 +50,7 @@ def memorisation_chart(
     snap: Snapshot, width: int = WIDTH, height: int = 300, projector: bool = False
 ) -> alt.TopLevelMixin:
     """One run's meter: the share of a sample's n-grams found verbatim in the training text, against the
-    same share for the validation text (what a model that learned the language, not the text, also hits)."""
+    same share for as much validation text (what a model that learned the language, not the text, also hits)."""
     return copied_share_chart([snap], width=width, height=height, projector=projector)
 
 
@@ -58,7 +58,7 @@ def copied_share_chart(
     snaps: Sequence[Snapshot], width: int = WIDTH, height: int = 300, projector: bool = False
 ) -> alt.TopLevelMixin:
     """The memorisation meter of several runs on one axis (a lesson's comparison; one run: the app's
-    view), the validation text's share as the grey baseline."""
+    view), the share found in as much validation text as the grey baseline."""
     title = "Is the model copying its training text?"
     measured = [(s, [r for r in s.evals if r.get("copied_share") is not None]) for s in snaps]
     measured = [(s, evals) for s, evals in measured if evals]
@@ -70,7 +70,7 @@ def copied_share_chart(
             height=height,
             projector=projector,
         )
-    baseline = "validation text (baseline)"
+    baseline = "as much validation text (baseline)"
     names = ["training text"] if len(snaps) == 1 else [f"{s.name}: training text" for s, _ in measured]
     series = [*names, baseline]
     rows = [
@@ -105,7 +105,7 @@ def copied_share_chart(
         f"A run of {_meter_n(snap)} in it counts as copied when the text has it verbatim.",
         f"Latest{'' if len(snaps) == 1 else f' of {snap.name}'} (step {last['step']:,}): "
         f"{last['copied_share']:.0%} of its n-grams are in the training text, "
-        f"{last['copied_share_valid']:.0%} in the validation text; the longest copied span is "
+        f"{last['copied_share_valid']:.0%} in as much validation text; the longest copied span is "
         f"{_tokens(snap, last['longest_copy'])}. Climbing away from the baseline: memorising.",
     ]
     return one_layer_chart(

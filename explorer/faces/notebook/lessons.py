@@ -65,14 +65,16 @@ def experiment(
 
 class Prediction(W.VBox):
     """A lesson's "predict before you observe": the reader picks an answer BEFORE the experiment runs (the
-    choice is fixed once it meets the outcome), and `check` says whether the runs agreed. A prediction
-    written down first is what turns a chart from a picture into a test of the reader's own model."""
+    choice is fixed when committed, explorer.faces.notebook.predict_first, and in any case once the outcome is
+    in), and `check` says whether the runs agreed. A prediction written down first is what turns a chart from a
+    picture into a test of the reader's own model."""
 
     def __init__(self, question: str, choices: Sequence[str]):
         self.question = question
         self.choice = W.RadioButtons(options=list(choices), value=None, layout={"width": "max-content"})
         self.verdict = W.HTML()
         self._outcome: tuple[str, str] | None = None
+        self._fixed = False  # committed (explorer.faces.notebook.predict_first): the answer cannot change
         self.choice.observe(lambda _change: self._draw(), names="value")
         super().__init__([W.HTML(f"<b>Predict first.</b> {html.escape(question)}"), self.choice, self.verdict])
         self._draw()
@@ -84,6 +86,11 @@ class Prediction(W.VBox):
         self._outcome = (answer, evidence)
         self._draw()
         return self
+
+    def fix(self) -> None:
+        """The reader committed: this answer (or none) is the one the runs will be checked against."""
+        self._fixed = True
+        self._draw()
 
     @property
     def text(self) -> str:
@@ -98,7 +105,8 @@ class Prediction(W.VBox):
 
     def _draw(self) -> None:
         self.verdict.value = html.escape(self.text)
-        self.choice.disabled = self._outcome is not None and self.choice.value is not None
+        # committed, or the outcome is in: an answer picked after the outcome is no prediction
+        self.choice.disabled = self._fixed or self._outcome is not None
 
 
 def predict(question: str, *choices: str) -> Prediction:

@@ -1,0 +1,475 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 10 — Four things tutorials say, measured
+#
+# Four sentences you can find in tutorials and forum answers about training recurrent networks:
+#
+# 1. "Dropout eases vanishing gradients."
+# 2. "Gradient clipping reduces overfitting."
+# 3. "At test time, multiply the weights by the dropout rate."
+# 4. "Clipping by value is the same as clipping by norm."
+#
+# Each is put to an experiment here, over seeds, with its question asked before the runs. Where the
+# measurement agrees with the sentence, the lesson says so. Each verdict holds for the model and setting
+# measured; the *Try this* section at the end lets you move the settings.
+#
+# Two words from earlier lessons. The **gradient reach** at distance $d$ (lesson 4) is
+# $\lVert \partial L_T / \partial x_{T-d} \rVert$: how much the loss at the last position of a window still
+# depends on the input $d$ steps earlier; here it is read as a share of its value at distance 0. The **gap** is
+# the final validation loss minus the final training loss, both measured with dropout off (lesson 1).
+
+# %%
+import json
+import math
+import statistics
+
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+
+from explorer.core.probes import dropout_sites_scaled, gradient_reach
+from explorer.faces.notebook import dashboard, experiment, predict, predict_first
+from explorer.runs.experiments import SEEDS, holds
+from explorer.runs.stats import paired
+from explorer.spec.knobs import Config
+
+P = 0.3  # the dropout rate of every run with dropout in this lesson
+TAU = 0.25  # the clipping threshold of part 2 (AWD-LSTM's, with SGD)
+# A vanilla RNN like lesson 4's, but trained with Adam and clipped at norm 1, so that it does not explode.
+rnn = Config(
+    cell="rnn",
+    hidden=128,
+    embed=32,
+    seq_len=64,
+    batch_size=16,
+    lr=3e-3,
+    clip=1.0,
+    split="interleaved",
+    train_fraction=0.05,
+    steps=200,
+    eval_every=20,
+    eval_batches=5,
+    detail_every=20,
+    meter_every=0,
+)
+# Lesson 2's overfitting LSTM: 128 units on 0.5 % of Tiny Shakespeare, Adam, no clipping.
+lstm = Config(
+    cell="lstm",
+    hidden=128,
+    embed=32,
+    seq_len=32,
+    batch_size=16,
+    lr=3e-3,
+    split="interleaved",
+    train_fraction=0.005,
+    steps=300,
+    eval_every=20,
+    eval_batches=5,
+    detail_every=20,
+    meter_every=0,
+)
+sgd = lstm.replace(optimizer="sgd", lr=3.0)  # the same LSTM with plain SGD, at a step size where it overfits too
+CONTROL_LR = 2.0  # SGD without clipping at a smaller step size: the control for the clipped SGD runs' shorter steps
+
+# %%
+DISTANCE, SEQUENCES, DRAWS = 20, 16, 4
+REACH = 1e-3  # the gradient "reaches" a distance when it is at least this share of its value at distance 0
+display(
+    Markdown(f"""
+## 1. "Dropout eases vanishing gradients"
+
+The vanilla RNN trained for {rnn.steps} steps without dropout and with dropout $p = {P}$ (explorer's `dropout`:
+on the layer's input and its output, a new mask at every step), {len(SEEDS)} seeds each. Then, for each trained
+model, the gradient of the loss at the last position of a window (from a zero state) in training mode, with the
+masks a training step draws, {DISTANCE} steps back, as a share of its value at distance 0, averaged over
+{SEQUENCES} sequences and {DRAWS} draws of the masks. "Clearly" means that the 95 % interval of the per-seed
+difference of $\\log_{{10}}$ of that share (with dropout minus without) includes no 0. We say the gradient
+**reaches** that far when the share is at least {REACH:g} (lesson 4's threshold).
+""")
+)
+compare_question = predict(
+    f"With dropout {P}, is the share {DISTANCE} steps back larger or smaller than without?",
+    "clearly larger with dropout",
+    "clearly smaller with dropout",
+    f"no clear difference over {len(SEEDS)} seeds",
+)
+reach_question = predict(
+    f"Trained with dropout {P}, does the gradient {DISTANCE} steps back reach at least {REACH:g} of its value at "
+    "distance 0?",
+    "yes, in every seed",
+    "in some seeds",
+    "in no seed",
+)
+ask_reach = predict_first(compare_question, reach_question)
+display(ask_reach)
+
+# %%
+# %%after_prediction ask_reach
+vanishing = experiment({"no dropout": rnn, f"dropout {P}": rnn.replace(dropout=P)}, seeds=SEEDS, threads=1)
+plain_rnn, dropout_rnn = vanishing.values()
+
+
+# %%
+# %%after_prediction ask_reach
+def reach_share(result, distance: int = DISTANCE) -> float:
+    """The trained model's gradient `distance` steps back as a share of the one at distance 0, in training mode
+    (its masks drawn), averaged over SEQUENCES sequences of its first batch and DRAWS mask draws."""
+    x, y = result.trainer.train_stream.batch(0)
+    each = []
+    for row in range(SEQUENCES):
+        for _ in range(DRAWS):
+            reach = gradient_reach(result.trainer.model, x[row : row + 1], y[row : row + 1], training=True)[0]
+            if reach[-1] is None or reach[len(reach) - 1 - distance] is None:
+                raise ValueError(f"a gradient that is not a finite number in {result.name}: nothing to compare")
+            each.append(reach[len(reach) - 1 - distance] / reach[-1])
+    return sum(each) / len(each)
+
+
+shares = {name: arm.values(reach_share) for name, arm in vanishing.items()}  # once: each call draws new masks
+change = paired(*({seed: math.log10(v) for seed, v in zip(SEEDS, values)} for values in shares.values()))
+compare_question.check(
+    change.verdict(
+        "clearly smaller with dropout", "clearly larger with dropout", f"no clear difference over {len(SEEDS)} seeds"
+    ),
+    f"log10 of the share {DISTANCE} steps back, "
+    + change.sentence("log10 share", f"dropout {P}", "no dropout")
+    + f": the share with dropout was {10**change.interval.mean:.2g} times the one without (geometric mean over "
+    "the seeds).",
+)
+print(compare_question.text)
+reaches = [share >= REACH for share in shares[f"dropout {P}"]]
+reach_question.check(
+    {len(SEEDS): "yes, in every seed", 0: "in no seed"}.get(sum(reaches), "in some seeds"),
+    f"Share of distance 0's gradient {DISTANCE} steps back (training mode): "
+    + "; ".join(f"{name} " + ", ".join(f"{v:.1e}" for v in values) for name, values in shares.items())
+    + f" (seeds {SEEDS}). At least {REACH:g} with dropout {holds(reaches)}; without dropout "
+    + holds(share >= REACH for share in shares["no dropout"])
+    + ".",
+)
+print(reach_question.text)
+
+# %%
+# %%after_prediction ask_reach
+Markdown(rf"""
+Why the masks are not in the product: in a vanilla RNN the gradient from $h_T$ back to $h_t$ is
+
+$$\frac{{\partial h_T}}{{\partial h_t}} = \operatorname{{diag}}(1 - h_T^2)\, W_{{hh}} \cdots \operatorname{{diag}}(1 - h_{{t+1}}^2)\, W_{{hh}}$$
+
+(one factor per step, the latest on the left; Pascanu, Mikolov & Bengio 2013, section 2). Explorer's `dropout`
+masks the layer's input $x_t$ and its output on the way to the decoder; neither is a factor of that product.
+The masks reach it only through the states $h_k$ (and so the tanh derivatives), and through the weights
+training arrives at; the numbers above say how much that moved the gradient {DISTANCE} steps back here. What
+changes the reach is a different product (the LSTM's cell path and its forget gate, lessons 4 and 9) or a path
+around it (lesson 9's attention).
+Recurrent dropout (lesson 2) masks $h_{{t-1}}$, so its mask *is* a factor of the product, at every step.
+""")
+
+# %%
+display(
+    Markdown(f"""
+## 2. "Gradient clipping reduces overfitting"
+
+Lesson 2's overfitting LSTM, {len(SEEDS)} seeds each, with two optimisers: Adam (learning rate {lstm.lr:g}) and
+plain SGD (learning rate {sgd.lr:g}), each without clipping and clipped by norm at $\\tau = {TAU}$. Two more
+runs, without clipping: Adam with dropout $p = {P}$, to compare with a regulariser, and SGD at the smaller
+learning rate {CONTROL_LR:g}, the control for the shorter steps clipping can make. Every gap is read at step
+{lstm.steps}, the last. "Clearly" means that the 95 % interval of the per-seed difference includes no 0. The
+**best-step test loss** is the test loss of the weights from the evaluation with the lowest validation loss,
+restored as early stopping would (lesson 6).
+""")
+)
+ANSWERS = ("neither", "only Adam's", "only SGD's", "both")
+gap_question = predict(f"Whose final gap does clipping at {TAU} clearly SHRINK?", *ANSWERS)
+test_question = predict(
+    "With SGD, which has the lower best-step test loss?",
+    f"clipped at {TAU}",
+    "no clipping",
+    f"no clear difference over {len(SEEDS)} seeds",
+)
+ask_clip = predict_first(gap_question, test_question, after=ask_reach)
+display(ask_clip)
+
+# %%
+# %%after_prediction ask_clip
+overfit = experiment(
+    {
+        "Adam": lstm,
+        f"Adam, clipped at {TAU}": lstm.replace(clip=TAU),
+        "SGD": sgd,
+        f"SGD, clipped at {TAU}": sgd.replace(clip=TAU),
+        f"Adam, dropout {P}": lstm.replace(dropout=P),
+        f"SGD, learning rate {CONTROL_LR:g}": sgd.replace(lr=CONTROL_LR),
+    },
+    seeds=SEEDS,
+    threads=1,
+)
+adam, adam_clipped, plain_sgd, sgd_clipped, dropped, slower_sgd = overfit.values()
+
+
+# %%
+# %%after_prediction ask_clip
+def final_gap(result) -> float:
+    return result.final("gap")
+
+
+def final_train(result) -> float:
+    return result.final("train_eval_loss")
+
+
+def clipped_share(result) -> float:
+    """The share of training steps whose gradient clipping scaled down."""
+    steps = result.snapshot.steps
+    return sum(s["clipped"] for s in steps) / len(steps)
+
+
+def median_norm(result) -> float:
+    return statistics.median(s["grad_norm"] for s in result.snapshot.steps)  # before clipping
+
+
+def best_step_test(result) -> float:
+    result.trainer.restore_best()  # the weights of its lowest validation loss
+    return result.trainer.test_score()["test_loss"]
+
+
+gap_change = {
+    "Adam": paired(adam.by_seed(final_gap), adam_clipped.by_seed(final_gap)),
+    "SGD": paired(plain_sgd.by_seed(final_gap), sgd_clipped.by_seed(final_gap)),
+}
+shrunk = {name for name, change in gap_change.items() if change.interval.hi < 0}
+gap_question.check(
+    {frozenset(): "neither", frozenset({"Adam"}): "only Adam's", frozenset({"SGD"}): "only SGD's"}.get(
+        frozenset(shrunk), "both"
+    ),
+    "Final gap, "
+    + "; ".join(
+        f"{name}: " + change.sentence("final gap", "clipped", "unclipped") for name, change in gap_change.items()
+    )
+    + ".",
+)
+print(gap_question.text)
+tests = paired(plain_sgd.by_seed(best_step_test), sgd_clipped.by_seed(best_step_test))
+test_question.check(
+    tests.verdict(f"clipped at {TAU}", "no clipping", f"no clear difference over {len(SEEDS)} seeds"),
+    "SGD's best-step test loss, " + tests.sentence("test loss", "clipped", "unclipped") + ".",
+)
+print(test_question.text)
+for name, arm in overfit.items():
+    print(
+        f"{name:22s} final gap {arm.spread(final_gap)}; final training loss {arm.spread(final_train)}; steps clipped "
+        f"{arm.spread(clipped_share, 2)}; median gradient norm {arm.spread(median_norm, 2)}"
+    )
+print("best-step test loss: " + "; ".join(f"{name} {arm.spread(best_step_test)}" for name, arm in overfit.items()))
+adam_tests = paired(adam.by_seed(best_step_test), adam_clipped.by_seed(best_step_test))
+print("Adam's best-step test loss, " + adam_tests.sentence("test loss", "clipped", "unclipped"))
+small_change = [  # tolerance: half of what dropout took off the gap, seed by seed
+    abs(c - u) < (u - d) / 2 for u, c, d in zip(*(arm.values(final_gap) for arm in (adam, adam_clipped, dropped)))
+]
+print(f"clipping moved Adam's final gap by less than half of what dropout {P} took off it {holds(small_change)}")
+nearer = [  # the control's gap nearer the clipped run's than the unclipped run's, seed by seed
+    abs(s - c) < abs(s - u) for u, c, s in zip(*(arm.values(final_gap) for arm in (plain_sgd, sgd_clipped, slower_sgd)))
+]
+print(
+    f"SGD at learning rate {CONTROL_LR:g}: final gap nearer the clipped runs' than the unclipped runs' {holds(nearer)}"
+)
+
+# %%
+# %%after_prediction ask_clip
+sgd_scale = statistics.mean(min(1.0, TAU / n) for n in sgd_clipped.values(median_norm))
+Markdown(rf"""
+**Adam** divides each coordinate's step by the square root of a running average of that coordinate's squared
+gradient (Kingma & Ba 2015, section 2.1), so multiplying every gradient by one fixed factor leaves its steps
+unchanged up to its small $\epsilon$. Clipping that acts at almost every step (the printout says how often it
+did) feeds Adam $\tau\, g / \lVert g \rVert$ instead of $g$: nearly that case, so the clipped Adam runs differ
+from the unclipped ones only as much as the gradient's norm varies from step to step. Dropout's gap is read at
+the same step and it fits more slowly too (its final training loss is printed), so its smaller gap is not all
+regularisation either; the best-step test losses weigh both.
+
+**SGD** steps by $\text{{lr}} \cdot g$. Clipped at $\tau$, a step whose gradient norm is above $\tau$ becomes
+$\text{{lr}} \cdot \tau \cdot g / \lVert g \rVert$: with the median norm printed above, about {sgd_scale:.2g} of
+the unclipped step, as if the learning rate were about {sgd_scale * sgd.lr:.2g}. Smaller steps fit the training
+text more slowly (compare the final training losses), and read at a fixed step a slower fit leaves a smaller gap
+(lesson 5 met the same trap). The control, SGD at learning rate {CONTROL_LR:g} without clipping, ended with a gap
+nearer the clipped runs' than the unclipped runs' {holds(nearer)}: where it did, the shorter steps alone account
+for much of what clipping did to the gap. The best-step test loss weighs fit and gap together. Here clipping
+acted on nearly every step, so this is the regime of normalised steps, not the one Pascanu, Mikolov & Bengio
+(2013, section 3.2) meant it for, bounding the odd spike (lesson 4): the verdicts are about this regime.
+""")
+
+# %%
+RULES = {"as trained (×1)": 1.0, f"× keep rate {1 - P:g}": 1 - P, f"× dropout rate {P:g}": P}
+TIE = 0.01  # nats: two rules closer than this on the mean are a tie
+display(
+    Markdown(f"""
+## 3. "At test time, multiply the weights by the dropout rate"
+
+The Adam runs with dropout $p = {P}$ of part 2, with the weights of their best validation step (restored in
+part 2), scored on the **test** split
+three ways: as they are; with the outputs of every dropout site multiplied by the keep rate $1 - p = {1 - P:g}$;
+and multiplied by the dropout rate $p = {P}$. Multiplying a unit's output by $c$ is multiplying by $c$ the
+weights that read it, so these are the three weight rules. A rule within {TIE} nats of the lowest mean is a tie.
+""")
+)
+rule_question = predict("Which rule scores the LOWEST test loss?", *RULES, f"a tie (within {TIE} nats)")
+ask_rule = predict_first(rule_question, after=ask_clip)
+display(ask_rule)
+
+
+# %%
+# %%after_prediction ask_rule
+def test_loss_with(result, factor: float) -> float:
+    with dropout_sites_scaled(result.trainer.model, factor):
+        return result.trainer.test_score()["test_loss"]
+
+
+by_rule = {rule: dropped.values(lambda r, f=factor: test_loss_with(r, f)) for rule, factor in RULES.items()}
+means = {rule: statistics.mean(values) for rule, values in by_rule.items()}
+ranked = sorted(means, key=means.get)
+lowest = [min(RULES, key=lambda rule: by_rule[rule][i]) for i in range(len(SEEDS))]
+rule_question.check(
+    ranked[0] if means[ranked[1]] - means[ranked[0]] >= TIE else f"a tie (within {TIE} nats)",
+    "Test loss: "
+    + "; ".join(f"{rule} " + ", ".join(f"{v:.3f}" for v in values) for rule, values in by_rule.items())
+    + f" (seeds {SEEDS}). Lowest in each seed: {', '.join(lowest)}.",
+)
+print(rule_question.text)
+
+# %%
+# %%after_prediction ask_rule
+Markdown(rf"""
+Two conventions meet in that sentence. Srivastava et al. (2014, section 4 and their Figure 2) keep each unit
+with probability $p$ (their $p$ is the **keep** rate), train without rescaling, and at test time multiply the
+unit's outgoing weights by $p$, so that each unit sends what it sent on average in training (cited, not measured
+here: every model of this lesson was trained with inverted dropout). PyTorch's and
+explorer's $p$ is the **drop** rate, and their dropout is **inverted**: the kept units are multiplied by
+$1/(1-p)$ during training, so the test-time network is used as it is. On an inverted-dropout model the
+keep-rate rule shrinks every signal a second time, and at $p = {P}$ (any $p$ under 0.5) the dropout-rate rule,
+the two conventions mixed, shrinks it more. At $p = 0.5$ the keep and drop rates are equal, which is how the
+mix-up survives in examples that use 0.5. (Shrinking the decoder's input also softens the predicted
+distribution, roughly as a higher temperature would (the decoder's bias is not scaled); on an overconfident
+model that alone can lower the loss, which
+would make a rule look right for the wrong reason.)
+""")
+
+# %%
+BATCHES, DEPTHS = 10, (0.9, 0.5, 0.1)  # clipped to these shares of the gradient's own norm; the question: 0.5
+display(
+    Markdown(f"""
+## 4. "Clipping by value is the same as clipping by norm"
+
+The RNN of part 1 trained without dropout, and its gradient on its first {BATCHES} training batches (each from a
+zero state). Each gradient is clipped to a share of its own norm two ways: **by norm** (scaled down: its direction
+is kept by construction) and **by value**, with the threshold $\\tau$ that gives the same norm. The two clipped
+gradients have the same size; only their directions can differ, and the direction of a gradient is the direction
+of the SGD step it makes. The measure is the cosine between the value-clipped gradient and the unclipped one (1:
+the same direction), at {", ".join(f"{d:g}" for d in DEPTHS)} of the norm; the question is about {DEPTHS[1]:g}.
+""")
+)
+value_question = predict(
+    f"Clipped by value to {DEPTHS[1]:g} of its norm, how far does the gradient turn from its own direction (the "
+    f"middle of the {BATCHES} batches × {len(SEEDS)} seeds)?",
+    "not at all (cosine 0.99 or more)",
+    "a little (cosine 0.9 to 0.99)",
+    "clearly (cosine under 0.9)",
+)
+ask_value = predict_first(value_question, after=ask_rule)
+display(ask_value)
+
+
+# %%
+# %%after_prediction ask_value
+def value_threshold(g: torch.Tensor, norm: float) -> float:
+    """The τ whose clip by value leaves `g` with this norm (by bisection: the clipped norm grows with τ)."""
+    lo, hi = 0.0, g.abs().max().item()
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if g.clamp(-mid, mid).norm().item() < norm else (lo, mid)
+    return (lo + hi) / 2
+
+
+def value_clip_cosines(result, depth: float) -> list[float]:
+    trainer = result.trainer
+    cosines = []
+    for index in range(BATCHES):
+        trainer.state = None  # each batch from a zero state: the runs are over, nothing goes on from here
+        trainer.loss_and_gradients(*trainer.train_stream.batch(index))  # fills every .grad, no update
+        g = torch.cat([p.grad.flatten() for p in trainer.params if p.grad is not None])
+        tau = value_threshold(g, depth * g.norm().item())
+        cosines.append(F.cosine_similarity(g, g.clamp(-tau, tau), dim=0).item())
+    return cosines
+
+
+cosines = {depth: {seed: value_clip_cosines(r, depth) for seed, r in zip(SEEDS, plain_rnn.results)} for depth in DEPTHS}
+middles = {depth: statistics.median(c for values in by.values() for c in values) for depth, by in cosines.items()}
+middle = middles[DEPTHS[1]]
+value_question.check(
+    "not at all (cosine 0.99 or more)"
+    if middle >= 0.99
+    else ("a little (cosine 0.9 to 0.99)" if middle >= 0.9 else "clearly (cosine under 0.9)"),
+    f"Cosine with the unclipped gradient at {DEPTHS[1]:g} of its norm: "
+    + "; ".join(f"seed {seed} {min(c):.3f} to {max(c):.3f}" for seed, c in cosines[DEPTHS[1]].items())
+    + f" ({BATCHES} batches each); the middle one {middle:.3f}. Clipped by norm: 1 by construction.",
+)
+print(value_question.text)
+print("the middle cosine at each depth: " + "; ".join(f"{d:g} of the norm {m:.3f}" for d, m in middles.items()))
+
+# %%
+# %%after_prediction ask_value
+Markdown(r"""
+Clipping by value cuts only the entries whose magnitude exceeds $\tau$ and leaves the others whole, so a gradient
+whose size sits in a few large entries comes out pointing elsewhere; clipping by norm scales every entry by the
+same factor. At the same size the two SGD steps differ in direction, the more the deeper the clip (the depths
+printed above). This measures one SGD step, not where training ends, nor what Adam, which divides every
+coordinate by its own running scale, makes of a turned gradient; whether the turned steps train a worse or a
+better model is a separate question (see *Try this*).
+""")
+
+# %%
+# %%after_prediction ask_value
+results = {
+    "reach_paired": change.to_dict(),
+    "reach_plain": shares["no dropout"],
+    "reach_dropout": shares[f"dropout {P}"],
+    "gap_change": {name: change.to_dict() for name, change in gap_change.items()},
+    "gaps": {name: arm.values(final_gap) for name, arm in overfit.items()},
+    "train": {name: arm.values(final_train) for name, arm in overfit.items()},
+    "clipped_share": {name: arm.values(clipped_share) for name, arm in overfit.items()},
+    "sgd_best_test": tests.to_dict(),
+    "control_nearer": nearer,
+    "test_by_rule": list(by_rule.values()),
+    "cosines": {str(depth): list(by.values()) for depth, by in cosines.items()},
+}
+print("RESULTS", json.dumps(results))  # one line the tests read back
+
+# %% [markdown]
+# ## Try this
+#
+# - In the dashboard below (part 2's overfitting LSTM with Adam), press **▶ Train**, then set **Gradient clip
+#   threshold** to 0.25 while it trains: does the gap's curve bend? Then set it back to 0 and drag **Dropout
+#   rate** to 0.3.
+# - Under *Setup* choose the **sgd** **Optimiser** with a **Learning rate** of 3, Reset, and train with the clip
+#   threshold at 0.25; then at 0 with a learning rate of 2 or 1: which comes closer to the clipped run's curves?
+# - Set **Clip by** to value and find a threshold at which the gap's curve looks like the norm-clipped run's:
+#   is it the same training?
+
+# %%
+display(
+    dashboard(
+        config=lstm,
+        show=("clip", "clip_mode", "dropout", "lr", "optimizer"),
+        views=("gap", "gradients"),
+    )
+)
