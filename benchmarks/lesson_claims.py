@@ -1,58 +1,49 @@
 """Do the lessons' claims hold on seeds they were never shown on? Each lesson runs headless once per seed
-(EXPLORER_SEEDS set to that seed, every question committed unanswered), and the checks the test suite runs on
-the lesson's own seeds 0-2 (tests/test_notebooks.py, one per lesson) are run on that seed's numbers. Printed:
-per lesson, in how many seeds every one of its claims held, and the first claim that failed where one did;
-then each lesson once more over all those seeds together, and the verdicts it gives its questions there.
+(EXPLORER_SEEDS set to that seed, every question committed unanswered), and each of its claims
+(explorer/runs/claims.py, the ones the test suite holds in seeds 0-2) is decided on that seed's numbers. Printed:
+docs/lessons.md's claims table (every claim, in how many of the seeds it held, and where it did not), then each
+lesson once more over all those seeds together, and the verdicts it gives its questions there.
 
     python benchmarks/lesson_claims.py [--seeds 3,4,20,21,22] [--lessons 02_dropout,09_long_range_dependencies]
+                                       [--keep DIR]
+    python benchmarks/lesson_claims.py --decide DIR     # the table again from kept numbers, no training
 
-One copy of each claim: the lesson computes its numbers and verdicts, the test file states what must hold.
-Lessons run one after another, each run of each lesson on its own kernel; a lesson takes 10-80 s a seed on 2 cores.
+`--keep DIR` writes each run's numbers (STEM.seedN.json), so that a claim reworded or re-thresholded can be decided
+again on the same runs with `--decide DIR`. Lessons run one after another, each run on its own kernel; a lesson
+takes 10-80 s a seed on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
+import json
 import os
 import re
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import test_notebooks  # noqa: E402 - the suite's own checks, found by the path above
-from notebook_runs import LESSONS, run_notebook  # noqa: E402
+from notebook_runs import LESSONS, run_notebook  # noqa: E402 - the suite's own runner, found by the path above
+from test_notebooks import outputs, printed_results  # noqa: E402
 
+from explorer.runs.claims import CLAIMS, claims_of  # noqa: E402
 from explorer.runs.sweep_plan import parse_seeds  # noqa: E402
 
-
-def checks() -> dict[str, Callable[[], None]]:
-    """{lesson: its test}: the test function of tests/test_notebooks.py that reads that lesson's RESULTS."""
-    found = {}
-    for name, test in vars(test_notebooks).items():
-        if name.startswith("test_") and callable(test):
-            stems = re.findall(r'results\("([0-9a-z_]+)"\)', inspect.getsource(test))
-            found.update({stem: test for stem in stems})
-    return found
+MARK = "<!-- claims: written by benchmarks/lesson_claims.py -->"  # where docs/lessons.md's table starts (and ends)
+END = "<!-- /claims -->"
 
 
-def held_on(stem: str, check: Callable[[], None], seed: int) -> str | None:
-    """None if every claim of `stem` held on `seed`, else the claim (the assert line) that failed first."""
+def numbers_on(stem: str, seed: int, keep: str | None) -> dict:
+    """The numbers `stem` printed, run on `seed` alone."""
     os.environ["EXPLORER_SEEDS"] = str(seed)
     notebook, seconds = run_notebook(stem)
     print(f"  {stem}, seed {seed}: ran in {seconds:.0f} s", flush=True)
-    numbers = test_notebooks.printed_results(notebook, stem)
-    test_notebooks.results, test_notebooks.SEEDS = (lambda _stem: numbers), (seed,)
-    try:
-        check()
-    except AssertionError:
-        frame = traceback.extract_tb(sys.exc_info()[2])[-1]
-        return f"line {frame.lineno}: {frame.line}"
-    return None
+    numbers = printed_results(notebook, stem)
+    if keep:
+        Path(keep, f"{stem}.seed{seed}.json").write_text(json.dumps(numbers))
+    return numbers
 
 
 def verdicts_over(stem: str, seeds: tuple[int, ...]) -> list[str]:
@@ -60,8 +51,30 @@ def verdicts_over(stem: str, seeds: tuple[int, ...]) -> list[str]:
     os.environ["EXPLORER_SEEDS"] = ",".join(map(str, seeds))
     notebook, seconds = run_notebook(stem)
     print(f"  {stem}, seeds {os.environ['EXPLORER_SEEDS']} together: ran in {seconds:.0f} s", flush=True)
-    said = [line for o in test_notebooks.outputs(notebook) if o.output_type == "stream" for line in o.text.splitlines()]
+    said = [line for o in outputs(notebook) if o.output_type == "stream" for line in o.text.splitlines()]
     return [line for line in said if line.startswith("The runs say: ")]
+
+
+def claims_table(numbers: dict[str, dict[int, dict]]) -> str:
+    """docs/lessons.md's table: every claim of the lessons in `numbers` ({stem: {seed: numbers}}), decided seed by
+    seed (a claim about no seed, on each run's own numbers)."""
+    seeds = sorted({seed for by_seed in numbers.values() for seed in by_seed})
+    lines = [MARK, f"| lesson | claim | held in (seeds {', '.join(map(str, seeds))}) | not in |", "|---|---|---|---|"]
+    for claim in CLAIMS:
+        if claim.lesson in numbers:
+            runs = numbers[claim.lesson]
+            missed = [seed for seed, seed_numbers in runs.items() if not claim.verdicts(seed_numbers, 1)[0]]
+            held = f"{len(runs) - len(missed)} of {len(runs)}"
+            lines.append(f"| {claim.lesson[:2]} | {claim.says} | **{held}** | {', '.join(map(str, missed)) or '–'} |")
+    return "\n".join([*lines, END])
+
+
+def kept(folder: str) -> dict[str, dict[int, dict]]:
+    numbers: dict[str, dict[int, dict]] = {}
+    for path in sorted(Path(folder).glob("*.seed*.json")):
+        stem, seed = re.fullmatch(r"(.+)\.seed(\d+)\.json", path.name).groups()
+        numbers.setdefault(stem, {})[int(seed)] = json.loads(path.read_text())
+    return numbers
 
 
 def main() -> None:
@@ -70,23 +83,24 @@ def main() -> None:
         "--seeds", default="3,4,20,21,22", help="seeds the lessons were not shown on (default: %(default)s)"
     )
     parser.add_argument("--lessons", default=",".join(LESSONS), help="notebook stems, comma-separated (default: all)")
+    parser.add_argument("--keep", metavar="DIR", help="write each run's numbers here (STEM.seedN.json)")
+    parser.add_argument("--decide", metavar="DIR", help="no training: the table from the numbers kept in DIR")
     args = parser.parse_args()
+    if args.decide:
+        print(claims_table(kept(args.decide)))
+        return
     seeds = parse_seeds(args.seeds)
-    found = checks()
-    table = []
-    for stem in args.lessons.split(","):
-        if stem not in found:
-            sys.exit(f"no check reads {stem!r}: lessons with checks are {', '.join(sorted(found))}")
-        failed = {seed: held_on(stem, found[stem], seed) for seed in seeds}
-        table.append((stem, failed, verdicts_over(stem, seeds)))
-    print(f"\n| lesson | every claim held in (seeds {', '.join(map(str, seeds))}) | first claim that failed |")
-    print("|---|---|---|")
-    for stem, failed, _ in table:
-        misses = [f"seed {seed}: {why}" for seed, why in failed.items() if why]
-        print(f"| `{stem}` | **{len(seeds) - len(misses)} of {len(seeds)}** | {'; '.join(misses) or '–'} |")
-    for stem, _, verdicts in table:
+    stems = args.lessons.split(",")
+    if unknown := [stem for stem in stems if not claims_of(stem)]:
+        sys.exit(f"no claims are registered for {', '.join(unknown)} (explorer/runs/claims.py)")
+    numbers, said = {}, {}
+    for stem in stems:
+        numbers[stem] = {seed: numbers_on(stem, seed, args.keep) for seed in seeds}
+        said[stem] = verdicts_over(stem, seeds)
+    print("\n" + claims_table(numbers))
+    for stem, lines in said.items():
         print(f"\n{stem} over seeds {', '.join(map(str, seeds))} together:")
-        print("\n".join(f"  {line}" for line in verdicts))
+        print("\n".join(f"  {line}" for line in lines))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ import torch
 from IPython.display import Markdown, display
 
 from explorer.core.data import BLOCK, BatchStream, Corpus
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import sweep_charts
@@ -271,6 +271,7 @@ results = {
     "shift_contiguous": contiguous.values(final_gap),
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("01_overfitting", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

@@ -74,7 +74,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown, display
 
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds
 from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
@@ -163,14 +163,10 @@ def test_loss(result) -> float:
     return result.test["test_loss"]
 
 
-def by_seed(name: str, metric) -> dict[int, float]:
-    return dict(zip(SEEDS, runs[name].values(metric)))
-
-
 print("final gap: " + "; ".join(f"{name} {arm.spread(final_gap)}" for name, arm in runs.items()))
 schedule = {}
 for kind, (a, b) in pairs.items():
-    schedule[kind] = paired(by_seed(a, final_gap), by_seed(b, final_gap))
+    schedule[kind] = paired(runs[a].by_seed(final_gap), runs[b].by_seed(final_gap))
     verdict = schedule[kind].verdict(b, a, f"no clear difference over {len(SEEDS)} seeds")
     schedule_questions[kind].check(verdict, "Final gap, " + schedule[kind].sentence("final gap", b, a) + ".")
     print(schedule_questions[kind].text)
@@ -318,6 +314,7 @@ results = {
     "evaluation": evaluation,
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("02_dropout", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

@@ -60,7 +60,7 @@ import json
 import torch
 from IPython.display import Markdown, display
 
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, run_over_seeds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import run_charts, sweep_charts
@@ -117,7 +117,8 @@ twin_question.check(
     "identical (0.0)"
     if twin_difference == 0
     else ("slightly different (under 0.001)" if twin_difference < 1e-3 else "very different (0.001 or more)"),
-    f"The largest difference between the two runs' weights after 30 steps, over 3 seeds: {twin_difference:.1e}.",
+    f"The largest difference between the two runs' weights after 30 steps, over {len(SEEDS)} seeds: "
+    f"{twin_difference:.1e}.",
 )
 print(twin_question.text)
 
@@ -291,6 +292,7 @@ results = {
     },
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("03_weight_penalties", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

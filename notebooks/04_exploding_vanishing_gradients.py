@@ -59,7 +59,7 @@ from IPython.display import Markdown, display
 
 from explorer.core.probes import gradient_reach
 from explorer.core.train import Trainer
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds
 from explorer.runs.history import Snapshot
 from explorer.spec.knobs import Config
@@ -377,6 +377,7 @@ results = {
     "cut": cut,
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("04_exploding_vanishing_gradients", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

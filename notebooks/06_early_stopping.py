@@ -38,7 +38,7 @@ import json
 
 from IPython.display import Markdown, display
 
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import run_charts, sweep_charts
@@ -178,6 +178,7 @@ results = {
     "test_stopped": stopped.values(test_loss),
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("06_early_stopping", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

@@ -33,7 +33,7 @@ import json
 from IPython.display import Markdown, display
 
 from explorer.core.model import count_parameters
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, seeds_summary
 from explorer.spec.knobs import Config
 from explorer.views import sweep_charts
@@ -114,7 +114,7 @@ unregularised LSTM (114.5), a small one: without dropout, bigger ones overfit. A
 the language; regularisation stops it spending that room on the training text.
 
 (The parameter counts include what the model holds for live switches it does not use here: the
-normalisation layers and the blank character's embedding, about 5k in the big model.)
+normalisation layers and the blank character's embedding.)
 
 ## Why: one knob at a time
 
@@ -157,6 +157,7 @@ results = {
     "effects": effects,
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("07_putting_it_together", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

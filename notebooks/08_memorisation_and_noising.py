@@ -57,7 +57,7 @@ from IPython.display import Markdown, display
 
 from explorer.core.data import BatchStream, Corpus
 from explorer.core.noising import noise_inputs
-from explorer.faces.notebook import chart_widget, dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds
 from explorer.spec.knobs import Config
 from explorer.views.memorisation_charts import copied_share_chart, sample_chart
@@ -260,6 +260,7 @@ results = {  # one value per seed in every list
     "blank_share": blank.float().mean().item(),
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("08_memorisation_and_noising", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %%
 # %%after_prediction ask

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from IPython.display import Markdown, display
 
 from explorer.core.probes import dropout_sites_scaled, gradient_reach
-from explorer.faces.notebook import dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds
 from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
@@ -241,8 +241,7 @@ def median_norm(result) -> float:
 
 
 def best_step_test(result) -> float:
-    result.trainer.restore_best()  # the weights of its lowest validation loss
-    return result.trainer.test_score()["test_loss"]
+    return result.best_test["test_loss"]
 
 
 gap_change = {
@@ -453,6 +452,7 @@ results = {
     "cosines": {str(depth): list(by.values()) for depth, by in cosines.items()},
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(claims_table("10_tutorial_claims_measured", results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

@@ -50,7 +50,7 @@ from IPython.display import Markdown, display
 
 from explorer.core.data import EOS, UNK
 from explorer.core.train import Trainer
-from explorer.faces.notebook import dashboard, experiment, predict, predict_first
+from explorer.faces.notebook import claims_table, dashboard, experiment, predict, predict_first
 from explorer.runs.experiments import SEEDS
 from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
@@ -176,8 +176,7 @@ def final_train(result) -> float:
 
 
 def best_step_test(result) -> float:
-    result.trainer.restore_best()  # the weights of its lowest validation loss
-    return result.trainer.test_score()["test_loss"]
+    return result.best_test["test_loss"]
 
 
 against_untied = {  # each arm against the untied run, seed by seed, on each measure
@@ -245,6 +244,9 @@ results = {
     "unseen_share": unseen_share,
 }
 print("RESULTS", json.dumps(results))  # one line the tests read back
+display(
+    claims_table("11_word_level_embedding_dropout_and_tying", results, len(SEEDS))
+)  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

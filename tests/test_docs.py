@@ -104,3 +104,16 @@ def test_readme_links_resolve():
     assert local, "the README links into docs/"
     for link in local:
         assert (ROOT / link).is_file(), link
+
+
+def test_the_lessons_page_lists_every_claim_the_registry_holds():
+    """docs/lessons.md's claims table (written by benchmarks/lesson_claims.py) has every claim of
+    explorer/runs/claims.py, as it says now: a claim added, reworded or dropped in the code cannot leave the page
+    showing seed counts for another sentence; re-run the benchmark (or `--decide` on kept numbers)."""
+    from explorer.runs.claims import CLAIMS
+
+    page = (ROOT / "docs" / "lessons.md").read_text()
+    table = page.split("<!-- claims: written by benchmarks/lesson_claims.py -->\n")[1].split("\n<!-- /claims -->")[0]
+    rows = [line.split(" | ")[:2] for line in table.splitlines()[2:]]
+    assert rows == [[f"| {claim.lesson[:2]}", claim.says] for claim in CLAIMS]
+    assert not [claim.says for claim in CLAIMS if "|" in claim.says]  # a cell's edge, in the page and the lessons'

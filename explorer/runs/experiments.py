@@ -61,6 +61,14 @@ class Result:
             self.trainer.restore_best()
         return self.trainer.test_score()
 
+    @cached_property
+    def best_test(self) -> dict:
+        """The model at its lowest validation loss, early stopping on or off, scored once on the TEST split: how
+        recipes that overfit at different speeds compare at their best (validation picked the step, the test split
+        judges it). Its trainer keeps those weights: where `test` is wanted too, read it first."""
+        self.trainer.restore_best()
+        return self.trainer.test_score()
+
     def final(self, key: str = "val_loss") -> float:
         """`key` at the last evaluation (NaN before any, or after a divergence)."""
         evals = self.snapshot.evals

@@ -8,8 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import altair as alt
 import ipywidgets as W
+from IPython.display import Markdown
 
 from explorer.faces.notebook.chart import CHART_WIDTH, chart_widget
+from explorer.runs.claims import claims_of
 from explorer.runs.experiments import Arm, Progress, Result, arm_summary, run_experiment, run_over_seeds
 from explorer.runs.history import Snapshot
 from explorer.runs.sweep_summary import SweepSummary
@@ -112,3 +114,17 @@ class Prediction(W.VBox):
 def predict(question: str, *choices: str) -> Prediction:
     """Show a prediction question; after the experiment, `prediction.check(answer, evidence)` reveals it."""
     return Prediction(question, choices)
+
+
+def claims_table(lesson: str, numbers: Mapping, seeds: int) -> Markdown:
+    """The lesson's claims (explorer.runs.claims, the ones the test suite checks) as its own runs decided them, seed
+    by seed: the page says where a claim did not hold in this reader's runs instead of stating it regardless."""
+    rows = []
+    for claim in claims_of(lesson):
+        verdicts = claim.verdicts(dict(numbers), seeds)
+        held = f"{sum(verdicts)} of {len(verdicts)} seeds" if claim.per_seed else ("yes" if verdicts[0] else "no")
+        rows.append(f"| {claim.says} | {held} |")
+    return Markdown(
+        "**What this lesson claims, decided by these runs** (the test suite checks the same claims; the docs' "
+        "lessons page lists them all):\n\n| claim | held in |\n|---|---|\n" + "\n".join(rows)
+    )

@@ -1,0 +1,397 @@
+"""What each lesson says its runs show, as code: one copy of every claim, the sentence a reader is told and the test
+of it on the numbers the lesson printed (its one `RESULTS {json}` line, every list in it one value per seed).
+
+The same objects are checked everywhere a claim is: the test suite holds each in every seed the lesson trains
+(tests/test_notebooks.py), `benchmarks/lesson_claims.py` counts in how many seeds no one tuned on each holds, each
+lesson ends with a table of its claims and in how many of its own seeds each held (so it never states one its runs
+did not show), and docs/lessons.md's claims table is written by that benchmark (a test fails when the page and this
+list disagree). A claim about no seed (what a computation depends on, counted parameters) has one verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    lesson: str  # the notebook's stem
+    says: str  # the sentence, as a reader meets it
+    held: Callable[..., bool]  # (numbers, seed index) -> bool; (numbers) -> bool when per_seed is False
+    per_seed: bool = True
+
+    def verdicts(self, numbers: dict, seeds: int) -> list[bool]:
+        """Whether it held in each of the `seeds` seeds the numbers hold (one verdict for a claim about no seed)."""
+        if not self.per_seed:
+            return [bool(self.held(numbers))]
+        return [bool(self.held(numbers, i)) for i in range(seeds)]
+
+
+def _middle(values: Sequence[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _placements(r: dict) -> list[str]:
+    """Lesson 5's normalised models, by the names its numbers use."""
+    return [key.removeprefix("gap_") for key in r if key.startswith("gap_") and key != "gap_none"]
+
+
+def _dropout_arms(r: dict, i: int) -> list[float]:
+    return [r[f"gap_{name}"][i] for name in ("standard 0.5", "locked 0.5", "naive recurrent 0.5", "Gal recurrent 0.5")]
+
+
+CLAIMS: tuple[Claim, ...] = (
+    # ------------------------------------------------------------------------------------------------ lesson 1
+    Claim(
+        "01_overfitting",
+        "On 0.5 % of the training text the validation loss turns and climbs (by more than 0.03 nats from its lowest)",
+        lambda r, i: r["rise_small"][i] > 0.03,
+    ),
+    Claim(
+        "01_overfitting",
+        "On 5 % of it, the validation loss has risen by under 0.01 nats from its lowest at the end",
+        lambda r, i: r["rise_large"][i] < 0.01,
+    ),
+    Claim(
+        "01_overfitting",
+        "The small text's final gap is more than twice the larger text's",
+        lambda r, i: r["gap_small"][i] > 2 * r["gap_large"][i],
+    ),
+    Claim(
+        "01_overfitting",
+        "In the same steps the small text is read more than 9 times as many epochs",
+        lambda r: r["epochs_small"][0] > 9 * r["epochs_large"][0],
+        per_seed=False,
+    ),
+    Claim(
+        "01_overfitting",
+        "The larger text's test loss is lower by more than 0.5 nats",
+        lambda r, i: r["test_small"][i] > 0.5 + r["test_large"][i],
+    ),
+    Claim(
+        "01_overfitting",
+        "On the whole text, no character read twice, the contiguous split's gap is larger than the interleaved "
+        "split's by more than 0.03 nats",
+        lambda r, i: r["shift_contiguous"][i] > r["shift_interleaved"][i] + 0.03,
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 2
+    Claim(
+        "02_dropout",
+        "Every dropout run (standard, locked, naive recurrent, Gal recurrent; p 0.5) ends with a smaller gap than no "
+        "dropout",
+        lambda r, i: all(gap < r["gap_no dropout"][i] for gap in _dropout_arms(r, i)),
+    ),
+    Claim(
+        "02_dropout",
+        "At the same step both non-recurrent runs have a smaller gap than both recurrent ones",
+        lambda r, i: r["site_matters"][i],
+    ),
+    Claim(
+        "02_dropout",
+        "The non-recurrent runs also end with a higher training loss (dropout off) than both recurrent ones: a looser "
+        "fit at this step, so their smaller gap is no fair test of where the mask goes",
+        lambda r, i: (
+            min(r["train_standard 0.5"][i], r["train_locked 0.5"][i])
+            > max(r["train_naive recurrent 0.5"][i], r["train_Gal recurrent 0.5"][i])
+        ),
+    ),
+    Claim(
+        "02_dropout",
+        "Standard and locked dropout's gaps differ by under a tenth of what standard dropout took off the gap",
+        lambda r, i: (
+            abs(r["gap_standard 0.5"][i] - r["gap_locked 0.5"][i])
+            < (r["gap_no dropout"][i] - r["gap_standard 0.5"][i]) / 10
+        ),
+    ),
+    Claim(
+        "02_dropout",
+        "The lowest test loss is a recurrent-dropout run's, whose gap is the larger: a smaller gap is not a lower "
+        "test loss",
+        lambda r, i: r["lowest_test"][i] in ("naive recurrent 0.5", "Gal recurrent 0.5") and r["site_matters"][i],
+    ),
+    Claim(
+        "02_dropout",
+        "On the standard-dropout models, one pass with dropout on scores a higher validation loss than dropout off",
+        lambda r, i: r["evaluation"]["one pass"][i] > r["evaluation"]["off"][i],
+    ),
+    Claim(
+        "02_dropout",
+        "Averaging 10 Monte-Carlo passes recovers more than half of that, and is still worse than dropout off",
+        lambda r, i: (
+            r["evaluation"]["off"][i]
+            < r["evaluation"]["MC 10"][i]
+            < (r["evaluation"]["one pass"][i] + r["evaluation"]["off"][i]) / 2
+        ),
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 3
+    Claim(
+        "03_weight_penalties",
+        "Adam's coupled weight decay 2λ is the L2 penalty λ: the two runs' weights agree to under 1e-6",
+        lambda r: r["twin_difference"] < 1e-6,
+        per_seed=False,
+    ),
+    Claim(
+        "03_weight_penalties",
+        "Coupled decay leaves the weights' norm under 0.8 of the unpenalised run's",
+        lambda r, i: r["norm_coupled"][i] < 0.8 * r["norm_none"][i],
+    ),
+    Claim(
+        "03_weight_penalties",
+        "AdamW at the same λ leaves it within 5 % of the unpenalised run's",
+        lambda r, i: abs(r["norm_decoupled"][i] / r["norm_none"][i] - 1) < 0.05,
+    ),
+    Claim(
+        "03_weight_penalties",
+        "L1 by subgradient (λ 1e-4) leaves no weight exactly 0; by proximal step (λ 0.2) over a fifth of them are",
+        lambda r, i: r["zeros_subgradient"][i] == 0 and r["zeros_proximal"][i] > 0.2,
+    ),
+    Claim(
+        "03_weight_penalties",
+        "With no exact zeros, the subgradient run's share of 'near-zero' weights is set by the threshold: it grows "
+        "from weights under 1e-4 in size to under 1e-2, as any spread of weights' would",
+        lambda r, i: (
+            r["near_subgradient"]["0.0001"][i] < r["near_subgradient"]["0.001"][i] < r["near_subgradient"]["0.01"][i]
+        ),
+    ),
+    Claim(
+        "03_weight_penalties",
+        "Coupled decay (λ 0.002) and proximal L1 (λ 0.2) each end with a smaller final gap than no penalty",
+        lambda r, i: max(r["gap_coupled"][i], r["gap_l1"][i]) < r["gap_none"][i],
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 4
+    Claim(
+        "04_exploding_vanishing_gradients",
+        "Without clipping the RNN's gradient norm peaks at over 10 times the largest norm the clipped run applied (at "
+        "most 1: clipping at 1 caps it)",
+        lambda r, i: (
+            r["largest_unclipped"][i] > 10 * r["largest_applied_clipped"][i]
+            and r["largest_applied_clipped"][i] <= 1.0 + 1e-4
+        ),
+    ),
+    Claim(
+        "04_exploding_vanishing_gradients",
+        "The RNN clipped at 1 ends with a validation loss more than 1 nat below the unclipped RNN's",
+        lambda r, i: r["val_clipped"][i] < r["val_unclipped"][i] - 1.0,
+    ),
+    Claim(
+        "04_exploding_vanishing_gradients",
+        "On one gradient of the first seed's unclipped RNN, clipping by norm keeps its direction (cosine 1 by "
+        "construction); clipping each entry at 0.05 turns it (cosine under 0.95)",
+        lambda r: r["cos_norm"] > 0.9999 and r["cos_value"] < 0.95,
+        per_seed=False,
+    ),
+    Claim(
+        "04_exploding_vanishing_gradients",
+        "At initialisation, 50 steps back: forget bias 1 over 1,000 times the LSTM's gradient, the LSTM's over 10 "
+        "times the RNN's",
+        lambda r, i: (
+            r["init_50"]["LSTM, forget bias 1"][i]
+            > 1000 * r["init_50"]["LSTM"][i]
+            > 1000 * 10 * r["init_50"]["RNN"][i]
+            > 0
+        ),
+    ),
+    Claim(
+        "04_exploding_vanishing_gradients",
+        "After training (200 steps of Adam) the LSTM's gradient 50 steps back is over 100 times the RNN's, and larger "
+        "than at its start",
+        lambda r, i: (
+            r["after_50"]["LSTM"][i] > 100 * r["after_50"]["RNN"][i] > 0
+            and r["after_50"]["LSTM"][i] > r["init_50"]["LSTM"][i]
+        ),
+    ),
+    Claim(
+        "04_exploding_vanishing_gradients",
+        "At initialisation, in each of the three cells, the gradient at the window's far end is weaker 63 steps back "
+        "than 15, and 255 steps back no stronger than 63 (there it can be 0: below float32's range, no measurement)",
+        lambda r, i: all(
+            by_length["16"][i] > by_length["64"][i] >= by_length["256"][i] for by_length in r["farthest"].values()
+        ),
+    ),
+    Claim(
+        "04_exploding_vanishing_gradients",
+        "Truncated backpropagation detaches the carried state, so by construction no gradient crosses the window's "
+        "edge (without the cut, one does)",
+        lambda r: r["uncut"] > 0 and r["cut"] == 0,
+        per_seed=False,
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 5
+    Claim(
+        "05_batch_norm",
+        "Every placement of normalisation fits faster: halfway, its training loss is over 0.3 nats below the plain "
+        "model's",
+        lambda r, i: (
+            bool(_placements(r))
+            and all(r[f"halfway_{name}"][i] < r["halfway_none"][i] - 0.3 for name in _placements(r))
+        ),
+    ),
+    Claim(
+        "05_batch_norm",
+        "No placement narrows the gap: read at the same final step, every normalised run's gap is larger than the "
+        "plain model's",
+        lambda r, i: bool(_placements(r)) and all(r[f"gap_{name}"][i] > r["gap_none"][i] for name in _placements(r)),
+    ),
+    Claim(
+        "05_batch_norm",
+        "In training mode, only batch norm between layers (statistics pooled over time) lets the last character change "
+        "the first output (by over 1e-3; exactly 0 in the others)",
+        lambda r: (
+            r["leaks"]["(A) batch norm between layers"] > 1e-3
+            and all(leak == 0 for name, leak in r["leaks"].items() if name != "(A) batch norm between layers")
+        ),
+        per_seed=False,
+    ),
+    Claim(
+        "05_batch_norm",
+        "At evaluation, with running statistics, a sequence alone gets what it gets in a batch (to 1e-4)",
+        lambda r: all(difference < 1e-4 for difference in r["batch_one"].values()),
+        per_seed=False,
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 6
+    Claim(
+        "06_early_stopping",
+        "Early stopping stops before the budget, patience × evaluation interval after its best step",
+        lambda r, i: (
+            r["runs"][i]["event"] == "early_stop"
+            and r["runs"][i]["stop_step"] < r["steps"]
+            and r["runs"][i]["stop_step"] - r["runs"][i]["best_step"] == r["patience"] * r["eval_every"]
+            and r["runs"][i]["val_at_stop"] > r["runs"][i]["best_val_loss"]
+        ),
+    ),
+    Claim(
+        "06_early_stopping",
+        "The restored weights are the best ones (their validation loss to 1e-5)",
+        lambda r, i: abs(r["runs"][i]["restored_val_loss"] - r["runs"][i]["best_val_loss"]) < 1e-5,
+    ),
+    Claim(
+        "06_early_stopping",
+        "The kept model's test loss is lower by more than 0.05 nats than the one trained all the steps",
+        lambda r, i: r["test_stopped"][i] < r["test_full"][i] - 0.05,
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 7
+    Claim(
+        "07_putting_it_together",
+        "Big and regularised has the lowest test loss of the four",
+        lambda r, i: all(
+            r["test_big + dropout"][i] < r[f"test_{name}"][i] for name in ("small", "small + dropout", "big")
+        ),
+    ),
+    Claim(
+        "07_putting_it_together",
+        "The small model has under a third of the big one's parameters",
+        lambda r: r["parameters_small"] < r["parameters_big"] / 3,
+        per_seed=False,
+    ),
+    Claim(
+        "07_putting_it_together",
+        "Dropout raises the small model's test loss and lowers the big one's",
+        lambda r, i: r["effects"]["dropout, small model"][i] > 0 > r["effects"]["dropout, big model"][i],
+    ),
+    Claim(
+        "07_putting_it_together",
+        "Size lowers the test loss, more with dropout than without",
+        lambda r, i: r["effects"]["size, with dropout"][i] < r["effects"]["size, no dropout"][i] < 0,
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 8
+    Claim(
+        "08_memorisation_and_noising",
+        "Without regularisation it recites: in its last sample, the share of 12-character sequences found verbatim in "
+        "the training text is over 10 times the share found in as much validation text of the same plays (that "
+        "baseline counted as at least 1 %)",
+        lambda r, i: r["copied_none"][i] > 10 * max(r["baseline_none"][i], 0.01),
+    ),
+    Claim(
+        "08_memorisation_and_noising",
+        "Unigram noising (γ 0.3) ends with under half of no regularisation's copied share (last sample) and a smaller "
+        "final gap",
+        lambda r, i: r["copied_noising"][i] < r["copied_none"][i] / 2 and r["gap_noising"][i] < r["gap_none"][i],
+    ),
+    Claim(
+        "08_memorisation_and_noising",
+        "Noising chooses each input with probability γ = 0.3 (blank noising chose 0.27 to 0.33 of one batch)",
+        lambda r: 0.27 < r["blank_share"] < 0.33,
+        per_seed=False,
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 9
+    Claim(
+        "09_long_range_dependencies",
+        "After 300 steps, 50 steps back, the LSTM's and the GRU's gradients are over 1,000 times the vanilla RNN's",
+        lambda r, i: min(r["reach50_lstm"][i], r["reach50_gru"][i]) > 1000 * r["reach50_rnn"][i] > 0,
+    ),
+    Claim(
+        "09_long_range_dependencies",
+        "In 2,000 steps the vanilla RNN does not learn to hold the key: its loss on it stays above 0.9 of a guess's "
+        "(ln 8 nats) at every distance, 2 to 45",
+        lambda r, i: r["recall_rnn_min"][i] > 0.9 * r["guess"],
+    ),
+    Claim(
+        "09_long_range_dependencies",
+        "The LSTM recalls at every distance up to 45 (a loss under half a guess's)",
+        lambda r, i: r["recall_lstm_max"][i] < 0.5 * r["guess"],
+    ),
+    Claim(
+        "09_long_range_dependencies",
+        "The RNN with attention recalls the keys inside its window (under half a guess's), at distance 2 under 0.5 "
+        "nats",
+        lambda r, i: r["recall_attention_same_window_max"][i] < 0.5 * r["guess"] and r["recall_attention_2"][i] < 0.5,
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 10
+    Claim(
+        "10_tutorial_claims_measured",
+        "After training, the vanilla RNN's gradient 20 steps back is under a thousandth of its value at distance 0, "
+        "with dropout 0.3 or without: dropout does not undo the vanishing",
+        lambda r, i: max(r["reach_plain"][i], r["reach_dropout"][i]) < 1e-3,
+    ),
+    Claim(
+        "10_tutorial_claims_measured",
+        "With Adam, clipping at 0.25 (which scaled down over 90 % of steps) moves the final gap by under half of what "
+        "dropout 0.3 takes off it",
+        lambda r, i: (
+            r["clipped_share"]["Adam, clipped at 0.25"][i] > 0.9
+            and abs(r["gaps"]["Adam, clipped at 0.25"][i] - r["gaps"]["Adam"][i])
+            < (r["gaps"]["Adam"][i] - r["gaps"]["Adam, dropout 0.3"][i]) / 2
+        ),
+    ),
+    Claim(
+        "10_tutorial_claims_measured",
+        "With SGD, clipping at 0.25 ends with a smaller gap and a higher training loss (a looser fit at the same step)",
+        lambda r, i: (
+            r["gaps"]["SGD, clipped at 0.25"][i] < r["gaps"]["SGD"][i]
+            and r["train"]["SGD, clipped at 0.25"][i] > r["train"]["SGD"][i]
+        ),
+    ),
+    Claim(
+        "10_tutorial_claims_measured",
+        "An inverted-dropout model scores best as trained (× 1), worse × the keep rate, worst × the drop rate",
+        lambda r, i: r["test_by_rule"][0][i] < r["test_by_rule"][1][i] < r["test_by_rule"][2][i],
+    ),
+    Claim(
+        "10_tutorial_claims_measured",
+        "Clipping by value to half the norm turns the gradient (a middle cosine under 0.9), and the more so the "
+        "deeper it clips",
+        lambda r, i: (
+            _middle(r["cosines"]["0.5"][i]) < 0.9
+            and _middle(r["cosines"]["0.9"][i]) > _middle(r["cosines"]["0.5"][i]) > _middle(r["cosines"]["0.1"][i])
+        ),
+    ),
+    # ------------------------------------------------------------------------------------------------ lesson 11
+    Claim(
+        "11_word_level_embedding_dropout_and_tying",
+        "Tying removes the decoder's 500 × 128 weights, 15 to 30 % of the model",
+        lambda r: r["parameters"]["untied"] - r["parameters"]["tied"] == 500 * 128 and 0.15 < r["removed_share"] <= 0.3,
+        per_seed=False,
+    ),
+    Claim(
+        "11_word_level_embedding_dropout_and_tying",
+        "The validation and test splits' shares of `<unk>` are within 2 points of the training text's, and under 2 % "
+        "of test tokens are words its training text never contains",
+        lambda r: (
+            max(abs(r["unk_shares"][0] - share) for share in r["unk_shares"][1:]) < 0.02 and r["unseen_share"] < 0.02
+        ),
+        per_seed=False,
+    ),
+)
+
+
+def claims_of(lesson: str) -> tuple[Claim, ...]:
+    return tuple(claim for claim in CLAIMS if claim.lesson == lesson)
