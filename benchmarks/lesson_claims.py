@@ -40,6 +40,8 @@ def numbers_on(stem: str, seed: int, keep: str | None) -> dict:
     os.environ["EXPLORER_SEEDS"] = str(seed)
     notebook, seconds = run_notebook(stem)
     print(f"  {stem}, seed {seed}: ran in {seconds:.0f} s", flush=True)
+    if errors := [o for o in outputs(notebook) if o.output_type == "error"]:  # a held cell shows its error, not raise
+        sys.exit(f"{stem} on seed {seed}: {errors[0].ename}: {errors[0].evalue}")
     numbers = printed_results(notebook, stem)
     if keep:
         Path(keep, f"{stem}.seed{seed}.json").write_text(json.dumps(numbers))
