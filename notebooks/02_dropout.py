@@ -133,7 +133,11 @@ schedule_questions = {
     )
     for kind, (a, b) in pairs.items()
 }
-where = predict("Which of the five ends with the LOWEST loss on the test text, which no choice looked at?", *recipes)
+where = predict(
+    "With its final weights, at the end of the same budget, which of the five has the LOWEST loss on the test text, "
+    "which no choice looked at?",
+    *recipes,
+)
 ask = predict_first(*schedule_questions.values(), where)
 display(ask)
 
@@ -212,14 +216,16 @@ in):
   its interval. One mask per window is Gal & Ghahramani's point: the same thinned recurrence for the whole
   sequence instead of fresh noise at every step. In an LSTM explorer masks $h_{{t-1}}$ only where it enters
   the gates and never the cell $c$, so neither schedule touches the LSTM's direct memory path.
-- **A smaller gap is not a better model.** The third verdict names the run with the lowest mean test loss:
-  a recurrent-dropout run, whose gap is larger than the non-recurrent runs'. The gap says how much the model
-  fits its training text beyond the validation text, not how well it predicts new text.
+- **A smaller gap is not a better model.** The third verdict names the run with the lowest mean test loss
+  with its final weights: a recurrent-dropout run, whose gap is larger than the non-recurrent runs'. The gap
+  says how much the model fits its training text beyond the validation text, not how well it predicts new
+  text. It is not a ranking of the methods either: read at one step, the arms differ in how many sites they
+  mask and in how fast they fit.
 
 What this does not show: that naive masks harm *memory*. {model.steps} steps ({epochs:.0f} passes over its {characters:,} characters)
 are about memorising, and the next character of Shakespeare depends mostly on the last few. The harm Bayer
-et al. and Zaremba et al. describe is to memory over long spans, in a vanilla RNN (whose $h$ is all its
-memory) or in models trained far longer; *Try this* lets you look on lesson 9's recall corpus. AWD-LSTM's
+et al. and Zaremba et al. describe (Zaremba et al.'s for LSTMs like this one) is to what a network carries over
+long spans, which this text and budget hardly ask of it; *Try this* lets you look on lesson 9's recall corpus. AWD-LSTM's
 recipe (locked dropout plus weight drop) is a recipe, two changes at once, so it is under *Try this* too.
 """)
 

@@ -250,7 +250,8 @@ training loss is far below the plain model's, in every seed. And at the end of t
 normalised run has a larger gap than the plain one, layer norm (which has no batch noise at all) included.
 Read at a fixed step, that mixes speed with regularisation: a model that fits faster has had more time to
 memorise by then, so this does not show that normalisation would leave a larger gap at equal training loss.
-What it does show is that normalisation did not act as a regulariser here. Laurent et al. (2016, *Batch
+What it does show is that at this budget no placement narrowed the gap; whether normalisation regularises at
+equal fit is not tested here. Laurent et al. (2016, *Batch
 Normalized Recurrent Neural Networks*) found faster training and no better generalisation with batch norm on
 the input-to-hidden term. To fight overfitting, combine normalisation with dropout or early stopping
 (lessons 2 and 6).
