@@ -78,8 +78,12 @@ def test_notebook_runs_headless(stem):
 def test_every_claim_a_lesson_makes_holds_in_every_seed_it_trains(claim):
     """One copy of each claim (explorer/runs/claims.py): here it must hold in every seed the lesson trained (3;
     benchmarks/lesson_claims.py counts it on others). The lesson renders the same verdicts in its own table."""
-    verdicts = claim.verdicts(results(claim.lesson), len(SEEDS))
+    numbers = results(claim.lesson)
+    verdicts = claim.verdicts(numbers, len(SEEDS))
     assert all(verdicts), f"{claim.says}: held {verdicts}"
+    if claim.per_seed:  # one value per seed and no more: a seed past the last has nothing to read
+        with pytest.raises(IndexError):
+            claim.held(numbers, len(SEEDS))
 
 
 def test_every_lesson_has_claims_and_shows_their_table():
