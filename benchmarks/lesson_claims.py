@@ -61,13 +61,15 @@ def claims_table(numbers: dict[str, dict[int, dict]]) -> str:
     """docs/lessons.md's table: every claim of the lessons in `numbers` ({stem: {seed: numbers}}), decided seed by
     seed (a claim about no seed, on each run's own numbers)."""
     seeds = sorted({seed for by_seed in numbers.values() for seed in by_seed})
-    lines = [MARK, f"| lesson | claim | held in (seeds {', '.join(map(str, seeds))}) | not in |", "|---|---|---|---|"]
+    head = f"| lesson | claim | runs differ only in | held in (seeds {', '.join(map(str, seeds))}) | not in |"
+    lines = [MARK, head, "|---|---|---|---|---|"]
     for claim in CLAIMS:
         if claim.lesson in numbers:
             runs = numbers[claim.lesson]
             missed = [seed for seed, seed_numbers in runs.items() if not claim.verdicts(seed_numbers, 1)[0]]
             held = f"{len(runs) - len(missed)} of {len(runs)}"
-            lines.append(f"| {claim.lesson[:2]} | {claim.says} | **{held}** | {', '.join(map(str, missed)) or '–'} |")
+            not_in = ", ".join(map(str, missed)) or "–"
+            lines.append(f"| {claim.lesson[:2]} | {claim.says} | {claim.compares} | **{held}** | {not_in} |")
     return "\n".join([*lines, END])
 
 

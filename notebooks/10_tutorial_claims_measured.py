@@ -42,10 +42,12 @@ import torch.nn.functional as F
 from IPython.display import Markdown, display
 
 from explorer.core.probes import dropout_sites_scaled, gradient_reach
-from explorer.faces.notebook import claims_table, dashboard, experiment, predict, predict_first
-from explorer.runs.experiments import SEEDS, holds
+from explorer.faces.notebook import claims_table, dashboard, experiment, held, predict, predict_first
+from explorer.runs.experiments import SEEDS, holds, setups
 from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
+
+STEM = "10_tutorial_claims_measured"  # this lesson, as its claims are registered (explorer/runs/claims.py)
 
 P = 0.3  # the dropout rate of every run with dropout in this lesson
 TAU = 0.25  # the clipping threshold of part 2 (AWD-LSTM's, with SGD)
@@ -83,7 +85,6 @@ lstm = Config(
     meter_every=0,
 )
 sgd = lstm.replace(optimizer="sgd", lr=3.0)  # the same LSTM with plain SGD, at a step size where it overfits too
-CONTROL_LR = 2.0  # SGD without clipping at a smaller step size: the control for the clipped SGD runs' shorter steps
 
 # %%
 DISTANCE, SEQUENCES, DRAWS = 20, 16, 4
@@ -161,6 +162,11 @@ reach_question.check(
     + ".",
 )
 print(reach_question.text)
+results = {  # what the lesson's claims read (explorer/runs/claims.py), one value per seed; printed whole at the end
+    "reach_paired": change.to_dict(),
+    "reach_plain": shares["no dropout"],
+    "reach_dropout": shares[f"dropout {P}"],
+}
 
 # %%
 # %%after_prediction ask_reach
@@ -185,8 +191,9 @@ display(
 
 Lesson 2's overfitting LSTM, {len(SEEDS)} seeds each, with two optimisers: Adam (learning rate {lstm.lr:g}) and
 plain SGD (learning rate {sgd.lr:g}), each without clipping and clipped by norm at $\\tau = {TAU}$. Two more
-runs, without clipping: Adam with dropout $p = {P}$, to compare with a regulariser, and SGD at the smaller
-learning rate {CONTROL_LR:g}, the control for the shorter steps clipping can make. Every gap is read at step
+runs, without clipping: Adam with dropout $p = {P}$, to compare with a regulariser, and, trained after them,
+SGD at the clipped SGD runs' **effective learning rate** (measured: {sgd.lr:g} × the mean factor clipping
+scaled their steps by), the control for the shorter steps clipping makes. Every gap is read at step
 {lstm.steps}, the last. "Clearly" means that the 95 % interval of the per-seed difference includes no 0. The
 **best-step test loss** is the test loss of the weights from the evaluation with the lowest validation loss,
 restored as early stopping would (lesson 6).
@@ -212,12 +219,23 @@ overfit = experiment(
         "SGD": sgd,
         f"SGD, clipped at {TAU}": sgd.replace(clip=TAU),
         f"Adam, dropout {P}": lstm.replace(dropout=P),
-        f"SGD, learning rate {CONTROL_LR:g}": sgd.replace(lr=CONTROL_LR),
     },
     seeds=SEEDS,
     threads=1,
 )
-adam, adam_clipped, plain_sgd, sgd_clipped, dropped, slower_sgd = overfit.values()
+adam, adam_clipped, plain_sgd, sgd_clipped, dropped = overfit.values()
+
+
+def step_scale(result) -> float:
+    """The mean factor clipping scaled this run's steps by (1 where the norm was under the threshold)."""
+    return statistics.mean(min(1.0, TAU / s["grad_norm"]) for s in result.snapshot.steps)
+
+
+sgd_scale = statistics.mean(sgd_clipped.values(step_scale))
+control_lr = float(f"{sgd.lr * sgd_scale:.2g}")  # the clipped SGD runs' effective learning rate, measured
+print(f"clipping at {TAU} scaled SGD's steps by {sgd_scale:.3f} on average: the control trains at lr {control_lr:g}")
+control = experiment({f"SGD, learning rate {control_lr:g}": sgd.replace(lr=control_lr)}, seeds=SEEDS, threads=1)
+slower_sgd = control[f"SGD, learning rate {control_lr:g}"]
 
 
 # %%
@@ -266,42 +284,51 @@ test_question.check(
     "SGD's best-step test loss, " + tests.sentence("test loss", "clipped", "unclipped") + ".",
 )
 print(test_question.text)
-for name, arm in overfit.items():
+for name, arm in {**overfit, **control}.items():
     print(
         f"{name:22s} final gap {arm.spread(final_gap)}; final training loss {arm.spread(final_train)}; steps clipped "
         f"{arm.spread(clipped_share, 2)}; median gradient norm {arm.spread(median_norm, 2)}"
     )
-print("best-step test loss: " + "; ".join(f"{name} {arm.spread(best_step_test)}" for name, arm in overfit.items()))
+print(
+    "best-step test loss: "
+    + "; ".join(f"{name} {arm.spread(best_step_test)}" for name, arm in {**overfit, **control}.items())
+)
 adam_tests = paired(adam.by_seed(best_step_test), adam_clipped.by_seed(best_step_test))
 print("Adam's best-step test loss, " + adam_tests.sentence("test loss", "clipped", "unclipped"))
-small_change = [  # tolerance: half of what dropout took off the gap, seed by seed
-    abs(c - u) < (u - d) / 2 for u, c, d in zip(*(arm.values(final_gap) for arm in (adam, adam_clipped, dropped)))
-]
-print(f"clipping moved Adam's final gap by less than half of what dropout {P} took off it {holds(small_change)}")
+results.update(
+    gap_change={name: change.to_dict() for name, change in gap_change.items()},
+    gaps={name: arm.values(final_gap) for name, arm in overfit.items()},
+    train={name: arm.values(final_train) for name, arm in overfit.items()},
+    clipped_share={name: arm.values(clipped_share) for name, arm in overfit.items()},
+    sgd_best_test=tests.to_dict(),
+)
+print(
+    f"clipping at {TAU} scaled down over 90 % of Adam's steps and moved its final gap by less than half of what "
+    f"dropout {P} took off it {held(STEM, 'clip_vs_dropout', results, len(SEEDS))}"
+)
 nearer = [  # the control's gap nearer the clipped run's than the unclipped run's, seed by seed
     abs(s - c) < abs(s - u) for u, c, s in zip(*(arm.values(final_gap) for arm in (plain_sgd, sgd_clipped, slower_sgd)))
 ]
 print(
-    f"SGD at learning rate {CONTROL_LR:g}: final gap nearer the clipped runs' than the unclipped runs' {holds(nearer)}"
+    f"SGD at learning rate {control_lr:g}: final gap nearer the clipped runs' than the unclipped runs' {holds(nearer)}"
 )
 
 # %%
 # %%after_prediction ask_clip
-sgd_scale = statistics.mean(min(1.0, TAU / n) for n in sgd_clipped.values(median_norm))
 Markdown(rf"""
 **Adam** divides each coordinate's step by the square root of a running average of that coordinate's squared
 gradient (Kingma & Ba 2015, section 2.1), so multiplying every gradient by one fixed factor leaves its steps
 unchanged up to its small $\epsilon$. Clipping that acts at almost every step (the printout says how often it
 did) feeds Adam $\tau\, g / \lVert g \rVert$ instead of $g$: nearly that case, so the clipped Adam runs differ
 from the unclipped ones only as much as the gradient's norm varies from step to step. Dropout's gap is read at
-the same step and it fits more slowly too (its final training loss is printed), so its smaller gap is not all
-regularisation either; the best-step test losses weigh both.
+the same step too: where its final training loss (printed) is higher, it fits more slowly, and its smaller gap
+is not all regularisation either; the best-step test losses weigh both.
 
 **SGD** steps by $\text{{lr}} \cdot g$. Clipped at $\tau$, a step whose gradient norm is above $\tau$ becomes
-$\text{{lr}} \cdot \tau \cdot g / \lVert g \rVert$: with the median norm printed above, about {sgd_scale:.2g} of
-the unclipped step, as if the learning rate were about {sgd_scale * sgd.lr:.2g}. Smaller steps fit the training
+$\text{{lr}} \cdot \tau \cdot g / \lVert g \rVert$: on average {sgd_scale:.2g} of the unclipped step here,
+as if the learning rate were about {control_lr:g}. Smaller steps fit the training
 text more slowly (compare the final training losses), and read at a fixed step a slower fit leaves a smaller gap
-(lesson 5 met the same trap). The control, SGD at learning rate {CONTROL_LR:g} without clipping, ended with a gap
+(lesson 5 met the same trap). The control, SGD at learning rate {control_lr:g} without clipping, ended with a gap
 nearer the clipped runs' than the unclipped runs' {holds(nearer)}: where it did, the shorter steps alone account
 for much of what clipping did to the gap. The best-step test loss weighs fit and gap together. Here clipping
 acted on nearly every step, so this is the regime of normalised steps, not the one Pascanu, Mikolov & Bengio
@@ -438,21 +465,16 @@ better model is a separate question (see *Try this*).
 
 # %%
 # %%after_prediction ask_value
-results = {
-    "reach_paired": change.to_dict(),
-    "reach_plain": shares["no dropout"],
-    "reach_dropout": shares[f"dropout {P}"],
-    "gap_change": {name: change.to_dict() for name, change in gap_change.items()},
-    "gaps": {name: arm.values(final_gap) for name, arm in overfit.items()},
-    "train": {name: arm.values(final_train) for name, arm in overfit.items()},
-    "clipped_share": {name: arm.values(clipped_share) for name, arm in overfit.items()},
-    "sgd_best_test": tests.to_dict(),
-    "control_nearer": nearer,
-    "test_by_rule": list(by_rule.values()),
-    "cosines": {str(depth): list(by.values()) for depth, by in cosines.items()},
-}
+results.update(
+    control_nearer=nearer,
+    test_by_rule=list(by_rule.values()),
+    cosines={str(depth): list(by.values()) for depth, by in cosines.items()},
+    setups=setups(
+        vanishing, overfit, control
+    ),  # every run's knobs: a claim comparing runs that differ in more is refused
+)
 print("RESULTS", json.dumps(results))  # one line the tests read back
-display(claims_table("10_tutorial_claims_measured", results, len(SEEDS)))  # its claims, as these runs decided them
+display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs decided them
 
 # %% [markdown]
 # ## Try this

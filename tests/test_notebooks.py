@@ -77,8 +77,10 @@ def test_notebook_runs_headless(stem):
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda claim: f"{claim.lesson[:2]}: {claim.says[:60]}")
 def test_every_claim_a_lesson_makes_holds_in_every_seed_it_trains(claim):
     """One copy of each claim (explorer/runs/claims.py): here it must hold in every seed the lesson trained (3;
-    benchmarks/lesson_claims.py counts it on others). The lesson renders the same verdicts in its own table."""
+    benchmarks/lesson_claims.py counts it on others), and the runs it compares must differ in nothing but the knobs
+    it credits. The lesson renders the same verdicts in its own table."""
     numbers = results(claim.lesson)
+    assert claim.unfair(numbers["setups"]) is None, f"{claim.says}: not like for like"
     verdicts = claim.verdicts(numbers, len(SEEDS))
     assert all(verdicts), f"{claim.says}: held {verdicts}"
     if claim.per_seed:  # one value per seed and no more: a seed past the last has nothing to read

@@ -139,6 +139,21 @@ def seeds_summary(name: str, arms: Mapping[str, Arm]) -> SweepSummary:
     return SweepSummary(name, [arm.summary(i) for i, arm in enumerate(arms.values())], [])
 
 
+def setups(*experiments: Mapping[str, Arm], **groups: Mapping[str, Arm]) -> dict[str, dict]:
+    """{run name: every knob but the seed}: what a lesson prints so that a claim comparing its runs can be refused
+    when they differ in more than the knobs it credits (explorer.runs.claims). Runs of an experiment named in
+    `groups` are listed as "GROUP: name" (two experiments of a lesson may reuse a name for different setups)."""
+    named = [arms.items() for arms in experiments] + [
+        ((f"{group}: {name}", arm) for name, arm in arms.items()) for group, arms in groups.items()
+    ]
+    listed: dict[str, dict] = {}
+    for name, arm in (pair for pairs in named for pair in pairs):
+        if name in listed:
+            raise ValueError(f"two experiments both have a run named {name!r}: pass one of them by a group name")
+        listed[name] = {knob: value for knob, value in arm.results[0].config.to_dict().items() if knob != "seed"}
+    return listed
+
+
 def seed_run_name(arm: str, seed: int) -> str:
     return f"{arm} · seed {seed}"
 

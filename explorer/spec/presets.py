@@ -120,10 +120,10 @@ PRESETS: dict[str, Preset] = {
         {**OVERFIT, "early_stop": 4},
     ),
     "long-range": Preset(
-        "a vanilla RNN asked to recall a key 2 to 45 characters back while letters that look like keys keep "
-        "arriving: in 2,000 steps it never learns to hold the key, at any distance (it can only guess among the 8 "
-        "keys); as an LSTM or a GRU (cell) it recalls keys at every distance tried, with attention those inside "
-        "its 64-character window (seeds 0-2, benchmarks/long_range.py)",
+        "a vanilla RNN asked to recall a key 2 to 45 letters back while letters that look like keys keep "
+        "arriving: in 2,000 steps it stays near a guess among the 8 keys at every distance (it does not learn to "
+        "hold the key); as an LSTM or a GRU (cell) it recalls keys at every distance tried, with attention those "
+        "inside its 64-character window (seeds 0-2, measured by benchmarks/long_range.py)",
         LONG_RANGE,
         "The recall positions need memory. After your change, what will the validation loss do?",
     ),
