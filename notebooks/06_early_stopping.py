@@ -76,8 +76,9 @@ ANSWERS = (
 # The same overfitting model (lesson 1's small text) trained for all its 500 steps, and with early
 # stopping at patience 3, each on every seed of the lesson. With the same seed the two runs are one trajectory
 # (the same initial weights, the same batches, no dropout, and evaluating draws no random numbers): the kept
-# model IS the full run's model at its best step. Lesson 1 showed that validation loss climbs after its best
-# step, so the question is not which is better but by how much, scored on text no choice looked at.
+# model IS the full run's model at the step early stopping chose (the full run's own lowest validation loss can
+# come later, if it dips again). Lesson 1 showed validation loss climbing after its best step; the question asks
+# how the two points compare on text no choice looked at, and by how much.
 
 # %%
 question = predict(
@@ -182,7 +183,7 @@ above = [n["test_loss"] - n["best_val_loss"] for n in numbers]
 print(
     "the kept model's test loss minus its best validation loss: "
     + ", ".join(f"{d:+.3f}" for d in above)
-    + f"; above it {held(STEM, 'test_above_best', results, len(SEEDS))}"
+    + f"; above it by more than 0.02 nats {held(STEM, 'test_above_best', results, len(SEEDS))}"
 )
 
 # %%
@@ -208,8 +209,8 @@ display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs de
 # - Set **Early-stopping patience** to 1 in the dashboard and train: it may stop on the first noisy bump,
 #   too early. Then try 10.
 # - Early stopping is a *live* knob: start with 0 (off), watch the validation loss turn, then set the
-#   patience to 3. The run stops once 3 evaluations have passed without a new best (at once, if the best is
-#   already that old), and restores the best weights.
+#   patience to 3. The run stops once 3 evaluations have passed without a new best (at the next evaluation,
+#   if the best is already that old), and restores the best weights.
 # - Combine with **Dropout rate** 0.3: does the minimum come later, and lower?
 
 # %%

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Lesson 8 — Memorisation, and data noising
 #
-# For a language model, **overfitting is memorising the training text**. The loss curves only tell you
+# For a language model, one face of overfitting is **memorising the training text**. The loss curves only tell you
 # *that* the validation loss stopped improving; here you watch *what* the model learned instead: ask it to
 # write, and check how much of what it writes is copied word for word from the text it trained on.
 #
@@ -60,6 +60,7 @@ from explorer.core.memorisation import MemorisationMeter
 from explorer.core.noising import noise_inputs
 from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, held, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, setups
+from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
 from explorer.views.memorisation_charts import copied_share_chart, sample_chart
 
@@ -107,14 +108,14 @@ display(
 # unigram data noising with $\gamma = 0.3$. The chart shows seed 0's copied share as it trains.
 
 # %%
-CLOSE = 0.02  # two mean copied shares closer than this (2 points) are too close to call
+UNCLEAR = "no clear winner: the largest two's per-seed difference has a 95 % interval that includes 0"
 most = predict(
     f"Over the run (the mean of its samples, one every {model.eval_every * model.meter_every} steps), which run's "
     "samples copy the largest share of their n-grams from the training text, on average over the seeds?",
     "no regularisation",
     "dropout 0.5",
     f"noising {GAMMA}",
-    f"too close to call: the largest two within {CLOSE:.0%} of each other",
+    UNCLEAR,
 )
 halves = predict(
     "Over the run, does dropout 0.5 copy under half the share that the run without regularisation copies, in "
@@ -170,12 +171,13 @@ for name, seeds in numbers.items():
 copied = {name: [n["copied_mean"] for n in seeds] for name, seeds in numbers.items()}  # over the run
 mean_copied = {name: sum(values) / len(values) for name, values in copied.items()}
 top, runner_up = sorted(mean_copied, key=mean_copied.get, reverse=True)[:2]
+top_two = paired(*(dict(zip(SEEDS, copied[name])) for name in (top, runner_up)))  # runner-up minus leader
 most.check(
-    top
-    if mean_copied[top] - mean_copied[runner_up] >= CLOSE
-    else f"too close to call: the largest two within {CLOSE:.0%} of each other",
+    UNCLEAR if top_two.interval.includes_zero else top,
     "The copied share over the run, mean over the seeds: "
     + "; ".join(f"{name} {share:.1%}" for name, share in mean_copied.items())
+    + ". "
+    + top_two.sentence("copied share", runner_up, top)
     + ".",
 )
 under_half = [d < n / 2 for d, n in zip(copied["dropout 0.5"], copied["no regularisation"])]
@@ -208,8 +210,8 @@ print(f"noising copied under half as much as no regularisation over the run, wit
 Markdown(rf"""
 Without regularisation the copied share of the last sample is over ten times the baseline
 ({recites}; the shares are printed above): what the model writes late in training quotes its
-training text. That comparison reads the last sample because the baseline is measured on it; the verdicts go by
-the share over the run, because a single sample's reading jumps from one measurement to the next (the last
+training text. That comparison reads the last sample, the model as training left it; the verdicts go by the
+share over the run, because a single sample's reading jumps from one measurement to the next (the last
 readings are printed too). Noising copied under half as much as no regularisation over the run, and ended with a smaller gap,
 {noising_held}: a gap read at the last step, where a
 model that fits its training text more slowly also has a smaller one (compare the final training losses

@@ -77,8 +77,8 @@ def _placements(r: dict) -> list[str]:
 
 
 def _non_recurrent_smaller(r: dict, i: int) -> bool:
-    """Lesson 2: both non-recurrent runs' gaps below both recurrent runs'."""
-    return max(r["gap_standard 0.5"][i], r["gap_locked 0.5"][i]) < min(
+    """Lesson 2: both non-recurrent runs' gaps over 0.1 nats below both recurrent runs'."""
+    return max(r["gap_standard 0.5"][i], r["gap_locked 0.5"][i]) + 0.1 < min(
         r["gap_naive recurrent 0.5"][i], r["gap_Gal recurrent 0.5"][i]
     )
 
@@ -93,11 +93,13 @@ CLAIMS: tuple[Claim, ...] = (
         "01_overfitting",
         "On 0.5 % of the training text the validation loss turns and climbs (by more than 0.03 nats from its lowest)",
         lambda r, i: r["rise_small"][i] > 0.03,
+        name="small_turns",
     ),
     Claim(
         "01_overfitting",
         "On 5 % of it, the validation loss has risen by under 0.01 nats from its lowest at the end",
         lambda r, i: r["rise_large"][i] < 0.01,
+        name="large_flat",
     ),
     Claim(
         "01_overfitting",
@@ -119,6 +121,7 @@ CLAIMS: tuple[Claim, ...] = (
         lambda r, i: r["test_small"][i] > 0.5 + r["test_large"][i],
         runs=("0.5% of the text", "5% of the text"),
         change=("train_fraction",),
+        name="test_lower",
     ),
     Claim(
         "01_overfitting",
@@ -132,16 +135,17 @@ CLAIMS: tuple[Claim, ...] = (
     # ------------------------------------------------------------------------------------------------ lesson 2
     Claim(
         "02_dropout",
-        "Every dropout run (standard, locked, naive recurrent, Gal recurrent; p 0.5) ends with a smaller gap than no "
-        "dropout",
-        lambda r, i: all(gap < r["gap_no dropout"][i] for gap in _dropout_arms(r, i)),
+        "Every dropout run (standard, locked, naive recurrent, Gal recurrent; p 0.5) ends with a gap over 0.1 nats "
+        "smaller than no dropout's",
+        lambda r, i: all(gap < r["gap_no dropout"][i] - 0.1 for gap in _dropout_arms(r, i)),
         runs=_DROPOUT_RUNS,
         change=_DROPOUT,
+        name="every_dropout",
     ),
     Claim(
         "02_dropout",
-        "At the same step both non-recurrent runs have a smaller gap than both recurrent ones (at the same p, dropout "
-        "masks two sites, recurrent dropout one)",
+        "At the same step both non-recurrent runs have a gap over 0.1 nats smaller than both recurrent ones (at the "
+        "same p, dropout masks two sites, recurrent dropout one)",
         lambda r, i: _non_recurrent_smaller(r, i),
         runs=_DROPOUT_RUNS[1:],
         change=_DROPOUT,
@@ -149,11 +153,11 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "02_dropout",
-        "The non-recurrent runs also end with a higher training loss (dropout off) than both recurrent ones: a looser "
-        "fit at this step, so their smaller gap is no fair test of where the mask goes",
+        "The non-recurrent runs also end with a training loss (dropout off) over 0.1 nats higher than both recurrent "
+        "ones: a looser fit at this step, so their smaller gap is no fair test of where the mask goes",
         lambda r, i: (
             min(r["train_standard 0.5"][i], r["train_locked 0.5"][i])
-            > max(r["train_naive recurrent 0.5"][i], r["train_Gal recurrent 0.5"][i])
+            > max(r["train_naive recurrent 0.5"][i], r["train_Gal recurrent 0.5"][i]) + 0.1
         ),
         runs=_DROPOUT_RUNS[1:],
         change=_DROPOUT,
@@ -242,6 +246,19 @@ CLAIMS: tuple[Claim, ...] = (
         lambda r, i: max(r["gap_coupled"][i], r["gap_l1"][i]) < r["gap_none"][i] - 0.2,
         runs=("no penalty", "coupled decay 0.002", "L1 0.2 proximal"),
         change=("weight_decay", "l1", "l1_kind"),
+        name="gap_narrower",
+    ),
+    Claim(
+        "03_weight_penalties",
+        "Their training losses end over 0.3 nats above no penalty's and their final validation losses within 0.15 "
+        "nats of it: most of that smaller gap is a looser fit",
+        lambda r, i: all(
+            r[f"train_{arm}"][i] > r["train_none"][i] + 0.3 and abs(r[f"val_{arm}"][i] - r["val_none"][i]) < 0.15
+            for arm in ("coupled", "l1")
+        ),
+        runs=("no penalty", "coupled decay 0.002", "L1 0.2 proximal"),
+        change=("weight_decay", "l1", "l1_kind"),
+        name="looser_fit",
     ),
     # ------------------------------------------------------------------------------------------------ lesson 4
     Claim(
@@ -277,6 +294,7 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         runs=("RNN", "LSTM", "LSTM, forget bias 1"),
         change=("cell", "forget_bias"),
+        name="init_reach",
     ),
     Claim(
         "04_exploding_vanishing_gradients",
@@ -288,14 +306,13 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         runs=("RNN", "LSTM"),
         change=("cell",),
+        name="after_reach",
     ),
     Claim(
         "04_exploding_vanishing_gradients",
         "At initialisation, in each of the three cells, the gradient at the window's far end is weaker 63 steps back "
-        "than 15, and 255 steps back no stronger than 63 (there it can be 0: below float32's range, no measurement)",
-        lambda r, i: all(
-            by_length["16"][i] > by_length["64"][i] >= by_length["256"][i] for by_length in r["farthest"].values()
-        ),
+        "than 15, and still measurable there (above 0; 255 steps back it can fall below float32's range)",
+        lambda r, i: all(by_length["16"][i] > by_length["64"][i] > 0 for by_length in r["farthest"].values()),
     ),
     # ------------------------------------------------------------------------------------------------ lesson 5
     Claim(
@@ -308,14 +325,18 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         runs=_NORMALISED,
         change=("batchnorm", "layernorm", "cell_norm"),
+        name="faster",
     ),
     Claim(
         "05_batch_norm",
-        "No placement narrows the gap: read at the same final step, every normalised run's gap is larger than the "
-        "plain model's",
-        lambda r, i: bool(_placements(r)) and all(r[f"gap_{name}"][i] > r["gap_none"][i] for name in _placements(r)),
+        "No placement narrows the gap: read at the same final step, every normalised run's gap is over 0.3 nats "
+        "larger than the plain model's",
+        lambda r, i: (
+            bool(_placements(r)) and all(r[f"gap_{name}"][i] > r["gap_none"][i] + 0.3 for name in _placements(r))
+        ),
         runs=_NORMALISED,
         change=("batchnorm", "layernorm", "cell_norm"),
+        name="no_narrowing",
     ),
     Claim(
         "05_batch_norm",
@@ -353,9 +374,9 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "06_early_stopping",
-        "The kept model's test loss is higher than the best validation loss that chose it (selection and a change of "
-        "text together)",
-        lambda r, i: r["runs"][i]["test_loss"] > r["runs"][i]["best_val_loss"],
+        "The kept model's test loss is over 0.02 nats higher than the best validation loss that chose it (selection "
+        "and a change of text together)",
+        lambda r, i: r["runs"][i]["test_loss"] > r["runs"][i]["best_val_loss"] + 0.02,
         name="test_above_best",
     ),
     Claim(
@@ -369,9 +390,9 @@ CLAIMS: tuple[Claim, ...] = (
     # ------------------------------------------------------------------------------------------------ lesson 7
     Claim(
         "07_putting_it_together",
-        "Big and regularised has the lowest test loss of the four",
+        "Big and regularised has the lowest test loss of the four, by more than 0.01 nats",
         lambda r, i: all(
-            r["test_big + dropout"][i] < r[f"test_{name}"][i] for name in ("small", "small + dropout", "big")
+            r["test_big + dropout"][i] < r[f"test_{name}"][i] - 0.01 for name in ("small", "small + dropout", "big")
         ),
         runs=_SIZE_BY_DROPOUT,
         change=("hidden", "dropout", "dropout_kind"),
@@ -391,6 +412,7 @@ CLAIMS: tuple[Claim, ...] = (
         lambda r, i: r["effects"]["dropout, small model"][i] > 0.02 and r["effects"]["dropout, big model"][i] < -0.02,
         runs=_SIZE_BY_DROPOUT,
         change=("hidden", "dropout", "dropout_kind"),
+        name="dropout_effects",
     ),
     Claim(
         "07_putting_it_together",
@@ -398,6 +420,7 @@ CLAIMS: tuple[Claim, ...] = (
         lambda r, i: r["effects"]["size, with dropout"][i] + 0.05 < r["effects"]["size, no dropout"][i] < -0.02,
         runs=_SIZE_BY_DROPOUT,
         change=("hidden", "dropout", "dropout_kind"),
+        name="size_effects",
     ),
     # ------------------------------------------------------------------------------------------------ lesson 8
     Claim(
@@ -421,7 +444,8 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "08_memorisation_and_noising",
-        "Noising chooses each input with probability γ = 0.3 (blank noising chose 0.27 to 0.33 of one batch)",
+        "A check of the code (one fixed draw, the same in every seed): noising chooses each input with probability "
+        "γ = 0.3 (blank noising chose 0.27 to 0.33 of one batch)",
         lambda r: 0.27 < r["blank_share"] < 0.33,
         per_seed=False,
     ),
