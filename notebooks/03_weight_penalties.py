@@ -233,7 +233,8 @@ decay_question.check(
     f"same). Coupled under 60 % of none (and its embedding under 70 %) {held(STEM, 'coupled_norm', results, len(SEEDS))}; "
     f"AdamW within 5 % of none {held(STEM, 'adamw_norm', results, len(SEEDS))}: its per-step factor is 1 − ηλ = "
     f"{1 - model.lr * 2e-3:.6f}, {(1 - model.lr * 2e-3) ** model.steps:.4f} over all {model.steps} steps, so "
-    "decoupled decay alone could not shrink the norm by more than that: the claim follows from the arithmetic.",
+    "the decay's own shrinking of the weights is at most that much: the arithmetic explains the claim, the runs "
+    "confirm it.",
 )
 zeros_sub, zeros_prox = results["zeros_subgradient"], results["zeros_proximal"]
 zero_question.check(

@@ -37,7 +37,8 @@
 # \approx 0.5$ and the direct path halves at every step. Jozefowicz, Zaremba & Sutskever (2015) recommend a
 # forget-gate **bias of 1** ($f \approx 0.73$): explorer's `forget_bias` knob.
 #
-# The LSTM was designed against **vanishing** (its cell path carries a gradient far only while the forget
+# The LSTM was designed against **vanishing** (Hochreiter & Schmidhuber's 1997 cell had a constant path of
+# weight 1; Gers et al. (2000) added the forget gate, so today's cell carries a gradient far only while its forget
 # gates stay near 1). Nothing in it *prevents* **exploding** (experiment 1 prints its largest gradient norm
 # beside the RNN's): Zaremba et al. (2014) still clipped their LSTMs' gradients (at norm 5, and
 # 10 for their large model). The standard fix for explosions is **gradient clipping**, with threshold $\tau$:
@@ -197,7 +198,8 @@ print(f"|g| = {g.norm():.3f}; by norm: cosine {cos_norm:.4f}; by value (τ = {ta
 #
 # The gradient of the loss at the **last** position of one 64-character window with respect to the input
 # at each earlier position, $\lVert \partial L_T / \partial x_t \rVert$ (log scale), for an RNN, an LSTM
-# and an LSTM with forget-gate bias 1: first straight after initialisation, then after 200 steps of Adam (clipped at norm 1).
+# and an LSTM with forget-gate bias 1: first straight after initialisation, then after training with Adam (clipped at norm 1;
+# the question says how many steps).
 
 # %%
 reach_question = predict(
@@ -332,6 +334,7 @@ shares = {
     for name, by_length in profiles.items()
 }
 spans = {name: [span(r) for r in by_length[256]] for name, by_length in profiles.items()}
+far_ends = {name: {str(k): v for k, v in by_length.items()} for name, by_length in farthest.items()}  # as printed
 for name in cells:
     print(
         f"{name:20s} "
@@ -370,12 +373,14 @@ print(f"the loss at the end of window 2 reaches window 1 with norm {uncut:.1e} w
 
 # %%
 # %%after_prediction ask_reach
-Markdown(r"""
-Read the rows left to right: the farther back the window lets the gradient go, the smaller it is at that
-far end, for every cell. The end of each row says how far back, at initialisation, each cell's gradient
+Markdown(rf"""
+Read the rows left to right: from 15 to 63 steps back the gradient at the window's far end is smaller, for every
+cell, {held(STEM, "window_far_end", {"farthest": far_ends}, len(SEEDS))} (255 steps back it can underflow
+to 0, below float32's range: no measurement). The end of each row says how far back, at initialisation, each cell's gradient
 stays at a thousandth of its distance-0 value or more, in each seed: at the start, the positions beyond that
 span get less than that share, while every one of them still costs its forward and backward pass
-(after training an LSTM's gradient 50 steps back was larger than at its start, experiment 2 measured).
+(training can change that: experiment 2's LSTM ended with a larger gradient 50 steps back than it started
+with, {held(STEM, "after_reach", reach, len(SEEDS))}).
 And across the window's edge the gradient is cut to zero by construction: truncated backpropagation detaches
 the state carried in from the previous window, so the printout above shows what the cut does, not a measurement.
 """)
@@ -393,7 +398,7 @@ results = {
     "cos_value": cos_value,
     "init_50": init_50,
     "after_50": after_50,
-    "farthest": {name: {str(k): v for k, v in by_length.items()} for name, by_length in farthest.items()},
+    "farthest": far_ends,
     "shares": {name: {str(k): v for k, v in by_length.items()} for name, by_length in shares.items()},
     "spans": spans,
 }

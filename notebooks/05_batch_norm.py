@@ -94,7 +94,7 @@ recipes = {
 # %% [markdown]
 # ## The experiment
 #
-# Five runs of 200 steps, each on every seed of the lesson: the two-layer LSTM without normalisation and with each placement.
+# Five runs, each on every seed of the lesson: the two-layer LSTM without normalisation and with each placement.
 
 # %%
 UNCLEAR = "no clear winner: the lowest two's per-seed difference has a 95 % interval that includes 0"

@@ -73,7 +73,7 @@ ANSWERS = (
 # %% [markdown]
 # ## The experiment
 #
-# The same overfitting model (lesson 1's small text) trained for all its 500 steps, and with early
+# The same overfitting model (lesson 1's small text) trained for all its steps, and with early
 # stopping at patience 3, each on every seed of the lesson. With the same seed the two runs are one trajectory
 # (the same initial weights, the same batches, no dropout, and evaluating draws no random numbers): the kept
 # model IS the full run's model at the step early stopping chose (the full run's own lowest validation loss can

@@ -22,7 +22,9 @@
 #
 # **The memorisation meter.** Every few evaluations the model writes a sample (its length and temperature are
 # printed below) from the same prompt, with the same random seed and temperature, so two samples differ only because the
-# model changed. Then we count:
+# model changed. That sampling seed is the same in every run, whatever the run's seed: two runs that memorised the
+# same text can write nearly the same sample, so agreement across seeds says less about the sampling than about the
+# models. Then we count:
 #
 # - `copied_share`: the share of the sample's 12-character sequences (12-grams) that appear **verbatim in
 #   the training text**;
@@ -105,7 +107,7 @@ display(
 # ## The experiment
 #
 # Three runs that differ only in one knob, each on every seed of the lesson: no regularisation, dropout $p = 0.5$, and
-# unigram data noising with $\gamma = 0.3$. The chart shows seed 0's copied share as it trains.
+# unigram data noising with $\gamma = 0.3$. The chart shows the first seed's copied share as it trains.
 
 # %%
 UNCLEAR = "no clear winner: the largest two's per-seed difference has a 95 % interval that includes 0"
@@ -134,7 +136,7 @@ runs = experiment(
         "dropout 0.5": model.replace(dropout=0.5),
         f"noising {GAMMA}": model.replace(noise=GAMMA),
     },
-    chart=lambda snaps: copied_share_chart(snaps[:3]),  # seed 0's three runs (runs go seed by seed)
+    chart=lambda snaps: copied_share_chart(snaps[:3]),  # the first seed's three runs (runs go seed by seed)
     seeds=SEEDS,
     threads=1,
 )
@@ -221,7 +223,7 @@ measurement. What dropout does to the copying in this model is in the verdicts a
 model on more text measured it too (docs/presets.md): the two setups differ in more than dropout, so compare
 them before drawing a rule from either.
 
-Read seed 0's samples themselves: vermillion marks every character inside a 12-gram found in the training
+Read the first seed's samples themselves: vermillion marks every character inside a 12-gram found in the training
 text.
 """)
 

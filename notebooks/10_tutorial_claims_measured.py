@@ -451,14 +451,15 @@ value_question.check(
 )
 print(value_question.text)
 print("the middle cosine at each depth: " + "; ".join(f"{d:g} of the norm {m:.3f}" for d, m in middles.items()))
+results["cosines"] = {str(depth): list(by.values()) for depth, by in cosines.items()}
 
 # %%
 # %%after_prediction ask_value
-Markdown(r"""
+Markdown(rf"""
 Clipping by value cuts only the entries whose magnitude exceeds $\tau$ and leaves the others whole, so a gradient
 whose size sits in a few large entries comes out pointing elsewhere; clipping by norm scales every entry by the
-same factor. At the same size the two SGD steps differ in direction, the more the deeper the clip (the depths
-printed above). This measures one SGD step, not where training ends, nor what Adam, which divides every
+same factor. At the same size the two SGD steps differ in direction (a middle cosine under 0.9 at half the norm),
+the more the deeper the clip, {held(STEM, "value_clip_turns", results, len(SEEDS))} (the depths printed above). This measures one SGD step, not where training ends, nor what Adam, which divides every
 coordinate by its own running scale, makes of a turned gradient; whether the turned steps train a worse or a
 better model is a separate question (see *Try this*).
 """)
@@ -468,7 +469,6 @@ better model is a separate question (see *Try this*).
 results.update(
     control_nearer=nearer,
     test_by_rule=list(by_rule.values()),
-    cosines={str(depth): list(by.values()) for depth, by in cosines.items()},
     setups=setups(
         vanishing, overfit, control
     ),  # every run's knobs: a claim comparing runs that differ in more is refused

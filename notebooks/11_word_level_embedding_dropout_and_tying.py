@@ -101,8 +101,11 @@ The text, counted: {len(corpus.train):,} training tokens (words, and one {EOS} a
 {share_of(corpus.train, EOS):.0%} of them), {len(corpus.valid):,} validation and {len(corpus.test):,} test tokens;
 a vocabulary of {len(corpus.vocab):,}. The share of <unk>: {share_of(corpus.train, UNK):.1%} of the training
 tokens, {share_of(corpus.valid, UNK):.1%} of the validation and {share_of(corpus.test, UNK):.1%} of the test
-tokens (the vocabulary comes from the whole training split, so the text read here has the same mix as the held-out
-ones, within 2 points). Of the vocabulary, {unseen:,} words never occur in the text read here: they are
+tokens (the interleaved split spreads every split over the book, and the vocabulary comes from the whole training
+split: the shares agree within 2 points, a claim this lesson checks). At embedding dropout $p$ = {EMBED_DROPOUT},
+one draw removes the <unk> row, and with it every unknown word of the batch at once, in {EMBED_DROPOUT:.0%} of the
+batches: here that is {share_of(corpus.train, UNK):.0%} of the inputs, far more than on a corpus with a larger
+vocabulary. Of the vocabulary, {unseen:,} words never occur in the text read here: they are
 {unseen_share:.1%} of the test tokens, words the model meets first at test time.
 
 ## The experiment

@@ -161,6 +161,7 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         runs=_DROPOUT_RUNS[1:],
         change=_DROPOUT,
+        name="site_fit",
     ),
     Claim(
         "02_dropout",
@@ -313,6 +314,7 @@ CLAIMS: tuple[Claim, ...] = (
         "At initialisation, in each of the three cells, the gradient at the window's far end is weaker 63 steps back "
         "than 15, and still measurable there (above 0; 255 steps back it can fall below float32's range)",
         lambda r, i: all(by_length["16"][i] > by_length["64"][i] > 0 for by_length in r["farthest"].values()),
+        name="window_far_end",
     ),
     # ------------------------------------------------------------------------------------------------ lesson 5
     Claim(
@@ -522,6 +524,7 @@ CLAIMS: tuple[Claim, ...] = (
             _middle(r["cosines"]["0.5"][i]) < 0.9
             and _middle(r["cosines"]["0.9"][i]) > _middle(r["cosines"]["0.5"][i]) > _middle(r["cosines"]["0.1"][i])
         ),
+        name="value_clip_turns",
     ),
     # ------------------------------------------------------------------------------------------------ lesson 11
     Claim(

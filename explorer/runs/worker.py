@@ -161,9 +161,9 @@ class RunHandle:
 
     def _mark_stopped(self) -> None:
         if self.status in ACTIVE:
-            self.status = "stopped"
             if self.run_id and self.store_path:  # only if the child's last word (finished, ...) is not there yet
                 store_at(self.store_path).set_status(self.run_id, "stopped", only_if_active=True)
+            self.status = "stopped"  # after the store, as in `_closing`
 
     def set_knobs(self, values: dict, cause: str | None = None) -> None:
         self.send(Knobs(values, cause))
@@ -239,11 +239,11 @@ class RunHandle:
         if self._stopping:
             self._mark_stopped()
         elif self.status not in ENDED:
+            if self.run_id and self.store_path:  # the store first: whoever sees the ending here finds it there too
+                store_at(self.store_path).set_status(self.run_id, ending, self.error or how, only_if_active=True)
             if not self.error:
                 self.error = how
             self.status = ending
-            if self.run_id and self.store_path:
-                store_at(self.store_path).set_status(self.run_id, ending, self.error, only_if_active=True)
         self._closed = True
         self._started.set()
         for waiter in list(self._questions.values()):
