@@ -208,15 +208,15 @@ runs = experiment(
 
 # %%
 # %%after_prediction ask_recall
-def recall_by_seed(window: str) -> dict[str, list[dict[int, float]]]:
+def recall_by_seed(window: str, names: tuple[str, ...] = tuple(runs)) -> dict[str, list[dict[int, float]]]:
     """{name: [{k: loss on the keys k letters back} for each seed]}, counting the keys in `window`
     ("any"; "same": in the query's window; "earlier": in a window before it)."""
     return {
         name: [
             recall_loss_by_distance(r.trainer.model, r.trainer.corpus, model.seq_len, model.batch_size, window)
-            for r in arm.results
+            for r in runs[name].results
         ]
-        for name, arm in runs.items()
+        for name in names
     }
 
 
@@ -227,7 +227,7 @@ def mean_over_seeds(by_seed: dict[str, list[dict[int, float]]]) -> dict[str, dic
 by_seed, in_window = recall_by_seed("any"), recall_by_seed("same")
 recall, recall_in_window = mean_over_seeds(by_seed), mean_over_seeds(in_window)
 same_window = in_window["RNN + attention"]
-earlier_window = recall_by_seed("earlier")["RNN + attention"]
+earlier_window = recall_by_seed("earlier", ("RNN + attention",))["RNN + attention"]
 guess = math.log(len(KEYS))
 chart_widget(recall_chart(recall, guess))  # each line: the mean over the seeds
 

@@ -5,11 +5,12 @@ tests/test_notebooks.py)."""
 import pytest
 
 from explorer.runs.claims import CLAIMS, Claim, claim_named
+from explorer.runs.experiments import setup
 from explorer.spec.knobs import Config
 
 
 def setups(**runs: Config) -> dict[str, dict]:
-    return {name: {k: v for k, v in config.to_dict().items() if k != "seed"} for name, config in runs.items()}
+    return {name: setup(config) for name, config in runs.items()}
 
 
 def claim(*runs: str, change: tuple[str, ...]) -> Claim:

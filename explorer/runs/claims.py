@@ -84,7 +84,7 @@ def _non_recurrent_smaller(r: dict, i: int) -> bool:
 
 
 def _dropout_arms(r: dict, i: int) -> list[float]:
-    return [r[f"gap_{name}"][i] for name in ("standard 0.5", "locked 0.5", "naive recurrent 0.5", "Gal recurrent 0.5")]
+    return [r[f"gap_{name}"][i] for name in _DROPOUT_RUNS[1:]]
 
 
 CLAIMS: tuple[Claim, ...] = (

@@ -139,6 +139,11 @@ def seeds_summary(name: str, arms: Mapping[str, Arm]) -> SweepSummary:
     return SweepSummary(name, [arm.summary(i) for i, arm in enumerate(arms.values())], [])
 
 
+def setup(config: Config) -> dict:
+    """Every knob of a run but its seed: what two runs of a comparison must share, but for the knobs it credits."""
+    return {knob: value for knob, value in config.to_dict().items() if knob != "seed"}
+
+
 def setups(*experiments: Mapping[str, Arm], **groups: Mapping[str, Arm]) -> dict[str, dict]:
     """{run name: every knob but the seed}: what a lesson prints so that a claim comparing its runs can be refused
     when they differ in more than the knobs it credits (explorer.runs.claims). Runs of an experiment named in
@@ -150,7 +155,7 @@ def setups(*experiments: Mapping[str, Arm], **groups: Mapping[str, Arm]) -> dict
     for name, arm in (pair for pairs in named for pair in pairs):
         if name in listed:
             raise ValueError(f"two experiments both have a run named {name!r}: pass one of them by a group name")
-        listed[name] = {knob: value for knob, value in arm.results[0].config.to_dict().items() if knob != "seed"}
+        listed[name] = setup(arm.results[0].config)
     return listed
 
 

@@ -117,16 +117,21 @@ def predict(question: str, *choices: str) -> Prediction:
     return Prediction(question, choices)
 
 
+def _as_printed(numbers: Mapping) -> dict:
+    """The numbers as the lesson's RESULTS line prints them and the tests read them back (JSON: keys are text)."""
+    return json.loads(json.dumps(numbers))
+
+
 def held(lesson: str, name: str, numbers: Mapping, seeds: int) -> str:
     """'in 2 of 3 seeds': how often the lesson's claim `name` held in these numbers, decided by the registry as the
     lesson's closing table and the tests decide it, so that its prose never counts a claim a second way."""
-    return holds(claim_named(lesson, name).verdicts(json.loads(json.dumps(numbers)), seeds))
+    return holds(claim_named(lesson, name).verdicts(_as_printed(numbers), seeds))
 
 
 def claims_table(lesson: str, numbers: Mapping, seeds: int) -> Markdown:
     """The lesson's claims (explorer.runs.claims, the ones the test suite checks) as its own runs decided them, seed
     by seed: the page says where a claim did not hold in this reader's runs instead of stating it regardless."""
-    printed = json.loads(json.dumps(numbers))  # as the RESULTS line has them, the tests read them: keys are text
+    printed = _as_printed(numbers)
     rows = []
     for claim in claims_of(lesson):
         unfair = claim.unfair(printed["setups"]) if claim.runs else None
