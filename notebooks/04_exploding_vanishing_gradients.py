@@ -54,6 +54,7 @@
 # %%
 import json
 import math
+import statistics
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,7 @@ from explorer.core.train import Trainer
 from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, held, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, setups
 from explorer.runs.history import Snapshot
+from explorer.runs.questions import REACH
 from explorer.spec.knobs import Config
 from explorer.views import mechanism_charts, run_charts
 
@@ -95,14 +97,7 @@ rnn = Config(
 # step size and no clipping, each on every seed of the lesson.
 
 # %%
-explode = predict(
-    "Clipping scales the update, not the gradient the loss gives. Compare each run's largest gradient norm BEFORE "
-    f"any clipping: how much larger is the unclipped RNN's than the clipped RNN's (in the middle seed of the {len(SEEDS)}, "
-    "by that ratio)?",
-    "about the same (under 10 times)",
-    "10 to 100 times larger",
-    "more than 100 times larger",
-)
+explode = predict(STEM, "explode")
 ask = predict_first(explode)
 display(ask)
 
@@ -134,12 +129,14 @@ def final_val(result) -> float:
     return result.final("val_loss")  # NaN if it diverged
 
 
-ratios = [u / c for u, c in zip(unclipped.values(largest_norm), clipped.values(largest_norm))]
-middle = sorted(ratios)[len(ratios) // 2]  # the median seed: one seed that never exploded does not decide it
+results = {  # what the lesson's claims and questions read (explorer/runs), one value per seed; printed whole at the end
+    "largest_unclipped": unclipped.values(largest_norm),
+    "largest_clipped": clipped.values(largest_norm),
+}
+ratios = [u / c for u, c in zip(results["largest_unclipped"], results["largest_clipped"])]
+middle = statistics.median(ratios)  # the median seed: one seed that never exploded does not decide it
 explode.check(
-    "more than 100 times larger"
-    if middle > 100
-    else ("10 to 100 times larger" if middle > 10 else "about the same (under 10 times)"),
+    results,
     f"Largest gradient norm before clipping: unclipped run {unclipped.spread(largest_norm, 1)}, clipped run "
     f"{clipped.spread(largest_norm, 1)}; ratio "
     + ", ".join(f"{r:,.1f}" for r in ratios)
@@ -202,21 +199,8 @@ print(f"|g| = {g.norm():.3f}; by norm: cosine {cos_norm:.4f}; by value (τ = {ta
 # the question says how many steps).
 
 # %%
-reach_question = predict(
-    f"After {rnn.steps} steps of Adam, whose gradient 50 characters back has grown the most, as a multiple of its own "
-    "value at initialisation (by the middle seed's multiple)?",
-    "RNN",
-    "LSTM",
-    "LSTM, forget bias 1",
-)
-REACH = 1e-3  # a position is reached when its gradient is at least this share of the one at distance 0
-window_question = predict(  # asked here, before experiment 2's chart shows any gradient against distance
-    "Experiment 3: at initialisation, in a 256-character window, does the gradient from the last position still "
-    "reach the window's first position, 255 steps back, with at least a thousandth of its size at distance 0?",
-    "yes, for every cell",
-    "for some cells, not all",
-    "for no cell",
-)
+reach_question = predict(STEM, "grown", steps=rnn.steps)
+window_question = predict(STEM, "window")  # asked here, before experiment 2's chart shows any gradient against distance
 ask_reach = predict_first(reach_question, window_question, after=ask)
 display(ask_reach)
 
@@ -259,17 +243,12 @@ trained = experiment(cells, seeds=SEEDS, threads=1)
 after_50 = {name: [at_distance(reach_now(r.trainer), 50) for r in arm.results] for name, arm in trained.items()}
 
 
-def middle_measured(values: list[float]) -> float:
-    """The middle of the measured values (NaN means no measurement); -inf when none was measured."""
-    measured = sorted(v for v in values if not math.isnan(v))
-    return measured[len(measured) // 2] if measured else -math.inf
-
-
+results.update(init_50=init_50, after_50=after_50)
 grown = {  # a gradient that underflowed to 0 at initialisation has no multiple: no measurement (NaN)
     name: [a / b if b else math.nan for a, b in zip(after_50[name], init_50[name])] for name in cells
 }
 reach_question.check(
-    max(cells, key=lambda name: middle_measured(grown[name])),
+    results,
     "At distance 50, after training as a multiple of at initialisation: "
     + "; ".join(f"{name} {', '.join(f'{g:.3g}×' for g in multiples)}" for name, multiples in grown.items())
     + f" (seeds {SEEDS}).",
@@ -346,9 +325,9 @@ for name in cells:
         + f" · at least {REACH:g} of distance 0 up to {', '.join(map(str, spans[name]))} steps back (seeds {SEEDS})"
     )
 reaches = {name: [v >= REACH for v in by_length[256]] for name, by_length in shares.items()}
-reached_in_every_seed = [name for name, v in reaches.items() if all(v)]
+results["shares"] = {name: {str(k): v for k, v in by_length.items()} for name, by_length in shares.items()}
 window_question.check(
-    {len(reaches): "yes, for every cell", 0: "for no cell"}.get(len(reached_in_every_seed), "for some cells, not all"),
+    results,
     f"At least {REACH:g} of the gradient at distance 0 still there 255 steps back: "
     + "; ".join(f"{name} {holds(v)}" for name, v in reaches.items())
     + " (a cell counts when it holds in every seed).",
@@ -387,21 +366,18 @@ the state carried in from the previous window, so the printout above shows what 
 
 # %%
 # %%after_prediction ask_reach
-results = {
-    "setups": setups(runs, trained),  # every run's knobs: a claim comparing runs that differ in more is refused
-    "largest_unclipped": unclipped.values(largest_norm),
-    "largest_clipped": clipped.values(largest_norm),
-    "largest_lstm": lstm.values(largest_norm),
-    "val_unclipped": unclipped.values(final_val),
-    "val_clipped": clipped.values(final_val),
-    "cos_norm": cos_norm,
-    "cos_value": cos_value,
-    "init_50": init_50,
-    "after_50": after_50,
-    "farthest": far_ends,
-    "shares": {name: {str(k): v for k, v in by_length.items()} for name, by_length in shares.items()},
-    "spans": spans,
-}
+results.update(
+    {
+        "setups": setups(runs, trained),  # every run's knobs: a claim comparing runs that differ in more is refused
+        "largest_lstm": lstm.values(largest_norm),
+        "val_unclipped": unclipped.values(final_val),
+        "val_clipped": clipped.values(final_val),
+        "cos_norm": cos_norm,
+        "cos_value": cos_value,
+        "farthest": far_ends,
+        "spans": spans,
+    }
+)
 print("RESULTS", json.dumps(results))  # one line the tests read back
 display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs decided them
 

@@ -44,6 +44,7 @@ from IPython.display import Markdown, display
 from explorer.core.probes import dropout_sites_scaled, gradient_reach
 from explorer.faces.notebook import claims_table, dashboard, experiment, held, predict, predict_first
 from explorer.runs.experiments import SEEDS, holds, setups
+from explorer.runs.questions import REACH
 from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
 
@@ -88,7 +89,6 @@ sgd = lstm.replace(optimizer="sgd", lr=3.0)  # the same LSTM with plain SGD (its
 
 # %%
 DISTANCE, SEQUENCES, DRAWS = 20, 16, 4
-REACH = 1e-3  # the gradient "reaches" a distance when it is at least this share of its value at distance 0
 display(
     Markdown(f"""
 ## 1. "Dropout eases vanishing gradients"
@@ -102,19 +102,8 @@ difference of $\\log_{{10}}$ of that share (with dropout minus without) includes
 **reaches** that far when the share is at least {REACH:g} (lesson 4's threshold).
 """)
 )
-compare_question = predict(
-    f"With dropout {P}, is the share {DISTANCE} steps back larger or smaller than without?",
-    "clearly larger with dropout",
-    "clearly smaller with dropout",
-    f"no clear difference over {len(SEEDS)} seeds",
-)
-reach_question = predict(
-    f"Trained with dropout {P}, does the gradient {DISTANCE} steps back reach at least {REACH:g} of its value at "
-    "distance 0?",
-    "yes, in every seed",
-    "in some seeds",
-    "in no seed",
-)
+compare_question = predict(STEM, "dropout_reach", distance=DISTANCE)
+reach_question = predict(STEM, "dropout_reaches", distance=DISTANCE)
 ask_reach = predict_first(compare_question, reach_question)
 display(ask_reach)
 
@@ -142,10 +131,13 @@ def reach_share(result, distance: int = DISTANCE) -> float:
 
 shares = {name: arm.values(reach_share) for name, arm in vanishing.items()}  # once: each call draws new masks
 change = paired(*({seed: math.log10(v) for seed, v in zip(SEEDS, values)} for values in shares.values()))
+results = {  # what the lesson's claims and questions read (explorer/runs), one value per seed; printed whole at the end
+    "reach_paired": change.to_dict(),
+    "reach_plain": shares["no dropout"],
+    "reach_dropout": shares[f"dropout {P}"],
+}
 compare_question.check(
-    change.verdict(
-        "clearly smaller with dropout", "clearly larger with dropout", f"no clear difference over {len(SEEDS)} seeds"
-    ),
+    results,
     f"log10 of the share {DISTANCE} steps back, "
     + change.sentence("log10 share", f"dropout {P}", "no dropout")
     + f": the share with dropout was {10**change.interval.mean:.2g} times the one without (geometric mean over "
@@ -154,7 +146,7 @@ compare_question.check(
 print(compare_question.text)
 reaches = [share >= REACH for share in shares[f"dropout {P}"]]
 reach_question.check(
-    {len(SEEDS): "yes, in every seed", 0: "in no seed"}.get(sum(reaches), "in some seeds"),
+    results,
     f"Share of distance 0's gradient {DISTANCE} steps back (training mode): "
     + "; ".join(f"{name} " + ", ".join(f"{v:.1e}" for v in values) for name, values in shares.items())
     + f" (seeds {SEEDS}). At least {REACH:g} with dropout {holds(reaches)}; without dropout "
@@ -162,11 +154,6 @@ reach_question.check(
     + ".",
 )
 print(reach_question.text)
-results = {  # what the lesson's claims read (explorer/runs/claims.py), one value per seed; printed whole at the end
-    "reach_paired": change.to_dict(),
-    "reach_plain": shares["no dropout"],
-    "reach_dropout": shares[f"dropout {P}"],
-}
 
 # %%
 # %%after_prediction ask_reach
@@ -199,14 +186,8 @@ scaled their steps by), the control for the shorter steps clipping makes. Every 
 restored as early stopping would (lesson 6).
 """)
 )
-ANSWERS = ("neither", "only Adam's", "only SGD's", "both")
-gap_question = predict(f"Whose final gap does clipping at {TAU} clearly SHRINK?", *ANSWERS)
-test_question = predict(
-    "With SGD, which has the lower best-step test loss?",
-    f"clipped at {TAU}",
-    "no clipping",
-    f"no clear difference over {len(SEEDS)} seeds",
-)
+gap_question = predict(STEM, "clip_gap")
+test_question = predict(STEM, "clip_test")
 ask_clip = predict_first(gap_question, test_question, after=ask_reach)
 display(ask_clip)
 
@@ -266,11 +247,12 @@ gap_change = {
     "Adam": paired(adam.by_seed(final_gap), adam_clipped.by_seed(final_gap)),
     "SGD": paired(plain_sgd.by_seed(final_gap), sgd_clipped.by_seed(final_gap)),
 }
-shrunk = {name for name, change in gap_change.items() if change.interval.hi < 0}
+results.update(
+    gaps={name: arm.values(final_gap) for name, arm in overfit.items()},
+    best_test={name: arm.values(best_step_test) for name, arm in overfit.items()},
+)
 gap_question.check(
-    {frozenset(): "neither", frozenset({"Adam"}): "only Adam's", frozenset({"SGD"}): "only SGD's"}.get(
-        frozenset(shrunk), "both"
-    ),
+    results,
     "Final gap, "
     + "; ".join(
         f"{name}: " + change.sentence("final gap", "clipped", "unclipped") for name, change in gap_change.items()
@@ -280,7 +262,7 @@ gap_question.check(
 print(gap_question.text)
 tests = paired(plain_sgd.by_seed(best_step_test), sgd_clipped.by_seed(best_step_test))
 test_question.check(
-    tests.verdict(f"clipped at {TAU}", "no clipping", f"no clear difference over {len(SEEDS)} seeds"),
+    results,
     "SGD's best-step test loss, " + tests.sentence("test loss", "clipped", "unclipped") + ".",
 )
 print(test_question.text)
@@ -297,10 +279,8 @@ adam_tests = paired(adam.by_seed(best_step_test), adam_clipped.by_seed(best_step
 print("Adam's best-step test loss, " + adam_tests.sentence("test loss", "clipped", "unclipped"))
 results.update(
     gap_change={name: change.to_dict() for name, change in gap_change.items()},
-    gaps={name: arm.values(final_gap) for name, arm in overfit.items()},
     train={name: arm.values(final_train) for name, arm in overfit.items()},
     clipped_share={name: arm.values(clipped_share) for name, arm in overfit.items()},
-    sgd_best_test=tests.to_dict(),
 )
 print(
     f"clipping at {TAU} scaled down over 90 % of Adam's steps and moved its final gap by less than half of what "
@@ -313,8 +293,14 @@ print(
     f"SGD at learning rate {control_lr:g}: final gap nearer the clipped runs' than the unclipped runs' {holds(nearer)}"
 )
 
+
 # %%
 # %%after_prediction ask_clip
+def clipped_range(arm) -> str:
+    shares = arm.values(clipped_share)
+    return f"{min(shares):.0%} to {max(shares):.0%}"
+
+
 Markdown(rf"""
 **Adam** divides each coordinate's step by the square root of a running average of that coordinate's squared
 gradient (Kingma & Ba 2015, section 2.1), so multiplying every gradient by one fixed factor leaves its steps
@@ -331,13 +317,13 @@ text more slowly (compare the final training losses), and read at a fixed step a
 (lesson 5 met the same trap). The control, SGD at learning rate {control_lr:g} without clipping, ended with a gap
 nearer the clipped runs' than the unclipped runs' {holds(nearer)}: where it did, the shorter steps alone account
 for much of what clipping did to the gap. The best-step test loss weighs fit and gap together. Here clipping
-acted on nearly every step, so this is the regime of normalised steps, not the one Pascanu, Mikolov & Bengio
+acted on {clipped_range(adam_clipped)} of Adam's steps and {clipped_range(sgd_clipped)} of SGD's (the range
+over the seeds), so this is the regime of normalised steps, not the one Pascanu, Mikolov & Bengio
 (2013, section 3.2) meant it for, bounding the odd spike (lesson 4): the verdicts are about this regime.
 """)
 
 # %%
 RULES = {"as trained (×1)": 1.0, f"× keep rate {1 - P:g}": 1 - P, f"× dropout rate {P:g}": P}
-TIE = 0.01  # nats: two rules closer than this on the mean are a tie
 display(
     Markdown(f"""
 ## 3. "At test time, multiply the weights by the dropout rate"
@@ -346,10 +332,11 @@ The Adam runs with dropout $p = {P}$ of part 2, with the weights of their best v
 part 2), scored on the **test** split
 three ways: as they are; with the outputs of every dropout site multiplied by the keep rate $1 - p = {1 - P:g}$;
 and multiplied by the dropout rate $p = {P}$. Multiplying a unit's output by $c$ is multiplying by $c$ the
-weights that read it, so these are the three weight rules. A rule within {TIE} nats of the lowest mean is a tie.
+weights that read it, so these are the three weight rules. The lowest mean wins only when its per-seed difference
+from the runner-up has a 95 % interval that excludes 0.
 """)
 )
-rule_question = predict("Which rule scores the LOWEST test loss?", *RULES, f"a tie (within {TIE} nats)")
+rule_question = predict(STEM, "scaling")
 ask_rule = predict_first(rule_question, after=ask_clip)
 display(ask_rule)
 
@@ -365,11 +352,14 @@ by_rule = {rule: dropped.values(lambda r, f=factor: test_loss_with(r, f)) for ru
 means = {rule: statistics.mean(values) for rule, values in by_rule.items()}
 ranked = sorted(means, key=means.get)
 lowest = [min(RULES, key=lambda rule: by_rule[rule][i]) for i in range(len(SEEDS))]
+results["test_by_rule"] = by_rule
 rule_question.check(
-    ranked[0] if means[ranked[1]] - means[ranked[0]] >= TIE else f"a tie (within {TIE} nats)",
+    results,
     "Test loss: "
     + "; ".join(f"{rule} " + ", ".join(f"{v:.3f}" for v in values) for rule, values in by_rule.items())
-    + f" (seeds {SEEDS}). Lowest in each seed: {', '.join(lowest)}.",
+    + f" (seeds {SEEDS}). Lowest in each seed: {', '.join(lowest)}. "
+    + paired(*(dict(zip(SEEDS, by_rule[rule])) for rule in ranked[:2])).sentence("test loss", ranked[1], ranked[0])
+    + ".",
 )
 print(rule_question.text)
 
@@ -404,13 +394,7 @@ of the SGD step it makes. The measure is the cosine between the value-clipped gr
 the same direction), at {", ".join(f"{d:g}" for d in DEPTHS)} of the norm; the question is about {DEPTHS[1]:g}.
 """)
 )
-value_question = predict(
-    f"Clipped by value to {DEPTHS[1]:g} of its norm, how far does the gradient turn from its own direction (the "
-    f"middle of the {BATCHES} batches × {len(SEEDS)} seeds)?",
-    "not at all (cosine 0.99 or more)",
-    "a little (cosine 0.9 to 0.99)",
-    "clearly (cosine under 0.9)",
-)
+value_question = predict(STEM, "value_clip", batches=BATCHES)
 ask_value = predict_first(value_question, after=ask_rule)
 display(ask_value)
 
@@ -441,17 +425,15 @@ def value_clip_cosines(result, depth: float) -> list[float]:
 cosines = {depth: {seed: value_clip_cosines(r, depth) for seed, r in zip(SEEDS, plain_rnn.results)} for depth in DEPTHS}
 middles = {depth: statistics.median(c for values in by.values() for c in values) for depth, by in cosines.items()}
 middle = middles[DEPTHS[1]]
+results["cosines"] = {str(depth): list(by.values()) for depth, by in cosines.items()}
 value_question.check(
-    "not at all (cosine 0.99 or more)"
-    if middle >= 0.99
-    else ("a little (cosine 0.9 to 0.99)" if middle >= 0.9 else "clearly (cosine under 0.9)"),
+    results,
     f"Cosine with the unclipped gradient at {DEPTHS[1]:g} of its norm: "
     + "; ".join(f"seed {seed} {min(c):.3f} to {max(c):.3f}" for seed, c in cosines[DEPTHS[1]].items())
     + f" ({BATCHES} batches each); the middle one {middle:.3f}. Clipped by norm: 1 by construction.",
 )
 print(value_question.text)
 print("the middle cosine at each depth: " + "; ".join(f"{d:g} of the norm {m:.3f}" for d, m in middles.items()))
-results["cosines"] = {str(depth): list(by.values()) for depth, by in cosines.items()}
 
 # %%
 # %%after_prediction ask_value
@@ -468,7 +450,6 @@ better model is a separate question (see *Try this*).
 # %%after_prediction ask_value
 results.update(
     control_nearer=nearer,
-    test_by_rule=list(by_rule.values()),
     setups=setups(
         vanishing, overfit, control
     ),  # every run's knobs: a claim comparing runs that differ in more is refused

@@ -117,3 +117,17 @@ def test_the_lessons_page_lists_every_claim_the_registry_holds():
     rows = [line.split(" | ")[:2] for line in table.splitlines()[2:]]
     assert rows == [[f"| {claim.lesson[:2]}", claim.says] for claim in CLAIMS]
     assert not [claim.says for claim in CLAIMS if "|" in claim.says]  # a cell's edge, in the page and the lessons'
+
+
+def test_the_lessons_page_lists_every_question_the_registry_holds_with_one_of_its_answers():
+    """docs/lessons.md's questions table (written by benchmarks/lesson_claims.py) has every question of
+    explorer/runs/questions.py in its order, each with an answer its rule can give now: a question added, dropped or
+    given other answers cannot leave the page showing an old verdict; re-run the benchmark (or `--decide`)."""
+    from explorer.runs.questions import QUESTIONS
+
+    page = (ROOT / "docs" / "lessons.md").read_text()
+    table = page.split("<!-- questions: written by benchmarks/lesson_claims.py -->\n")[1].split("\n<!-- /questions")[0]
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert [row[0] for row in rows] == [f"| {question.lesson[:2]}" for question in QUESTIONS]
+    for row, question in zip(rows, QUESTIONS):
+        assert row[-1].removesuffix(" |").strip("*") in question.choices, question.name

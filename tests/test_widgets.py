@@ -570,20 +570,32 @@ def patch_display(drawn: list):
 
 
 def test_a_prediction_is_judged_against_the_runs_answer_and_cannot_be_picked_after_it():
-    question = predict("Which is lower?", "a", "b")
+    lesson, name = "11_word_level_embedding_dropout_and_tying", "tying_test"  # tied against untied
+    tied_lower = {"test": {"untied": [5.0, 5.1, 5.2], "tied": [4.9, 5.0, 5.1]}}  # by 0.1 in each seed
+    question = predict(lesson, name)
     assert question.text == "Pick an answer, then run the experiment below."
-    question.check("b", "b was lower in 3 of 3 seeds.")
-    assert question.text == "The runs say: b. b was lower in 3 of 3 seeds." and question.choice.disabled  # too late
-    assert "The runs say" in question.verdict.value
-    wrong = predict("Which is lower?", "a", "b")
-    wrong.choice.value = "a"
-    assert wrong.check("b", "").text.startswith("Not this time: you predicted “a”; the runs say “b”.")
+    question.check(tied_lower, "tied was lower in 3 of 3 seeds.")
+    assert question.text == "The runs say: tied. tied was lower in 3 of 3 seeds." and question.choice.disabled
+    assert "The runs say" in question.verdict.value and tied_lower["answers"][name]["answer"] == "tied"
+    wrong = predict(lesson, name)
+    wrong.choice.value = "untied"
+    assert wrong.check(tied_lower, "").text.startswith("Not this time: you predicted “untied”; the runs say “tied”.")
     assert wrong.choice.disabled and "Not this time" in wrong.verdict.value
-    right = predict("Which is lower?", "a", "b")
-    right.choice.value = "b"
-    assert right.check("b", "").text.startswith("Right: you predicted “b”")
-    with pytest.raises(ValueError, match="not one of the choices"):
-        right.check("c", "")
+    right = predict(lesson, name)
+    right.choice.value = "tied"
+    assert right.check(tied_lower, "").text.startswith("Right: you predicted “tied”")
+
+
+def test_a_question_is_asked_in_the_registrys_words_and_refuses_runs_that_are_not_like_for_like():
+    question = predict("09_long_range_dependencies", "largest_reach", steps=300)
+    assert question.asks.startswith("50 steps back, after 300 steps, whose gradient is largest")
+    assert list(question.choice.options) == [*question.question.choices]
+    tying = predict("11_word_level_embedding_dropout_and_tying", "tying_test")
+    knobs = {"hidden": 128, "tie_weights": False}
+    numbers = {"test": {"untied": [5.0, 5.1], "tied": [4.9, 5.0]}}
+    numbers["setups"] = {"untied": knobs, "tied": {**knobs, "tie_weights": True, "hidden": 64}}
+    with pytest.raises(ValueError, match="not like for like .its runs also differ in hidden"):
+        tying.check(numbers, "")
 
 
 def test_format_value_and_knob_change_lines():

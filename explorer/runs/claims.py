@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from explorer.runs.lesson_runs import DROPOUT_KNOBS, DROPOUT_RUNS, NORMALISED, SIZE_BY_DROPOUT
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -31,22 +33,7 @@ class Claim:
         return [bool(self.held(numbers, i)) for i in range(seeds)]
 
     def unfair(self, setups: dict[str, dict]) -> str | None:
-        """Why this comparison is not like for like (None when it is): its runs differ in a knob it does not credit,
-        or do not differ in one it does. `setups`: {run name: knobs}, as a lesson prints them."""
-        missing = [name for name in self.runs if name not in setups]
-        if missing:
-            return f"the lesson has no run named {missing[0]!r}"
-        differ = {
-            knob
-            for name in self.runs[1:]
-            for knob, value in setups[name].items()
-            if value != setups[self.runs[0]].get(knob)
-        }
-        if differ - set(self.change):
-            return f"its runs also differ in {', '.join(sorted(differ - set(self.change)))}"
-        if set(self.change) - differ:
-            return f"its runs do not differ in {', '.join(sorted(set(self.change) - differ))}"
-        return None
+        return unlike(self.runs, self.change, setups)
 
     @property
     def compares(self) -> str:
@@ -54,17 +41,22 @@ class Claim:
         return ", ".join(self.change) if self.runs else "—"
 
 
-# runs several claims compare, by the names the lessons give them
-_NORMALISED = (
-    "none",
-    "(A) batch norm between layers",
-    "(A) layer norm between layers",
-    "(B) layer norm in the recurrence",
-    "(B) recurrent batch norm",
-)
-_DROPOUT_RUNS = ("no dropout", "standard 0.5", "locked 0.5", "naive recurrent 0.5", "Gal recurrent 0.5")
-_SIZE_BY_DROPOUT = ("small", "small + dropout", "big", "big + dropout")
-_DROPOUT = ("dropout", "dropout_kind", "recurrent_dropout", "recurrent_dropout_kind")  # lesson 2's knobs
+def unlike(runs: Sequence[str], change: Sequence[str], setups: dict[str, dict]) -> str | None:
+    """Why comparing `runs` is not like for like (None when it is): they differ in a knob `change` does not name,
+    or not in one it names. `setups`: {run name: knobs}, as a lesson prints them."""
+    if missing := [name for name in runs if name not in setups]:
+        return f"the lesson has no run named {missing[0]!r}"
+    differ = {knob for name in runs[1:] for knob, value in setups[name].items() if value != setups[runs[0]].get(knob)}
+    if differ - set(change):
+        return f"its runs also differ in {', '.join(sorted(differ - set(change)))}"
+    if set(change) - differ:
+        return f"its runs do not differ in {', '.join(sorted(set(change) - differ))}"
+    return None
+
+
+def _rules(r: dict, i: int, rank: int) -> float:
+    """Lesson 10: the test loss of its `rank`-th weight rule (× 1, × keep rate, × drop rate) in seed i."""
+    return list(r["test_by_rule"].values())[rank][i]
 
 
 def _middle(values: Sequence[float]) -> float:
@@ -84,7 +76,7 @@ def _non_recurrent_smaller(r: dict, i: int) -> bool:
 
 
 def _dropout_arms(r: dict, i: int) -> list[float]:
-    return [r[f"gap_{name}"][i] for name in _DROPOUT_RUNS[1:]]
+    return [r[f"gap_{name}"][i] for name in DROPOUT_RUNS[1:]]
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -138,8 +130,8 @@ CLAIMS: tuple[Claim, ...] = (
         "Every dropout run (standard, locked, naive recurrent, Gal recurrent; p 0.5) ends with a gap over 0.1 nats "
         "smaller than no dropout's",
         lambda r, i: all(gap < r["gap_no dropout"][i] - 0.1 for gap in _dropout_arms(r, i)),
-        runs=_DROPOUT_RUNS,
-        change=_DROPOUT,
+        runs=DROPOUT_RUNS,
+        change=DROPOUT_KNOBS,
         name="every_dropout",
     ),
     Claim(
@@ -147,8 +139,8 @@ CLAIMS: tuple[Claim, ...] = (
         "At the same step both non-recurrent runs have a gap over 0.1 nats smaller than both recurrent ones (at the "
         "same p, dropout masks two sites, recurrent dropout one)",
         lambda r, i: _non_recurrent_smaller(r, i),
-        runs=_DROPOUT_RUNS[1:],
-        change=_DROPOUT,
+        runs=DROPOUT_RUNS[1:],
+        change=DROPOUT_KNOBS,
         name="site",
     ),
     Claim(
@@ -159,8 +151,8 @@ CLAIMS: tuple[Claim, ...] = (
             min(r["train_standard 0.5"][i], r["train_locked 0.5"][i])
             > max(r["train_naive recurrent 0.5"][i], r["train_Gal recurrent 0.5"][i]) + 0.1
         ),
-        runs=_DROPOUT_RUNS[1:],
-        change=_DROPOUT,
+        runs=DROPOUT_RUNS[1:],
+        change=DROPOUT_KNOBS,
         name="site_fit",
     ),
     Claim(
@@ -180,8 +172,8 @@ CLAIMS: tuple[Claim, ...] = (
         lambda r, i: (
             r["lowest_test"][i] in ("naive recurrent 0.5", "Gal recurrent 0.5") and _non_recurrent_smaller(r, i)
         ),
-        runs=_DROPOUT_RUNS,
-        change=_DROPOUT,
+        runs=DROPOUT_RUNS,
+        change=DROPOUT_KNOBS,
     ),
     Claim(
         "02_dropout",
@@ -325,7 +317,7 @@ CLAIMS: tuple[Claim, ...] = (
             bool(_placements(r))
             and all(r[f"halfway_{name}"][i] < r["halfway_none"][i] - 0.3 for name in _placements(r))
         ),
-        runs=_NORMALISED,
+        runs=NORMALISED,
         change=("batchnorm", "layernorm", "cell_norm"),
         name="faster",
     ),
@@ -336,7 +328,7 @@ CLAIMS: tuple[Claim, ...] = (
         lambda r, i: (
             bool(_placements(r)) and all(r[f"gap_{name}"][i] > r["gap_none"][i] + 0.3 for name in _placements(r))
         ),
-        runs=_NORMALISED,
+        runs=NORMALISED,
         change=("batchnorm", "layernorm", "cell_norm"),
         name="no_narrowing",
     ),
@@ -396,7 +388,7 @@ CLAIMS: tuple[Claim, ...] = (
         lambda r, i: all(
             r["test_big + dropout"][i] < r[f"test_{name}"][i] - 0.01 for name in ("small", "small + dropout", "big")
         ),
-        runs=_SIZE_BY_DROPOUT,
+        runs=SIZE_BY_DROPOUT,
         change=("hidden", "dropout", "dropout_kind"),
         name="big_dropout_lowest",
     ),
@@ -412,7 +404,7 @@ CLAIMS: tuple[Claim, ...] = (
         "07_putting_it_together",
         "Dropout raises the small model's test loss and lowers the big one's, each by more than 0.02 nats",
         lambda r, i: r["effects"]["dropout, small model"][i] > 0.02 and r["effects"]["dropout, big model"][i] < -0.02,
-        runs=_SIZE_BY_DROPOUT,
+        runs=SIZE_BY_DROPOUT,
         change=("hidden", "dropout", "dropout_kind"),
         name="dropout_effects",
     ),
@@ -420,7 +412,7 @@ CLAIMS: tuple[Claim, ...] = (
         "07_putting_it_together",
         "Size lowers the test loss by more than 0.02 nats, and by over 0.05 nats more with dropout than without",
         lambda r, i: r["effects"]["size, with dropout"][i] + 0.05 < r["effects"]["size, no dropout"][i] < -0.02,
-        runs=_SIZE_BY_DROPOUT,
+        runs=SIZE_BY_DROPOUT,
         change=("hidden", "dropout", "dropout_kind"),
         name="size_effects",
     ),
@@ -514,7 +506,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "10_tutorial_claims_measured",
         "An inverted-dropout model scores best as trained (× 1), worse × the keep rate, worst × the drop rate",
-        lambda r, i: r["test_by_rule"][0][i] < r["test_by_rule"][1][i] < r["test_by_rule"][2][i],
+        lambda r, i: _rules(r, i, 0) < _rules(r, i, 1) < _rules(r, i, 2),
     ),
     Claim(
         "10_tutorial_claims_measured",

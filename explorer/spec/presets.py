@@ -82,20 +82,22 @@ PRESETS: dict[str, Preset] = {
         "The model is memorising its small training text. After your change, what will the validation loss do?",
     ),
     "dropout": Preset(
-        "the same model with dropout 0.5: a far smaller gap, and a lower loss on the test text at the end",
+        "the same model with dropout 0.5: a final gap under half of overfit's, and a lower loss on the test text at "
+        "the end",
         {**OVERFIT, "dropout": 0.5},
         "Dropout hides units at random while the model trains. After your change, what will the validation loss do?",
     ),
     "l2": Preset(
-        "the same model with an L2 penalty (λ = 0.001): a final validation loss at least 0.5 nats lower than "
-        "overfit's, and a final gap under half of it",
+        "the same model with an L2 penalty (λ = 0.001): a final gap under half of overfit's, and a final validation "
+        "loss at least 0.5 nats below overfit's final one, which has climbed from its best (a lower final loss than a "
+        "run that overfitted, not by itself a better model)",
         {**OVERFIT, "l2": 1e-3},
         "The penalty pulls every weight towards zero. After your change, what will the validation loss do?",
     ),
     "noising": Preset(
         "the same model with unigram data noising (γ = 0.2): each input character, with probability 0.2, replaced by "
-        "a draw by character frequency (which can be the same character); a far smaller final gap, and samples that "
-        "copy less of the training text",
+        "a draw by character frequency (which can be the same character); a final gap under half of overfit's (a "
+        "smaller gap, not by itself a lower held-out loss), and samples that copy less of the training text",
         {**OVERFIT, "noise": 0.2},
         "Noising swaps input characters for random ones. After your change, what will the validation loss do?",
     ),
@@ -105,7 +107,8 @@ PRESETS: dict[str, Preset] = {
         "The gradient norm spikes. After your change, what will the validation loss do?",
     ),
     "clip": Preset(
-        "the same RNN with gradient clipping at norm 1: the spikes are cut and training stays stable",
+        "the same RNN with gradient clipping at norm 1: every update's gradient capped at norm 1, no loss blow-up, "
+        "and a final validation loss at least 2 nats lower",
         {**EXPLODING, "clip": 1.0},
         "Clipping caps the gradient's norm. After your change, what will the validation loss do?",
     ),

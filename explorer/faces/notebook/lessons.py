@@ -15,6 +15,7 @@ from explorer.faces.notebook.chart import CHART_WIDTH, chart_widget
 from explorer.runs.claims import claim_named, claims_of
 from explorer.runs.experiments import Arm, Progress, Result, arm_summary, holds, run_experiment, run_over_seeds
 from explorer.runs.history import Snapshot
+from explorer.runs.questions import Question, question_named
 from explorer.runs.sweep_summary import SweepSummary
 from explorer.spec.knobs import Config
 from explorer.views import run_charts, sweep_charts
@@ -70,22 +71,29 @@ class Prediction(W.VBox):
     """A lesson's "predict before you observe": the reader picks an answer BEFORE the experiment runs (the
     choice is fixed when committed, explorer.faces.notebook.predict_first, and in any case once the outcome is
     in), and `check` says whether the runs agreed. A prediction written down first is what turns a chart from a
-    picture into a test of the reader's own model."""
+    picture into a test of the reader's own model. The question, its answers and the rule that decides among them
+    are the registry's (explorer.runs.questions): the page only asks and draws."""
 
-    def __init__(self, question: str, choices: Sequence[str]):
+    def __init__(self, question: Question, **setup: object):
         self.question = question
-        self.choice = W.RadioButtons(options=list(choices), value=None, layout={"width": "max-content"})
+        self.asks = question.asks.format(**setup)
+        self.choice = W.RadioButtons(options=list(question.choices), value=None, layout={"width": "max-content"})
         self.verdict = W.HTML()
         self._outcome: tuple[str, str] | None = None
         self._fixed = False  # committed (explorer.faces.notebook.predict_first): the answer cannot change
         self.choice.observe(lambda _change: self._draw(), names="value")
-        super().__init__([W.HTML(f"<b>Predict first.</b> {html.escape(question)}"), self.choice, self.verdict])
+        super().__init__([W.HTML(f"<b>Predict first.</b> {html.escape(self.asks)}"), self.choice, self.verdict])
         self._draw()
 
-    def check(self, answer: str, evidence: str) -> Prediction:
-        """Reveal the runs' answer (one of the choices) and the evidence for it (over how many seeds)."""
-        if answer not in self.choice.options:
-            raise ValueError(f"{answer!r} is not one of the choices {self.choice.options}")
+    def check(self, numbers: dict, evidence: str) -> Prediction:
+        """Reveal the runs' answer, decided by the question's rule from `numbers` as the lesson prints them, and
+        the evidence for it (over how many seeds). The question as asked and its answer are kept in
+        `numbers["answers"]`, so that the lesson's RESULTS line says what its page said."""
+        printed = _as_printed(numbers)
+        if "setups" in printed and (unfair := self.question.unfair(printed["setups"])):
+            raise ValueError(f"{self.question.name}: not like for like ({unfair})")
+        answer = self.question.answer(printed)
+        numbers.setdefault("answers", {})[self.question.name] = {"question": self.asks, "answer": answer}
         self._outcome = (answer, evidence)
         self._draw()
         return self
@@ -112,9 +120,10 @@ class Prediction(W.VBox):
         self.choice.disabled = self._fixed or self._outcome is not None
 
 
-def predict(question: str, *choices: str) -> Prediction:
-    """Show a prediction question; after the experiment, `prediction.check(answer, evidence)` reveals it."""
-    return Prediction(question, choices)
+def predict(lesson: str, name: str, **setup: object) -> Prediction:
+    """The lesson's question `name` (explorer.runs.questions), its {placeholders} filled from `setup`; after the
+    experiment, `prediction.check(numbers, evidence)` reveals the runs' answer."""
+    return Prediction(question_named(lesson, name), **setup)
 
 
 def _as_printed(numbers: Mapping) -> dict:
