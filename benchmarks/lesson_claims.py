@@ -65,7 +65,7 @@ def numbers_over(stem: str, seeds: tuple[int, ...], keep: str | None) -> dict:
 
 def questions_table(together: dict[str, dict], seeds: list[int]) -> str:
     """docs/lessons.md's questions table: every question of the lessons in `together` ({stem: numbers over all the
-    seeds}), as the lesson asked it, and the answer its rule gives on those numbers."""
+    seeds}), in its words with the lesson's setup, and the answer its rule gives on those numbers."""
     head = f"| lesson | question | the runs' answer (seeds {', '.join(map(str, seeds))} together) |"
     lines = [QUESTIONS_MARK, head, "|---|---|---|"]
     for question in QUESTIONS:
@@ -73,7 +73,7 @@ def questions_table(together: dict[str, dict], seeds: list[int]) -> str:
             numbers = together[question.lesson]
             if unfair := question.unfair(numbers["setups"]):
                 sys.exit(f"{question.lesson} {question.name}: not like for like ({unfair})")
-            asked = numbers["answers"][question.name]["question"]
+            asked = question.asks.format(**numbers["answers"][question.name]["setup"])
             lines.append(f"| {question.lesson[:2]} | {asked} | **{question.answer(numbers)}** |")
     return "\n".join([*lines, QUESTIONS_END])
 

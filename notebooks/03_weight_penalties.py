@@ -333,7 +333,7 @@ display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs de
 # - Set **L1 λ** to 0.2 and **L1 kind** to proximal, and watch the exact zeros appear. Then set λ back
 #   to 0: do the zeros come back to life?
 # - Under *Setup* choose the **adamw** optimiser and try **Weight decay** 0.002, then 0.3 and 1: how large
-#   must decoupled decay's λ be to shrink the weights as much as coupled decay did at 0.002?
+#   must decoupled decay's λ be to keep the weights as small as coupled decay did at 0.002?
 
 # %%
 dashboard(config=model, show=("l2", "l1", "l1_kind", "weight_decay", "optimizer"), views=("gap", "weights", "compare"))

@@ -268,7 +268,7 @@ Markdown(rf"""
 The forget-gate bias decides how much of the cell's direct path survives at the start. At the two points
 measured, the RNN's gradient 50 steps back is the smaller: the LSTM's is over 10 times it at initialisation
 (and forget bias 1's over 1,000 times the LSTM's), {held(STEM, "init_reach", reach, len(SEEDS))}; after
-{rnn.steps} steps the LSTM's is over 100 times it, and larger than at its start,
+{rnn.steps} steps the LSTM's is over 100 times it, and over 1,000 times its own at the start,
 {held(STEM, "after_reach", reach, len(SEEDS))}. The RNN's only path back is the product of Jacobians.
 """)
 
@@ -353,13 +353,14 @@ print(f"the loss at the end of window 2 reaches window 1 with norm {uncut:.1e} w
 # %%
 # %%after_prediction ask_reach
 Markdown(rf"""
-Read the rows left to right: from 15 to 63 steps back the gradient at the window's far end is smaller, for every
-cell, {held(STEM, "window_far_end", {"farthest": far_ends}, len(SEEDS))} (255 steps back it can underflow
+Read the rows left to right: from 15 to 63 steps back the gradient at the window's far end falls over 100-fold, for
+every cell, {held(STEM, "window_far_end", {"farthest": far_ends}, len(SEEDS))} (255 steps back it can underflow
 to 0, below float32's range: no measurement). The end of each row says how far back, at initialisation, each cell's gradient
 stays at a thousandth of its distance-0 value or more, in each seed: at the start, the positions beyond that
 span get less than that share, while every one of them still costs its forward and backward pass
-(training can change that: experiment 2's LSTM ended with a larger gradient 50 steps back than it started
-with, {held(STEM, "after_reach", reach, len(SEEDS))}).
+(training changes the gradient too: experiment 2's LSTM ended with a gradient 50 steps back over 1,000 times the one it
+started with, {held(STEM, "after_reach", reach, len(SEEDS))}; whether its share of the distance-0 gradient grew, this lesson
+does not measure).
 And across the window's edge the gradient is cut to zero by construction: truncated backpropagation detaches
 the state carried in from the previous window, so the printout above shows what the cut does, not a measurement.
 """)

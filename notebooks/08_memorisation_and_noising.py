@@ -187,7 +187,9 @@ print(most.text)
 print(halves.text)
 recites, noising_held = (held(STEM, name, results, len(SEEDS)) for name in ("recites", "noising"))
 print(f"no regularisation's last sample copied over ten times the baseline {recites}")
-print(f"noising copied under half as much as no regularisation over the run, with a smaller final gap {noising_held}")
+print(
+    f"noising copied under half as much as no regularisation over the run, with a final gap over 0.5 nats smaller {noising_held}"
+)
 
 # %%
 # %%after_prediction ask
@@ -196,8 +198,8 @@ Without regularisation the copied share of the last sample is over ten times the
 ({recites}; the shares are printed above): what the model writes late in training quotes its
 training text. That comparison reads the last sample, the model as training left it; the verdicts go by the
 share over the run, because a single sample's reading jumps from one measurement to the next (the last
-readings are printed too). Noising copied under half as much as no regularisation over the run, and ended with a smaller gap,
-{noising_held}: a gap read at the last step, where a
+readings are printed too). Noising copied under half as much as no regularisation over the run, and ended with a gap over 0.5 nats
+smaller, {noising_held}: a gap read at the last step, where a
 model that fits its training text more slowly also has a smaller one (compare the final training losses
 printed above; lesson 5 met the same trap). A 12-character context reaches the noised model intact only rarely
 (computed below), so it has far fewer chances to learn to replay one; that this is why is our reading, not a

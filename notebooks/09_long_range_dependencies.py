@@ -44,7 +44,8 @@
 # $$\text{reach}(d) = \left\lVert \frac{\partial L_T}{\partial x_{T-d}} \right\rVert ,$$
 #
 # how strongly the loss at the last position $T$ still depends on the input $d$ steps earlier. Vanishing
-# gradients show as a line falling by decades.
+# gradients show as a line falling by decades. This is the gradient's size, not its share of the size at distance 0
+# (lesson 4's measure): two cells whose gradients at distance 0 differ can rank differently by the two.
 #
 # **Attention** (the design documents' "attention for long-range dependencies"; here Luong et al. 2015's
 # "general" score $(W_q h_t)^\top h_s$ and $\tanh(W_c[h_t; c_t])$ output, scaled by $\sqrt{H}$ as in Vaswani et al.
@@ -157,8 +158,7 @@ to step multiplied by gate values, so the product shrinks far more slowly wherev
 (the gate values are not measured here; lesson 4 shows the forget gate's part). Orthogonal recurrent weights, the one
 thing the second run changes: the orthogonal RNN's gradient 50 steps back is above the plain RNN's {holds(above)}
 here, and under a hundredth of both gated cells' {holds(below_gated)}. {"Over" if not all(above) else "Here it was above in every seed, but over"}
-seeds 0–4 (the first three seeds' runs and two more, checked by `tests/test_mechanisms.py`) it was above in 3 or 4
-of 5, depending on the torch thread count, by factors from under 1 to over 10,000 (another thread count rounds
+seeds 0–4 (checked by `tests/test_mechanisms.py`) it was above in 3 or 4 of 5, depending on the torch thread count, by factors from under 1 to over 10,000 (another thread count rounds
 differently, and that alone can change which seeds it is above in). So orthogonal initialisation does not lift it consistently after {short.steps} steps. And a reaching gradient is not yet a memory: experiment 2 asks whether the model
 can use it.
 """)

@@ -267,8 +267,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "03_weight_penalties",
         "twins",
-        "After {steps} steps, how different are the two runs' weights (the largest difference of any one weight, over "
-        "the seeds)?",
+        "A check of the algebra above: after {steps} steps, how different are the two runs' weights (the largest "
+        "difference of any one weight, over the seeds)?",
         Cuts(
             lambda r: r["twin_difference"],
             (1e-6,),
@@ -280,8 +280,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "03_weight_penalties",
         "decay",
-        "Coupled decay (Adam) and decoupled decay (AdamW), both λ = 0.002: which shrinks the LSTM's and decoder's "
-        "weights more (by the mean over the seeds of coupled's norm over AdamW's)?",
+        "Coupled decay (Adam) and decoupled decay (AdamW), both λ = 0.002: which leaves the LSTM's and decoder's "
+        "weights smaller (by the mean over the seeds of coupled's norm over AdamW's)?",
         Cuts(
             lambda r: _mean([c / d for c, d in zip(r["norm_coupled"], r["norm_decoupled"])]),
             (1 - _DECAY_SAME, 1 / (1 - _DECAY_SAME)),

@@ -82,8 +82,8 @@ PRESETS: dict[str, Preset] = {
         "The model is memorising its small training text. After your change, what will the validation loss do?",
     ),
     "dropout": Preset(
-        "the same model with dropout 0.5: a final gap under half of overfit's, and a lower loss on the test text at "
-        "the end",
+        "the same model with dropout 0.5: a final gap under half of overfit's, a best validation loss lower by at "
+        "least 0.03 nats (a better model, not only a smaller gap), and a lower loss on the test text at the end",
         {**OVERFIT, "dropout": 0.5},
         "Dropout hides units at random while the model trains. After your change, what will the validation loss do?",
     ),
@@ -114,7 +114,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "batchnorm": Preset(
         "the overfitting model with batch norm on each layer's output: training loss falls far faster and the "
-        "final gap is bigger",
+        "final gap at the same step is bigger (a faster fit; whether it regularises is not what this measures)",
         {**OVERFIT, "batchnorm": True},
         "Batch norm rescales each layer's output. After your change, what will the validation loss do?",
     ),

@@ -75,7 +75,7 @@ class Prediction(W.VBox):
     are the registry's (explorer.runs.questions): the page only asks and draws."""
 
     def __init__(self, question: Question, **setup: object):
-        self.question = question
+        self.question, self.setup = question, setup
         self.asks = question.asks.format(**setup)
         self.choice = W.RadioButtons(options=list(question.choices), value=None, layout={"width": "max-content"})
         self.verdict = W.HTML()
@@ -87,13 +87,13 @@ class Prediction(W.VBox):
 
     def check(self, numbers: dict, evidence: str) -> Prediction:
         """Reveal the runs' answer, decided by the question's rule from `numbers` as the lesson prints them, and
-        the evidence for it (over how many seeds). The question as asked and its answer are kept in
+        the evidence for it (over how many seeds). The answer and the setup the question was asked with are kept in
         `numbers["answers"]`, so that the lesson's RESULTS line says what its page said."""
         printed = _as_printed(numbers)
         if "setups" in printed and (unfair := self.question.unfair(printed["setups"])):
             raise ValueError(f"{self.question.name}: not like for like ({unfair})")
         answer = self.question.answer(printed)
-        numbers.setdefault("answers", {})[self.question.name] = {"question": self.asks, "answer": answer}
+        numbers.setdefault("answers", {})[self.question.name] = {"answer": answer, "setup": self.setup}
         self._outcome = (answer, evidence)
         self._draw()
         return self
