@@ -330,7 +330,8 @@ window_question.check(
     results,
     f"At least {REACH:g} of the gradient at distance 0 still there 255 steps back: "
     + "; ".join(f"{name} {holds(v)}" for name, v in reaches.items())
-    + " (a cell counts when it holds in every seed).",
+    + " (a cell counts when it holds in every seed; a share of exactly 0 is a gradient that fell below float32's "
+    "range, which is under a thousandth too, but says nothing about how far under).",
 )
 print(window_question.text)
 
@@ -353,8 +354,8 @@ print(f"the loss at the end of window 2 reaches window 1 with norm {uncut:.1e} w
 # %%
 # %%after_prediction ask_reach
 Markdown(rf"""
-Read the rows left to right: from 15 to 63 steps back the gradient at the window's far end falls over 100-fold, for
-every cell, {held(STEM, "window_far_end", {"farthest": far_ends}, len(SEEDS))} (255 steps back it can underflow
+Read the rows left to right: from the 16-character window's far end (15 steps back) to the 64-character window's (63
+back) the gradient falls over 100-fold, for every cell, {held(STEM, "window_far_end", {"farthest": far_ends}, len(SEEDS))} (255 steps back it can underflow
 to 0, below float32's range: no measurement). The end of each row says how far back, at initialisation, each cell's gradient
 stays at a thousandth of its distance-0 value or more, in each seed: at the start, the positions beyond that
 span get less than that share, while every one of them still costs its forward and backward pass

@@ -172,7 +172,8 @@ display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs de
 #
 # - The dashboard below starts from the big model with dropout. Press **Save run** after a run, switch
 #   **Dropout rate** to 0, **↺ Reset**, **▶ Train**, and compare the curves in **Compare runs**.
-# - Which other regulariser buys as much? Try weight drop or L2 instead of dropout, one at a time.
+# - Which other regulariser lowers the big model's test loss as much? Try weight drop or L2 instead of dropout, one
+#   at a time.
 # - Give the big model more data (*Fraction of training text used* 0.05): does it still need dropout?
 
 # %%

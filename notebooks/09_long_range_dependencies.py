@@ -45,7 +45,7 @@
 #
 # how strongly the loss at the last position $T$ still depends on the input $d$ steps earlier. Vanishing
 # gradients show as a line falling by decades. This is the gradient's size, not its share of the size at distance 0
-# (lesson 4's measure): two cells whose gradients at distance 0 differ can rank differently by the two.
+# (lesson 4's experiment 3 measure): two cells whose gradients at distance 0 differ can rank differently by the two.
 #
 # **Attention** (the design documents' "attention for long-range dependencies"; here Luong et al. 2015's
 # "general" score $(W_q h_t)^\top h_s$ and $\tanh(W_c[h_t; c_t])$ output, scaled by $\sqrt{H}$ as in Vaswani et al.

@@ -251,8 +251,8 @@ display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs de
 #   **Embedding (word) dropout** to 0.3 while it trains: does the validation curve turn back down?
 # - Under *Setup* switch **Tie embedding and decoder weights** on and press Reset, then Train: does the gap open
 #   as fast?
-# - Set **Initialisation** to **default** (PyTorch's N(0, 1) embedding) with the weights tied, and Reset: does
-#   tying still help, and why might the decoder's starting weights matter?
+# - Set **Initialisation** to **default** (PyTorch's N(0, 1) embedding) with the weights tied, and Reset: is tied's
+#   best-step test loss still lower than untied's, and why might the decoder's starting weights matter?
 
 # %%
 display(

@@ -167,10 +167,13 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "02_dropout",
-        "With their final weights, the lowest test loss is a recurrent-dropout run's, whose gap is the larger: a "
-        "smaller gap is not a lower test loss (nor is this a ranking of the methods)",
+        "With their final weights, the lowest test loss is a recurrent-dropout run's, over 0.01 nats below every run "
+        "without recurrent dropout, and its gap is the larger: a smaller gap is not a lower test loss (nor is this a "
+        "ranking of the methods)",
         lambda r, i: (
-            r["lowest_test"][i] in ("naive recurrent 0.5", "Gal recurrent 0.5") and _non_recurrent_smaller(r, i)
+            min(r[f"test_{name}"][i] for name in DROPOUT_RUNS[3:]) + 0.01
+            < min(r[f"test_{name}"][i] for name in DROPOUT_RUNS[:3])
+            and _non_recurrent_smaller(r, i)
         ),
         runs=DROPOUT_RUNS,
         change=DROPOUT_KNOBS,
@@ -305,9 +308,9 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "04_exploding_vanishing_gradients",
-        "At initialisation, in each of the three cells, the gradient at the window's far end is over 100 times "
-        "weaker 63 steps back than 15, and still measurable there (above 0; 255 steps back it can fall below "
-        "float32's range)",
+        "At initialisation, in each of the three cells, the gradient at a window's far end is over 100 times weaker "
+        "in a 64-character window (63 steps back) than in a 16-character one (15 back), and still measurable there "
+        "(above 0; 255 steps back it can fall below float32's range)",
         lambda r, i: all(by_length["16"][i] > 100 * by_length["64"][i] > 0 for by_length in r["farthest"].values()),
         name="window_far_end",
     ),
@@ -527,11 +530,13 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "10_tutorial_claims_measured",
-        "Clipping by value to half the norm turns the gradient (a middle cosine under 0.9), and the more so the "
-        "deeper it clips",
+        "Clipping by value to half the norm turns the gradient (a middle cosine under 0.9), and the deeper it clips "
+        "the more: the middle cosine over 0.05 lower at each depth (0.9, 0.5, 0.1 of the norm)",
         lambda r, i: (
             _middle(r["cosines"]["0.5"][i]) < 0.9
-            and _middle(r["cosines"]["0.9"][i]) > _middle(r["cosines"]["0.5"][i]) > _middle(r["cosines"]["0.1"][i])
+            and _middle(r["cosines"]["0.9"][i]) - 0.05
+            > _middle(r["cosines"]["0.5"][i])
+            > _middle(r["cosines"]["0.1"][i]) + 0.05
         ),
         name="value_clip_turns",
     ),

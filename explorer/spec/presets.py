@@ -83,7 +83,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "dropout": Preset(
         "the same model with dropout 0.5: a final gap under half of overfit's, a best validation loss lower by at "
-        "least 0.03 nats (a better model, not only a smaller gap), and a lower loss on the test text at the end",
+        "least 0.03 nats, and a lower loss on the test text at the end",
         {**OVERFIT, "dropout": 0.5},
         "Dropout hides units at random while the model trains. After your change, what will the validation loss do?",
     ),
