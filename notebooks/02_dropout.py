@@ -75,7 +75,7 @@ import torch.nn.functional as F
 from IPython.display import Markdown, display
 
 from explorer.faces.notebook import chart_widget, claims_table, dashboard, experiment, held, predict, predict_first
-from explorer.runs.experiments import SEEDS, holds, setups
+from explorer.runs.experiments import SEEDS, setups
 from explorer.runs.stats import paired
 from explorer.spec.knobs import Config
 from explorer.views import mechanism_charts
@@ -181,12 +181,6 @@ where.check(
 print(where.text)
 naive, gal = (runs[name].by_seed(test_loss) for name in pairs["recurrent"])
 print("One mask per window on h(t-1), test loss, " + paired(naive, gal).sentence("test loss", "Gal", "naive") + ".")
-narrower = {
-    name: [g < n for g, n in zip(arm.values(final_gap), runs["no dropout"].values(final_gap))]
-    for name, arm in runs.items()
-    if name != "no dropout"
-}
-print("smaller final gap than no dropout: " + "; ".join(f"{name} {holds(v)}" for name, v in narrower.items()))
 print(
     "both non-recurrent runs left a gap over 0.1 nats smaller than both recurrent ones "
     + held(STEM, "site", results, len(SEEDS))

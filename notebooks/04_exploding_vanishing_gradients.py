@@ -225,11 +225,10 @@ def at_distance(reach: list[float], distance: int) -> float:
 
 at_init = {name: [reach_now(Trainer(config.replace(seed=s))) for s in SEEDS] for name, config in cells.items()}
 init_50 = {name: [at_distance(r, 50) for r in reaches] for name, reaches in at_init.items()}
-largest = [max(cells, key=lambda name: init_50[name][i]) for i in range(len(SEEDS))]
 print(
     "At initialisation, at distance 50: "
     + "; ".join(f"{name} {', '.join(f'{v:.1e}' for v in values)}" for name, values in init_50.items())
-    + f" (seeds {SEEDS}). LSTM with forget bias 1 largest {holds([n == 'LSTM, forget bias 1' for n in largest])}."
+    + f" (seeds {SEEDS})."
 )
 chart_widget(
     mechanism_charts.reach_comparison_chart(

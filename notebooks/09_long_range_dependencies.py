@@ -156,7 +156,7 @@ Check your prediction: the LSTM's and the GRU's gradients 50 steps back are more
 vanilla RNN's ({held(STEM, "gated_reach", results, len(SEEDS))}). Their gated paths (the LSTM's cell, the GRU's update) carry the state from step
 to step multiplied by gate values, so the product shrinks far more slowly wherever those gates stay near 1
 (the gate values are not measured here; lesson 4 shows the forget gate's part). Orthogonal recurrent weights, the one
-thing the second run changes: the orthogonal RNN's gradient 50 steps back is above the plain RNN's {holds(above)}
+thing the second run changes: the orthogonal RNN's gradient 50 steps back is above the plain RNN's (by any factor) {holds(above)}
 here, and under a hundredth of both gated cells' {holds(below_gated)}. {"Over" if not all(above) else "Here it was above in every seed, but over"}
 seeds 0–4 (checked by `tests/test_mechanisms.py`) it was above in 3 or 4 of 5, depending on the torch thread count, by factors from under 1 to over 10,000 (another thread count rounds
 differently, and that alone can change which seeds it is above in). So orthogonal initialisation does not lift it consistently after {short.steps} steps. And a reaching gradient is not yet a memory: experiment 2 asks whether the model

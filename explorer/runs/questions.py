@@ -184,7 +184,6 @@ _REACH_CELLS = {  # lesson 9, experiment 1: its keys
     "GRU": "reach50_gru",
 }
 _RECALLERS = ("RNN", "LSTM", "RNN + attention")  # lesson 9, experiment 2
-_COPIERS = {"no regularisation": "none", "dropout 0.5": "dropout", "noising 0.3": "noising"}  # lesson 8: its keys
 _CLIPPED = {"Adam's": ("Adam", "Adam, clipped at 0.25"), "SGD's": ("SGD", "SGD, clipped at 0.25")}  # lesson 10
 _RULES = ("as trained (×1)", "× keep rate 0.7", "× dropout rate 0.3")  # lesson 10's test-time weight scalings
 _EVALUATIONS = {  # lesson 2: its keys
@@ -421,11 +420,16 @@ QUESTIONS: tuple[Question, ...] = (
     # ------------------------------------------------------------------------------------------------ lesson 8
     Question(
         "08_memorisation_and_noising",
-        "copies_most",
-        "Over the run (the mean of its samples, one every {every} steps), which run's samples copy the largest share "
-        "of their n-grams from the training text, on average over the seeds?",
-        Ranked(tuple(_COPIERS), lambda r, name: r[f"copied_mean_{_COPIERS[name]}"], highest=True),
-        runs=tuple(_COPIERS),
+        "less_copied",
+        "Over the run (the mean of its samples, one every {every} steps), whose samples copy the smaller share of "
+        "their n-grams from the training text: dropout 0.5's or noising 0.3's?",
+        Compare(
+            lambda r: r["copied_mean_dropout"],
+            lambda r: r["copied_mean_noising"],
+            lower="noising 0.3's",
+            higher="dropout 0.5's",
+        ),
+        runs=("dropout 0.5", "noising 0.3"),
         change=("dropout", "noise"),
     ),
     Question(

@@ -97,7 +97,7 @@ PRESETS: dict[str, Preset] = {
     "noising": Preset(
         "the same model with unigram data noising (γ = 0.2): each input character, with probability 0.2, replaced by "
         "a draw by character frequency (which can be the same character); a final gap under half of overfit's (a "
-        "smaller gap, not by itself a lower held-out loss), and samples that copy less of the training text",
+        "smaller gap, not by itself a lower held-out loss)",
         {**OVERFIT, "noise": 0.2},
         "Noising swaps input characters for random ones. After your change, what will the validation loss do?",
     ),
