@@ -257,7 +257,7 @@ is from *The Taming of the Shrew*, which the training text only reaches on its l
 speakers. So with the contiguous split the validation text was harder than the training text even for a model
 that had read nothing twice (its gap larger by over 0.03 nats {held(STEM, "shift", results, len(SEEDS))}): where
 it is, part of every gap measured that way is the
-books' difference, not overfitting. That is why these lessons and the presets use the interleaved split. (With a share of the training text, as in experiment 1, the
+books' difference, not overfitting. That is why the lessons on Tiny Shakespeare and the overfitting presets use the interleaved split. (With a share of the training text, as in experiment 1, the
 interleaved split keeps whole training blocks spread evenly over the book: 0.5 % is {small_chars:,} characters,
 {small_chars / BLOCK:.1f} blocks of {BLOCK:,}, from {small_blocks} places. Validation still comes from everywhere, so
 a part of the small run's gap may be a change of text too; this experiment does not measure how large.)

@@ -168,6 +168,9 @@ def test_runs_land_on_both_nodes_train_and_their_records_are_in_the_store(cluste
         assert [r["step"] for r in stored] == list(range(1, first.snapshot().last_step + 1))  # every step, once
         assert store.run(first.run_id)["status"] == "stopped" and store.run(first.run_id)["owner"] == "student 0"
         assert store.run(runs[1].run_id)["status"] == "running"
+        first.close()  # its actor's CPU comes back a moment later: a run started at once waits for it, not refused
+        extra.start(tiny(steps=100_000))
+        assert extra.status == "running"
     finally:
         for run in runs:
             run.close()

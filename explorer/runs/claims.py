@@ -296,7 +296,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "04_exploding_vanishing_gradients",
-        "After training (200 steps of Adam) the LSTM's gradient 50 steps back is over 100 times the RNN's, and over "
+        "After training (Adam) the LSTM's gradient 50 steps back is over 100 times the RNN's, and over "
         "1,000 times its own at the start",
         lambda r, i: (
             r["after_50"]["LSTM"][i] > 100 * r["after_50"]["RNN"][i] > 0
@@ -452,7 +452,8 @@ CLAIMS: tuple[Claim, ...] = (
     # ------------------------------------------------------------------------------------------------ lesson 9
     Claim(
         "09_long_range_dependencies",
-        "After 300 steps, 50 steps back, the LSTM's and the GRU's gradients are over 1,000 times the vanilla RNN's",
+        "After experiment 1's training, 50 steps back, the LSTM's and the GRU's gradients are over 1,000 times the "
+        "vanilla RNN's",
         lambda r, i: min(r["reach50_lstm"][i], r["reach50_gru"][i]) > 1000 * r["reach50_rnn"][i] > 0,
         runs=("reach: RNN", "reach: LSTM", "reach: GRU"),
         change=("cell",),
@@ -460,8 +461,8 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         "09_long_range_dependencies",
-        "In 2,000 steps the vanilla RNN does not learn to hold the key: its loss on it stays above 0.9 of a guess's "
-        "(ln 8 nats) at every k (the letters between key and query), 2 to 45",
+        "In experiment 2's training the vanilla RNN does not learn to hold the key: its loss on it stays above 0.9 of "
+        "a guess's (ln 8 nats) at every k (the letters between key and query), 2 to 45",
         lambda r, i: r["recall_rnn_min"][i] > 0.9 * r["guess"],
         name="rnn_guesses",
     ),

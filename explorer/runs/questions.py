@@ -316,7 +316,7 @@ QUESTIONS: tuple[Question, ...] = (
         Cuts(
             lambda r: statistics.median(u / c for u, c in zip(r["largest_unclipped"], r["largest_clipped"])),
             (10, 100),
-            ("about the same (under 10 times)", "10 to 100 times larger", "more than 100 times larger"),
+            ("under 10 times larger (or smaller)", "10 to 100 times larger", "more than 100 times larger"),
         ),
         runs=("RNN, no clipping", "RNN, clip norm 1"),
         change=("clip",),

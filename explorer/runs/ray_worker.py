@@ -208,6 +208,18 @@ class RunActor:
 
 
 # ==================================================================================== the page's side
+CPU_WAIT_S = 5.0  # an actor that just ended gives its CPU back a moment later (Ray reports it asynchronously)
+
+
+def _free_resources(ray) -> dict:
+    """The cluster's free resources, waiting up to CPU_WAIT_S for a CPU: a run stopped and started again at once,
+    or a class's runs ending as others start, would otherwise be refused for a CPU that is already on its way back."""
+    deadline = time.monotonic() + CPU_WAIT_S
+    while (free := ray.available_resources()).get("CPU", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return free
+
+
 class RayWorker(RunHandle):
     """The page's handle on one run in a Ray actor: the same methods as a local `Worker`."""
 
@@ -215,7 +227,7 @@ class RayWorker(RunHandle):
         """Places the actor and checks its explorer; one line (ExplorerError) if it cannot train there."""
         super().__init__(store_path, watchdog)
         self.ray = ray = connect(address)
-        free = ray.available_resources()
+        free = _free_resources(ray)
         if free.get("CPU", 0) < 1:  # else Ray would hold the run back until one is, with nothing on its page
             cpus = int(ray.cluster_resources().get("CPU", 0))
             raise ExplorerError(
