@@ -45,7 +45,7 @@
 #   (how often each character occurs);
 # - **blank noising**: $\xi_t$ is a blank placeholder token (it has its own learned embedding).
 #
-# The target the model must predict is never noised, and neither is evaluation. Xie et al. show that
+# explorer never noises the target the model must predict (its choice here), nor evaluation. Xie et al. show that
 # unigram noising is the neural analogue of **interpolation smoothing** in n-gram models: with every
 # position of the context liable to be replaced (each with probability $\gamma$), the model can no longer
 # rely on one exact context, so it learns to mix in what it would predict from less specific ones, as a
