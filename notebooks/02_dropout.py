@@ -296,8 +296,10 @@ Markdown(rf"""
 One pass with dropout on is over 0.1 nats worse than dropout off, {held(STEM, "one_pass", results, len(SEEDS))}: it
 is a single thinned network. Averaging 10 of them won back more than half of what one pass lost and stayed over 0.03
 nats worse than the deterministic network, {held(STEM, "monte_carlo", results, len(SEEDS))}, on these {EVAL_BATCHES} validation
-batches (the numbers above, seed by seed); Gal & Ghahramani (2016, the MC dropout rows of their Table 1) found
-that with many more passes it can do a little better, at that many times the cost.
+batches (the numbers above, seed by seed). Gal & Ghahramani (2016, the rows of their Table 1 marked MC) report
+Monte-Carlo averaging over far more passes a little below the deterministic network's test perplexity, at that many
+times the cost; that was their variational dropout on word-level LSTMs, not this lesson's model, and nothing here
+checks it.
 
 The same noise is why the **training loss reported during training is inflated**: it is measured on
 the thinned network. explorer therefore measures the training loss again in evaluation mode (dropout

@@ -29,6 +29,9 @@
 # - a largest singular value **above** $1/\gamma$ is only **necessary** for it to **explode**, not enough:
 #   the tanh derivatives can still shrink it.
 #
+# (The paper words both conditions with the largest **eigenvalue** of $W_{hh}$; its proof bounds the matrix's 2-norm,
+# the largest singular value, which is the condition that holds for every matrix, so that is what is written here.)
+#
 # The **LSTM** carries a cell state updated *additively*, $c_t = f_t \odot c_{t-1} + i_t \odot g_t$. Along
 # the direct path through the cell, $\partial c_T / \partial c_t = \prod_k \operatorname{diag}(f_k)$: with
 # forget gates near 1 this path keeps the gradient alive for many steps. (It is one path of several: the
@@ -79,7 +82,7 @@ rnn = Config(
     seq_len=64,
     batch_size=16,
     optimizer="sgd",
-    lr=2.0,
+    lr=3.0,  # at 2.0 seeds 49 and 51 never exploded; at 3.0 each of seeds 0-2 and 40-59 did
     split="interleaved",
     train_fraction=0.05,
     steps=200,
@@ -323,14 +326,13 @@ for name in cells:
         )
         + f" · at least {REACH:g} of distance 0 up to {', '.join(map(str, spans[name]))} steps back (seeds {SEEDS})"
     )
-reaches = {name: [v >= REACH for v in by_length[256]] for name, by_length in shares.items()}
+reaches = {name: [v >= REACH for v in by_length[16]] for name, by_length in shares.items()}
 results["shares"] = {name: {str(k): v for k, v in by_length.items()} for name, by_length in shares.items()}
 window_question.check(
     results,
-    f"At least {REACH:g} of the gradient at distance 0 still there 255 steps back: "
-    + "; ".join(f"{name} {holds(v)}" for name, v in reaches.items())
-    + " (a cell counts when it holds in every seed; a share of exactly 0 is a gradient that fell below float32's "
-    "range, which is under a thousandth too, but says nothing about how far under).",
+    f"At least {REACH:g} of the gradient at distance 0 still there 15 steps back, at the 16-character window's first "
+    "position: " + "; ".join(f"{name} {holds(v)}" for name, v in reaches.items()) + " (a cell counts when it holds in "
+    "every seed).",
 )
 print(window_question.text)
 

@@ -106,8 +106,8 @@ display(
 # %% [markdown]
 # ## The experiment
 #
-# Three runs that differ only in one knob, each on every seed of the lesson: no regularisation, dropout $p = 0.5$, and
-# unigram data noising with $\gamma = 0.3$. The chart shows the first seed's copied share as it trains.
+# Three runs, each on every seed of the lesson: no regularisation, and two that each change one knob from it, dropout
+# $p = 0.5$ and unigram data noising with $\gamma = 0.3$. The chart shows the first seed's copied share as it trains.
 
 # %%
 less = predict(STEM, "less_copied", every=model.eval_every * model.meter_every)

@@ -251,7 +251,7 @@ print(recalled.text)
 Markdown(rf"""
 Check your prediction:
 
-- the **vanilla RNN** stays near the guess, above 0.9 of $\ln {len(KEYS)}$ at every $k$, {min(DISTANCES)} as much as {FAR},
+- the **vanilla RNN** stays near the guess, above 0.9 of $\ln {len(KEYS)}$ at every $k$ from {min(DISTANCES)} to {FAR},
   {rnn_guesses} (the numbers above). Near the guess at every distance, this says nothing about *how far
   back* it can remember: at $k = 2$ the key is 3 steps before the query, where experiment 1's RNN, after {short.steps}
   steps, still had {min(near):.0%} to {max(near):.0%} of its distance-0

@@ -330,8 +330,8 @@ display(
 ## 3. "At test time, multiply the weights by the dropout rate"
 
 The Adam runs with dropout $p = {P}$ of part 2, with the weights of their best validation step (restored in
-part 2; that step was chosen by validation loss with the weights as trained, × 1, which can only favour that rule
-a little), scored on the **test** split
+part 2; that step was chosen by validation loss with the weights as trained, × 1, so the choice can favour that
+rule; by how much, this lesson does not measure), scored on the **test** split
 three ways: as they are; with the outputs of every dropout site multiplied by the keep rate $1 - p = {1 - P:g}$;
 and multiplied by the dropout rate $p = {P}$. Multiplying a unit's output by $c$ is multiplying by $c$ the
 weights that read it, so these are the three weight rules. The lowest mean wins only when its per-seed difference

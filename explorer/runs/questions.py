@@ -265,19 +265,6 @@ QUESTIONS: tuple[Question, ...] = (
     # ------------------------------------------------------------------------------------------------ lesson 3
     Question(
         "03_weight_penalties",
-        "twins",
-        "A check of the algebra above: after {steps} steps, how different are the two runs' weights (the largest "
-        "difference of any one weight, over the seeds)?",
-        Cuts(
-            lambda r: r["twin_difference"],
-            (1e-6,),
-            ("the same (to float rounding: under 1e-6)", "different (1e-6 or more): two regularisers"),
-        ),
-        runs=("twins: L2 0.001", "twins: coupled decay 0.002"),
-        change=("l2", "weight_decay"),
-    ),
-    Question(
-        "03_weight_penalties",
         "decay",
         "Coupled decay (Adam) and decoupled decay (AdamW), both λ = 0.002: which leaves the LSTM's and decoder's "
         "weights smaller (by the mean over the seeds of coupled's norm over AdamW's)?",
@@ -339,14 +326,19 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "04_exploding_vanishing_gradients",
         "window",
-        "Experiment 3: at initialisation, in a 256-character window, does the gradient from the last position still "
-        f"reach the window's first position, 255 steps back, with at least {REACH:g} of its size at distance 0 (in "
-        "every seed)?",
+        "Experiment 3, at initialisation: in a 16-character window, which cells' gradient from the last position "
+        f"still reaches the window's first position, 15 steps back, with at least {REACH:g} of its size at distance 0 "
+        "(in every seed)?",
         Which(
             _CELLS,
-            lambda r, cell: all(share >= REACH for share in r["shares"][cell]["256"]),
-            {frozenset(_CELLS): "yes, for every cell", frozenset(): "for no cell"},
-            other="for some cells, not all",
+            lambda r, cell: all(share >= REACH for share in r["shares"][cell]["16"]),
+            {
+                frozenset(_CELLS): "every cell's",
+                frozenset(_CELLS[1:]): "both LSTMs', not the RNN's",
+                frozenset(_CELLS[2:]): "only the LSTM's with forget bias 1",
+                frozenset(): "no cell's",
+            },
+            other="another set of cells",
         ),
     ),
     # ------------------------------------------------------------------------------------------------ lesson 5
