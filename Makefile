@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d site
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15  # the slowest tests named: the suite must stay under 16 minutes on 2 cores
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

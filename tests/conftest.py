@@ -16,6 +16,15 @@ torch.set_num_threads(1)  # tiny models run fastest on one thread, and CI has tw
 os.environ["EXPLORER_HOME"] = tempfile.mkdtemp(prefix="explorer-tests-")
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Back to one thread after each test: a test that runs `explorer train` in this process leaves torch with
+    the share of the cores that command takes (2 on CI), and every later test's tiny ops would then pay for two
+    threads contending with the notebook kernel training beside them (test_cells took 48 s instead of 2)."""
+    yield
+    torch.set_num_threads(1)
+
+
 VOCAB = 12  # token ids of tiny_model, no corpus
 
 
