@@ -113,15 +113,7 @@ CLAIMS = [
     Claim(
         "overfit",
         "noising",
-        "data noising (unigram, γ = 0.2): a lower final gap",
-        column("final_gap"),
-        column("final_gap"),
-        lambda a, b: b < a,
-    ),
-    Claim(
-        "overfit",
-        "noising",
-        "data noising: final gap under half of overfit's",
+        "data noising (unigram, γ = 0.2): final gap under half of overfit's",
         column("final_gap"),
         column("final_gap"),
         under(0.5),
@@ -129,10 +121,10 @@ CLAIMS = [
     Claim(
         "overfit",
         "noising",
-        "data noising: the last sample copies fewer training-text n-grams",
+        "data noising: the last sample copies a share of the training-text n-grams at least 0.05 below overfit's",
         last_copied_share,
         last_copied_share,
-        lambda a, b: b < a,
+        lower_by(0.05),
         "share of n-grams",
     ),
     Claim(
@@ -180,10 +172,11 @@ CLAIMS = [
     Claim(
         "overfit",
         "batchnorm",
-        "batch norm: a larger final gap at the same step (it fits faster; regularising at equal fit is not measured)",
+        "batch norm: a final gap over 0.3 nats larger at the same step (it fits faster; regularising at equal fit is "
+        "not measured)",
         column("final_gap"),
         column("final_gap"),
-        lambda a, b: b > a,
+        lambda a, b: b > a + 0.3,
     ),
     Claim(
         "exploding",

@@ -152,8 +152,8 @@ above = [o > r for o, r in zip(orthogonal, plain)]
 results["orthogonal_above"] = above
 below_gated = [100 * o < min(lstm, gru) for o, lstm, gru in zip(orthogonal, reach50["LSTM"], reach50["GRU"])]
 Markdown(rf"""
-Check your prediction: the LSTM's and the GRU's gradients 50 steps back are more than a thousand times the
-vanilla RNN's ({held(STEM, "gated_reach", results, len(SEEDS))}). Their gated paths (the LSTM's cell, the GRU's update) carry the state from step
+Check your prediction: the LSTM's and the GRU's gradients 50 steps back are more than ten times the
+vanilla RNN's ({held(STEM, "gated_reach", results, len(SEEDS))}; each seed's numbers are above). Their gated paths (the LSTM's cell, the GRU's update) carry the state from step
 to step multiplied by gate values, so the product shrinks far more slowly wherever those gates stay near 1
 (the gate values are not measured here; lesson 4 shows the forget gate's part). Orthogonal recurrent weights, the one
 thing the second run changes: the orthogonal RNN's gradient 50 steps back is above the plain RNN's (by any factor) {holds(above)}
@@ -251,12 +251,13 @@ print(recalled.text)
 Markdown(rf"""
 Check your prediction:
 
-- the **vanilla RNN** stays near the guess, above 0.9 of $\ln {len(KEYS)}$ at every $k$ from {min(DISTANCES)} to {FAR},
+- the **vanilla RNN** stays near the guess, above 0.8 of $\ln {len(KEYS)}$ at every $k$ from {min(DISTANCES)} to {FAR},
   {rnn_guesses} (the numbers above). Near the guess at every distance, this says nothing about *how far
   back* it can remember: at $k = 2$ the key is 3 steps before the query, where experiment 1's RNN, after {short.steps}
   steps, still had {min(near):.0%} to {max(near):.0%} of its distance-0
   gradient. What it shows is that in {model.steps:,} steps the
-  vanilla RNN does not learn to latch a letter while look-alike letters keep arriving, at any distance.
+  vanilla RNN does not learn to latch a letter while look-alike letters keep arriving (a seed that falls outside
+  the count above had begun to, at some distance: its row above says where).
   Distance is the variable in experiment 1, and for attention below;
 - the **LSTM** recalls the key at every $k$ up to {FAR} (a loss under half a guess's) {lstm_recalls}.
   Its input and forget gates are what can take the key in and shut the filler out; these runs do not measure

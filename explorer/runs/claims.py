@@ -452,18 +452,18 @@ CLAIMS: tuple[Claim, ...] = (
     # ------------------------------------------------------------------------------------------------ lesson 9
     Claim(
         "09_long_range_dependencies",
-        "After experiment 1's training, 50 steps back, the LSTM's and the GRU's gradients are over 1,000 times the "
+        "After experiment 1's training, 50 steps back, the LSTM's and the GRU's gradients are over 10 times the "
         "vanilla RNN's",
-        lambda r, i: min(r["reach50_lstm"][i], r["reach50_gru"][i]) > 1000 * r["reach50_rnn"][i] > 0,
+        lambda r, i: min(r["reach50_lstm"][i], r["reach50_gru"][i]) > 10 * r["reach50_rnn"][i] > 0,
         runs=("reach: RNN", "reach: LSTM", "reach: GRU"),
         change=("cell",),
         name="gated_reach",
     ),
     Claim(
         "09_long_range_dependencies",
-        "In experiment 2's training the vanilla RNN does not learn to hold the key: its loss on it stays above 0.9 of "
+        "In experiment 2's training the vanilla RNN does not learn to hold the key: its loss on it stays above 0.8 of "
         "a guess's (ln 8 nats) at every k (the letters between key and query), 2 to 45",
-        lambda r, i: r["recall_rnn_min"][i] > 0.9 * r["guess"],
+        lambda r, i: r["recall_rnn_min"][i] > 0.8 * r["guess"],
         name="rnn_guesses",
     ),
     Claim(
