@@ -29,8 +29,9 @@
 # - a largest singular value **above** $1/\gamma$ is only **necessary** for it to **explode**, not enough:
 #   the tanh derivatives can still shrink it.
 #
-# (The paper words both conditions with the largest **eigenvalue** of $W_{hh}$; its proof bounds the matrix's 2-norm,
-# the largest singular value, which is the condition that holds for every matrix, so that is what is written here.)
+# (Versions of the paper word this differently. The conditions that hold for every matrix are on the largest singular
+# value, the 2-norm its proof bounds; the spectral radius (the largest eigenvalue's size) decides only for a linear
+# RNN, where below 1 is sufficient for vanishing and above 1 necessary for exploding.)
 #
 # The **LSTM** carries a cell state updated *additively*, $c_t = f_t \odot c_{t-1} + i_t \odot g_t$. Along
 # the direct path through the cell, $\partial c_T / \partial c_t = \prod_k \operatorname{diag}(f_k)$: with

@@ -252,7 +252,8 @@ display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs de
 # - Under *Setup* switch **Tie embedding and decoder weights** on and press Reset, then Train: does the gap open
 #   as fast?
 # - Set **Initialisation** to **default** (PyTorch's N(0, 1) embedding) with the weights tied, and Reset: is tied's
-#   best-step test loss still lower than untied's, and why might the decoder's starting weights matter?
+#   how does tied's best-step test loss now compare with untied's, and why might the decoder's starting weights
+#   matter?
 
 # %%
 display(

@@ -364,23 +364,6 @@ QUESTIONS: tuple[Question, ...] = (
         runs=("none", "(B) layer norm in the recurrence"),
         change=("cell_norm",),
     ),
-    Question(
-        "05_batch_norm",
-        "leak",
-        "A reading check (the description of each placement above holds the answer): changing only the last character "
-        "of each sequence, which models' output at the FIRST step changes?",
-        Which(
-            NORMALISED,
-            lambda r, name: r["leaks"][name] > 0,
-            {
-                frozenset(): "none",
-                frozenset({"(A) batch norm between layers"}): "only batch norm between layers",
-                frozenset({"(A) batch norm between layers", "(B) recurrent batch norm"}): "every batch norm",
-                frozenset(NORMALISED[1:]): "every normalised model",
-            },
-            other="another set of models",
-        ),
-    ),
     # ------------------------------------------------------------------------------------------------ lesson 6
     Question(
         "06_early_stopping",
