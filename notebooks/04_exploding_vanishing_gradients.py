@@ -37,9 +37,10 @@
 # the direct path through the cell, $\partial c_T / \partial c_t = \prod_k \operatorname{diag}(f_k)$: with
 # forget gates near 1 this path keeps the gradient alive for many steps. (It is one path of several: the
 # gates themselves depend on $h_{t-1}$, and those terms are in the full Jacobian too.) How near 1 is the
-# forget gate at the start? PyTorch initialises every bias uniformly around 0, so $f = \sigma(\approx 0)
-# \approx 0.5$ and the direct path halves at every step. Jozefowicz, Zaremba & Sutskever (2015) recommend a
-# forget-gate **bias of 1** ($f \approx 0.73$): explorer's `forget_bias` knob.
+# forget gate at the start? PyTorch initialises every bias uniformly around 0, so $f$ starts near
+# $\sigma(0) = 0.5$ (the input and state terms spread it around that) and the direct path roughly halves at every
+# step. Jozefowicz, Zaremba & Sutskever (2015) recommend a forget-gate **bias of 1** ($f$ near
+# $\sigma(1) \approx 0.73$): explorer's `forget_bias` knob.
 #
 # The LSTM was designed against **vanishing** (Hochreiter & Schmidhuber's 1997 cell had a constant path of
 # weight 1; Gers et al. (2000) added the forget gate, so today's cell carries a gradient far only while its forget

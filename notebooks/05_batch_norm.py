@@ -43,7 +43,7 @@
 #   layer and the decoder read, and never touches the recurrence $h_{t-1} \to h_t$. With one layer, it only
 #   normalises the decoder's input. In training mode, batch norm here pools its statistics over every
 #   sequence **and every time step** of the batch.
-# - **(B) inside the recurrence**, `cell_norm="layer"`: Ba et al.'s recurrent layer norm, on the gate
+# - **(B) inside the recurrence**, `cell_norm="layer"`: Ba et al.'s layer-normalised LSTM (the form of their LSTM experiments), on the gate
 #   pre-activations $W_x x_t$ and $W_h h_{t-1}$ separately (and on $c_t$ before the output).
 # - **(B) inside the recurrence**, `cell_norm="batch"`: Cooijmans et al. (2017)'s **recurrent batch norm**:
 #   the same places, with batch statistics kept **separately for every time step** (step 5's statistics

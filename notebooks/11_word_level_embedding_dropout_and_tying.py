@@ -251,7 +251,7 @@ display(claims_table(STEM, results, len(SEEDS)))  # its claims, as these runs de
 #   **Embedding (word) dropout** to 0.3 while it trains: does the validation curve turn back down?
 # - Under *Setup* switch **Tie embedding and decoder weights** on and press Reset, then Train: does the gap open
 #   as fast?
-# - Set **Initialisation** to **default** (PyTorch's N(0, 1) embedding) with the weights tied, and Reset: is tied's
+# - Set **Initialisation** to **default** (PyTorch's N(0, 1) embedding) with the weights tied, and Reset:
 #   how does tied's best-step test loss now compare with untied's, and why might the decoder's starting weights
 #   matter?
 
