@@ -217,6 +217,19 @@ def threads(metrics: Path, first: bool = False) -> int | None:
     return (steps[0] if first else steps[-1])["threads"] if steps else None
 
 
+def exits_within(process: subprocess.Popen, seconds: float) -> None:
+    """Waits for it to exit; if it has not within `seconds`, an AssertionError saying what its signal masks and
+    state were (a loaded run once saw a Ctrl-C'd run go on: was SIGINT ignored, blocked, or the process starved?)."""
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+        wanted = ("State", "SigBlk", "SigIgn", "SigCgt", "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
+        raise AssertionError(
+            "still running after SIGINT: " + "; ".join(s for s in status if s.startswith(wanted))
+        ) from None
+
+
 def stop(*processes: subprocess.Popen) -> None:
     for process in processes:
         if process.poll() is None:
@@ -239,7 +252,7 @@ def test_runs_share_the_cores_live_started_and_ended_from_other_terminals(tmp_pa
         assert wait_until(lambda: threads(tmp_path / "second.jsonl") == NEWER, timeout=120)
         assert wait_until(lambda: threads(tmp_path / "first.jsonl") == OLDER, timeout=30)
         second.send_signal(signal.SIGINT)  # Ctrl-C in its terminal: it leaves the registry on its way out
-        second.wait(60)
+        exits_within(second, 60)
         assert wait_until(lambda: threads(tmp_path / "first.jsonl") == LONE, timeout=30)
     finally:
         stop(first, *([second] if second else []))
