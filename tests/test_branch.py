@@ -70,7 +70,11 @@ def test_a_live_branch_starts_from_identical_weights_and_differs_only_by_the_kno
 
 def test_cli_branch_from_a_stored_checkpoint(tmp_path, capsys):
     store = str(tmp_path / "runs.sqlite")
-    assert main(["train", *FLAGS, "--steps", "120", "--store", store, "--metrics-out", str(tmp_path / "p.jsonl")]) == 0
+    one = ["--threads", "1"]  # as every test: the CLI would take 2 cores' share, against the notebook kernels beside
+    assert (
+        main(["train", *FLAGS, "--steps", "120", "--store", store, *one, "--metrics-out", str(tmp_path / "p.jsonl")])
+        == 0
+    )
     parent = RunStore(store).runs()[0]["id"]
     assert branch_steps(store, parent) == [50, 100]
     assert main(["runs", "show", parent, "--store", store]) == 0
@@ -79,7 +83,7 @@ def test_cli_branch_from_a_stored_checkpoint(tmp_path, capsys):
     same, moved = tmp_path / "same.jsonl", tmp_path / "moved.jsonl"
     assert (
         main(
-            ["train", "--branch-from", f"{parent}@50", "--steps", "120", "--store", store, "--quiet"]
+            ["train", "--branch-from", f"{parent}@50", "--steps", "120", "--store", store, "--quiet", *one]
             + ["--metrics-out", str(same)]
         )
         == 0
@@ -87,7 +91,7 @@ def test_cli_branch_from_a_stored_checkpoint(tmp_path, capsys):
     assert (
         main(
             ["train", "--branch-from", f"{parent}@50", "--steps", "120", "--dropout", "0.6", "--store", store]
-            + ["--quiet", "--metrics-out", str(moved)]
+            + ["--quiet", *one, "--metrics-out", str(moved)]
         )
         == 0
     )
