@@ -20,7 +20,8 @@ os.environ["EXPLORER_HOME"] = tempfile.mkdtemp(prefix="explorer-tests-")
 def one_torch_thread():
     """Back to one thread after each test: a test that runs `explorer train` in this process leaves torch with
     the share of the cores that command takes (2 on CI), and every later test's tiny ops would then pay for two
-    threads contending with the notebook kernel training beside them (test_cells took 48 s instead of 2)."""
+    threads contending with the notebook kernel training beside them (on a loaded machine a 12-step test of
+    test_cells took 48 s instead of 0.3)."""
     yield
     torch.set_num_threads(1)
 

@@ -191,7 +191,6 @@ def test_a_run_counts_while_it_trains_and_leaves_when_it_pauses_or_ends(tmp_path
     finally:
         other.kill()
         other.wait()
-        torch.set_num_threads(1)  # the tests' own setting (conftest)
 
 
 # Ctrl-C reaches it as in a terminal: a suite started in the background of a non-interactive shell (`nohup … &`)
